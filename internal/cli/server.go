@@ -1,0 +1,78 @@
+package cli
+
+import (
+	"context"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/weir-nifi/weir/internal/api"
+	"github.com/weir-nifi/weir/internal/daemon"
+)
+
+func serverCmd() *cobra.Command {
+	var cfg daemon.Config
+	cmd := &cobra.Command{
+		Use:   "server",
+		Short: "Run a Weir node (a single node with no flags)",
+		Long: `Run a Weir node.
+
+With no flags it serves http://127.0.0.1:18080/nifi-registry-api and keeps its
+data in ./weir-data: a one-node cluster on the embedded store.
+
+To form a cluster, start the first node, then start the others with
+--join <url of any node> and the first node's cluster key (written to
+<data-dir>/cluster.key), or start every node with the same --bootstrap list.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			log, err := newLogger(os.Stderr, cfg.LogLevel, cfg.LogFormat)
+			if err != nil {
+				return err
+			}
+			ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+			defer stop()
+			s, err := daemon.Start(cfg, log)
+			if err != nil {
+				return err
+			}
+			<-ctx.Done()
+			stop()
+			sctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+			defer cancel()
+			return s.Shutdown(sctx)
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&cfg.Listen, "listen", daemon.DefaultListen, "address of the HTTP API")
+	f.StringVar(&cfg.DataDir, "data-dir", daemon.DefaultDataDir, "directory for the store, the Raft log and snapshots")
+	f.StringVar(&cfg.NodeID, "node-id", "", "stable node id (default: generated once and kept in the data directory)")
+	f.StringVar(&cfg.Advertise, "advertise", "", "base URL clients and other nodes use for this node (default http://<listen>)")
+	f.StringVar(&cfg.RaftListen, "raft-listen", daemon.DefaultRaftListen, "address of the cluster port (Raft and internal RPC)")
+	f.StringVar(&cfg.RaftAdvertise, "raft-advertise", "", "cluster address other nodes dial (default: the raft-listen address)")
+	f.StringSliceVar(&cfg.Join, "join", nil, "URL of an existing node to join (repeatable)")
+	f.StringVar(&cfg.Bootstrap, "bootstrap", "", "static initial voters, id=host:port,... (same list on every node)")
+	f.StringVar(&cfg.Zone, "zone", "", "availability zone of this node, for voter placement")
+	f.StringVar(&cfg.ClusterKey, "cluster-key", "", "shared secret authenticating cluster traffic (prefer --cluster-key-file)")
+	f.StringVar(&cfg.ClusterKeyFile, "cluster-key-file", "", "file holding the cluster key (default <data-dir>/cluster.key, created by the first node)")
+	f.StringVar(&cfg.ClusterTLSCert, "cluster-tls-cert", "", "certificate for mutual TLS on the cluster port")
+	f.StringVar(&cfg.ClusterTLSKey, "cluster-tls-key", "", "private key for --cluster-tls-cert")
+	f.StringVar(&cfg.ClusterTLSCA, "cluster-tls-ca", "", "CA that signs every node's cluster certificate")
+	f.StringVar(&cfg.WriteMode, "write-mode", "forward", "what followers do with writes: forward (to the leader) or redirect (307)")
+	f.IntVar(&cfg.MaxVoters, "max-voters", 5, "voters to keep; further nodes are non-voting read replicas")
+	f.IntVar(&cfg.MinQuorum, "min-quorum", 3, "removals never leave fewer voters than this")
+	f.DurationVar(&cfg.DeadAfter, "dead-after", 0, "remove members unreachable this long (0 = never)")
+	f.DurationVar(&cfg.HeartbeatTimeout, "heartbeat-timeout", 0, "Raft heartbeat timeout (default 500ms; raise across regions)")
+	f.DurationVar(&cfg.ElectionTimeout, "election-timeout", 0, "Raft election timeout (default 500ms)")
+	f.Uint64Var(&cfg.SnapshotThreshold, "snapshot-threshold", 0, "log entries between snapshots (default 1024)")
+	f.Uint64Var(&cfg.TrailingLogs, "trailing-logs", 0, "log entries kept after a snapshot for slow followers (default 1024)")
+	f.BoolVar(&cfg.Revisions, "revisions", false, "enable NiFi Registry revisions (optimistic locking), off by default as in NiFi")
+	f.Int64Var(&cfg.MaxBody, "max-body", api.DefaultMaxBody, "largest accepted request body in bytes (413 above)")
+	f.StringVar(&cfg.LogLevel, "log-level", "info", "debug, info, warn or error")
+	f.StringVar(&cfg.LogFormat, "log-format", "text", "text or json")
+	f.BoolVar(&cfg.UnsafeNoSync, "unsafe-no-sync", false, "skip fsync (loses acknowledged writes on power loss; tests only)")
+	_ = f.MarkHidden("unsafe-no-sync")
+	return cmd
+}

@@ -1,0 +1,205 @@
+package cluster
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"io"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/hashicorp/raft"
+
+	"github.com/weir-nifi/weir/internal/api"
+	"github.com/weir-nifi/weir/internal/model"
+	"github.com/weir-nifi/weir/internal/registry"
+	"github.com/weir-nifi/weir/internal/store"
+)
+
+// isWrite says whether a request changes state and must run on the leader.
+func isWrite(r *http.Request) bool {
+	switch r.Method {
+	case http.MethodGet, http.MethodHead, http.MethodOptions:
+		return false
+	}
+	return strings.HasPrefix(r.URL.Path, api.Base+"/")
+}
+
+// Forwarder sends writes that reach a follower to the leader, as the
+// original caller, and relays the leader's answer; in redirect mode it
+// answers 307 with the leader's URL instead. Reads and writes on the
+// leader pass through.
+func (n *Node) Forwarder(maxBody int64, next http.Handler) http.Handler {
+	fc := n.forwardClient()
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if !isWrite(r) || n.IsLeader() {
+			next.ServeHTTP(w, r)
+			return
+		}
+		if n.cfg.WriteMode == WriteRedirect {
+			n.redirect(w, r)
+			return
+		}
+		body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxBody))
+		if err != nil {
+			var mbe *http.MaxBytesError
+			if errors.As(err, &mbe) {
+				api.WriteError(w, &model.Error{Kind: model.KindTooLarge, Msg: "Request body exceeds the limit of " + strconv.FormatInt(maxBody, 10) + " bytes"})
+				return
+			}
+			api.WriteError(w, model.Invalid("Unable to read request body: "+err.Error()))
+			return
+		}
+		n.forward(fc, w, r, body, next)
+	})
+}
+
+func (n *Node) forward(fc *http.Client, w http.ResponseWriter, r *http.Request, body []byte, local http.Handler) {
+	deadline := time.Now().Add(n.cfg.LeaderWait)
+	for {
+		if n.IsLeader() {
+			// Leadership came to us while we waited.
+			r.Body = io.NopCloser(bytes.NewReader(body))
+			local.ServeHTTP(w, r)
+			return
+		}
+		_, addr, err := n.leaderAddr(r.Context())
+		if err != nil {
+			api.WriteError(w, err)
+			return
+		}
+		if addr == n.cfg.RaftAdvertise {
+			addr = "" // stale news of our own leadership
+		}
+		if addr != "" {
+			resp, err := n.sendForward(fc, r, addr, body)
+			if err == nil {
+				relay(w, resp)
+				return
+			}
+			var de *dialError
+			if !errors.As(err, &de) {
+				// The leader may have applied the write before the
+				// connection broke: only the client can decide to retry.
+				api.WriteError(w, model.Unavailable("The leader became unreachable while handling the write; it may or may not have been applied. Check and retry.", time.Second))
+				return
+			}
+		}
+		if time.Now().After(deadline) {
+			api.WriteError(w, noLeader())
+			return
+		}
+		select {
+		case <-r.Context().Done():
+			return
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+}
+
+func (n *Node) sendForward(fc *http.Client, r *http.Request, addr string, body []byte) (*http.Response, error) {
+	ctx, cancel := context.WithTimeout(r.Context(), 60*time.Second)
+	u := "http://" + addr + rpcForward + r.URL.EscapedPath()
+	if r.URL.RawQuery != "" {
+		u += "?" + r.URL.RawQuery
+	}
+	req, err := http.NewRequestWithContext(ctx, r.Method, u, bytes.NewReader(body))
+	if err != nil {
+		cancel()
+		return nil, err
+	}
+	for k, vs := range r.Header {
+		if hopHeader(k) {
+			continue
+		}
+		req.Header[k] = vs
+	}
+	caller, ok := api.CallerFrom(r.Context())
+	if !ok {
+		caller = registry.Anonymous // unsecured: every caller is anonymous
+	}
+	req.Header.Set(hdrCaller, encodeCaller(caller))
+	req.Header.Set(hdrForwardedHost, r.Host)
+	if r.TLS != nil {
+		req.Header.Set(hdrForwardedTLS, "1")
+	}
+	resp, err := fc.Do(req)
+	if err != nil {
+		cancel()
+		return nil, err
+	}
+	resp.Body = &cancelBody{ReadCloser: resp.Body, cancel: cancel}
+	return resp, nil
+}
+
+type cancelBody struct {
+	io.ReadCloser
+	cancel context.CancelFunc
+}
+
+func (b *cancelBody) Close() error { err := b.ReadCloser.Close(); b.cancel(); return err }
+
+func relay(w http.ResponseWriter, resp *http.Response) {
+	defer resp.Body.Close()
+	for k, vs := range resp.Header {
+		if hopHeader(k) {
+			continue
+		}
+		w.Header()[k] = vs
+	}
+	w.WriteHeader(resp.StatusCode)
+	_, _ = io.Copy(w, resp.Body)
+}
+
+func hopHeader(k string) bool {
+	switch http.CanonicalHeaderKey(k) {
+	case "Connection", "Keep-Alive", "Proxy-Authenticate", "Proxy-Authorization", "Te", "Trailer", "Transfer-Encoding", "Upgrade", "Content-Length":
+		return true
+	}
+	return false
+}
+
+// redirect answers a write with 307 to the leader's advertised URL.
+func (n *Node) redirect(w http.ResponseWriter, r *http.Request) {
+	id, _, err := n.leaderAddr(r.Context())
+	if err != nil {
+		api.WriteError(w, err)
+		return
+	}
+	rec, ok := n.nodeRec(id)
+	if !ok || rec.APIURL == "" {
+		api.WriteError(w, model.Unavailable("The leader's address is not known yet. Retry shortly.", time.Second))
+		return
+	}
+	loc := trimURL(rec.APIURL) + r.URL.EscapedPath()
+	if r.URL.RawQuery != "" {
+		loc += "?" + r.URL.RawQuery
+	}
+	w.Header().Set("Location", loc)
+	w.Header().Set("Content-Type", "text/plain")
+	w.WriteHeader(http.StatusTemporaryRedirect)
+	_, _ = w.Write([]byte("Writes are handled by the cluster leader at " + trimURL(rec.APIURL)))
+}
+
+// WritesRefused implements api.Gate: while maintenance is on, every node
+// refuses writes from its local replica of the switch.
+func (n *Node) WritesRefused() error {
+	var m store.Maintenance
+	err := n.st.Read(func(tx *store.Tx) error {
+		var err error
+		m, err = tx.Maintenance()
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	if m.On {
+		return store.MaintenanceError(m)
+	}
+	return nil
+}
+
+// State returns the raft state name (Leader, Follower, Candidate, ...).
+func (n *Node) State() raft.RaftState { return n.raft.State() }

@@ -1,0 +1,82 @@
+package cluster
+
+import (
+	"io"
+	"log/slog"
+	"os"
+
+	"github.com/hashicorp/raft"
+
+	"github.com/weir-nifi/weir/internal/store"
+)
+
+// fsm bridges hashicorp/raft to the store. It holds no state of its own:
+// the store applies commands, snapshots and restores.
+type fsm struct {
+	st  *store.Store
+	log *slog.Logger
+	// onApply is told the index of every applied batch (metrics, waiters).
+	onApply func(last uint64, n int)
+}
+
+var (
+	_ raft.BatchingFSM = (*fsm)(nil)
+	_ raft.FSMSnapshot = (*fsmSnapshot)(nil)
+)
+
+func (f *fsm) Apply(l *raft.Log) any { return f.ApplyBatch([]*raft.Log{l})[0] }
+
+// ApplyBatch applies committed entries in one store transaction. A store
+// that cannot write is fatal: continuing would let this replica diverge,
+// while a restart replays the log from the last applied index.
+func (f *fsm) ApplyBatch(logs []*raft.Log) []any {
+	entries := make([]store.Entry, len(logs))
+	for i, l := range logs {
+		entries[i] = store.Entry{Index: l.Index}
+		if l.Type == raft.LogCommand {
+			entries[i].Data = l.Data
+		}
+	}
+	res, err := f.st.Apply(entries)
+	if err != nil {
+		f.log.Error("cannot apply committed entries; stopping so a restart can replay them", "err", err)
+		os.Exit(70)
+	}
+	out := make([]any, len(res))
+	for i, r := range res {
+		out[i] = r
+	}
+	if f.onApply != nil && len(logs) > 0 {
+		f.onApply(logs[len(logs)-1].Index, len(logs))
+	}
+	return out
+}
+
+// Snapshot pins a point-in-time read transaction; Persist streams it while
+// Apply goes on.
+func (f *fsm) Snapshot() (raft.FSMSnapshot, error) {
+	sn, err := f.st.Snapshot()
+	if err != nil {
+		return nil, err
+	}
+	return &fsmSnapshot{sn: sn}, nil
+}
+
+// Restore replaces the state with a snapshot from the leader (or our own
+// snapshot store). The store verifies length and checksum first.
+func (f *fsm) Restore(rc io.ReadCloser) error {
+	defer rc.Close()
+	return f.st.Restore(rc)
+}
+
+type fsmSnapshot struct{ sn *store.Snapshot }
+
+func (s *fsmSnapshot) Persist(sink raft.SnapshotSink) error {
+	if _, err := s.sn.WriteTo(sink); err != nil {
+		_ = sink.Cancel()
+		return err
+	}
+	return sink.Close()
+}
+
+func (s *fsmSnapshot) Release() { s.sn.Release() }

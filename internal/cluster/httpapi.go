@@ -1,0 +1,85 @@
+package cluster
+
+import (
+	"encoding/json"
+	"io"
+	"net/http"
+
+	"github.com/weir-nifi/weir/internal/api"
+	"github.com/weir-nifi/weir/internal/model"
+)
+
+// AdminBase is where the cluster API lives, outside the NiFi paths.
+const AdminBase = "/weir-api/cluster"
+
+// Routes registers the cluster API:
+//
+//	GET  /weir-api/cluster/status           cluster report (any node)
+//	GET  /weir-api/cluster/local            this node's raft state and state hash
+//	POST /weir-api/cluster/join             add a member (signed with the cluster key)
+//	POST /weir-api/cluster/remove           remove a member (signed)
+//	POST /weir-api/cluster/transfer-leader  move leadership (signed)
+func (n *Node) Routes(mux *http.ServeMux) {
+	mux.HandleFunc("GET "+AdminBase+"/status", func(w http.ResponseWriter, r *http.Request) {
+		st, err := n.ClusterStatus()
+		if err != nil {
+			api.WriteError(w, err)
+			return
+		}
+		_ = api.WriteJSON(w, 200, st)
+	})
+	mux.HandleFunc("GET "+AdminBase+"/local", func(w http.ResponseWriter, r *http.Request) {
+		hash, idx, err := n.st.StateHash()
+		if err != nil {
+			api.WriteError(w, err)
+			return
+		}
+		_ = api.WriteJSON(w, 200, struct {
+			LocalStatus
+			StateHash string `json:"stateHash"`
+			HashIndex uint64 `json:"stateHashIndex"`
+		}{n.LocalStatus(), hash, idx})
+	})
+	mux.HandleFunc("POST "+AdminBase+"/join", n.signed(func(r *http.Request, body []byte) error {
+		var req JoinRequest
+		if err := json.Unmarshal(body, &req); err != nil {
+			return model.Invalid(err.Error())
+		}
+		return n.Join(r.Context(), req)
+	}))
+	mux.HandleFunc("POST "+AdminBase+"/remove", n.signed(func(r *http.Request, body []byte) error {
+		var req RemoveRequest
+		if err := json.Unmarshal(body, &req); err != nil {
+			return model.Invalid(err.Error())
+		}
+		return n.Remove(r.Context(), req)
+	}))
+	mux.HandleFunc("POST "+AdminBase+"/transfer-leader", n.signed(func(r *http.Request, body []byte) error {
+		var req TransferRequest
+		if len(body) > 0 {
+			if err := json.Unmarshal(body, &req); err != nil {
+				return model.Invalid(err.Error())
+			}
+		}
+		return n.Transfer(r.Context(), req)
+	}))
+}
+
+func (n *Node) signed(fn func(*http.Request, []byte) error) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		body, err := io.ReadAll(io.LimitReader(r.Body, 1<<20))
+		if err != nil {
+			api.WriteError(w, model.Invalid(err.Error()))
+			return
+		}
+		if err := n.verifyRequest(r, body); err != nil {
+			api.WriteError(w, err)
+			return
+		}
+		if err := fn(r, body); err != nil {
+			api.WriteError(w, err)
+			return
+		}
+		_ = api.WriteJSON(w, 200, map[string]bool{"ok": true})
+	}
+}

@@ -1,0 +1,502 @@
+package cluster
+
+import (
+	"bytes"
+	"context"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/hashicorp/raft"
+
+	"github.com/weir-nifi/weir/internal/command"
+	"github.com/weir-nifi/weir/internal/model"
+	"github.com/weir-nifi/weir/internal/store"
+)
+
+// JoinRequest asks the cluster to add a node as a non-voter.
+type JoinRequest struct {
+	ID       string `json:"id"`
+	RaftAddr string `json:"raftAddr"`
+	APIURL   string `json:"apiUrl"`
+	Zone     string `json:"zone,omitempty"`
+}
+
+// RemoveRequest asks the leader to remove a member.
+type RemoveRequest struct {
+	ID    string `json:"id"`
+	Force bool   `json:"force,omitempty"`
+}
+
+// TransferRequest asks the leader to hand over leadership.
+type TransferRequest struct {
+	ID string `json:"id,omitempty"`
+}
+
+// join adds a node as a non-voter (on the leader). Re-joining with the same
+// id is how a wiped node comes back: it is demoted to non-voter so that,
+// while it has no data, it cannot weaken the quorum; the membership loop
+// promotes it again once it has caught up.
+func (n *Node) join(req JoinRequest) error {
+	if req.ID == "" || req.RaftAddr == "" {
+		return model.Invalid("join needs an id and a raft address")
+	}
+	f := n.raft.GetConfiguration()
+	if err := f.Error(); err != nil {
+		return err
+	}
+	for _, s := range f.Configuration().Servers {
+		if string(s.ID) == req.ID {
+			if string(s.Address) == req.RaftAddr {
+				if s.Suffrage == raft.Voter {
+					n.log.Info("member re-joined; demoting it until it has caught up", "member", req.ID)
+					return n.raft.DemoteVoter(s.ID, 0, 10*time.Second).Error()
+				}
+				return nil
+			}
+			if err := n.raft.RemoveServer(s.ID, 0, 10*time.Second).Error(); err != nil {
+				return err
+			}
+		} else if string(s.Address) == req.RaftAddr {
+			return model.Conflict(fmt.Sprintf("raft address %s already belongs to member %s", req.RaftAddr, s.ID))
+		}
+	}
+	n.log.Info("adding member as non-voter", "member", req.ID, "addr", req.RaftAddr, "zone", req.Zone)
+	if err := n.raft.AddNonvoter(raft.ServerID(req.ID), raft.ServerAddress(req.RaftAddr), 0, 10*time.Second).Error(); err != nil {
+		return err
+	}
+	_, err := n.Propose(context.Background(), &command.SetNode{ID: req.ID, APIURL: req.APIURL, RaftAddr: req.RaftAddr, Zone: req.Zone, At: time.Now().UnixMilli()})
+	return err
+}
+
+// remove takes a member out of the cluster (on the leader), refusing to
+// leave fewer voters than MinQuorum unless forced.
+func (n *Node) remove(ctx context.Context, req RemoveRequest) error {
+	f := n.raft.GetConfiguration()
+	if err := f.Error(); err != nil {
+		return err
+	}
+	var target *raft.Server
+	voters := 0
+	for _, s := range f.Configuration().Servers {
+		if s.Suffrage == raft.Voter {
+			voters++
+		}
+		if string(s.ID) == req.ID {
+			s := s
+			target = &s
+		}
+	}
+	if target == nil {
+		return model.NotFound("No cluster member with id " + req.ID)
+	}
+	if target.Suffrage == raft.Voter && voters-1 < n.cfg.MinQuorum && voters > 1 && !req.Force {
+		return model.Conflict(fmt.Sprintf("Removing voter %s would leave %d voters, below the minimum quorum of %d. Add a node first or force the removal.", req.ID, voters-1, n.cfg.MinQuorum))
+	}
+	if string(target.ID) == n.cfg.ID {
+		return model.Conflict("The leader cannot remove itself; transfer leadership first.")
+	}
+	if err := n.raft.RemoveServer(target.ID, 0, 10*time.Second).Error(); err != nil {
+		return err
+	}
+	_, err := n.Propose(ctx, &command.RemoveNode{ID: req.ID})
+	return err
+}
+
+// Join asks the cluster, through whichever node receives it, to add a member.
+func (n *Node) Join(ctx context.Context, req JoinRequest) error {
+	if n.raft.State() == raft.Leader {
+		return n.join(req)
+	}
+	return n.leaderCall(ctx, http.MethodPost, rpcJoin, req, nil)
+}
+
+// Remove removes a member through the leader.
+func (n *Node) Remove(ctx context.Context, req RemoveRequest) error {
+	if n.raft.State() == raft.Leader {
+		return n.remove(ctx, req)
+	}
+	return n.leaderCall(ctx, http.MethodPost, rpcRemove, req, nil)
+}
+
+// Transfer moves leadership through the leader.
+func (n *Node) Transfer(ctx context.Context, req TransferRequest) error {
+	if n.raft.State() == raft.Leader {
+		return n.TransferLeadership(req.ID)
+	}
+	return n.leaderCall(ctx, http.MethodPost, rpcTransfer, req, nil)
+}
+
+// ---- signed requests on the public port (join and admin operations)
+
+// SignRequest adds the cluster-key proof that mutating /weir-api/cluster
+// calls need: an HMAC over the method, path, time and body.
+func SignRequest(key []byte, req *http.Request, body []byte) {
+	ts := strconv.FormatInt(time.Now().Unix(), 10)
+	req.Header.Set("X-Weir-Cluster-Auth", ts+":"+hex.EncodeToString(requestMAC(key, req.Method, req.URL.Path, ts, body)))
+}
+
+func requestMAC(key []byte, method, path, ts string, body []byte) []byte {
+	m := hmac.New(sha256.New, key)
+	fmt.Fprintf(m, "%s\n%s\n%s\n%s\n", proofLabel, method, path, ts)
+	m.Write(body)
+	return m.Sum(nil)
+}
+
+// verifyRequest checks SignRequest's proof (5 minutes of clock skew).
+func (n *Node) verifyRequest(r *http.Request, body []byte) error {
+	h := r.Header.Get("X-Weir-Cluster-Auth")
+	ts, sig, ok := strings.Cut(h, ":")
+	if !ok {
+		return &model.Error{Kind: model.KindUnauthorized, Msg: "This operation needs the cluster key (X-Weir-Cluster-Auth)."}
+	}
+	t, err := strconv.ParseInt(ts, 10, 64)
+	if err != nil || time.Since(time.Unix(t, 0)).Abs() > 5*time.Minute {
+		return &model.Error{Kind: model.KindUnauthorized, Msg: "Cluster request signature expired; check the clocks."}
+	}
+	want := requestMAC(n.cfg.Auth.Key, r.Method, r.URL.Path, ts, body)
+	got, err := hex.DecodeString(sig)
+	if err != nil || !hmac.Equal(got, want) {
+		return &model.Error{Kind: model.KindForbidden, Msg: "Wrong cluster key."}
+	}
+	return nil
+}
+
+// joinLoop keeps asking the configured nodes to add us until one accepts.
+func (n *Node) joinLoop() {
+	defer n.wg.Done()
+	req := JoinRequest{ID: n.cfg.ID, RaftAddr: n.cfg.RaftAdvertise, APIURL: n.cfg.APIURL, Zone: n.cfg.Zone}
+	body, _ := json.Marshal(req)
+	backoff := 200 * time.Millisecond
+	for {
+		for _, u := range n.cfg.Join {
+			err := n.postJoin(u, body)
+			if err == nil {
+				n.log.Info("joined the cluster", "via", u)
+				return
+			}
+			n.log.Warn("join attempt failed", "via", u, "err", err)
+		}
+		select {
+		case <-n.stopCh:
+			return
+		case <-time.After(backoff):
+		}
+		if backoff < 5*time.Second {
+			backoff *= 2
+		}
+	}
+}
+
+func (n *Node) postJoin(base string, body []byte) error {
+	req, err := http.NewRequest(http.MethodPost, trimURL(base)+"/weir-api/cluster/join", bytes.NewReader(body))
+	if err != nil {
+		return err
+	}
+	req.Header.Set("Content-Type", "application/json")
+	SignRequest(n.cfg.Auth.Key, req, body)
+	c := &http.Client{Timeout: 15 * time.Second}
+	resp, err := c.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		msg, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
+		return fmt.Errorf("%s: %s", resp.Status, msg)
+	}
+	return nil
+}
+
+// registerLoop makes sure the replicated member table has this node's API
+// URL and zone, so any node can redirect to it and report its zone.
+func (n *Node) registerLoop() {
+	defer n.wg.Done()
+	want := store.NodeRec{ID: n.cfg.ID, APIURL: n.cfg.APIURL, RaftAddr: n.cfg.RaftAdvertise, Zone: n.cfg.Zone}
+	wait := 100 * time.Millisecond
+	for {
+		select {
+		case <-n.stopCh:
+			return
+		case <-time.After(wait):
+		}
+		have, ok := n.nodeRec(n.cfg.ID)
+		if ok && have.APIURL == want.APIURL && have.RaftAddr == want.RaftAddr && have.Zone == want.Zone {
+			wait = 10 * time.Second
+			continue
+		}
+		c := &command.SetNode{ID: want.ID, APIURL: want.APIURL, RaftAddr: want.RaftAddr, Zone: want.Zone, At: time.Now().UnixMilli()}
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		var err error
+		if n.raft.State() == raft.Leader {
+			_, err = n.Propose(ctx, c)
+		} else {
+			err = n.leaderCall(ctx, http.MethodPost, rpcRegister, c, nil)
+		}
+		cancel()
+		if err != nil {
+			wait = time.Second
+			continue
+		}
+		wait = 500 * time.Millisecond
+	}
+}
+
+func (n *Node) nodeRec(id string) (store.NodeRec, bool) {
+	var out store.NodeRec
+	found := false
+	_ = n.st.Read(func(tx *store.Tx) error {
+		ns, err := tx.Nodes()
+		for _, r := range ns {
+			if r.ID == id {
+				out, found = r, true
+			}
+		}
+		return err
+	})
+	return out, found
+}
+
+// ---- the membership loop (leader only)
+
+// memberHealth is what the leader learned about a member recently.
+type memberHealth struct {
+	lastSeen    time.Time
+	caughtUpFor int // consecutive checks within catch-up distance
+}
+
+const (
+	// catchUpSlack is how many entries behind the leader's commit index a
+	// non-voter may be and still count as caught up.
+	catchUpSlack = 64
+	// stableChecks is how many consecutive caught-up checks (one per
+	// second) a non-voter needs before promotion.
+	stableChecks = 3
+	// unhealthyAfter is how long a voter may be unreachable before a
+	// healthy non-voter is promoted in its place.
+	unhealthyAfter = 10 * time.Second
+)
+
+// maintainMembership runs on every node; on the leader it promotes caught
+// up non-voters to voters (spread across zones, at most MaxVoters and an
+// odd number), replaces voters that stay unreachable with healthy
+// non-voters, and removes members dead longer than DeadAfter without going
+// below MinQuorum.
+func (n *Node) maintainMembership() {
+	defer n.wg.Done()
+	health := map[string]*memberHealth{}
+	tick := time.NewTicker(time.Second)
+	defer tick.Stop()
+	for {
+		select {
+		case <-n.stopCh:
+			return
+		case <-tick.C:
+		}
+		if !n.IsLeader() {
+			clear(health)
+			continue
+		}
+		n.reconcile(health)
+	}
+}
+
+type memberView struct {
+	raft.Server
+	zone     string
+	healthy  bool
+	caughtUp bool
+	down     time.Duration
+}
+
+func (n *Node) reconcile(health map[string]*memberHealth) {
+	f := n.raft.GetConfiguration()
+	if f.Error() != nil {
+		return
+	}
+	servers := f.Configuration().Servers
+	zones := n.zones()
+	commit := n.raft.CommitIndex()
+	now := time.Now()
+	statuses := n.probeAll(servers)
+	var members []memberView
+	for _, s := range servers {
+		id := string(s.ID)
+		h := health[id]
+		if h == nil {
+			h = &memberHealth{lastSeen: now}
+			health[id] = h
+		}
+		st, ok := statuses[id]
+		if ok {
+			h.lastSeen = now
+			if st.AppliedIndex+catchUpSlack >= commit {
+				h.caughtUpFor++
+			} else {
+				h.caughtUpFor = 0
+			}
+		} else {
+			h.caughtUpFor = 0
+		}
+		members = append(members, memberView{Server: s, zone: zones[id], healthy: ok,
+			caughtUp: h.caughtUpFor >= stableChecks || id == n.cfg.ID, down: now.Sub(h.lastSeen)})
+	}
+	if n.cleanupDead(members) {
+		return
+	}
+	n.placeVoters(members)
+}
+
+// placeVoters makes at most one membership change per call (hashicorp/raft
+// allows one at a time), moving towards: voters = the largest odd number
+// ≤ MaxVoters of healthy caught-up members, spread over as many zones as
+// possible.
+func (n *Node) placeVoters(members []memberView) {
+	var voters, candidates []memberView
+	healthyVoters := 0
+	for _, m := range members {
+		if m.Suffrage == raft.Voter {
+			voters = append(voters, m)
+			if m.healthy {
+				healthyVoters++
+			}
+		} else if m.Suffrage == raft.Nonvoter && m.healthy && m.caughtUp {
+			candidates = append(candidates, m)
+		}
+	}
+	eligible := healthyVoters + len(candidates)
+	target := min(n.cfg.MaxVoters, eligible)
+	if target%2 == 0 {
+		target--
+	}
+	if target < 1 {
+		target = 1
+	}
+	perZone := map[string]int{}
+	for _, v := range voters {
+		if v.healthy {
+			perZone[v.zone]++
+		}
+	}
+	pick := func() (memberView, bool) {
+		// The candidate in the zone with the fewest healthy voters.
+		if len(candidates) == 0 {
+			return memberView{}, false
+		}
+		sort.SliceStable(candidates, func(i, j int) bool {
+			zi, zj := perZone[candidates[i].zone], perZone[candidates[j].zone]
+			if zi != zj {
+				return zi < zj
+			}
+			return candidates[i].ID < candidates[j].ID
+		})
+		return candidates[0], true
+	}
+	// 1. Replace a voter that stays unreachable with a healthy non-voter.
+	for _, v := range voters {
+		if !v.healthy && v.down > unhealthyAfter {
+			if c, ok := pick(); ok {
+				n.log.Warn("promoting a non-voter to replace an unreachable voter", "promote", c.ID, "zone", c.zone, "unreachable", v.ID)
+				if n.raft.AddVoter(c.ID, c.Address, 0, 10*time.Second).Error() == nil {
+					return
+				}
+			}
+			if len(voters) > 1 {
+				n.log.Warn("demoting unreachable voter", "member", v.ID, "down", v.down.Round(time.Second))
+				_ = n.raft.DemoteVoter(v.ID, 0, 10*time.Second).Error()
+				return
+			}
+		}
+	}
+	// 2. Grow towards the target.
+	if len(voters) < target {
+		if c, ok := pick(); ok {
+			n.log.Info("promoting caught-up non-voter", "member", c.ID, "zone", c.zone)
+			_ = n.raft.AddVoter(c.ID, c.Address, 0, 10*time.Second).Error()
+		}
+		return
+	}
+	// 3. Shrink to the target (an even count after a removal): demote a
+	// voter from the most crowded zone, never ourselves.
+	if len(voters) > target && len(voters)%2 == 0 {
+		if v, ok := crowdedVoter(voters, perZone, n.cfg.ID); ok {
+			n.log.Info("demoting voter to keep an odd, zone-balanced voter set", "member", v.ID, "zone", v.zone)
+			_ = n.raft.DemoteVoter(v.ID, 0, 10*time.Second).Error()
+		}
+		return
+	}
+	// 4. Rebalance: a zone without a voter has a candidate while another
+	// zone has two or more: promote first, demote after, so failure
+	// tolerance never drops.
+	if c, ok := pick(); ok && perZone[c.zone] == 0 {
+		for _, cnt := range perZone {
+			if cnt >= 2 {
+				n.log.Info("promoting non-voter to spread voters across zones", "member", c.ID, "zone", c.zone)
+				_ = n.raft.AddVoter(c.ID, c.Address, 0, 10*time.Second).Error()
+				return
+			}
+		}
+	}
+}
+
+func crowdedVoter(voters []memberView, perZone map[string]int, self string) (memberView, bool) {
+	best, found := memberView{}, false
+	for _, v := range voters {
+		if string(v.ID) == self {
+			continue
+		}
+		if !found || !v.healthy && best.healthy || perZone[v.zone] > perZone[best.zone] {
+			best, found = v, true
+		}
+	}
+	return best, found
+}
+
+// cleanupDead removes members unreachable for longer than DeadAfter.
+func (n *Node) cleanupDead(members []memberView) bool {
+	if n.cfg.DeadAfter <= 0 {
+		return false
+	}
+	voters := 0
+	for _, m := range members {
+		if m.Suffrage == raft.Voter {
+			voters++
+		}
+	}
+	for _, m := range members {
+		if m.healthy || m.down < n.cfg.DeadAfter || string(m.ID) == n.cfg.ID {
+			continue
+		}
+		if m.Suffrage == raft.Voter && voters-1 < n.cfg.MinQuorum {
+			n.log.Warn("dead voter kept: removing it would go below the minimum quorum", "member", m.ID, "minQuorum", n.cfg.MinQuorum)
+			continue
+		}
+		n.log.Warn("removing dead member", "member", m.ID, "down", m.down.Round(time.Second))
+		if n.raft.RemoveServer(m.ID, 0, 10*time.Second).Error() == nil {
+			_, _ = n.Propose(context.Background(), &command.RemoveNode{ID: string(m.ID)})
+		}
+		return true
+	}
+	return false
+}
+
+// zones maps member ids to their recorded zones.
+func (n *Node) zones() map[string]string {
+	out := map[string]string{}
+	_ = n.st.Read(func(tx *store.Tx) error {
+		ns, err := tx.Nodes()
+		for _, r := range ns {
+			out[r.ID] = r.Zone
+		}
+		return err
+	})
+	return out
+}

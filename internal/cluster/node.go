@@ -1,0 +1,580 @@
+package cluster
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/hashicorp/go-hclog"
+	"github.com/hashicorp/raft"
+	raftboltdb "github.com/hashicorp/raft-boltdb/v2"
+	bolt "go.etcd.io/bbolt"
+
+	"github.com/weir-nifi/weir/internal/command"
+	"github.com/weir-nifi/weir/internal/model"
+	"github.com/weir-nifi/weir/internal/store"
+)
+
+// Peer is a statically configured voter: id=raft address.
+type Peer struct {
+	ID   string
+	Addr string
+}
+
+// WriteMode says what a follower does with a write.
+type WriteMode string
+
+const (
+	// WriteForward proxies the write to the leader (the default).
+	WriteForward WriteMode = "forward"
+	// WriteRedirect answers 307 with the leader's advertised URL.
+	WriteRedirect WriteMode = "redirect"
+)
+
+// Config configures a node.
+type Config struct {
+	ID            string
+	DataDir       string
+	RaftListen    string
+	RaftAdvertise string
+	APIURL        string // this node's advertised NiFi Registry base URL (scheme://host:port)
+	Zone          string
+	Bootstrap     []Peer   // static initial voters; all nodes get the same list
+	Join          []string // API URLs of existing nodes
+	Auth          *Auth
+	WriteMode     WriteMode
+
+	MaxVoters int // voters kept by the membership loop (the rest are read replicas)
+	MinQuorum int // removals never leave fewer voters than this
+	// DeadAfter removes voters unreachable this long (0 = never).
+	DeadAfter time.Duration
+
+	HeartbeatTimeout   time.Duration
+	ElectionTimeout    time.Duration
+	LeaderLeaseTimeout time.Duration
+	SnapshotThreshold  uint64
+	TrailingLogs       uint64
+	// LeaderWait is how long a request waits for a leader before 503.
+	LeaderWait time.Duration
+
+	NoSync bool
+	Log    *slog.Logger
+}
+
+// Defaults are tuned for a LAN or zones in one region: a crashed leader is
+// noticed in 0.5-1 s and replaced within about 1 s more.
+const (
+	DefaultHeartbeat   = 500 * time.Millisecond
+	DefaultElection    = 500 * time.Millisecond
+	DefaultLeaderLease = 250 * time.Millisecond
+	singleVoterTimeout = 50 * time.Millisecond
+)
+
+func (c *Config) setDefaults() {
+	if c.HeartbeatTimeout == 0 {
+		c.HeartbeatTimeout = DefaultHeartbeat
+	}
+	if c.ElectionTimeout == 0 {
+		c.ElectionTimeout = DefaultElection
+	}
+	if c.LeaderLeaseTimeout == 0 {
+		c.LeaderLeaseTimeout = DefaultLeaderLease
+	}
+	if c.SnapshotThreshold == 0 {
+		c.SnapshotThreshold = 1024
+	}
+	if c.TrailingLogs == 0 {
+		c.TrailingLogs = 1024
+	}
+	if c.LeaderWait == 0 {
+		c.LeaderWait = 3 * time.Second
+	}
+	if c.MaxVoters == 0 {
+		c.MaxVoters = 5
+	}
+	if c.MinQuorum == 0 {
+		c.MinQuorum = 3
+	}
+	if c.WriteMode == "" {
+		c.WriteMode = WriteForward
+	}
+	if c.Log == nil {
+		c.Log = slog.Default()
+	}
+}
+
+// Node is one Weir server's membership in the Raft cluster. A single node is
+// a one-voter cluster on the same code path.
+type Node struct {
+	cfg   Config
+	st    *store.Store
+	log   *slog.Logger
+	raft  *raft.Raft
+	logs  *raftboltdb.BoltStore
+	trans *raft.NetworkTransport
+	mux   *Mux
+	rpc   *http.Server
+	peers *http.Client // internal HTTP over the cluster port
+
+	// api serves forwarded requests on the leader.
+	apiMu sync.RWMutex
+	api   http.Handler
+
+	// ready is closed when this node, as leader, has applied everything
+	// committed before its term (raft.Barrier), and replaced on step-down.
+	readyMu sync.Mutex
+	ready   chan struct{}
+	isReady atomic.Bool
+
+	reads *readBatcher
+
+	fastTimeouts  atomic.Bool
+	leaderChanges atomic.Uint64
+	stopCh        chan struct{}
+	wg            sync.WaitGroup
+	closeOnce     sync.Once
+}
+
+// Start opens the Raft stores, starts the transport and joins or bootstraps
+// the cluster.
+func Start(cfg Config, st *store.Store) (*Node, error) {
+	cfg.setDefaults()
+	if cfg.ID == "" {
+		return nil, errors.New("node id is required")
+	}
+	if cfg.Auth == nil || len(cfg.Auth.Key) == 0 {
+		return nil, errors.New("cluster key is required")
+	}
+	n := &Node{cfg: cfg, st: st, log: cfg.Log.With("node", cfg.ID), ready: make(chan struct{}), stopCh: make(chan struct{})}
+	n.reads = newReadBatcher(n)
+
+	raftDir := filepath.Join(cfg.DataDir, "raft")
+	if err := os.MkdirAll(raftDir, 0o755); err != nil {
+		return nil, err
+	}
+	logs, err := raftboltdb.New(raftboltdb.Options{
+		Path:   filepath.Join(raftDir, "raft.db"),
+		NoSync: cfg.NoSync,
+		BoltOptions: &bolt.Options{
+			Timeout:        2 * time.Second,
+			NoFreelistSync: true,
+			FreelistType:   bolt.FreelistMapType,
+		},
+	})
+	if err != nil {
+		return nil, fmt.Errorf("open raft log: %w", err)
+	}
+	n.logs = logs
+	hlog := newHCLogger(n.log)
+	snaps, err := raft.NewFileSnapshotStoreWithLogger(raftDir, 2, hlog.Named("snapshots"))
+	if err != nil {
+		logs.Close()
+		return nil, err
+	}
+
+	mux, err := NewMux(cfg.RaftListen, cfg.Auth, n.log)
+	if err != nil {
+		logs.Close()
+		return nil, fmt.Errorf("cluster listen %s: %w", cfg.RaftListen, err)
+	}
+	n.mux = mux
+	advertise := cfg.RaftAdvertise
+	if advertise == "" {
+		advertise = mux.Addr().String()
+		n.cfg.RaftAdvertise = advertise
+	}
+	advAddr, err := net.ResolveTCPAddr("tcp", advertise)
+	if err != nil {
+		mux.Close()
+		logs.Close()
+		return nil, fmt.Errorf("raft advertise address %q: %w", advertise, err)
+	}
+	stream := &streamLayer{Listener: mux.Listen(streamRaft), auth: cfg.Auth, advertise: advAddr}
+	n.trans = raft.NewNetworkTransportWithConfig(&raft.NetworkTransportConfig{
+		Stream:  stream,
+		MaxPool: 5,
+		Timeout: 10 * time.Second,
+		Logger:  hlog.Named("transport"),
+	})
+	n.peers = n.newPeerClient()
+	go mux.Serve()
+
+	rc := n.raftConfig(hlog)
+	fsm := &fsm{st: st, log: n.log}
+
+	hasState, err := raft.HasExistingState(logs, logs, snaps)
+	if err != nil {
+		n.closeTransport()
+		return nil, err
+	}
+	single := false
+	if !hasState {
+		switch {
+		case len(cfg.Bootstrap) > 0:
+			conf := raft.Configuration{}
+			for _, p := range cfg.Bootstrap {
+				conf.Servers = append(conf.Servers, raft.Server{Suffrage: raft.Voter, ID: raft.ServerID(p.ID), Address: raft.ServerAddress(p.Addr)})
+			}
+			if err := raft.BootstrapCluster(rc, logs, logs, snaps, n.trans, conf); err != nil {
+				n.closeTransport()
+				return nil, fmt.Errorf("bootstrap: %w", err)
+			}
+			single = len(cfg.Bootstrap) == 1
+		case len(cfg.Join) == 0:
+			conf := raft.Configuration{Servers: []raft.Server{{Suffrage: raft.Voter, ID: raft.ServerID(cfg.ID), Address: raft.ServerAddress(advertise)}}}
+			if err := raft.BootstrapCluster(rc, logs, logs, snaps, n.trans, conf); err != nil {
+				n.closeTransport()
+				return nil, fmt.Errorf("bootstrap: %w", err)
+			}
+			single = true
+		}
+	} else {
+		probe := n.raftConfig(hlog.Named("probe"))
+		_, inmem := raft.NewInmemTransport(raft.ServerAddress(advertise))
+		conf, err := raft.GetConfiguration(probe, fsm, logs, logs, snaps, inmem)
+		if err == nil {
+			single = isSoleVoter(conf, cfg.ID)
+		}
+	}
+	if single {
+		// Alone, there is nobody to wait for: elect ourselves at once so
+		// a single node is writable within milliseconds of starting.
+		rc.HeartbeatTimeout = singleVoterTimeout
+		rc.ElectionTimeout = singleVoterTimeout
+		rc.LeaderLeaseTimeout = singleVoterTimeout
+		n.fastTimeouts.Store(true)
+	}
+	r, err := raft.NewRaft(rc, fsm, logs, logs, snaps, n.trans)
+	if err != nil {
+		n.closeTransport()
+		return nil, fmt.Errorf("start raft: %w", err)
+	}
+	n.raft = r
+
+	n.startRPC()
+	n.wg.Add(2)
+	go n.watchLeadership()
+	go n.maintainMembership()
+	if !hasState && len(cfg.Join) > 0 {
+		n.wg.Add(1)
+		go n.joinLoop()
+	}
+	n.wg.Add(1)
+	go n.registerLoop()
+	return n, nil
+}
+
+func (n *Node) raftConfig(l hclog.Logger) *raft.Config {
+	rc := raft.DefaultConfig()
+	rc.LocalID = raft.ServerID(n.cfg.ID)
+	rc.HeartbeatTimeout = n.cfg.HeartbeatTimeout
+	rc.ElectionTimeout = n.cfg.ElectionTimeout
+	rc.LeaderLeaseTimeout = n.cfg.LeaderLeaseTimeout
+	rc.CommitTimeout = 20 * time.Millisecond
+	rc.SnapshotThreshold = n.cfg.SnapshotThreshold
+	rc.TrailingLogs = n.cfg.TrailingLogs
+	rc.SnapshotInterval = 30 * time.Second
+	// The store is durable and records its applied index, so restarts
+	// replay only the log after the last snapshot instead of restoring it.
+	rc.NoSnapshotRestoreOnStart = true
+	rc.Logger = l
+	return rc
+}
+
+func isSoleVoter(conf raft.Configuration, id string) bool {
+	voters := 0
+	me := false
+	for _, s := range conf.Servers {
+		if s.Suffrage == raft.Voter {
+			voters++
+			me = me || string(s.ID) == id
+		}
+	}
+	return voters == 1 && me
+}
+
+// SetAPI sets the handler that serves requests forwarded from followers.
+func (n *Node) SetAPI(h http.Handler) {
+	n.apiMu.Lock()
+	n.api = h
+	n.apiMu.Unlock()
+}
+
+// ID is this node's id.
+func (n *Node) ID() string { return n.cfg.ID }
+
+// Config returns the node's effective configuration.
+func (n *Node) Config() Config { return n.cfg }
+
+// RaftAddr is the address peers reach this node at.
+func (n *Node) RaftAddr() string { return n.cfg.RaftAdvertise }
+
+// IsLeader reports whether this node leads and is ready to accept writes.
+func (n *Node) IsLeader() bool { return n.raft.State() == raft.Leader && n.isReady.Load() }
+
+// Leader returns the current leader's id and raft address ("" if none).
+func (n *Node) Leader() (id, addr string) {
+	a, i := n.raft.LeaderWithID()
+	return string(i), string(a)
+}
+
+// LeaderChanges counts leadership transitions seen by this node.
+func (n *Node) LeaderChanges() uint64 { return n.leaderChanges.Load() }
+
+// watchLeadership tracks leadership: on gaining it, it runs a barrier so
+// the new leader has applied every entry committed by earlier terms before
+// it resolves version numbers or serves linearizable reads.
+func (n *Node) watchLeadership() {
+	defer n.wg.Done()
+	ch := make(chan raft.Observation, 16)
+	obs := raft.NewObserver(ch, false, func(o *raft.Observation) bool {
+		_, ok := o.Data.(raft.LeaderObservation)
+		return ok
+	})
+	n.raft.RegisterObserver(obs)
+	defer n.raft.DeregisterObserver(obs)
+	tick := time.NewTicker(100 * time.Millisecond)
+	defer tick.Stop()
+	wasLeader := false
+	for {
+		select {
+		case <-n.stopCh:
+			return
+		case <-ch:
+			n.leaderChanges.Add(1)
+		case <-tick.C:
+		}
+		leader := n.raft.State() == raft.Leader
+		switch {
+		case leader && !wasLeader:
+			if err := n.raft.Barrier(10 * time.Second).Error(); err != nil {
+				n.log.Warn("leader barrier failed", "err", err)
+				continue
+			}
+			n.readyMu.Lock()
+			n.isReady.Store(true)
+			close(n.ready)
+			n.readyMu.Unlock()
+			n.log.Info("leading the cluster", "term", n.raft.Stats()["term"])
+			wasLeader = true
+		case !leader && wasLeader:
+			n.readyMu.Lock()
+			n.isReady.Store(false)
+			n.ready = make(chan struct{})
+			n.readyMu.Unlock()
+			wasLeader = false
+		}
+		n.tuneTimeouts()
+	}
+}
+
+// tuneTimeouts leaves the single-voter fast timeouts once the cluster has
+// more than one voter, and returns to them when it shrinks back to one.
+func (n *Node) tuneTimeouts() {
+	f := n.raft.GetConfiguration()
+	if f.Error() != nil {
+		return
+	}
+	single := isSoleVoter(f.Configuration(), n.cfg.ID)
+	if single == n.fastTimeouts.Load() {
+		return
+	}
+	rc := raft.ReloadableConfig{
+		TrailingLogs:      n.cfg.TrailingLogs,
+		SnapshotInterval:  30 * time.Second,
+		SnapshotThreshold: n.cfg.SnapshotThreshold,
+		HeartbeatTimeout:  n.cfg.HeartbeatTimeout,
+		ElectionTimeout:   n.cfg.ElectionTimeout,
+	}
+	if single {
+		rc.HeartbeatTimeout, rc.ElectionTimeout = singleVoterTimeout, singleVoterTimeout
+	}
+	if err := n.raft.ReloadConfig(rc); err != nil {
+		n.log.Warn("cannot retune raft timeouts", "err", err)
+		return
+	}
+	n.fastTimeouts.Store(single)
+}
+
+// waitReady waits until this node is a ready leader.
+func (n *Node) waitReady(ctx context.Context) error {
+	n.readyMu.Lock()
+	ch := n.ready
+	n.readyMu.Unlock()
+	if n.raft.State() != raft.Leader {
+		return errNotLeader
+	}
+	t := time.NewTimer(n.cfg.LeaderWait)
+	defer t.Stop()
+	select {
+	case <-ch:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return noLeader()
+	}
+}
+
+var errNotLeader = errors.New("not the leader")
+
+func noLeader() error {
+	return model.Unavailable("No cluster leader is available right now (an election may be in progress or a quorum of nodes is unreachable). Retry shortly.", time.Second)
+}
+
+// Propose replicates a command and returns the store's result once a quorum
+// has it on disk and this node applied it.
+func (n *Node) Propose(ctx context.Context, c command.Command) (any, error) {
+	data, err := command.Encode(c)
+	if err != nil {
+		return nil, err
+	}
+	if err := n.waitReady(ctx); err != nil {
+		if errors.Is(err, errNotLeader) {
+			return nil, ErrNotLeader
+		}
+		return nil, err
+	}
+	timeout := 30 * time.Second
+	if dl, ok := ctx.Deadline(); ok {
+		timeout = time.Until(dl)
+	}
+	f := n.raft.Apply(data, timeout)
+	if err := f.Error(); err != nil {
+		switch {
+		case errors.Is(err, raft.ErrNotLeader):
+			// Not appended: safe for the caller to send elsewhere.
+			return nil, ErrNotLeader
+		case errors.Is(err, raft.ErrLeadershipLost), errors.Is(err, raft.ErrLeadershipTransferInProgress):
+			return nil, model.Unavailable("Leadership changed while the write was being replicated; it may or may not have been applied. Check and retry.", time.Second)
+		case errors.Is(err, raft.ErrEnqueueTimeout):
+			return nil, model.Unavailable("The cluster did not accept the write in time. Retry shortly.", time.Second)
+		case errors.Is(err, raft.ErrRaftShutdown):
+			return nil, model.Unavailable("This node is shutting down. Retry on another node.", time.Second)
+		}
+		return nil, err
+	}
+	r, ok := f.Response().(store.Result)
+	if !ok {
+		return nil, fmt.Errorf("unexpected apply response %T", f.Response())
+	}
+	return r.Value, r.Err
+}
+
+// ErrNotLeader means the command was not accepted because this node does
+// not lead; it was not appended anywhere.
+var ErrNotLeader = model.Unavailable("This node is not the cluster leader.", time.Second)
+
+// ReadBarrier makes a following read linearizable: it learns the leader's
+// commit index (after the leader confirmed it still leads) and waits until
+// this node has applied it.
+func (n *Node) ReadBarrier(ctx context.Context) error {
+	var idx uint64
+	if n.raft.State() == raft.Leader {
+		if err := n.waitReady(ctx); err != nil {
+			if !errors.Is(err, errNotLeader) {
+				return err
+			}
+		} else {
+			i, err := n.reads.wait(ctx)
+			if err == nil {
+				idx = i
+				return n.waitApplied(ctx, idx)
+			}
+			if !errors.Is(err, raft.ErrNotLeader) && !errors.Is(err, raft.ErrLeadershipLost) {
+				return err
+			}
+		}
+	}
+	i, err := n.remoteReadIndex(ctx)
+	if err != nil {
+		return err
+	}
+	return n.waitApplied(ctx, i)
+}
+
+func (n *Node) waitApplied(ctx context.Context, idx uint64) error {
+	if n.st.AppliedIndex() >= idx {
+		return nil
+	}
+	ctx, cancel := context.WithTimeout(ctx, n.cfg.LeaderWait)
+	defer cancel()
+	if !n.st.WaitApplied(ctx.Done(), idx) {
+		return model.Unavailable("This node is catching up with the cluster. Retry shortly, or read with ?consistency=stale.", time.Second)
+	}
+	return nil
+}
+
+// TransferLeadership hands leadership to another voter (to id if given).
+func (n *Node) TransferLeadership(id string) error {
+	if id == "" {
+		return n.raft.LeadershipTransfer().Error()
+	}
+	f := n.raft.GetConfiguration()
+	if err := f.Error(); err != nil {
+		return err
+	}
+	for _, s := range f.Configuration().Servers {
+		if string(s.ID) == id {
+			return n.raft.LeadershipTransferToServer(s.ID, s.Address).Error()
+		}
+	}
+	return model.NotFound("No cluster member with id " + id)
+}
+
+// Shutdown leaves gracefully: a leader first hands leadership to another
+// voter so clients see no election gap.
+func (n *Node) Shutdown() error {
+	var err error
+	n.closeOnce.Do(func() {
+		if n.raft.State() == raft.Leader && !n.fastTimeouts.Load() {
+			if e := n.raft.LeadershipTransfer().Error(); e != nil {
+				n.log.Info("no leadership transfer on shutdown", "err", e)
+			}
+		}
+		close(n.stopCh)
+		if n.rpc != nil {
+			ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+			_ = n.rpc.Shutdown(ctx)
+			cancel()
+		}
+		err = n.raft.Shutdown().Error()
+		n.wg.Wait()
+		n.closeTransport()
+	})
+	return err
+}
+
+func (n *Node) closeTransport() {
+	if n.trans != nil {
+		n.trans.Close()
+	}
+	if n.mux != nil {
+		n.mux.Close()
+	}
+	if n.logs != nil {
+		n.logs.Close()
+	}
+}
+
+// Raft exposes the raft instance for status and tests.
+func (n *Node) Raft() *raft.Raft { return n.raft }
+
+// hclog bridge: raft logs through our slog handler.
+func newHCLogger(l *slog.Logger) hclog.Logger {
+	return hclog.FromStandardLogger(slog.NewLogLogger(l.Handler(), slog.LevelInfo), &hclog.LoggerOptions{
+		Name:  "raft",
+		Level: hclog.Info,
+	})
+}
+
+func trimURL(u string) string { return strings.TrimRight(u, "/") }

@@ -1,0 +1,257 @@
+package command
+
+import (
+	"encoding/binary"
+	"encoding/json"
+	"errors"
+	"fmt"
+)
+
+// FormatVersion is the version of the command byte format written by this
+// build. Decode rejects versions it does not know, so an old node never
+// misreads a command from a newer leader.
+const FormatVersion = 1
+
+// Type identifies a command.
+type Type uint8
+
+// Command types. Values are persisted in the Raft log: never renumber.
+const (
+	TypeCreateBucket   Type = 1
+	TypeUpdateBucket   Type = 2
+	TypeDeleteBucket   Type = 3
+	TypeCreateFlow     Type = 4
+	TypeUpdateFlow     Type = 5
+	TypeDeleteFlow     Type = 6
+	TypeCreateVersion  Type = 7
+	TypeSetMaintenance Type = 8
+	TypeSetNode        Type = 9
+	TypeRemoveNode     Type = 10
+)
+
+func (t Type) String() string {
+	switch t {
+	case TypeCreateBucket:
+		return "CreateBucket"
+	case TypeUpdateBucket:
+		return "UpdateBucket"
+	case TypeDeleteBucket:
+		return "DeleteBucket"
+	case TypeCreateFlow:
+		return "CreateFlow"
+	case TypeUpdateFlow:
+		return "UpdateFlow"
+	case TypeDeleteFlow:
+		return "DeleteFlow"
+	case TypeCreateVersion:
+		return "CreateVersion"
+	case TypeSetMaintenance:
+		return "SetMaintenance"
+	case TypeSetNode:
+		return "SetNode"
+	case TypeRemoveNode:
+		return "RemoveNode"
+	}
+	return fmt.Sprintf("Type(%d)", uint8(t))
+}
+
+// Command is one replicated state change.
+type Command interface {
+	Type() Type
+}
+
+// Claim is a NiFi revision claim. A nil *Claim means revisions are disabled
+// for this write and no revision is checked or kept. A claim passes when the
+// stored version equals Version or the stored client id equals ClientID.
+type Claim struct {
+	Version  int64   `json:"version"`
+	ClientID *string `json:"clientId,omitempty"`
+}
+
+// CreateBucket creates a bucket with a fixed identifier and timestamp.
+type CreateBucket struct {
+	ID                  string  `json:"id"`
+	Name                string  `json:"name"`
+	Description         *string `json:"description,omitempty"`
+	Created             int64   `json:"created"`
+	AllowBundleRedeploy bool    `json:"allowBundleRedeploy"`
+	AllowPublicRead     bool    `json:"allowPublicRead"`
+	Rev                 *Claim  `json:"rev,omitempty"`
+	Actor               string  `json:"actor"`
+}
+
+// UpdateBucket changes the non-nil fields of a bucket.
+type UpdateBucket struct {
+	ID                  string  `json:"id"`
+	Name                *string `json:"name,omitempty"`
+	Description         *string `json:"description,omitempty"`
+	AllowBundleRedeploy *bool   `json:"allowBundleRedeploy,omitempty"`
+	AllowPublicRead     *bool   `json:"allowPublicRead,omitempty"`
+	Rev                 *Claim  `json:"rev,omitempty"`
+	Actor               string  `json:"actor"`
+}
+
+// DeleteBucket deletes a bucket with all its flows and versions.
+type DeleteBucket struct {
+	ID    string `json:"id"`
+	Rev   *Claim `json:"rev,omitempty"`
+	Actor string `json:"actor"`
+}
+
+// CreateFlow creates a flow in a bucket.
+type CreateFlow struct {
+	BucketID    string  `json:"bucketId"`
+	ID          string  `json:"id"`
+	Name        string  `json:"name"`
+	Description *string `json:"description,omitempty"`
+	Created     int64   `json:"created"`
+	Modified    int64   `json:"modified"`
+	Rev         *Claim  `json:"rev,omitempty"`
+	Actor       string  `json:"actor"`
+}
+
+// UpdateFlow changes the non-nil fields of a flow and its modified time.
+type UpdateFlow struct {
+	BucketID    string  `json:"bucketId"`
+	ID          string  `json:"id"`
+	Name        *string `json:"name,omitempty"`
+	Description *string `json:"description,omitempty"`
+	Modified    int64   `json:"modified"`
+	Rev         *Claim  `json:"rev,omitempty"`
+	Actor       string  `json:"actor"`
+}
+
+// DeleteFlow deletes a flow with all its versions.
+type DeleteFlow struct {
+	BucketID string `json:"bucketId"`
+	ID       string `json:"id"`
+	Rev      *Claim `json:"rev,omitempty"`
+	Actor    string `json:"actor"`
+}
+
+// CreateVersion stores version Version of a flow. Version is concrete: the
+// leader resolved -1 ("next") before proposing. Content is the encoded flow
+// document (see package flowdoc) and travels as the blob.
+type CreateVersion struct {
+	BucketID  string  `json:"bucketId"`
+	FlowID    string  `json:"flowId"`
+	Version   int32   `json:"version"`
+	Timestamp int64   `json:"timestamp"`
+	Author    string  `json:"author"`
+	Comments  *string `json:"comments,omitempty"`
+	// Modified becomes the flow's modifiedTimestamp.
+	Modified int64  `json:"modified"`
+	Content  []byte `json:"-"`
+}
+
+// SetMaintenance turns the cluster-wide read-only mode on or off.
+type SetMaintenance struct {
+	On     bool   `json:"on"`
+	Reason string `json:"reason,omitempty"`
+	By     string `json:"by"`
+	At     int64  `json:"at"`
+}
+
+// SetNode records a cluster member's public facts (API URL, zone) so every
+// node can answer redirects and status without asking the member.
+type SetNode struct {
+	ID       string `json:"id"`
+	APIURL   string `json:"apiUrl"`
+	RaftAddr string `json:"raftAddr"`
+	Zone     string `json:"zone,omitempty"`
+	At       int64  `json:"at"`
+}
+
+// RemoveNode forgets a member's recorded facts.
+type RemoveNode struct {
+	ID string `json:"id"`
+}
+
+func (*CreateBucket) Type() Type   { return TypeCreateBucket }
+func (*UpdateBucket) Type() Type   { return TypeUpdateBucket }
+func (*DeleteBucket) Type() Type   { return TypeDeleteBucket }
+func (*CreateFlow) Type() Type     { return TypeCreateFlow }
+func (*UpdateFlow) Type() Type     { return TypeUpdateFlow }
+func (*DeleteFlow) Type() Type     { return TypeDeleteFlow }
+func (*CreateVersion) Type() Type  { return TypeCreateVersion }
+func (*SetMaintenance) Type() Type { return TypeSetMaintenance }
+func (*SetNode) Type() Type        { return TypeSetNode }
+func (*RemoveNode) Type() Type     { return TypeRemoveNode }
+
+// ErrMalformed is returned for bytes that are not a command of a known
+// format version and type.
+var ErrMalformed = errors.New("malformed command")
+
+// Encode serialises c.
+func Encode(c Command) ([]byte, error) {
+	hdr, err := json.Marshal(c)
+	if err != nil {
+		return nil, fmt.Errorf("encode %s: %w", c.Type(), err)
+	}
+	var blob []byte
+	if cv, ok := c.(*CreateVersion); ok {
+		blob = cv.Content
+	}
+	out := make([]byte, 0, 2+binary.MaxVarintLen64+len(hdr)+len(blob))
+	out = append(out, FormatVersion, byte(c.Type()))
+	out = binary.AppendUvarint(out, uint64(len(hdr)))
+	out = append(out, hdr...)
+	out = append(out, blob...)
+	return out, nil
+}
+
+// Decode parses bytes produced by Encode. The returned CreateVersion.Content
+// aliases b; callers that keep it beyond b's lifetime must copy it.
+func Decode(b []byte) (Command, error) {
+	if len(b) < 3 {
+		return nil, fmt.Errorf("%w: %d bytes", ErrMalformed, len(b))
+	}
+	if b[0] != FormatVersion {
+		return nil, fmt.Errorf("%w: format version %d, this build reads %d", ErrMalformed, b[0], FormatVersion)
+	}
+	c := newOf(Type(b[1]))
+	if c == nil {
+		return nil, fmt.Errorf("%w: unknown type %d", ErrMalformed, b[1])
+	}
+	n, k := binary.Uvarint(b[2:])
+	if k <= 0 || n > uint64(len(b)-2-k) {
+		return nil, fmt.Errorf("%w: bad header length", ErrMalformed)
+	}
+	hdr := b[2+k : 2+k+int(n)]
+	if err := json.Unmarshal(hdr, c); err != nil {
+		return nil, fmt.Errorf("%w: %s header: %v", ErrMalformed, c.Type(), err)
+	}
+	rest := b[2+k+int(n):]
+	if cv, ok := c.(*CreateVersion); ok {
+		cv.Content = rest
+	} else if len(rest) != 0 {
+		return nil, fmt.Errorf("%w: %s has %d trailing bytes", ErrMalformed, c.Type(), len(rest))
+	}
+	return c, nil
+}
+
+func newOf(t Type) Command {
+	switch t {
+	case TypeCreateBucket:
+		return &CreateBucket{}
+	case TypeUpdateBucket:
+		return &UpdateBucket{}
+	case TypeDeleteBucket:
+		return &DeleteBucket{}
+	case TypeCreateFlow:
+		return &CreateFlow{}
+	case TypeUpdateFlow:
+		return &UpdateFlow{}
+	case TypeDeleteFlow:
+		return &DeleteFlow{}
+	case TypeCreateVersion:
+		return &CreateVersion{}
+	case TypeSetMaintenance:
+		return &SetMaintenance{}
+	case TypeSetNode:
+		return &SetNode{}
+	case TypeRemoveNode:
+		return &RemoveNode{}
+	}
+	return nil
+}

@@ -1,0 +1,150 @@
+package daemon
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/weir-nifi/weir/internal/cluster"
+)
+
+// Config is the whole server configuration (flags and WEIR_* variables).
+type Config struct {
+	Listen   string
+	DataDir  string
+	NodeID   string
+	Advertise string // API base URL others use to reach this node
+
+	RaftListen    string
+	RaftAdvertise string
+	Join          []string
+	Bootstrap     string // id=addr,id=addr
+	Zone          string
+
+	ClusterKey     string
+	ClusterKeyFile string
+	ClusterTLSCert string
+	ClusterTLSKey  string
+	ClusterTLSCA   string
+
+	WriteMode string
+	MaxVoters int
+	MinQuorum int
+	DeadAfter time.Duration
+
+	HeartbeatTimeout time.Duration
+	ElectionTimeout  time.Duration
+	SnapshotThreshold uint64
+	TrailingLogs      uint64
+
+	Revisions bool
+	MaxBody   int64
+
+	LogLevel  string
+	LogFormat string
+	// UnsafeNoSync skips fsync everywhere (tests that say so only).
+	UnsafeNoSync bool
+}
+
+// Defaults for a zero-configuration single node.
+const (
+	DefaultListen     = "127.0.0.1:18080"
+	DefaultDataDir    = "./weir-data"
+	DefaultRaftListen = "127.0.0.1:18081"
+)
+
+// nodeID returns the configured id, or the one persisted in the data
+// directory, or a new one it persists: a node keeps its identity across
+// restarts without configuration.
+func nodeID(cfg *Config) (string, error) {
+	path := filepath.Join(cfg.DataDir, "node-id")
+	if b, err := os.ReadFile(path); err == nil {
+		saved := strings.TrimSpace(string(b))
+		if cfg.NodeID != "" && cfg.NodeID != saved {
+			return "", fmt.Errorf("data directory %s belongs to node %q, not %q", cfg.DataDir, saved, cfg.NodeID)
+		}
+		return saved, nil
+	}
+	id := cfg.NodeID
+	if id == "" {
+		b := make([]byte, 4)
+		_, _ = rand.Read(b)
+		id = "weir-" + hex.EncodeToString(b)
+	}
+	return id, writeFileAtomic(path, []byte(id+"\n"), 0o644)
+}
+
+// clusterKey returns the key cluster traffic is authenticated with: from
+// the flag, the key file, or (for a node that starts a new cluster) a new
+// key saved as <data-dir>/cluster.key for the operator to copy to the
+// nodes that join.
+func clusterKey(cfg *Config, mayCreate bool) ([]byte, string, error) {
+	if cfg.ClusterKey != "" {
+		return []byte(cfg.ClusterKey), "flag", nil
+	}
+	path := cfg.ClusterKeyFile
+	if path == "" {
+		path = filepath.Join(cfg.DataDir, "cluster.key")
+	}
+	if b, err := os.ReadFile(path); err == nil {
+		k := strings.TrimSpace(string(b))
+		if len(k) < 16 {
+			return nil, "", fmt.Errorf("cluster key in %s is shorter than 16 characters", path)
+		}
+		return []byte(k), path, nil
+	} else if cfg.ClusterKeyFile != "" {
+		return nil, "", fmt.Errorf("read cluster key: %w", err)
+	}
+	if !mayCreate {
+		return nil, "", errors.New("joining a cluster needs its key: pass --cluster-key or --cluster-key-file (the first node wrote it to <data-dir>/cluster.key)")
+	}
+	b := make([]byte, 32)
+	_, _ = rand.Read(b)
+	k := hex.EncodeToString(b)
+	return []byte(k), path, writeFileAtomic(path, []byte(k+"\n"), 0o600)
+}
+
+func writeFileAtomic(path string, data []byte, mode os.FileMode) error {
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		return err
+	}
+	tmp := path + ".tmp"
+	f, err := os.OpenFile(tmp, os.O_CREATE|os.O_TRUNC|os.O_WRONLY, mode)
+	if err != nil {
+		return err
+	}
+	if _, err := f.Write(data); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Sync(); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Close(); err != nil {
+		return err
+	}
+	return os.Rename(tmp, path)
+}
+
+// parsePeers parses "id=addr,id=addr".
+func parsePeers(s string) ([]cluster.Peer, error) {
+	var out []cluster.Peer
+	for _, part := range strings.Split(s, ",") {
+		part = strings.TrimSpace(part)
+		if part == "" {
+			continue
+		}
+		id, addr, ok := strings.Cut(part, "=")
+		if !ok || id == "" || addr == "" {
+			return nil, fmt.Errorf("bad --bootstrap entry %q: want id=host:port", part)
+		}
+		out = append(out, cluster.Peer{ID: id, Addr: addr})
+	}
+	return out, nil
+}

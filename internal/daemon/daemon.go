@@ -1,0 +1,207 @@
+package daemon
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/weir-nifi/weir/internal/api"
+	"github.com/weir-nifi/weir/internal/cluster"
+	"github.com/weir-nifi/weir/internal/registry"
+	"github.com/weir-nifi/weir/internal/store"
+)
+
+// Server is a running weir node.
+type Server struct {
+	cfg   Config
+	log   *slog.Logger
+	st    *store.Store
+	node  *cluster.Node
+	http  *http.Server
+	ln    net.Listener
+	start time.Time
+}
+
+// Start brings a node up: the HTTP port is open and the Raft node started
+// when it returns (leadership may still be being settled).
+func Start(cfg Config, log *slog.Logger) (*Server, error) {
+	t0 := time.Now()
+	if cfg.Listen == "" {
+		cfg.Listen = DefaultListen
+	}
+	if cfg.DataDir == "" {
+		cfg.DataDir = DefaultDataDir
+	}
+	if cfg.RaftListen == "" {
+		cfg.RaftListen = DefaultRaftListen
+	}
+	if err := os.MkdirAll(cfg.DataDir, 0o755); err != nil {
+		return nil, err
+	}
+	id, err := nodeID(&cfg)
+	if err != nil {
+		return nil, err
+	}
+	cfg.NodeID = id
+	log = log.With("node", id)
+	fresh := !fileExists(filepath.Join(cfg.DataDir, "raft", "raft.db"))
+	key, keySrc, err := clusterKey(&cfg, len(cfg.Join) == 0)
+	if err != nil {
+		return nil, err
+	}
+	auth := &cluster.Auth{Key: key}
+	if cfg.ClusterTLSCert != "" {
+		if auth.ServerTLS, auth.ClientTLS, err = clusterTLS(cfg); err != nil {
+			return nil, err
+		}
+	}
+	peers, err := parsePeers(cfg.Bootstrap)
+	if err != nil {
+		return nil, err
+	}
+
+	ln, err := net.Listen("tcp", cfg.Listen)
+	if err != nil {
+		return nil, fmt.Errorf("listen %s: %w", cfg.Listen, err)
+	}
+	if cfg.Advertise == "" {
+		cfg.Advertise = "http://" + ln.Addr().String()
+	}
+	st, err := store.Open(filepath.Join(cfg.DataDir, "state.db"), store.Options{NoSync: cfg.UnsafeNoSync})
+	if err != nil {
+		ln.Close()
+		return nil, err
+	}
+	node, err := cluster.Start(cluster.Config{
+		ID: id, DataDir: cfg.DataDir, RaftListen: cfg.RaftListen, RaftAdvertise: cfg.RaftAdvertise,
+		APIURL: strings.TrimRight(cfg.Advertise, "/"), Zone: cfg.Zone, Bootstrap: peers, Join: cfg.Join,
+		Auth: auth, WriteMode: cluster.WriteMode(cfg.WriteMode),
+		MaxVoters: cfg.MaxVoters, MinQuorum: cfg.MinQuorum, DeadAfter: cfg.DeadAfter,
+		HeartbeatTimeout: cfg.HeartbeatTimeout, ElectionTimeout: cfg.ElectionTimeout,
+		SnapshotThreshold: cfg.SnapshotThreshold, TrailingLogs: cfg.TrailingLogs,
+		NoSync: cfg.UnsafeNoSync, Log: log,
+	}, st)
+	if err != nil {
+		st.Close()
+		ln.Close()
+		return nil, err
+	}
+	svc := registry.New(node, st, registry.Options{Revisions: cfg.Revisions})
+	a := api.New(svc, node, node, api.Options{MaxBody: cfg.MaxBody, Log: log})
+	node.SetAPI(a)
+
+	root := http.NewServeMux()
+	root.Handle(api.Base+"/", node.Forwarder(maxBody(cfg), a))
+	root.Handle(api.Base, http.RedirectHandler(api.Base+"/", http.StatusMovedPermanently))
+	node.Routes(root)
+
+	s := &Server{cfg: cfg, log: log, st: st, node: node, ln: ln, start: t0}
+	s.http = &http.Server{
+		Handler:           root,
+		ReadHeaderTimeout: 10 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+	}
+	go func() {
+		if err := s.http.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			log.Error("http server failed", "err", err)
+		}
+	}()
+	log.Info("weir listening",
+		"api", cfg.Advertise+api.Base, "listen", ln.Addr().String(), "raft", node.RaftAddr(),
+		"dataDir", cfg.DataDir, "zone", cfg.Zone, "newCluster", fresh && len(cfg.Join) == 0, "clusterKey", keySrc,
+		"startup", time.Since(t0).Round(time.Millisecond))
+	return s, nil
+}
+
+func maxBody(cfg Config) int64 {
+	if cfg.MaxBody > 0 {
+		return cfg.MaxBody
+	}
+	return api.DefaultMaxBody
+}
+
+// Addr is the HTTP address the server listens on.
+func (s *Server) Addr() string { return s.ln.Addr().String() }
+
+// Node is the cluster node.
+func (s *Server) Node() *cluster.Node { return s.node }
+
+// Store is the state store.
+func (s *Server) Store() *store.Store { return s.st }
+
+// Shutdown stops accepting requests, lets requests in flight finish (up to
+// the context's deadline), leaves the cluster gracefully and closes the
+// store.
+func (s *Server) Shutdown(ctx context.Context) error {
+	s.log.Info("shutting down")
+	herr := s.http.Shutdown(ctx)
+	nerr := s.node.Shutdown()
+	serr := s.st.Close()
+	return errors.Join(herr, nerr, serr)
+}
+
+func fileExists(p string) bool {
+	_, err := os.Stat(p)
+	return err == nil
+}
+
+// clusterTLS builds mutual-TLS configs for the cluster port: both sides
+// present the node certificate and require one signed by the cluster CA.
+func clusterTLS(cfg Config) (*tls.Config, *tls.Config, error) {
+	cert, err := tls.LoadX509KeyPair(cfg.ClusterTLSCert, cfg.ClusterTLSKey)
+	if err != nil {
+		return nil, nil, fmt.Errorf("cluster TLS: %w", err)
+	}
+	pool := x509.NewCertPool()
+	if cfg.ClusterTLSCA != "" {
+		pem, err := os.ReadFile(cfg.ClusterTLSCA)
+		if err != nil {
+			return nil, nil, fmt.Errorf("cluster TLS CA: %w", err)
+		}
+		if !pool.AppendCertsFromPEM(pem) {
+			return nil, nil, errors.New("cluster TLS CA: no certificates found")
+		}
+	} else {
+		return nil, nil, errors.New("cluster TLS needs --cluster-tls-ca to verify peers")
+	}
+	server := &tls.Config{Certificates: []tls.Certificate{cert}, ClientCAs: pool, ClientAuth: tls.RequireAndVerifyClientCert, MinVersion: tls.VersionTLS12}
+	client := &tls.Config{Certificates: []tls.Certificate{cert}, RootCAs: pool, MinVersion: tls.VersionTLS12,
+		// Peers are addressed by raft address; verify the chain against
+		// the cluster CA without requiring the address in the SAN.
+		InsecureSkipVerify: true,
+		VerifyPeerCertificate: func(raw [][]byte, _ [][]*x509.Certificate) error {
+			return verifyChain(raw, pool)
+		},
+	}
+	return server, client, nil
+}
+
+func verifyChain(raw [][]byte, pool *x509.CertPool) error {
+	if len(raw) == 0 {
+		return errors.New("peer presented no certificate")
+	}
+	certs := make([]*x509.Certificate, len(raw))
+	for i, r := range raw {
+		c, err := x509.ParseCertificate(r)
+		if err != nil {
+			return err
+		}
+		certs[i] = c
+	}
+	inter := x509.NewCertPool()
+	for _, c := range certs[1:] {
+		inter.AddCert(c)
+	}
+	_, err := certs[0].Verify(x509.VerifyOptions{Roots: pool, Intermediates: inter, KeyUsages: []x509.ExtKeyUsage{x509.ExtKeyUsageAny}})
+	return err
+}

@@ -1,0 +1,92 @@
+package flowdoc
+
+import (
+	"bytes"
+	"encoding/json"
+	"strings"
+	"testing"
+)
+
+func TestRoundTrip(t *testing.T) {
+	big := `{"identifier":"x","name":"` + strings.Repeat("abc", 2000) + `"}`
+	for _, tc := range []struct {
+		name string
+		doc  Doc
+	}{
+		{"empty", Doc{}},
+		{"small", Doc{FlowContents: json.RawMessage(`{"a":1}`), FlowEncodingVersion: json.RawMessage(`"1.0"`)}},
+		{"large", Doc{FlowContents: json.RawMessage(big), ParameterContexts: json.RawMessage(`{"p":{"name":"p"}}`)}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			b := Encode(tc.doc)
+			got, err := Decode(b)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for i := range got {
+				if !bytes.Equal(got[i], tc.doc[i]) {
+					t.Fatalf("part %s: got %q want %q", Names[i], got[i], tc.doc[i])
+				}
+			}
+		})
+	}
+}
+
+func TestLargeIsCompressed(t *testing.T) {
+	big := json.RawMessage(`{"v":"` + strings.Repeat("flow ", 10000) + `"}`)
+	b := Encode(Doc{FlowContents: big})
+	if b[0] != codecZstd {
+		t.Fatalf("codec %d, want zstd", b[0])
+	}
+	if len(b) > len(big)/10 {
+		t.Fatalf("compressed %d bytes from %d", len(b), len(big))
+	}
+}
+
+func TestDecodeCorrupt(t *testing.T) {
+	good := Encode(Doc{FlowContents: json.RawMessage(`{"a":` + strings.Repeat("1", 3000) + `}`)})
+	for _, b := range [][]byte{nil, {9}, {codecPlain, 200}, good[:len(good)-3], append([]byte{codecPlain}, 0, 0, 0, 0, 0, 7)} {
+		if _, err := Decode(b); err == nil {
+			t.Fatalf("Decode(%x) succeeded", b)
+		}
+	}
+}
+
+func TestCompact(t *testing.T) {
+	got, err := Compact(FlowContents, json.RawMessage(" { \"a\" : [1, 2] } "))
+	if err != nil || string(got) != `{"a":[1,2]}` {
+		t.Fatalf("got %q, %v", got, err)
+	}
+	if got, err := Compact(ParameterContexts, json.RawMessage("null")); got != nil || err != nil {
+		t.Fatalf("null: %q %v", got, err)
+	}
+	for _, tc := range []struct {
+		p   Part
+		raw string
+	}{{FlowContents, `"x"`}, {FlowContents, `[1]`}, {FlowEncodingVersion, `1`}, {ParameterProviders, `{"a":}`}} {
+		if _, err := Compact(tc.p, json.RawMessage(tc.raw)); err == nil {
+			t.Fatalf("Compact(%s, %s) accepted", Names[tc.p], tc.raw)
+		}
+	}
+}
+
+func FuzzDecode(f *testing.F) {
+	f.Add(Encode(Doc{FlowContents: json.RawMessage(`{"a":1}`)}))
+	f.Add(Encode(Doc{FlowContents: json.RawMessage(`{"a":"` + strings.Repeat("z", 4000) + `"}`)}))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		d, err := Decode(b)
+		if err != nil {
+			return
+		}
+		// Whatever decodes must re-encode to something that decodes equal.
+		d2, err := Decode(Encode(d))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i := range d {
+			if !bytes.Equal(d[i], d2[i]) {
+				t.Fatal("re-encode changed the document")
+			}
+		}
+	})
+}

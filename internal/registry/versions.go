@@ -1,0 +1,326 @@
+package registry
+
+import (
+	"context"
+	"encoding/json"
+	"strconv"
+	"strings"
+
+	"github.com/weir-nifi/weir/internal/command"
+	"github.com/weir-nifi/weir/internal/flowdoc"
+	"github.com/weir-nifi/weir/internal/model"
+	"github.com/weir-nifi/weir/internal/store"
+)
+
+// CreateVersion commits a new version of a flow: POST .../versions. With
+// preserve (CLI import) the client's author and timestamp are kept and
+// required; otherwise the author is the caller.
+func (s *Service) CreateVersion(ctx context.Context, caller Caller, bucketID, flowID string, in *model.Snapshot, preserve bool) (*model.Snapshot, error) {
+	if in == nil {
+		return nil, model.Invalid("VersionedFlowSnapshot cannot be null in body")
+	}
+	md := in.SnapshotMetadata
+	if md != nil && md.BucketIdentifier != nil && *md.BucketIdentifier != bucketID {
+		return nil, model.Invalid("Bucket id in path param must match bucket id in body")
+	}
+	if md != nil && md.FlowIdentifier != nil && *md.FlowIdentifier != flowID {
+		return nil, model.Invalid("Flow id in path param must match flow id in body")
+	}
+	if md == nil {
+		md = &model.SnapshotMetadata{}
+	}
+	author := caller.Identity
+	if preserve {
+		if blank(md.Author) {
+			return nil, model.Invalid("Author must not be blank")
+		}
+		if md.Timestamp <= 0 {
+			return nil, model.Invalid("Invalid timestamp")
+		}
+		author = *md.Author
+	}
+	return s.commit(ctx, bucketID, flowID, in, md.Version, md.Timestamp, author, md.Comments)
+}
+
+// ImportVersion commits a snapshot exported elsewhere as the next version:
+// POST .../versions/import. Only the comments of its metadata are kept; the
+// Comments header wins when not blank.
+func (s *Service) ImportVersion(ctx context.Context, caller Caller, bucketID, flowID string, in *model.Snapshot, commentsHeader string) (*model.Snapshot, error) {
+	if in == nil {
+		return nil, model.Invalid("VersionedFlowSnapshot cannot be null in body")
+	}
+	var comments *string
+	if strings.TrimSpace(commentsHeader) != "" {
+		comments = model.Str(commentsHeader)
+	} else if in.SnapshotMetadata != nil && !blank(in.SnapshotMetadata.Comments) {
+		comments = in.SnapshotMetadata.Comments
+	}
+	return s.commit(ctx, bucketID, flowID, in, -1, 0, caller.Identity, comments)
+}
+
+func (s *Service) commit(ctx context.Context, bucketID, flowID string, in *model.Snapshot, version int32, ts int64, author string, comments *string) (*model.Snapshot, error) {
+	if ts <= 0 {
+		ts = s.now()
+	}
+	doc, err := documentOf(in)
+	if err != nil {
+		return nil, err
+	}
+	if doc[flowdoc.FlowContents] == nil {
+		return nil, model.Invalid("Cannot create versioned flow snapshot - flowContents must not be null")
+	}
+	if version < -1 {
+		return nil, model.Invalid("Cannot create versioned flow snapshot - version must be greater than or equal to -1")
+	}
+	if len(author) > maxAuthorLen {
+		return nil, model.Invalid("Cannot create versioned flow snapshot - author must be at most 4096 characters")
+	}
+	if strings.TrimSpace(author) == "" {
+		return nil, model.Invalid("Cannot create versioned flow snapshot - author must not be blank")
+	}
+	content := flowdoc.Encode(doc)
+
+	// Hold the flow's lock from reading the latest version until the new
+	// one is applied, so "-1" resolves to consecutive numbers.
+	lock := s.flowLock(flowID)
+	lock.Lock()
+	defer lock.Unlock()
+	if version == -1 || version == 0 {
+		err := s.read(func(tx *store.Tx) error {
+			_, f, err := lookupFlow(tx, bucketID, flowID)
+			if err != nil {
+				return err
+			}
+			if version == -1 {
+				version = int32(f.VersionCount + 1)
+			}
+			return nil
+		})
+		if err != nil {
+			return nil, err
+		}
+		if version == 0 {
+			return nil, model.Invalid("Version must be greater than zero, or use -1 to indicate latest version")
+		}
+	}
+	c := &command.CreateVersion{BucketID: bucketID, FlowID: flowID, Version: version, Timestamp: ts,
+		Author: author, Comments: comments, Modified: s.now(), Content: content}
+	r, err := propose[store.VersionResult](ctx, s, c)
+	if err != nil {
+		return nil, err
+	}
+	return snapshotOf(r.Bucket, r.Flow, r.Version, doc), nil
+}
+
+// documentOf validates and compacts the opaque parts of a snapshot.
+func documentOf(in *model.Snapshot) (flowdoc.Doc, error) {
+	var d flowdoc.Doc
+	parts := [...]json.RawMessage{
+		flowdoc.ExternalControllerServices: in.ExternalControllerServices,
+		flowdoc.FlowContents:               in.FlowContents,
+		flowdoc.FlowEncodingVersion:        nil,
+		flowdoc.ParameterContexts:          in.ParameterContexts,
+		flowdoc.ParameterProviders:         in.ParameterProviders,
+	}
+	if in.FlowEncodingVersion != nil {
+		b, _ := json.Marshal(*in.FlowEncodingVersion)
+		parts[flowdoc.FlowEncodingVersion] = b
+	}
+	for i, raw := range parts {
+		c, err := flowdoc.Compact(flowdoc.Part(i), raw)
+		if err != nil {
+			return d, model.Invalid("Cannot create versioned flow snapshot - " + err.Error())
+		}
+		d[i] = c
+	}
+	return d, nil
+}
+
+// snapshotOf assembles a full snapshot response: metadata with link, the
+// flow (link, no permissions or revision) and the bucket (permissions and
+// link, no revision), as NiFi's populateLinksAndPermissions leaves them.
+func snapshotOf(b store.BucketRec, f store.FlowRec, v store.VersionRec, d flowdoc.Doc) *model.Snapshot {
+	flow := flowBase(f, b.Name)
+	flow.Link = flowLink(f.BucketID, f.ID)
+	bucket := bucketBase(b)
+	bucket.Permissions = model.AllPermissions()
+	bucket.Link = bucketLink(b.ID)
+	out := &model.Snapshot{Bucket: bucket, Flow: flow, SnapshotMetadata: metadata(v, b.ID, f.ID)}
+	setDoc(out, d)
+	return out
+}
+
+func setDoc(out *model.Snapshot, d flowdoc.Doc) {
+	out.ExternalControllerServices = d[flowdoc.ExternalControllerServices]
+	out.FlowContents = d[flowdoc.FlowContents]
+	out.ParameterContexts = d[flowdoc.ParameterContexts]
+	out.ParameterProviders = d[flowdoc.ParameterProviders]
+	if raw := d[flowdoc.FlowEncodingVersion]; raw != nil {
+		var s string
+		if json.Unmarshal(raw, &s) == nil {
+			out.FlowEncodingVersion = &s
+		}
+	}
+}
+
+// loadVersion reads one version's record and document.
+func loadVersion(tx *store.Tx, f store.FlowRec, n int32) (store.VersionRec, flowdoc.Doc, error) {
+	v, ok, err := tx.Version(f.ID, n)
+	if err != nil {
+		return v, flowdoc.Doc{}, err
+	}
+	if !ok {
+		return v, flowdoc.Doc{}, model.NotFound(model.MsgSnapshotNotFound)
+	}
+	raw, ok := tx.Content(f.ID, n)
+	if !ok {
+		return v, flowdoc.Doc{}, model.Errorf(model.KindConflict, "No serialized content found for snapshot with flow identifier %s and version %d", f.ID, n)
+	}
+	d, err := flowdoc.Decode(raw)
+	return v, d, err
+}
+
+// GetVersion returns version n of a flow addressed through its bucket.
+// n == 0 means the latest version (404 when the flow has none).
+func (s *Service) GetVersion(bucketID, flowID string, n int32) (*model.Snapshot, error) {
+	var out *model.Snapshot
+	err := s.read(func(tx *store.Tx) error {
+		b, f, err := lookupFlow(tx, bucketID, flowID)
+		if err != nil {
+			return err
+		}
+		out, err = s.versionOf(tx, b, f, n)
+		return err
+	})
+	return out, err
+}
+
+// GetVersionByFlow is GetVersion addressed by flow id alone (/flows/...).
+func (s *Service) GetVersionByFlow(flowID string, n int32) (*model.Snapshot, error) {
+	var out *model.Snapshot
+	err := s.read(func(tx *store.Tx) error {
+		b, f, err := lookupFlowByID(tx, flowID)
+		if err != nil {
+			return err
+		}
+		out, err = s.versionOf(tx, b, f, n)
+		return err
+	})
+	return out, err
+}
+
+func (s *Service) versionOf(tx *store.Tx, b store.BucketRec, f store.FlowRec, n int32) (*model.Snapshot, error) {
+	if n == 0 {
+		if f.VersionCount == 0 {
+			return nil, model.NotFound(model.MsgNoSnapshots)
+		}
+		n = int32(f.VersionCount)
+	}
+	v, d, err := loadVersion(tx, f, n)
+	if err != nil {
+		return nil, err
+	}
+	return snapshotOf(b, f, v, d), nil
+}
+
+// LatestMetadata returns the metadata of a flow's latest version.
+func (s *Service) LatestMetadata(bucketID, flowID string) (*model.SnapshotMetadata, error) {
+	var out *model.SnapshotMetadata
+	err := s.read(func(tx *store.Tx) error {
+		var (
+			b   store.BucketRec
+			f   store.FlowRec
+			err error
+		)
+		if bucketID == "" {
+			b, f, err = lookupFlowByID(tx, flowID)
+			if model.KindOf(err) == model.KindNotFound {
+				err = model.NotFound(model.MsgFlowNotFoundInBucket)
+			}
+		} else {
+			b, f, err = lookupFlow(tx, bucketID, flowID)
+		}
+		if err != nil {
+			return err
+		}
+		if f.VersionCount == 0 {
+			return model.NotFound(model.MsgNoSnapshots)
+		}
+		v, ok, err := tx.Version(f.ID, int32(f.VersionCount))
+		if err != nil {
+			return err
+		}
+		if !ok {
+			return model.NotFound(model.MsgNoSnapshots)
+		}
+		out = metadata(v, b.ID, f.ID)
+		return nil
+	})
+	return out, err
+}
+
+// ListVersions returns a flow's versions newest first. bucketID may be
+// empty for /flows/{id}/versions.
+func (s *Service) ListVersions(bucketID, flowID string) ([]*model.SnapshotMetadata, error) {
+	out := []*model.SnapshotMetadata{}
+	err := s.read(func(tx *store.Tx) error {
+		var (
+			b   store.BucketRec
+			f   store.FlowRec
+			err error
+		)
+		if bucketID == "" {
+			b, f, err = lookupFlowByID(tx, flowID)
+		} else {
+			b, f, err = lookupFlow(tx, bucketID, flowID)
+		}
+		if err != nil {
+			return err
+		}
+		vs, err := tx.Versions(f.ID)
+		if err != nil {
+			return err
+		}
+		for _, v := range vs {
+			out = append(out, metadata(v, b.ID, f.ID))
+		}
+		return nil
+	})
+	return out, err
+}
+
+// Export returns version n for download and the file name NiFi gives it:
+// no flow or bucket, and metadata without identifiers or link.
+func (s *Service) Export(bucketID, flowID string, n int32) (*model.Snapshot, string, error) {
+	snap, err := s.GetVersion(bucketID, flowID, n)
+	if err != nil {
+		return nil, "", err
+	}
+	filename := dashSpaces(model.Deref(snap.Flow.Name)) + "-version-" + strconv.Itoa(int(snap.SnapshotMetadata.Version)) + ".json"
+	snap.Flow = nil
+	snap.Bucket = nil
+	snap.SnapshotMetadata.BucketIdentifier = nil
+	snap.SnapshotMetadata.FlowIdentifier = nil
+	snap.SnapshotMetadata.Link = nil
+	return snap, filename, nil
+}
+
+// dashSpaces replaces every whitespace character with '-', like Java's
+// replaceAll("\\s", "-") (which matches [ \t\n\x0B\f\r] only).
+func dashSpaces(s string) string {
+	b := []byte(s)
+	for i, c := range b {
+		if isJavaSpace(rune(c)) {
+			b[i] = '-'
+		}
+	}
+	return string(b)
+}
+
+func isJavaSpace(r rune) bool {
+	switch r {
+	case ' ', '\t', '\n', '\x0b', '\f', '\r':
+		return true
+	}
+	return false
+}

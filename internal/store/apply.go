@@ -1,0 +1,482 @@
+package store
+
+import (
+	"bytes"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"strconv"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+
+	"github.com/weir-nifi/weir/internal/command"
+	"github.com/weir-nifi/weir/internal/model"
+)
+
+// Entry is one committed log entry to apply. Data is nil for entries that
+// only advance the index (Raft configuration changes).
+type Entry struct {
+	Index uint64
+	Data  []byte
+}
+
+// Result is the outcome of one entry: a result value (see records.go) or a
+// *model.Error that the client who proposed it will see.
+type Result struct {
+	Value any
+	Err   error
+}
+
+// maintenanceRetryAfter is what writers refused in maintenance are told.
+const maintenanceRetryAfter = 30 * time.Second
+
+// Apply applies a batch of committed entries in one transaction and one
+// fsync. Entries at or below the applied index are skipped (replay after a
+// restart). An error return means the database itself failed; the caller
+// must stop, because a replica that cannot apply must not go on.
+func (s *Store) Apply(entries []Entry) ([]Result, error) {
+	results := make([]Result, len(entries))
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	if s.db == nil {
+		return nil, errors.New("store is closed")
+	}
+	last := s.applied.Load()
+	newLast := last
+	err := s.db.Update(func(tx *bolt.Tx) error {
+		w := wtx{tx: tx}
+		for i, e := range entries {
+			if e.Index != 0 && e.Index <= last {
+				results[i] = Result{Err: errAlreadyApplied}
+				continue
+			}
+			if e.Data != nil {
+				v, err := w.apply(e.Data)
+				if err != nil {
+					var me *model.Error
+					if !errors.As(err, &me) {
+						return fmt.Errorf("apply entry %d: %w", e.Index, err)
+					}
+				}
+				results[i] = Result{Value: v, Err: err}
+			}
+			if e.Index > newLast {
+				newLast = e.Index
+			}
+		}
+		if newLast != last {
+			return tx.Bucket(tMeta).Put(appliedKey, u64(newLast))
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	s.applied.Store(newLast)
+	s.wake()
+	return results, nil
+}
+
+var errAlreadyApplied = model.Errorf(model.KindInternal, "entry already applied")
+
+type wtx struct{ tx *bolt.Tx }
+
+func (w wtx) t(name []byte) *bolt.Bucket { return w.tx.Bucket(name) }
+
+// apply decodes and applies one command. A *model.Error is a refused
+// command (nothing written); any other error is a database failure.
+func (w wtx) apply(data []byte) (any, error) {
+	c, err := command.Decode(data)
+	if err != nil {
+		// A command this build cannot read is refused the same way on
+		// every replica of the same build; it must not crash the node.
+		return nil, model.Invalid(err.Error())
+	}
+	switch c := c.(type) {
+	case *command.SetMaintenance:
+		return w.setMaintenance(c)
+	case *command.SetNode:
+		return nil, putJSON(w.t(tNodes), []byte(c.ID), NodeRec{ID: c.ID, APIURL: c.APIURL, RaftAddr: c.RaftAddr, Zone: c.Zone, Since: c.At})
+	case *command.RemoveNode:
+		return nil, w.t(tNodes).Delete([]byte(c.ID))
+	}
+	// Everything else changes the registry, which maintenance freezes.
+	var m Maintenance
+	if _, err := getJSON(w.t(tMeta), maintenanceKey, &m); err != nil {
+		return nil, err
+	}
+	if m.On {
+		return nil, MaintenanceError(m)
+	}
+	switch c := c.(type) {
+	case *command.CreateBucket:
+		return w.createBucket(c)
+	case *command.UpdateBucket:
+		return w.updateBucket(c)
+	case *command.DeleteBucket:
+		return w.deleteBucket(c)
+	case *command.CreateFlow:
+		return w.createFlow(c)
+	case *command.UpdateFlow:
+		return w.updateFlow(c)
+	case *command.DeleteFlow:
+		return w.deleteFlow(c)
+	case *command.CreateVersion:
+		return w.createVersion(c)
+	}
+	return nil, model.Invalid(fmt.Sprintf("command %s cannot be applied", c.Type()))
+}
+
+// MaintenanceError is the refusal every write gets while maintenance is on.
+func MaintenanceError(m Maintenance) *model.Error {
+	msg := "Weir is in maintenance mode (read-only)"
+	if m.Reason != "" {
+		msg += ": " + m.Reason
+	}
+	msg += ". Writes are refused until an operator turns maintenance off; reads keep working."
+	return model.Unavailable(msg, maintenanceRetryAfter)
+}
+
+func (w wtx) setMaintenance(c *command.SetMaintenance) (any, error) {
+	m := Maintenance{On: c.On, Reason: c.Reason, By: c.By, Since: c.At}
+	if !c.On {
+		m = Maintenance{On: false, By: c.By, Since: c.At}
+	}
+	return m, putJSON(w.t(tMeta), maintenanceKey, m)
+}
+
+// ---- revisions
+
+// invalidRevision is NiFi's message for a stale revision (a 400).
+func invalidRevision(entityType, action, id string) *model.Error {
+	return model.Invalid(fmt.Sprintf("The %s you attempted to %s with id '%s' is out of date with the server. You may need to refresh your client and try again.", entityType, action, id))
+}
+
+func (w wtx) revision(id string) (Revision, error) {
+	var r Revision
+	_, err := getJSON(w.t(tRevisions), []byte(id), &r)
+	return r, err
+}
+
+// claimRevision checks a claim against the stored revision and, when it
+// passes, bumps the version and records the claim's client id, as NiFi's
+// JdbcRevisionManager does ("version = ? OR client_id = ?").
+func (w wtx) claimRevision(id string, c *command.Claim, entityType, action string) (*Revision, error) {
+	if c == nil {
+		return nil, nil
+	}
+	cur, err := w.revision(id)
+	if err != nil {
+		return nil, err
+	}
+	if cur.Version != c.Version && (c.ClientID == nil || cur.ClientID == nil || *c.ClientID != *cur.ClientID) {
+		return nil, invalidRevision(entityType, action, id)
+	}
+	next := Revision{Version: cur.Version + 1, ClientID: c.ClientID}
+	return &next, nil
+}
+
+func (w wtx) checkDeleteRevision(id string, c *command.Claim, entityType string) error {
+	if c == nil {
+		return nil
+	}
+	cur, err := w.revision(id)
+	if err != nil {
+		return err
+	}
+	if cur.Version != c.Version && (c.ClientID == nil || cur.ClientID == nil || *c.ClientID != *cur.ClientID) {
+		return invalidRevision(entityType, "delete", id)
+	}
+	return nil
+}
+
+func (w wtx) putRevision(id string, r *Revision) error {
+	if r == nil {
+		return nil
+	}
+	return putJSON(w.t(tRevisions), []byte(id), r)
+}
+
+// ---- buckets
+
+func (w wtx) bucket(id string) (BucketRec, bool, error) {
+	var b BucketRec
+	ok, err := getJSON(w.t(tBuckets), []byte(id), &b)
+	return b, ok, err
+}
+
+func (w wtx) createBucket(c *command.CreateBucket) (any, error) {
+	if _, ok, err := w.bucket(c.ID); err != nil {
+		return nil, err
+	} else if ok {
+		return nil, model.Conflict("A bucket with the same identifier already exists")
+	}
+	if w.t(tBucketNames).Get([]byte(c.Name)) != nil {
+		return nil, model.Conflict(model.MsgBucketNameExists)
+	}
+	rev, err := w.claimRevision(c.ID, c.Rev, "Bucket", "create")
+	if err != nil {
+		return nil, err
+	}
+	b := BucketRec{ID: c.ID, Name: c.Name, Description: c.Description, Created: c.Created,
+		AllowBundleRedeploy: c.AllowBundleRedeploy, AllowPublicRead: c.AllowPublicRead}
+	if err := putJSON(w.t(tBuckets), []byte(b.ID), b); err != nil {
+		return nil, err
+	}
+	if err := w.t(tBucketNames).Put([]byte(b.Name), []byte(b.ID)); err != nil {
+		return nil, err
+	}
+	return BucketResult{Bucket: b, Rev: rev}, w.putRevision(b.ID, rev)
+}
+
+func (w wtx) updateBucket(c *command.UpdateBucket) (any, error) {
+	b, ok, err := w.bucket(c.ID)
+	if err != nil {
+		return nil, err
+	}
+	if !ok {
+		return nil, model.NotFound(model.MsgBucketNotFound)
+	}
+	rename := c.Name != nil && *c.Name != "" && *c.Name != b.Name
+	if rename {
+		if other := w.t(tBucketNames).Get([]byte(*c.Name)); other != nil && string(other) != b.ID {
+			return nil, model.Conflict(model.MsgBucketNameExists + " - " + *c.Name)
+		}
+	}
+	rev, err := w.claimRevision(c.ID, c.Rev, "Bucket", "update")
+	if err != nil {
+		return nil, err
+	}
+	if rename {
+		if err := w.t(tBucketNames).Delete([]byte(b.Name)); err != nil {
+			return nil, err
+		}
+		b.Name = *c.Name
+		if err := w.t(tBucketNames).Put([]byte(b.Name), []byte(b.ID)); err != nil {
+			return nil, err
+		}
+	}
+	if c.Description != nil {
+		b.Description = c.Description
+	}
+	if c.AllowBundleRedeploy != nil {
+		b.AllowBundleRedeploy = *c.AllowBundleRedeploy
+	}
+	if c.AllowPublicRead != nil {
+		b.AllowPublicRead = *c.AllowPublicRead
+	}
+	if err := putJSON(w.t(tBuckets), []byte(b.ID), b); err != nil {
+		return nil, err
+	}
+	return BucketResult{Bucket: b, Rev: rev}, w.putRevision(b.ID, rev)
+}
+
+func (w wtx) deleteBucket(c *command.DeleteBucket) (any, error) {
+	b, ok, err := w.bucket(c.ID)
+	if err != nil {
+		return nil, err
+	}
+	if !ok {
+		return nil, model.NotFound(model.MsgBucketNotFound)
+	}
+	if err := w.checkDeleteRevision(c.ID, c.Rev, "Bucket"); err != nil {
+		return nil, err
+	}
+	// Cascade: every flow of the bucket with its versions and contents.
+	var flowIDs []string
+	pfx := prefixed(b.ID)
+	cur := w.t(tFlowNames).Cursor()
+	for k, v := cur.Seek(pfx); k != nil && bytes.HasPrefix(k, pfx); k, v = cur.Next() {
+		flowIDs = append(flowIDs, string(v))
+	}
+	for _, id := range flowIDs {
+		f, ok, err := w.flow(id)
+		if err != nil {
+			return nil, err
+		}
+		if ok {
+			if err := w.removeFlow(f); err != nil {
+				return nil, err
+			}
+		}
+	}
+	if err := w.t(tBucketNames).Delete([]byte(b.Name)); err != nil {
+		return nil, err
+	}
+	if err := w.t(tBuckets).Delete([]byte(b.ID)); err != nil {
+		return nil, err
+	}
+	return BucketResult{Bucket: b}, w.t(tRevisions).Delete([]byte(b.ID))
+}
+
+// ---- flows
+
+func (w wtx) flow(id string) (FlowRec, bool, error) {
+	var f FlowRec
+	ok, err := getJSON(w.t(tFlows), []byte(id), &f)
+	return f, ok, err
+}
+
+// flowIn loads a bucket and one of its flows with NiFi's error order:
+// unknown bucket, unknown flow, flow in another bucket.
+func (w wtx) flowIn(bucketID, flowID string) (BucketRec, FlowRec, error) {
+	b, ok, err := w.bucket(bucketID)
+	if err != nil {
+		return b, FlowRec{}, err
+	}
+	if !ok {
+		return b, FlowRec{}, model.NotFound(model.MsgBucketNotFound)
+	}
+	f, ok, err := w.flow(flowID)
+	if err != nil {
+		return b, f, err
+	}
+	if !ok {
+		return b, f, model.NotFound(model.MsgFlowNotFoundInBucket)
+	}
+	if f.BucketID != b.ID {
+		return b, f, model.Conflict(model.MsgFlowNotInBucket)
+	}
+	return b, f, nil
+}
+
+func (w wtx) createFlow(c *command.CreateFlow) (any, error) {
+	b, ok, err := w.bucket(c.BucketID)
+	if err != nil {
+		return nil, err
+	}
+	if !ok {
+		return nil, model.NotFound(model.MsgBucketNotFound)
+	}
+	if w.t(tFlowNames).Get(nameKey(b.ID, c.Name)) != nil {
+		return nil, model.Conflict(model.MsgFlowNameExists)
+	}
+	if _, exists, err := w.flow(c.ID); err != nil {
+		return nil, err
+	} else if exists {
+		return nil, model.Conflict("A versioned flow with the same identifier already exists")
+	}
+	rev, err := w.claimRevision(c.ID, c.Rev, "Versioned Flow", "create")
+	if err != nil {
+		return nil, err
+	}
+	f := FlowRec{ID: c.ID, BucketID: b.ID, Name: c.Name, Description: c.Description, Created: c.Created, Modified: c.Modified}
+	if err := putJSON(w.t(tFlows), []byte(f.ID), f); err != nil {
+		return nil, err
+	}
+	if err := w.t(tFlowNames).Put(nameKey(b.ID, f.Name), []byte(f.ID)); err != nil {
+		return nil, err
+	}
+	return FlowResult{Flow: f, Bucket: b, Rev: rev}, w.putRevision(f.ID, rev)
+}
+
+func (w wtx) updateFlow(c *command.UpdateFlow) (any, error) {
+	b, f, err := w.flowIn(c.BucketID, c.ID)
+	if err != nil {
+		return nil, err
+	}
+	rename := c.Name != nil && *c.Name != "" && *c.Name != f.Name
+	if rename {
+		if other := w.t(tFlowNames).Get(nameKey(b.ID, *c.Name)); other != nil && string(other) != f.ID {
+			return nil, model.Conflict(model.MsgFlowNameExists)
+		}
+	}
+	rev, err := w.claimRevision(c.ID, c.Rev, "Versioned Flow", "update")
+	if err != nil {
+		return nil, err
+	}
+	if rename {
+		if err := w.t(tFlowNames).Delete(nameKey(b.ID, f.Name)); err != nil {
+			return nil, err
+		}
+		f.Name = *c.Name
+		if err := w.t(tFlowNames).Put(nameKey(b.ID, f.Name), []byte(f.ID)); err != nil {
+			return nil, err
+		}
+	}
+	if c.Description != nil {
+		f.Description = c.Description
+	}
+	f.Modified = c.Modified
+	if err := putJSON(w.t(tFlows), []byte(f.ID), f); err != nil {
+		return nil, err
+	}
+	return FlowResult{Flow: f, Bucket: b, Rev: rev}, w.putRevision(f.ID, rev)
+}
+
+func (w wtx) deleteFlow(c *command.DeleteFlow) (any, error) {
+	b, f, err := w.flowIn(c.BucketID, c.ID)
+	if err != nil {
+		return nil, err
+	}
+	if err := w.checkDeleteRevision(c.ID, c.Rev, "Versioned Flow"); err != nil {
+		return nil, err
+	}
+	return FlowResult{Flow: f, Bucket: b}, w.removeFlow(f)
+}
+
+// removeFlow deletes a flow, its name index entry, versions, contents and
+// revision.
+func (w wtx) removeFlow(f FlowRec) error {
+	pfx := prefixed(f.ID)
+	for _, t := range [][]byte{tVersions, tContents} {
+		var keys [][]byte
+		cur := w.t(t).Cursor()
+		for k, _ := cur.Seek(pfx); k != nil && bytes.HasPrefix(k, pfx) && len(k) == len(pfx)+4; k, _ = cur.Next() {
+			keys = append(keys, append([]byte(nil), k...))
+		}
+		for _, k := range keys {
+			if err := w.t(t).Delete(k); err != nil {
+				return err
+			}
+		}
+	}
+	if err := w.t(tFlowNames).Delete(nameKey(f.BucketID, f.Name)); err != nil {
+		return err
+	}
+	if err := w.t(tRevisions).Delete([]byte(f.ID)); err != nil {
+		return err
+	}
+	return w.t(tFlows).Delete([]byte(f.ID))
+}
+
+// ---- versions
+
+func (w wtx) createVersion(c *command.CreateVersion) (any, error) {
+	b, f, err := w.flowIn(c.BucketID, c.FlowID)
+	if err != nil {
+		return nil, err
+	}
+	last := f.VersionCount
+	switch v := int64(c.Version); {
+	case v <= 0:
+		return nil, model.Invalid("Version must be greater than zero, or use -1 to indicate latest version")
+	case last == 0 && v != 1:
+		return nil, model.Conflict("Version of first snapshot must be 1")
+	case v <= last:
+		return nil, model.Conflict("A Versioned flow snapshot with the same version already exists: " + strconv.Itoa(int(v)))
+	case v > last+1:
+		return nil, model.Conflict(fmt.Sprintf("Version must be a one-up number, last version was %d and version for this snapshot was %d", last, v))
+	}
+	vr := VersionRec{Version: c.Version, Timestamp: c.Timestamp, Author: c.Author, Comments: c.Comments}
+	key := versionKey(f.ID, c.Version)
+	if err := putJSON(w.t(tVersions), key, vr); err != nil {
+		return nil, err
+	}
+	// Content aliases the log entry's buffer, which bbolt copies on Put.
+	if err := w.t(tContents).Put(key, c.Content); err != nil {
+		return nil, err
+	}
+	f.VersionCount = int64(c.Version)
+	f.Modified = c.Modified
+	if err := putJSON(w.t(tFlows), []byte(f.ID), f); err != nil {
+		return nil, err
+	}
+	return VersionResult{Version: vr, Flow: f, Bucket: b}, nil
+}
+
+// decodeVersion reads the version number out of a versions/contents key.
+func decodeVersion(k []byte) int32 {
+	return int32(binary.BigEndian.Uint32(k[len(k)-4:]))
+}

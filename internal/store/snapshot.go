@@ -1,0 +1,288 @@
+package store
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/binary"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"hash"
+	"io"
+	"os"
+	"path/filepath"
+
+	bolt "go.etcd.io/bbolt"
+)
+
+// Snapshot is a point-in-time view of the whole store that can be streamed
+// while Apply goes on (bbolt MVCC). Release it when done: it pins pages.
+type Snapshot struct {
+	tx *bolt.Tx
+	s  *Store
+}
+
+// Snapshot opens a point-in-time view. It holds the store's shared lock
+// until Release, so Restore waits for streams in progress.
+func (s *Store) Snapshot() (*Snapshot, error) {
+	s.mu.RLock()
+	if s.db == nil {
+		s.mu.RUnlock()
+		return nil, errors.New("store is closed")
+	}
+	tx, err := s.db.Begin(false)
+	if err != nil {
+		s.mu.RUnlock()
+		return nil, err
+	}
+	return &Snapshot{tx: tx, s: s}, nil
+}
+
+// Index is the applied index the snapshot holds.
+func (sn *Snapshot) Index() uint64 {
+	if v := sn.tx.Bucket(tMeta).Get(appliedKey); len(v) == 8 {
+		return binary.BigEndian.Uint64(v)
+	}
+	return 0
+}
+
+// Size is the number of bytes WriteTo writes.
+func (sn *Snapshot) Size() int64 { return sn.tx.Size() }
+
+// Counts counts what the snapshot holds.
+func (sn *Snapshot) Counts() Counts { return (&Tx{tx: sn.tx}).Counts() }
+
+// Hash is the state hash at the snapshot's index.
+func (sn *Snapshot) Hash() string { return stateHash(sn.tx) }
+
+// Stream format. A snapshot travels as a frame around the bbolt file so a
+// truncated or altered copy is detected before bbolt maps it (bbolt trusts
+// its file and faults on a short one):
+//
+//	8 bytes  magic "WEIRSNAP"
+//	4 bytes  stream format version (1), big endian
+//	4 bytes  store FormatVersion
+//	8 bytes  applied index
+//	8 bytes  length L of the database file
+//	L bytes  database file
+//	32 bytes SHA-256 of the L bytes
+const (
+	snapMagic   = "WEIRSNAP"
+	snapVersion = 1
+	snapHdrLen  = 8 + 4 + 4 + 8 + 8
+)
+
+// ErrBadSnapshot is returned by Restore for a stream that is not a complete,
+// unaltered Weir snapshot.
+var ErrBadSnapshot = errors.New("invalid snapshot")
+
+// StreamSize is the number of bytes WriteTo writes.
+func (sn *Snapshot) StreamSize() int64 { return snapHdrLen + sn.tx.Size() + sha256.Size }
+
+// WriteTo streams the framed database file as of the snapshot.
+func (sn *Snapshot) WriteTo(w io.Writer) (int64, error) {
+	hdr := make([]byte, 0, snapHdrLen)
+	hdr = append(hdr, snapMagic...)
+	hdr = binary.BigEndian.AppendUint32(hdr, snapVersion)
+	hdr = binary.BigEndian.AppendUint32(hdr, FormatVersion)
+	hdr = binary.BigEndian.AppendUint64(hdr, sn.Index())
+	hdr = binary.BigEndian.AppendUint64(hdr, uint64(sn.tx.Size()))
+	n, err := w.Write(hdr)
+	total := int64(n)
+	if err != nil {
+		return total, err
+	}
+	h := sha256.New()
+	m, err := sn.tx.WriteTo(io.MultiWriter(w, h))
+	total += m
+	if err != nil {
+		return total, err
+	}
+	n, err = w.Write(h.Sum(nil))
+	return total + int64(n), err
+}
+
+// Release ends the snapshot.
+func (sn *Snapshot) Release() {
+	if sn.tx == nil {
+		return
+	}
+	_ = sn.tx.Rollback()
+	sn.tx = nil
+	sn.s.mu.RUnlock()
+}
+
+// StateHash is a SHA-256 over every replicated table in key order: two
+// replicas with the same hash hold the same logical state. The applied index
+// is not part of it, so a node restored from a snapshot and a node that
+// applied the log compare equal.
+func (s *Store) StateHash() (hash string, index uint64, err error) {
+	err = s.Read(func(t *Tx) error {
+		hash = stateHash(t.tx)
+		if v := t.tx.Bucket(tMeta).Get(appliedKey); len(v) == 8 {
+			index = binary.BigEndian.Uint64(v)
+		}
+		return nil
+	})
+	return hash, index, err
+}
+
+func stateHash(tx *bolt.Tx) string {
+	h := sha256.New()
+	m := tx.Bucket(tMeta)
+	writeKV(h, maintenanceKey, m.Get(maintenanceKey))
+	for _, name := range stateTables {
+		writeKV(h, name, nil)
+		_ = tx.Bucket(name).ForEach(func(k, v []byte) error {
+			writeKV(h, k, v)
+			return nil
+		})
+	}
+	return hex.EncodeToString(h.Sum(nil))
+}
+
+func writeKV(h hash.Hash, k, v []byte) {
+	var n [binary.MaxVarintLen64]byte
+	h.Write(n[:binary.PutUvarint(n[:], uint64(len(k)))])
+	h.Write(k)
+	h.Write(n[:binary.PutUvarint(n[:], uint64(len(v)))])
+	h.Write(v)
+}
+
+// Restore replaces the whole state with a database file read from r (as
+// written by Snapshot.WriteTo). The new file is written beside the old one,
+// synced and checked before it replaces it, so a crash during Restore leaves
+// either the old or the new state, never a mix.
+func (s *Store) Restore(r io.Reader) error {
+	tmp := s.path + ".restore"
+	if _, err := ReadSnapshotFile(r, tmp); err != nil {
+		os.Remove(tmp)
+		return err
+	}
+	if err := CheckFile(tmp); err != nil {
+		os.Remove(tmp)
+		return err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.db != nil {
+		if err := s.db.Close(); err != nil {
+			return err
+		}
+		s.db = nil
+	}
+	if err := os.Rename(tmp, s.path); err != nil {
+		return err
+	}
+	if err := syncDir(s.path); err != nil {
+		return err
+	}
+	db, err := openDB(s.path, s.opts)
+	if err != nil {
+		return err
+	}
+	s.db = db
+	if err := s.loadApplied(); err != nil {
+		return err
+	}
+	s.wake()
+	return nil
+}
+
+// CheckFile opens a store file read-only and verifies its format and page
+// structure without changing it.
+func CheckFile(path string) error {
+	db, err := bolt.Open(path, 0o600, &bolt.Options{ReadOnly: true, Timeout: 2e9})
+	if err != nil {
+		return fmt.Errorf("not a Weir store: %w", err)
+	}
+	defer db.Close()
+	return db.View(func(tx *bolt.Tx) error {
+		m := tx.Bucket(tMeta)
+		if m == nil {
+			return fmt.Errorf("%w: no meta table", ErrFormat)
+		}
+		if v := m.Get(formatKey); len(v) != 4 || binary.BigEndian.Uint32(v) != FormatVersion {
+			return fmt.Errorf("%w: format %x", ErrFormat, v)
+		}
+		for _, t := range stateTables {
+			if tx.Bucket(t) == nil {
+				return fmt.Errorf("%w: missing table %s", ErrFormat, t)
+			}
+		}
+		var first error
+		for err := range tx.Check() { // drain fully: the checker goroutine blocks otherwise
+			if first == nil {
+				first = err
+			}
+		}
+		if first != nil {
+			return fmt.Errorf("store file is damaged: %w", first)
+		}
+		return nil
+	})
+}
+
+// SnapshotHeader is what a snapshot stream says about itself.
+type SnapshotHeader struct {
+	Index uint64
+	Size  int64
+}
+
+// ReadSnapshotFile reads one framed snapshot from r into a synced file at
+// path, verifying its length and checksum, and returns its header. On error
+// the file may exist and must be removed by the caller.
+func ReadSnapshotFile(r io.Reader, path string) (SnapshotHeader, error) {
+	var h SnapshotHeader
+	hdr := make([]byte, snapHdrLen)
+	if _, err := io.ReadFull(r, hdr); err != nil {
+		return h, fmt.Errorf("%w: short header: %v", ErrBadSnapshot, err)
+	}
+	if string(hdr[:8]) != snapMagic {
+		return h, fmt.Errorf("%w: not a Weir snapshot", ErrBadSnapshot)
+	}
+	if v := binary.BigEndian.Uint32(hdr[8:]); v != snapVersion {
+		return h, fmt.Errorf("%w: stream version %d, this build reads %d", ErrBadSnapshot, v, snapVersion)
+	}
+	if v := binary.BigEndian.Uint32(hdr[12:]); v != FormatVersion {
+		return h, fmt.Errorf("%w: store format %d, this build reads %d", ErrFormat, v, FormatVersion)
+	}
+	h.Index = binary.BigEndian.Uint64(hdr[16:])
+	h.Size = int64(binary.BigEndian.Uint64(hdr[24:]))
+	if h.Size <= 0 || h.Size > 1<<40 {
+		return h, fmt.Errorf("%w: bad length %d", ErrBadSnapshot, h.Size)
+	}
+	f, err := os.OpenFile(path, os.O_CREATE|os.O_TRUNC|os.O_WRONLY, 0o600)
+	if err != nil {
+		return h, err
+	}
+	defer f.Close()
+	sum := sha256.New()
+	n, err := io.Copy(io.MultiWriter(f, sum), io.LimitReader(r, h.Size))
+	if err != nil {
+		return h, err
+	}
+	if n != h.Size {
+		return h, fmt.Errorf("%w: truncated: %d of %d bytes", ErrBadSnapshot, n, h.Size)
+	}
+	want := make([]byte, sha256.Size)
+	if _, err := io.ReadFull(r, want); err != nil {
+		return h, fmt.Errorf("%w: missing checksum: %v", ErrBadSnapshot, err)
+	}
+	if !bytes.Equal(want, sum.Sum(nil)) {
+		return h, fmt.Errorf("%w: checksum mismatch", ErrBadSnapshot)
+	}
+	if err := f.Sync(); err != nil {
+		return h, err
+	}
+	return h, f.Close()
+}
+
+func syncDir(path string) error {
+	d, err := os.Open(filepath.Dir(path))
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	return d.Sync()
+}

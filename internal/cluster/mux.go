@@ -39,6 +39,10 @@ type Auth struct {
 	// ServerTLS and ClientTLS enable mTLS on the cluster port when set.
 	ServerTLS *tls.Config
 	ClientTLS *tls.Config
+	// LocalIP, when set, is the source address of outgoing cluster
+	// connections (the IP the cluster port is bound to), so peers and
+	// network policy see a stable origin per node.
+	LocalIP net.IP
 }
 
 func (a *Auth) proof(side byte, typ byte, first, second []byte) []byte {
@@ -53,6 +57,9 @@ func (a *Auth) proof(side byte, typ byte, first, second []byte) []byte {
 // dial opens an authenticated stream of the given type to addr.
 func (a *Auth) dial(addr string, typ byte, timeout time.Duration) (net.Conn, error) {
 	d := net.Dialer{Timeout: timeout}
+	if a.LocalIP != nil {
+		d.LocalAddr = &net.TCPAddr{IP: a.LocalIP}
+	}
 	conn, err := d.Dial("tcp", addr)
 	if err != nil {
 		return nil, err

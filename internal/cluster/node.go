@@ -187,6 +187,9 @@ func Start(cfg Config, st *store.Store) (*Node, error) {
 		return nil, fmt.Errorf("cluster listen %s: %w", cfg.RaftListen, err)
 	}
 	n.mux = mux
+	if tcp, ok := mux.Addr().(*net.TCPAddr); ok && !tcp.IP.IsUnspecified() && cfg.Auth.LocalIP == nil {
+		cfg.Auth.LocalIP = tcp.IP
+	}
 	advertise := cfg.RaftAdvertise
 	if advertise == "" {
 		advertise = mux.Addr().String()

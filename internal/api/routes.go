@@ -91,7 +91,7 @@ func (a *API) routes() {
 		if err != nil {
 			return err
 		}
-		f, err := a.reg.CreateFlow(r.Context(), callerOf(r), r.PathValue("bucketId"), orNil(ok, &in))
+		f, err := a.reg.CreateFlow(r.Context(), callerOf(r), r.PathValue("bucketId"), orNil(ok, &in), boolParam(r, "preserveSourceProperties"))
 		if err != nil {
 			return err
 		}

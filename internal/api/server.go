@@ -31,7 +31,7 @@ type Registry interface {
 	UpdateBucket(ctx context.Context, c registry.Caller, id string, in *model.Bucket) (*model.Bucket, error)
 	DeleteBucket(ctx context.Context, c registry.Caller, id string, rev registry.RevisionParam) (*model.Bucket, error)
 
-	CreateFlow(ctx context.Context, c registry.Caller, bucketID string, in *model.VersionedFlow) (*model.VersionedFlow, error)
+	CreateFlow(ctx context.Context, c registry.Caller, bucketID string, in *model.VersionedFlow, preserve bool) (*model.VersionedFlow, error)
 	GetFlow(bucketID, flowID string) (*model.VersionedFlow, error)
 	GetFlowByID(flowID string) (*model.VersionedFlow, error)
 	ListFlows(bucketID string) ([]*model.VersionedFlow, error)

@@ -9,8 +9,10 @@ import (
 )
 
 // CreateFlow creates a flow in a bucket. A client-supplied identifier is
-// kept: NiFi has always sent one.
-func (s *Service) CreateFlow(ctx context.Context, caller Caller, bucketID string, in *model.VersionedFlow) (*model.VersionedFlow, error) {
+// kept: NiFi has always sent one, and so is a createdTimestamp > 0. With
+// preserve (a Weir extension of ?preserveSourceProperties=true, used by
+// migrations) a modifiedTimestamp > 0 is kept too.
+func (s *Service) CreateFlow(ctx context.Context, caller Caller, bucketID string, in *model.VersionedFlow, preserve bool) (*model.VersionedFlow, error) {
 	if in == nil {
 		return nil, model.Invalid("Object in body cannot be null")
 	}
@@ -44,8 +46,12 @@ func (s *Service) CreateFlow(ctx context.Context, caller Caller, bucketID string
 	if created <= 0 {
 		created = now
 	}
+	modified := now
+	if preserve && in.ModifiedTimestamp > 0 {
+		modified = in.ModifiedTimestamp
+	}
 	c := &command.CreateFlow{BucketID: bucketID, ID: id, Name: *in.Name, Description: in.Description,
-		Created: created, Modified: now, Rev: claim, Actor: caller.Identity}
+		Created: created, Modified: modified, Rev: claim, Actor: caller.Identity}
 	r, err := propose[store.FlowResult](ctx, s, c)
 	if err != nil {
 		return nil, err

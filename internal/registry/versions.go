@@ -39,7 +39,7 @@ func (s *Service) CreateVersion(ctx context.Context, caller Caller, bucketID, fl
 		}
 		author = *md.Author
 	}
-	return s.commit(ctx, bucketID, flowID, in, md.Version, md.Timestamp, author, md.Comments)
+	return s.commit(ctx, bucketID, flowID, in, md.Version, md.Timestamp, author, md.Comments, preserve)
 }
 
 // ImportVersion commits a snapshot exported elsewhere as the next version:
@@ -55,10 +55,10 @@ func (s *Service) ImportVersion(ctx context.Context, caller Caller, bucketID, fl
 	} else if in.SnapshotMetadata != nil && !blank(in.SnapshotMetadata.Comments) {
 		comments = in.SnapshotMetadata.Comments
 	}
-	return s.commit(ctx, bucketID, flowID, in, -1, 0, caller.Identity, comments)
+	return s.commit(ctx, bucketID, flowID, in, -1, 0, caller.Identity, comments, false)
 }
 
-func (s *Service) commit(ctx context.Context, bucketID, flowID string, in *model.Snapshot, version int32, ts int64, author string, comments *string) (*model.Snapshot, error) {
+func (s *Service) commit(ctx context.Context, bucketID, flowID string, in *model.Snapshot, version int32, ts int64, author string, comments *string, preserve bool) (*model.Snapshot, error) {
 	if ts <= 0 {
 		ts = s.now()
 	}
@@ -103,8 +103,15 @@ func (s *Service) commit(ctx context.Context, bucketID, flowID string, in *model
 			return nil, model.Invalid("Version must be greater than zero, or use -1 to indicate latest version")
 		}
 	}
+	// The flow's modified time becomes now; a preserved (migrated) version
+	// carries its own time, and apply never moves modified backwards, so a
+	// migrated flow keeps its source's modified time.
+	modified := s.now()
+	if preserve {
+		modified = ts
+	}
 	c := &command.CreateVersion{BucketID: bucketID, FlowID: flowID, Version: version, Timestamp: ts,
-		Author: author, Comments: comments, Modified: s.now(), Content: content}
+		Author: author, Comments: comments, Modified: modified, Content: content}
 	r, err := propose[store.VersionResult](ctx, s, c)
 	if err != nil {
 		return nil, err

@@ -469,7 +469,9 @@ func (w wtx) createVersion(c *command.CreateVersion) (any, error) {
 		return nil, err
 	}
 	f.VersionCount = int64(c.Version)
-	f.Modified = c.Modified
+	// Never move the modified time backwards: a new leader's clock may be
+	// behind, and a migration keeps the source's (later) modified time.
+	f.Modified = max(f.Modified, c.Modified)
 	if err := putJSON(w.t(tFlows), []byte(f.ID), f); err != nil {
 		return nil, err
 	}

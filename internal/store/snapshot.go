@@ -112,10 +112,10 @@ func (sn *Snapshot) Release() {
 	sn.s.mu.RUnlock()
 }
 
-// StateHash is a SHA-256 over every replicated table in key order: two
-// replicas with the same hash hold the same logical state. The applied index
-// is not part of it, so a node restored from a snapshot and a node that
-// applied the log compare equal.
+// StateHash is a SHA-256 over the registry's tables (and the maintenance
+// switch) in key order: two replicas with the same hash hold the same
+// registry. The applied index and the cluster member table are not part of
+// it, so a node restored from a snapshot or a backup compares equal.
 func (s *Store) StateHash() (hash string, index uint64, err error) {
 	err = s.Read(func(t *Tx) error {
 		hash = stateHash(t.tx)
@@ -131,7 +131,7 @@ func stateHash(tx *bolt.Tx) string {
 	h := sha256.New()
 	m := tx.Bucket(tMeta)
 	writeKV(h, maintenanceKey, m.Get(maintenanceKey))
-	for _, name := range stateTables {
+	for _, name := range registryTables {
 		writeKV(h, name, nil)
 		_ = tx.Bucket(name).ForEach(func(k, v []byte) error {
 			writeKV(h, k, v)
@@ -205,7 +205,7 @@ func CheckFile(path string) error {
 		if v := m.Get(formatKey); len(v) != 4 || binary.BigEndian.Uint32(v) != FormatVersion {
 			return fmt.Errorf("%w: format %x", ErrFormat, v)
 		}
-		for _, t := range stateTables {
+		for _, t := range allTables {
 			if tx.Bucket(t) == nil {
 				return fmt.Errorf("%w: missing table %s", ErrFormat, t)
 			}
@@ -285,4 +285,30 @@ func syncDir(path string) error {
 	}
 	defer d.Close()
 	return d.Sync()
+}
+
+// PrepareRestored turns a store file written from another cluster's
+// snapshot (a backup) into the first state of a new cluster: the applied
+// index restarts at 0, because the new cluster's Raft log starts at 1 and
+// entries at or below the applied index would be skipped, and the old
+// cluster's member table is dropped.
+func PrepareRestored(path string) error {
+	db, err := openDB(path, Options{})
+	if err != nil {
+		return err
+	}
+	err = db.Update(func(tx *bolt.Tx) error {
+		if err := tx.Bucket(tMeta).Delete(appliedKey); err != nil {
+			return err
+		}
+		if err := tx.DeleteBucket(tNodes); err != nil {
+			return err
+		}
+		_, err := tx.CreateBucket(tNodes)
+		return err
+	})
+	if cerr := db.Close(); err == nil {
+		err = cerr
+	}
+	return err
 }

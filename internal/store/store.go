@@ -30,9 +30,11 @@ var (
 	tRevisions   = []byte("revisions")   // entity id → Revision
 	tNodes       = []byte("nodes")       // node id → NodeRec
 
-	// stateTables are hashed by StateHash, in this order.
-	stateTables = [][]byte{tBuckets, tBucketNames, tFlows, tFlowNames, tVersions, tContents, tRevisions, tNodes}
-	allTables   = append([][]byte{tMeta}, stateTables...)
+	// registryTables are hashed by StateHash, in this order. The member
+	// table (tNodes) is replicated too but describes the cluster, not the
+	// registry, so a registry restored into another cluster hashes equal.
+	registryTables = [][]byte{tBuckets, tBucketNames, tFlows, tFlowNames, tVersions, tContents, tRevisions}
+	allTables      = append([][]byte{tMeta, tNodes}, registryTables...)
 
 	formatKey      = []byte("format")
 	appliedKey     = []byte("applied")

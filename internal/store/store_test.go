@@ -82,12 +82,18 @@ func TestVersionRules(t *testing.T) {
 	a := seed(t)
 	a.fails(version(2, 5), model.KindConflict, "Version of first snapshot must be 1")
 	a.fails(version(0, 5), model.KindInvalid, "Version must be greater than zero, or use -1 to indicate latest version")
-	res := a.ok(version(1, 5)).(VersionResult)
-	if res.Flow.VersionCount != 1 || res.Flow.Modified != 5 || res.Bucket.ID != "b1" {
+	res := a.ok(version(1, 5000)).(VersionResult)
+	if res.Flow.VersionCount != 1 || res.Flow.Modified != 5000 || res.Bucket.ID != "b1" {
 		t.Fatalf("result %+v", res)
 	}
-	a.ok(version(2, 6))
+	// An older time (a leader with a slow clock, a migration) never moves
+	// the flow's modified time backwards.
+	res = a.ok(version(2, 6)).(VersionResult)
+	if res.Flow.Modified != 5000 {
+		t.Fatalf("modified went back to %d", res.Flow.Modified)
+	}
 	a.fails(version(2, 7), model.KindConflict, "A Versioned flow snapshot with the same version already exists: 2")
+	_ = res
 	a.fails(version(1, 7), model.KindConflict, "A Versioned flow snapshot with the same version already exists: 1")
 	a.fails(version(5, 7), model.KindConflict, "Version must be a one-up number, last version was 2 and version for this snapshot was 5")
 	err := a.s.Read(func(tx *Tx) error {
@@ -263,4 +269,38 @@ func TestDecodeGarbageIsRefusedNotFatal(t *testing.T) {
 	if model.KindOf(res[0].Err) != model.KindInvalid {
 		t.Fatalf("got %v", res[0].Err)
 	}
+}
+
+func TestPrepareRestoredResetsIndexAndMembers(t *testing.T) {
+	a := seed(t)
+	a.ok(&command.SetNode{ID: "old-node", APIURL: "http://old", At: 1})
+	want, _, _ := a.s.StateHash()
+	sn, _ := a.s.Snapshot()
+	path := filepath.Join(t.TempDir(), "state.db")
+	var buf bytes.Buffer
+	if _, err := sn.WriteTo(&buf); err != nil {
+		t.Fatal(err)
+	}
+	sn.Release()
+	if _, err := ReadSnapshotFile(&buf, path); err != nil {
+		t.Fatal(err)
+	}
+	if err := PrepareRestored(path); err != nil {
+		t.Fatal(err)
+	}
+	s, err := Open(path, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	got, idx, _ := s.StateHash()
+	if got != want || idx != 0 || s.AppliedIndex() != 0 {
+		t.Fatalf("hash %s idx %d; want %s idx 0", got, idx, want)
+	}
+	_ = s.Read(func(tx *Tx) error {
+		if ns, _ := tx.Nodes(); len(ns) != 0 {
+			t.Fatalf("old members kept: %+v", ns)
+		}
+		return nil
+	})
 }

@@ -3,7 +3,7 @@
 // parameterContexts, parameterProviders, flowEncodingVersion).
 //
 // Weir never interprets these parts except for the diff endpoint, so it keeps
-// them as compact raw JSON, which preserves fields from NiFi versions newer
+// them as raw JSON (validated when the request was decoded), which preserves fields from NiFi versions newer
 // than Weir. Each part is a separate segment so the API can splice them into
 // a response next to the bucket and flow objects without re-encoding
 // megabytes of JSON.

@@ -52,20 +52,20 @@ func TestDecodeCorrupt(t *testing.T) {
 	}
 }
 
-func TestCompact(t *testing.T) {
-	got, err := Compact(FlowContents, json.RawMessage(" { \"a\" : [1, 2] } "))
-	if err != nil || string(got) != `{"a":[1,2]}` {
+func TestNormalize(t *testing.T) {
+	got, err := Normalize(FlowContents, json.RawMessage(" {\"a\": [1, 2]} "))
+	if err != nil || string(got) != `{"a": [1, 2]}` {
 		t.Fatalf("got %q, %v", got, err)
 	}
-	if got, err := Compact(ParameterContexts, json.RawMessage("null")); got != nil || err != nil {
+	if got, err := Normalize(ParameterContexts, json.RawMessage("null")); got != nil || err != nil {
 		t.Fatalf("null: %q %v", got, err)
 	}
 	for _, tc := range []struct {
 		p   Part
 		raw string
-	}{{FlowContents, `"x"`}, {FlowContents, `[1]`}, {FlowEncodingVersion, `1`}, {ParameterProviders, `{"a":}`}} {
-		if _, err := Compact(tc.p, json.RawMessage(tc.raw)); err == nil {
-			t.Fatalf("Compact(%s, %s) accepted", Names[tc.p], tc.raw)
+	}{{FlowContents, `"x"`}, {FlowContents, `[1]`}, {FlowEncodingVersion, `1`}, {ParameterProviders, `true`}} {
+		if _, err := Normalize(tc.p, json.RawMessage(tc.raw)); err == nil {
+			t.Fatalf("Normalize(%s, %s) accepted", Names[tc.p], tc.raw)
 		}
 	}
 }

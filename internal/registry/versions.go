@@ -119,7 +119,7 @@ func (s *Service) commit(ctx context.Context, bucketID, flowID string, in *model
 	return snapshotOf(r.Bucket, r.Flow, r.Version, doc), nil
 }
 
-// documentOf validates and compacts the opaque parts of a snapshot.
+// documentOf checks the opaque parts of a decoded snapshot.
 func documentOf(in *model.Snapshot) (flowdoc.Doc, error) {
 	var d flowdoc.Doc
 	parts := [...]json.RawMessage{
@@ -134,7 +134,7 @@ func documentOf(in *model.Snapshot) (flowdoc.Doc, error) {
 		parts[flowdoc.FlowEncodingVersion] = b
 	}
 	for i, raw := range parts {
-		c, err := flowdoc.Compact(flowdoc.Part(i), raw)
+		c, err := flowdoc.Normalize(flowdoc.Part(i), raw)
 		if err != nil {
 			return d, model.Invalid("Cannot create versioned flow snapshot - " + err.Error())
 		}

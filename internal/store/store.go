@@ -87,10 +87,11 @@ func Open(path string, opts Options) (*Store, error) {
 func openDB(path string, opts Options) (*bolt.DB, error) {
 	db, err := bolt.Open(path, 0o600, &bolt.Options{
 		Timeout: 2 * time.Second,
-		// The freelist is rebuilt on open instead of written on every
-		// commit: fewer pages per commit, the lesson of Consul #5181.
-		NoFreelistSync: true,
-		FreelistType:   bolt.FreelistMapType,
+		// The freelist is synced (unlike the Raft log's file): the state
+		// only grows and shrinks slowly, so the freelist stays small, and
+		// an unsynced one would make every start walk every page of a
+		// large registry to rebuild it (slow start, high RSS).
+		FreelistType: bolt.FreelistMapType,
 		// A large virtual mapping means the file rarely needs a remap,
 		// which would wait for long snapshot read transactions.
 		InitialMmapSize: 1 << 30,

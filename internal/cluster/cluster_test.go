@@ -1,0 +1,165 @@
+package cluster_test
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"testing"
+	"time"
+
+	"github.com/weir-nifi/weir/internal/client"
+	"github.com/weir-nifi/weir/internal/cluster"
+	"github.com/weir-nifi/weir/internal/daemon"
+	"github.com/weir-nifi/weir/internal/model"
+)
+
+const key = "in-process-cluster-key-0123"
+
+func freeAddr(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().String()
+}
+
+type node struct {
+	cfg daemon.Config
+	srv *daemon.Server
+}
+
+func start(t *testing.T, cfg daemon.Config) *node {
+	t.Helper()
+	s, err := daemon.Start(cfg, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := &node{cfg: cfg, srv: s}
+	t.Cleanup(func() { n.stop() })
+	return n
+}
+
+func (n *node) stop() {
+	if n.srv == nil {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	_ = n.srv.Shutdown(ctx)
+	n.srv = nil
+}
+
+func (n *node) url() string { return "http://" + n.srv.Addr() }
+
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for time.Now().Before(deadline) {
+		if cond() {
+			return
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	t.Fatalf("timed out waiting for %s", what)
+}
+
+func leaderOf(nodes []*node) *node {
+	for _, n := range nodes {
+		if n.srv != nil && n.srv.Node().IsLeader() {
+			return n
+		}
+	}
+	return nil
+}
+
+func startThree(t *testing.T) []*node {
+	var cfgs []daemon.Config
+	var peers string
+	for i := 1; i <= 3; i++ {
+		raft := freeAddr(t)
+		peers += fmt.Sprintf("n%d=%s,", i, raft)
+		cfgs = append(cfgs, daemon.Config{NodeID: fmt.Sprintf("n%d", i), Listen: "127.0.0.1:0", RaftListen: raft,
+			DataDir: t.TempDir(), ClusterKey: key, Zone: fmt.Sprintf("z%d", i)})
+	}
+	var nodes []*node
+	for _, c := range cfgs {
+		c.Bootstrap = peers
+		nodes = append(nodes, start(t, c))
+	}
+	waitFor(t, "a leader", func() bool { return leaderOf(nodes) != nil })
+	return nodes
+}
+
+// Writes through a follower are forwarded, reads on another follower see
+// them at once (linearizable by default), and a new leader takes over when
+// the leader goes away, with every replica's state identical.
+func TestThreeNodesForwardReadFailover(t *testing.T) {
+	nodes := startThree(t)
+	ctx := context.Background()
+	leader := leaderOf(nodes)
+	var followers []*node
+	for _, n := range nodes {
+		if n != leader {
+			followers = append(followers, n)
+		}
+	}
+	c1, c2 := client.New(followers[0].url()), client.New(followers[1].url())
+	b, err := c1.CreateBucket(ctx, model.Bucket{Name: model.Str("via-follower")}, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := c2.Bucket(ctx, *b.Identifier)
+	if err != nil || *got.Name != "via-follower" {
+		t.Fatalf("read on the other follower: %+v %v", got, err)
+	}
+
+	leader.stop()
+	waitFor(t, "a new leader", func() bool { return leaderOf(followers) != nil })
+	if _, err := c1.CreateBucket(ctx, model.Bucket{Name: model.Str("after-failover")}, false); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "equal state on both survivors", func() bool {
+		h0, i0, _ := followers[0].srv.Store().StateHash()
+		h1, i1, _ := followers[1].srv.Store().StateHash()
+		return h0 == h1 && i0 == i1
+	})
+	bs, err := c2.Buckets(ctx)
+	if err != nil || len(bs) != 2 {
+		t.Fatalf("buckets after failover: %d %v", len(bs), err)
+	}
+}
+
+// Nodes that join start as non-voters and are promoted once caught up,
+// one voter per zone; status reports zones and tolerance.
+func TestJoinPromotesAcrossZones(t *testing.T) {
+	first := start(t, daemon.Config{NodeID: "a", Listen: "127.0.0.1:0", RaftListen: freeAddr(t), DataDir: t.TempDir(), ClusterKey: key, Zone: "z1"})
+	waitFor(t, "first node leads", func() bool { return first.srv.Node().IsLeader() })
+	if _, err := client.New(first.url()).CreateBucket(context.Background(), model.Bucket{Name: model.Str("before-join")}, false); err != nil {
+		t.Fatal(err)
+	}
+	for i, z := range []string{"z2", "z3"} {
+		start(t, daemon.Config{NodeID: fmt.Sprintf("j%d", i), Listen: "127.0.0.1:0", RaftListen: freeAddr(t), DataDir: t.TempDir(),
+			ClusterKey: key, Zone: z, Join: []string{first.url()}})
+	}
+	var st cluster.Status
+	waitFor(t, "three voters in three zones", func() bool {
+		var err error
+		st, err = first.srv.Node().ClusterStatus()
+		if err != nil || st.Voters != 3 || st.HealthyVoters != 3 {
+			return false
+		}
+		for _, z := range st.Zones {
+			if z.Voters != 1 || !z.SurvivesLoss {
+				return false
+			}
+		}
+		return len(st.Zones) == 3
+	})
+	if st.FailureTolerance != 1 || !st.HasQuorum || len(st.Warnings) != 0 {
+		t.Fatalf("status %+v", st)
+	}
+}

@@ -15,9 +15,9 @@ import (
 
 // Config is the whole server configuration (flags and WEIR_* variables).
 type Config struct {
-	Listen   string
-	DataDir  string
-	NodeID   string
+	Listen    string
+	DataDir   string
+	NodeID    string
 	Advertise string // API base URL others use to reach this node
 
 	RaftListen    string
@@ -37,8 +37,8 @@ type Config struct {
 	MinQuorum int
 	DeadAfter time.Duration
 
-	HeartbeatTimeout time.Duration
-	ElectionTimeout  time.Duration
+	HeartbeatTimeout  time.Duration
+	ElectionTimeout   time.Duration
 	SnapshotThreshold uint64
 	TrailingLogs      uint64
 

@@ -1,0 +1,121 @@
+package registry_test
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"sort"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/weir-nifi/weir/internal/client"
+	"github.com/weir-nifi/weir/internal/daemon"
+	"github.com/weir-nifi/weir/internal/model"
+)
+
+func startServer(t *testing.T, cfg daemon.Config) *client.Client {
+	t.Helper()
+	cfg.Listen, cfg.RaftListen, cfg.DataDir, cfg.ClusterKey = "127.0.0.1:0", "127.0.0.1:0", t.TempDir(), "registry-test-key-0123456"
+	s, err := daemon.Start(cfg, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		_ = s.Shutdown(ctx)
+	})
+	return client.New("http://" + s.Addr())
+}
+
+// Concurrent commits with version -1 to one flow get consecutive numbers:
+// none is refused with a 409, none is lost, none is duplicated.
+func TestConcurrentNextVersionsAreConsecutive(t *testing.T) {
+	c := startServer(t, daemon.Config{})
+	ctx := context.Background()
+	b, err := c.CreateBucket(ctx, model.Bucket{Name: model.Str("b")}, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f, err := c.CreateFlow(ctx, *b.Identifier, model.VersionedFlow{Name: model.Str("f")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	const writers, each = 8, 10
+	var mu sync.Mutex
+	var got []int
+	var wg sync.WaitGroup
+	for w := 0; w < writers; w++ {
+		wg.Add(1)
+		go func(w int) {
+			defer wg.Done()
+			for i := 0; i < each; i++ {
+				doc := fmt.Sprintf(`{"snapshotMetadata":{"version":-1,"comments":"w%d-%d"},"flowContents":{"identifier":"pg","name":"w%d-%d"}}`, w, i, w, i)
+				resp, err := c.CommitVersion(ctx, *b.Identifier, *f.Identifier, []byte(doc), false)
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				var s model.Snapshot
+				if err := json.Unmarshal(resp, &s); err != nil {
+					t.Error(err)
+					return
+				}
+				if int64(s.SnapshotMetadata.Version) != s.Flow.VersionCount {
+					t.Errorf("version %d but versionCount %d", s.SnapshotMetadata.Version, s.Flow.VersionCount)
+				}
+				mu.Lock()
+				got = append(got, int(s.SnapshotMetadata.Version))
+				mu.Unlock()
+			}
+		}(w)
+	}
+	wg.Wait()
+	sort.Ints(got)
+	for i, v := range got {
+		if v != i+1 {
+			t.Fatalf("versions %v are not 1..%d", got, writers*each)
+		}
+	}
+	vs, err := c.Versions(ctx, *b.Identifier, *f.Identifier)
+	if err != nil || len(vs) != writers*each || vs[0].Version != writers*each {
+		t.Fatalf("listing: %d versions, first %v, err %v", len(vs), vs[0].Version, err)
+	}
+}
+
+// With revisions on, NiFi's optimistic locking applies end to end.
+func TestRevisionsEndToEnd(t *testing.T) {
+	c := startServer(t, daemon.Config{Revisions: true})
+	ctx := context.Background()
+	_, err := c.CreateBucket(ctx, model.Bucket{Name: model.Str("no-rev")}, false)
+	if client.StatusOf(err) != 400 {
+		t.Fatalf("create without revision: %v", err)
+	}
+	zero := int64(0)
+	b, err := c.CreateBucket(ctx, model.Bucket{Name: model.Str("b"), Revision: &model.RevisionInfo{Version: &zero, ClientID: model.Str("cli-1")}}, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if *b.Revision.Version != 1 || model.Deref(b.Revision.ClientID) != "cli-1" || model.Deref(b.Revision.LastModifier) != "anonymous" {
+		t.Fatalf("created revision %+v", b.Revision)
+	}
+	id := *b.Identifier
+	// A stale version from another client is a 400 with NiFi's message.
+	body := fmt.Sprintf(`{"description":"x","revision":{"version":0,"clientId":"other"}}`)
+	_, _, err = c.Do(ctx, "PUT", "/buckets/"+id, []byte(body), nil)
+	if client.StatusOf(err) != 400 {
+		t.Fatalf("stale update: %v", err)
+	}
+	if _, _, err = c.Do(ctx, "PUT", "/buckets/"+id, []byte(`{"description":"x","revision":{"version":1}}`), nil); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err = c.Do(ctx, "DELETE", "/buckets/"+id+"?version=1", nil, nil); client.StatusOf(err) != 400 {
+		t.Fatalf("stale delete: %v", err)
+	}
+	if _, _, err = c.Do(ctx, "DELETE", "/buckets/"+id+"?version=2", nil, nil); err != nil {
+		t.Fatal(err)
+	}
+}

@@ -142,6 +142,10 @@ type Node struct {
 	stopCh        chan struct{}
 	wg            sync.WaitGroup
 	closeOnce     sync.Once
+
+	// proposeObs, when set, is told how long each replicated write took
+	// from raft.Apply to its result (commit latency metrics).
+	proposeObs atomic.Pointer[func(time.Duration, error)]
 }
 
 // Start opens the Raft stores, starts the transport and joins or bootstraps
@@ -154,7 +158,7 @@ func Start(cfg Config, st *store.Store) (*Node, error) {
 	if cfg.Auth == nil || len(cfg.Auth.Key) == 0 {
 		return nil, errors.New("cluster key is required")
 	}
-	n := &Node{cfg: cfg, st: st, log: cfg.Log.With("node", cfg.ID), ready: make(chan struct{}), stopCh: make(chan struct{})}
+	n := &Node{cfg: cfg, st: st, log: cfg.Log, ready: make(chan struct{}), stopCh: make(chan struct{})}
 	n.reads = newReadBatcher(n)
 
 	raftDir := filepath.Join(cfg.DataDir, "raft")
@@ -451,8 +455,13 @@ func (n *Node) Propose(ctx context.Context, c command.Command) (any, error) {
 	if dl, ok := ctx.Deadline(); ok {
 		timeout = time.Until(dl)
 	}
+	start := time.Now()
 	f := n.raft.Apply(data, timeout)
-	if err := f.Error(); err != nil {
+	ferr := f.Error()
+	if obs := n.proposeObs.Load(); obs != nil {
+		(*obs)(time.Since(start), ferr)
+	}
+	if err := ferr; err != nil {
 		switch {
 		case errors.Is(err, raft.ErrNotLeader):
 			// Not appended: safe for the caller to send elsewhere.
@@ -472,6 +481,11 @@ func (n *Node) Propose(ctx context.Context, c command.Command) (any, error) {
 	}
 	return r.Value, r.Err
 }
+
+// ObservePropose registers fn to be told the duration of every Propose
+// from raft.Apply until the entry was committed and applied here (or
+// failed). Used by the metrics package; fn must be quick.
+func (n *Node) ObservePropose(fn func(d time.Duration, err error)) { n.proposeObs.Store(&fn) }
 
 // ErrNotLeader means the command was not accepted because this node does
 // not lead; it was not appended anywhere.

@@ -45,6 +45,14 @@ type Config struct {
 	Revisions bool
 	MaxBody   int64
 
+	// Operations (packages ops, backup): readiness limits and scheduled
+	// backups into BackupDir every BackupInterval, keeping BackupKeep.
+	ReadyMaxLag    uint64
+	ReadyMaxBehind time.Duration
+	BackupDir      string
+	BackupInterval time.Duration
+	BackupKeep     int
+
 	LogLevel  string
 	LogFormat string
 	// UnsafeNoSync skips fsync everywhere (tests that say so only).

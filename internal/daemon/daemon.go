@@ -15,7 +15,10 @@ import (
 	"time"
 
 	"github.com/weir-nifi/weir/internal/api"
+	"github.com/weir-nifi/weir/internal/backup"
 	"github.com/weir-nifi/weir/internal/cluster"
+	"github.com/weir-nifi/weir/internal/metrics"
+	"github.com/weir-nifi/weir/internal/ops"
 	"github.com/weir-nifi/weir/internal/registry"
 	"github.com/weir-nifi/weir/internal/store"
 )
@@ -29,6 +32,9 @@ type Server struct {
 	http  *http.Server
 	ln    net.Listener
 	start time.Time
+
+	backups     *backup.Service
+	stopBackups context.CancelFunc
 }
 
 // Start brings a node up: the HTTP port is open and the Raft node started
@@ -95,18 +101,44 @@ func Start(cfg Config, log *slog.Logger) (*Server, error) {
 		ln.Close()
 		return nil, err
 	}
+	if fresh && len(cfg.Join) == 0 && cfg.Bootstrap == "" && fileExists(filepath.Join(cfg.DataDir, backup.RestoredFile)) {
+		// First start of a node restored from a backup: make joiners get
+		// the restored state as a snapshot (see backup.SeedCluster).
+		if err := backup.SeedCluster(node.Raft(), 30*time.Second); err != nil {
+			_ = node.Shutdown()
+			st.Close()
+			ln.Close()
+			return nil, err
+		}
+		log.Info("restored state seeded as the new cluster's first snapshot")
+	}
 	svc := registry.New(node, st, registry.Options{Revisions: cfg.Revisions})
 	a := api.New(svc, node, node, api.Options{MaxBody: cfg.MaxBody, Log: log})
 	node.SetAPI(a)
+
+	// Operations: health, maintenance, backups, metrics (under the API
+	// base, so writes among them are forwarded to the leader).
+	bk := backup.New(st, node, backup.Config{Dir: cfg.BackupDir, Interval: cfg.BackupInterval, Keep: cfg.BackupKeep, Log: log})
+	ops.New(node, st, ops.Options{ReadyMaxLag: cfg.ReadyMaxLag, ReadyMaxBehind: cfg.ReadyMaxBehind, Log: log,
+		Extra: map[string]func() ops.Component{"backup": func() ops.Component {
+			return ops.Component{Status: ops.StatusUp, Details: bk.Report()}
+		}},
+	}).Register(a)
+	a.Handle("GET "+backup.Path, bk.Handler())
+	met := metrics.New(node, st, bk, metrics.Options{DataDir: cfg.DataDir})
+	a.Handle("GET "+metrics.Path, met.Handler())
 
 	root := http.NewServeMux()
 	root.Handle(api.Base+"/", node.Forwarder(maxBody(cfg), a))
 	root.Handle(api.Base, http.RedirectHandler(api.Base+"/", http.StatusMovedPermanently))
 	node.Routes(root)
 
-	s := &Server{cfg: cfg, log: log, st: st, node: node, ln: ln, start: t0}
+	s := &Server{cfg: cfg, log: log, st: st, node: node, ln: ln, start: t0, backups: bk}
+	bctx, stopBackups := context.WithCancel(context.Background())
+	s.stopBackups = stopBackups
+	go bk.Run(bctx)
 	s.http = &http.Server{
-		Handler:           root,
+		Handler:           met.Middleware(root),
 		ReadHeaderTimeout: 10 * time.Second,
 		IdleTimeout:       2 * time.Minute,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
@@ -136,6 +168,9 @@ func (s *Server) Addr() string { return s.ln.Addr().String() }
 // Node is the cluster node.
 func (s *Server) Node() *cluster.Node { return s.node }
 
+// Backups is the backup service.
+func (s *Server) Backups() *backup.Service { return s.backups }
+
 // Store is the state store.
 func (s *Server) Store() *store.Store { return s.st }
 
@@ -144,6 +179,7 @@ func (s *Server) Store() *store.Store { return s.st }
 // store.
 func (s *Server) Shutdown(ctx context.Context) error {
 	s.log.Info("shutting down")
+	s.stopBackups()
 	herr := s.http.Shutdown(ctx)
 	nerr := s.node.Shutdown()
 	serr := s.st.Close()

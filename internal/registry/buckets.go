@@ -39,8 +39,14 @@ func (s *Service) CreateBucket(ctx context.Context, caller Caller, in *model.Buc
 	if err := checkName("Bucket", in.Name); err != nil {
 		return nil, err
 	}
+	// A Weir extension for migrations, as for flows: with preserve a
+	// createdTimestamp > 0 is kept (NiFi stamps every bucket with now).
+	created := s.now()
+	if preserve && in.CreatedTimestamp > 0 {
+		created = in.CreatedTimestamp
+	}
 	c := &command.CreateBucket{
-		ID: id, Name: *in.Name, Description: in.Description, Created: s.now(),
+		ID: id, Name: *in.Name, Description: in.Description, Created: created,
 		AllowBundleRedeploy: in.AllowBundleRedeploy != nil && *in.AllowBundleRedeploy,
 		AllowPublicRead:     in.AllowPublicRead != nil && *in.AllowPublicRead,
 		Rev:                 claim, Actor: caller.Identity,

@@ -1,0 +1,239 @@
+package backup
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/weir-nifi/weir/internal/command"
+	"github.com/weir-nifi/weir/internal/flowgen"
+	"github.com/weir-nifi/weir/internal/store"
+)
+
+// seeded returns a real store holding buckets, flows and versions with
+// generated flow documents, applied as the state machine would.
+func seeded(t *testing.T, versions int) (*store.Store, func(c command.Command)) {
+	t.Helper()
+	st, err := store.Open(filepath.Join(t.TempDir(), "state.db"), store.Options{NoSync: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	var idx uint64
+	apply := func(c command.Command) {
+		t.Helper()
+		b, err := command.Encode(c)
+		if err != nil {
+			t.Fatal(err)
+		}
+		idx++
+		res, err := st.Apply([]store.Entry{{Index: idx, Data: b}})
+		if err != nil || res[0].Err != nil {
+			t.Fatalf("apply %s: %v %v", c.Type(), err, res[0].Err)
+		}
+	}
+	apply(&command.CreateBucket{ID: "b1", Name: "bucket one", Created: 1000, Actor: "alice"})
+	apply(&command.CreateFlow{BucketID: "b1", ID: "f1", Name: "flow one", Created: 1001, Modified: 1001, Actor: "alice"})
+	for v := 1; v <= versions; v++ {
+		doc := flowgen.Snapshot(flowgen.Options{Seed: int64(v), TargetBytes: 16 << 10})
+		apply(&command.CreateVersion{BucketID: "b1", FlowID: "f1", Version: int32(v), Timestamp: int64(2000 + v),
+			Author: "alice", Modified: int64(2000 + v), Content: doc})
+	}
+	return st, apply
+}
+
+func takeBackup(t *testing.T, st *store.Store) ([]byte, Manifest) {
+	t.Helper()
+	sn, err := st.Snapshot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sn.Release()
+	p, err := Prepare(sn, "node-a", time.Unix(1700000000, 0))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var buf bytes.Buffer
+	n, err := p.WriteTo(&buf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n != p.Size() || int64(buf.Len()) != p.Size() {
+		t.Fatalf("wrote %d bytes (buffer %d), announced %d", n, buf.Len(), p.Size())
+	}
+	return buf.Bytes(), p.Manifest
+}
+
+func TestRoundTrip(t *testing.T) {
+	st, _ := seeded(t, 5)
+	b, m := takeBackup(t, st)
+	wantHash, wantIdx, _ := st.StateHash()
+	if m.Index != wantIdx || m.StateHash != wantHash {
+		t.Fatalf("manifest index %d hash %s, store %d %s", m.Index, m.StateHash, wantIdx, wantHash)
+	}
+	if m.Counts != (store.Counts{Buckets: 1, Flows: 1, Versions: 5}) {
+		t.Fatalf("counts %+v", m.Counts)
+	}
+	info, err := Verify(bytes.NewReader(b), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if info.FileBytes != int64(len(b)) || info.StateHash != wantHash || len(info.SHA256) != 64 {
+		t.Fatalf("verify info %+v", info)
+	}
+	dir := filepath.Join(t.TempDir(), "new")
+	rinfo, err := Restore(bytes.NewReader(b), dir, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rinfo.SHA256 != info.SHA256 || rinfo.ContentSHA256 != info.ContentSHA256 {
+		t.Fatalf("restore saw %s/%s, verify %s/%s", rinfo.SHA256, rinfo.ContentSHA256, info.SHA256, info.ContentSHA256)
+	}
+	rs, err := store.Open(filepath.Join(dir, "state.db"), store.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rs.Close()
+	h, idx, err := rs.StateHash()
+	if err != nil || h != wantHash {
+		t.Fatalf("restored hash %s (%v), want %s", h, err, wantHash)
+	}
+	if idx != 0 {
+		t.Fatalf("restored applied index %d: a new cluster's log starts at 1, so it must be 0", idx)
+	}
+	if _, err := os.Stat(filepath.Join(dir, RestoredFile)); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestDamageRefused alters one byte in every region of the file and cuts
+// it at many lengths: Verify and Restore must refuse each, and Restore must
+// leave no store file behind.
+func TestDamageRefused(t *testing.T) {
+	st, _ := seeded(t, 3)
+	good, m := takeBackup(t, st)
+	mlen := len(good) - int(m.StreamBytes) - trailerLen - fixedHdrLen
+	snapStart := fixedHdrLen + mlen
+	offsets := map[string]int{
+		"magic":            0,
+		"version":          9,
+		"manifest":         fixedHdrLen + mlen/2,
+		"snapshot header":  snapStart + 20,
+		"snapshot length":  snapStart + 30,
+		"database first":   snapStart + snapHdrLen,
+		"database middle":  snapStart + snapHdrLen + int(m.StoreBytes)/2,
+		"database last":    snapStart + snapHdrLen + int(m.StoreBytes) - 1,
+		"content checksum": len(good) - trailerLen - 5,
+		"trailer magic":    len(good) - trailerLen + 2,
+		"trailer checksum": len(good) - 1,
+	}
+	for name, off := range offsets {
+		bad := bytes.Clone(good)
+		bad[off] ^= 0x5a
+		check(t, "altered "+name, bad)
+	}
+	for _, n := range []int{0, 5, fixedHdrLen, fixedHdrLen + mlen, snapStart + 10, snapStart + snapHdrLen + 100, len(good) - trailerLen, len(good) - 1} {
+		check(t, fmt.Sprintf("truncated to %d of %d bytes", n, len(good)), good[:n])
+	}
+	check(t, "with trailing garbage", append(bytes.Clone(good), 'x'))
+}
+
+func check(t *testing.T, what string, b []byte) {
+	t.Helper()
+	if _, err := Verify(bytes.NewReader(b), nil); !errors.Is(err, ErrInvalid) {
+		t.Errorf("%s: Verify: want ErrInvalid, got %v", what, err)
+	}
+	dir := filepath.Join(t.TempDir(), "node")
+	_, err := Restore(bytes.NewReader(b), dir, nil)
+	if !errors.Is(err, ErrInvalid) {
+		t.Errorf("%s: Restore: want ErrInvalid, got %v", what, err)
+	}
+	ents, _ := os.ReadDir(dir)
+	if len(ents) != 0 {
+		t.Errorf("%s: Restore left %d files in the data directory", what, len(ents))
+	}
+}
+
+func TestRestoreRefusesUsedDataDir(t *testing.T) {
+	st, _ := seeded(t, 1)
+	b, _ := takeBackup(t, st)
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "node-id"), []byte("n1\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	_, err := Restore(bytes.NewReader(b), dir, nil)
+	if err == nil || !strings.Contains(err.Error(), "already holds a Weir node") {
+		t.Fatalf("want refusal of a used data directory, got %v", err)
+	}
+}
+
+// fakeNode stands in for the cluster node in the scheduler's logic tests.
+type fakeNode struct{ leader bool }
+
+func (f *fakeNode) ID() string                        { return "node-a" }
+func (f *fakeNode) IsLeader() bool                    { return f.leader }
+func (f *fakeNode) ReadBarrier(context.Context) error { return nil }
+
+func TestScheduledSkipAndRetention(t *testing.T) {
+	st, apply := seeded(t, 1)
+	dir := t.TempDir()
+	clock := time.Unix(1700000000, 0)
+	s := New(st, &fakeNode{leader: true}, Config{Dir: dir, Interval: time.Hour, Keep: 2, Now: func() time.Time { return clock }})
+	var paths []string
+	for i := 0; i < 4; i++ {
+		clock = clock.Add(time.Minute)
+		p, err := s.RunOnce()
+		if err != nil || p == "" {
+			t.Fatalf("run %d: %q %v", i, p, err)
+		}
+		paths = append(paths, p)
+		// Unchanged state: skipped.
+		if p2, err := s.RunOnce(); err != nil || p2 != "" {
+			t.Fatalf("run %d again: want a skip, got %q %v", i, p2, err)
+		}
+		apply(&command.UpdateBucket{ID: "b1", Description: strPtr(fmt.Sprint("rev ", i)), Actor: "bob"})
+	}
+	clock = clock.Add(time.Minute)
+	last, err := s.RunOnce()
+	if err != nil || last == "" {
+		t.Fatalf("final run: %q %v", last, err)
+	}
+	paths = append(paths, last)
+	files, err := List(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(files) != 2 || files[0] != paths[3] || files[1] != paths[4] {
+		t.Fatalf("kept %v, want the newest two of %v", files, paths)
+	}
+	for _, f := range files {
+		fh, _ := os.Open(f)
+		_, err := Verify(fh, nil)
+		fh.Close()
+		if err != nil {
+			t.Fatalf("%s: %v", f, err)
+		}
+	}
+	// A state change that leaves the registry as it was (a member record)
+	// moves the index but not the state hash: skipped.
+	apply(&command.SetNode{ID: "n9", APIURL: "http://x", RaftAddr: "x:1", At: 1})
+	if p, err := s.RunOnce(); err != nil || p != "" {
+		t.Fatalf("member-only change: want a skip, got %q %v", p, err)
+	}
+	if st := s.Status(); st.Succeeded["scheduled"] != 5 || st.Skipped != 5 {
+		t.Fatalf("status %+v", st)
+	}
+	// A restarted service finds the newest backup in the directory.
+	m, path, _, err := newest(dir)
+	if err != nil || path != paths[4] || m.Index == 0 {
+		t.Fatalf("newest: %v %q %v", m, path, err)
+	}
+}
+
+func strPtr(s string) *string { return &s }

@@ -1,0 +1,130 @@
+package backup
+
+import (
+	"bufio"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+
+	"github.com/weir-nifi/weir/internal/store"
+)
+
+// RestoredFile is written into a restored data directory: the manifest of
+// the backup it came from, for the operator's records.
+const RestoredFile = "restored-from.json"
+
+// Restore verifies a backup read from r and makes it the state of a new
+// node in dataDir, which must not hold a node yet. Nothing is left in
+// dataDir unless every check passed: the length and checksums of the file,
+// the bbolt page structure, and the state hash recomputed from the restored
+// database against the manifest's. progress, if not nil, is told the bytes
+// read.
+func Restore(r io.Reader, dataDir string, progress func(n int64)) (Info, error) {
+	var info Info
+	if err := checkEmpty(dataDir); err != nil {
+		return info, err
+	}
+	if err := os.MkdirAll(dataDir, 0o755); err != nil {
+		return info, err
+	}
+	final := filepath.Join(dataDir, "state.db")
+	tmp := final + ".restoring"
+	ok := false
+	defer func() {
+		if !ok {
+			os.Remove(tmp)
+		}
+	}()
+
+	cr := &countingReader{r: r, fn: progress}
+	br := bufio.NewReaderSize(cr, 1<<20)
+	m, hdr, err := ReadHeader(br)
+	if err != nil {
+		return info, err
+	}
+	info.Manifest = m
+	er := &edgeReader{r: br}
+	sh, err := store.ReadSnapshotFile(er, tmp)
+	if err != nil {
+		if errors.Is(err, store.ErrBadSnapshot) {
+			return info, fmt.Errorf("%w: %v", ErrInvalid, err)
+		}
+		return info, err
+	}
+	if sh.Index != m.Index || sh.Size != m.StoreBytes {
+		return info, fmt.Errorf("%w: snapshot (index %d, %d bytes) differs from the manifest (index %d, %d bytes)", ErrInvalid, sh.Index, sh.Size, m.Index, m.StoreBytes)
+	}
+	info.ContentSHA256 = hex.EncodeToString(er.tail[:])
+	if info.SHA256, err = readTrailer(br, hdr, &er.edgeWriter); err != nil {
+		return info, err
+	}
+	info.FileBytes = cr.n - int64(br.Buffered())
+
+	if err := store.CheckFile(tmp); err != nil {
+		return info, fmt.Errorf("%w: %v", ErrInvalid, err)
+	}
+	if err := store.PrepareRestored(tmp); err != nil {
+		return info, err
+	}
+	hash, counts, err := inspect(tmp)
+	if err != nil {
+		return info, err
+	}
+	if hash != m.StateHash {
+		return info, fmt.Errorf("%w: the restored state hash %s differs from the backup's %s", ErrInvalid, hash, m.StateHash)
+	}
+	if counts != m.Counts {
+		return info, fmt.Errorf("%w: the restored counts %+v differ from the backup's %+v", ErrInvalid, counts, m.Counts)
+	}
+	if err := os.Rename(tmp, final); err != nil {
+		return info, err
+	}
+	ok = true
+	if err := syncDir(dataDir); err != nil {
+		return info, err
+	}
+	b, _ := json.MarshalIndent(info, "", "  ")
+	if err := os.WriteFile(filepath.Join(dataDir, RestoredFile), append(b, '\n'), 0o644); err != nil {
+		return info, err
+	}
+	return info, nil
+}
+
+// checkEmpty refuses a data directory that already belongs to a node.
+func checkEmpty(dataDir string) error {
+	for _, p := range []string{"state.db", filepath.Join("raft", "raft.db"), "node-id"} {
+		if _, err := os.Stat(filepath.Join(dataDir, p)); err == nil {
+			return fmt.Errorf("data directory %s already holds a Weir node (%s exists): restore builds a new node, so give it an empty or new directory", dataDir, p)
+		}
+	}
+	return nil
+}
+
+// inspect opens a store file and returns its state hash and counts.
+func inspect(path string) (string, store.Counts, error) {
+	st, err := store.Open(path, store.Options{})
+	if err != nil {
+		return "", store.Counts{}, err
+	}
+	defer st.Close()
+	hash, _, err := st.StateHash()
+	if err != nil {
+		return "", store.Counts{}, err
+	}
+	var c store.Counts
+	err = st.Read(func(tx *store.Tx) error { c = tx.Counts(); return nil })
+	return hash, c, err
+}
+
+func syncDir(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	return d.Sync()
+}

@@ -1,0 +1,214 @@
+package backup
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"time"
+)
+
+// Run takes scheduled backups into cfg.Dir every cfg.Interval until ctx
+// ends. Only the leader takes them (every node may have the same
+// directory configured; the cluster writes one backup per interval), and a
+// run whose state equals the newest backup's (same index, or same state
+// hash) is skipped. After each backup, all but the newest cfg.Keep backups
+// in the directory are deleted.
+func (s *Service) Run(ctx context.Context) {
+	if s.cfg.Dir == "" || s.cfg.Interval <= 0 {
+		return
+	}
+	if err := os.MkdirAll(s.cfg.Dir, 0o755); err != nil {
+		s.log.Error("backup directory unusable; scheduled backups are off", "dir", s.cfg.Dir, "err", err)
+		s.failed("scheduled", err)
+		return
+	}
+	if m, path, size, err := newest(s.cfg.Dir); err == nil && m != nil {
+		s.mu.Lock()
+		s.status.Last, s.status.LastPath, s.status.LastSize, s.status.LastKind = m, path, size, "scheduled"
+		s.mu.Unlock()
+	}
+	s.log.Info("scheduled backups on", "dir", s.cfg.Dir, "interval", s.cfg.Interval, "keep", s.cfg.Keep)
+	t := time.NewTicker(s.cfg.Interval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		if !s.node.IsLeader() {
+			continue
+		}
+		if _, err := s.RunOnce(); err != nil {
+			s.log.Error("scheduled backup failed", "dir", s.cfg.Dir, "err", err)
+		}
+	}
+}
+
+// RunOnce takes one backup into cfg.Dir unless nothing changed since the
+// newest one, then applies retention. It returns the new file's path, or
+// "" when it skipped.
+func (s *Service) RunOnce() (string, error) {
+	start := time.Now()
+	sn, err := s.st.Snapshot()
+	if err != nil {
+		s.failed("scheduled", err)
+		return "", err
+	}
+	defer sn.Release()
+	last := s.Status().Last
+	if last != nil && last.Index == sn.Index() {
+		s.skipped()
+		return "", nil
+	}
+	p, err := Prepare(sn, s.node.ID(), s.cfg.Now())
+	if err != nil {
+		s.failed("scheduled", err)
+		return "", err
+	}
+	if last != nil && last.StateHash == p.Manifest.StateHash {
+		// Only cluster bookkeeping (elections, member records) happened.
+		s.skipped()
+		return "", nil
+	}
+	path := filepath.Join(s.cfg.Dir, FileName(p.Manifest))
+	size, err := writeFile(path, p)
+	if err != nil {
+		s.failed("scheduled", err)
+		return "", err
+	}
+	s.succeeded("scheduled", p.Manifest, path, size, time.Since(start))
+	s.log.Info("scheduled backup written", "path", path, "index", p.Manifest.Index, "bytes", size,
+		"took", time.Since(start).Round(time.Millisecond))
+	if err := prune(s.cfg.Dir, s.cfg.Keep); err != nil {
+		s.log.Warn("backup retention failed", "dir", s.cfg.Dir, "err", err)
+	}
+	return path, nil
+}
+
+func (s *Service) skipped() {
+	s.mu.Lock()
+	s.status.Skipped++
+	s.mu.Unlock()
+}
+
+// writeFile writes a backup to path atomically: a temporary file, synced,
+// renamed into place.
+func writeFile(path string, p *Prepared) (int64, error) {
+	tmp := path + ".partial"
+	f, err := os.OpenFile(tmp, os.O_CREATE|os.O_TRUNC|os.O_WRONLY, 0o600)
+	if err != nil {
+		return 0, err
+	}
+	bw := bufio.NewWriterSize(&SyncingWriter{F: f}, 1<<20)
+	n, err := p.WriteTo(bw)
+	if err == nil {
+		err = bw.Flush()
+	}
+	if err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Rename(tmp, path)
+	}
+	if err != nil {
+		os.Remove(tmp)
+		return 0, err
+	}
+	return n, syncDir(filepath.Dir(path))
+}
+
+// List returns the backup files in dir (by this package's naming), oldest
+// first.
+func List(dir string) ([]string, error) {
+	ents, err := os.ReadDir(dir)
+	if err != nil {
+		return nil, err
+	}
+	var out []string
+	for _, e := range ents {
+		n := e.Name()
+		if e.Type().IsRegular() && strings.HasPrefix(n, "weir-backup-") && strings.HasSuffix(n, Ext) {
+			out = append(out, filepath.Join(dir, n))
+		}
+	}
+	sort.Strings(out)
+	return out, nil
+}
+
+// prune deletes all but the newest keep backups in dir.
+func prune(dir string, keep int) error {
+	files, err := List(dir)
+	if err != nil {
+		return err
+	}
+	var errs []string
+	for len(files) > keep {
+		if err := os.Remove(files[0]); err != nil {
+			errs = append(errs, err.Error())
+		}
+		files = files[1:]
+	}
+	if len(errs) > 0 {
+		return fmt.Errorf("%s", strings.Join(errs, "; "))
+	}
+	return nil
+}
+
+// newest reads the manifest of the newest backup in dir (nil if none).
+func newest(dir string) (*Manifest, string, int64, error) {
+	files, err := List(dir)
+	if err != nil || len(files) == 0 {
+		return nil, "", 0, err
+	}
+	path := files[len(files)-1]
+	m, err := ReadManifestFile(path)
+	if err != nil {
+		return nil, "", 0, err
+	}
+	st, err := os.Stat(path)
+	if err != nil {
+		return nil, "", 0, err
+	}
+	return &m, path, st.Size(), nil
+}
+
+// ReadManifestFile reads the manifest at the start of a backup file
+// (without verifying the rest).
+func ReadManifestFile(path string) (Manifest, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return Manifest{}, err
+	}
+	defer f.Close()
+	m, _, err := ReadHeader(bufio.NewReader(f))
+	return m, err
+}
+
+// SyncEvery is how many bytes a backup file writer lets accumulate before
+// it fsyncs: flushing in steps keeps one large write-back burst from
+// stalling the Raft log's small fsyncs on the same disk.
+const SyncEvery = 16 << 20
+
+// SyncingWriter writes to a file and fsyncs it every SyncEvery bytes.
+type SyncingWriter struct {
+	F       *os.File
+	pending int64
+}
+
+func (s *SyncingWriter) Write(p []byte) (int, error) {
+	n, err := s.F.Write(p)
+	s.pending += int64(n)
+	if err == nil && s.pending >= SyncEvery {
+		s.pending = 0
+		err = s.F.Sync()
+	}
+	return n, err
+}

@@ -1,0 +1,131 @@
+package metrics_test
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	dto "github.com/prometheus/client_model/go"
+	"github.com/prometheus/common/expfmt"
+	"github.com/prometheus/common/model"
+
+	"github.com/weir-nifi/weir/internal/daemon"
+)
+
+func TestScrape(t *testing.T) {
+	d, err := daemon.Start(daemon.Config{Listen: "127.0.0.1:0", RaftListen: "127.0.0.1:0", DataDir: t.TempDir(),
+		ClusterKey: "0123456789abcdef0123", UnsafeNoSync: true}, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		_ = d.Shutdown(ctx)
+	})
+	base := "http://" + d.Addr() + "/nifi-registry-api"
+	hc := &http.Client{Timeout: time.Minute}
+	call := func(method, path, body string) int {
+		req, _ := http.NewRequest(method, base+path, strings.NewReader(body))
+		req.Header.Set("Content-Type", "application/json")
+		resp, err := hc.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	deadline := time.Now().Add(60 * time.Second)
+	for call("POST", "/buckets", `{"name":"m1"}`) != 200 {
+		if time.Now().After(deadline) {
+			t.Fatal("no write accepted")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	call("GET", "/buckets/no-such-bucket", "")
+	call("GET", "/buckets/another-missing-one", "")
+	call("POST", "/actuator/maintenance", `{"enabled":true,"reason":"m"}`)
+	call("GET", "/actuator/backup", "")
+
+	resp, err := hc.Get(base + "/actuator/prometheus")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	parser := expfmt.NewTextParser(model.UTF8Validation)
+	fams, err := parser.TextToMetricFamilies(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	count := func(name string, labels map[string]string) float64 {
+		f := fams[name]
+		if f == nil {
+			t.Fatalf("no metric %s", name)
+		}
+		var sum float64
+	next:
+		for _, m := range f.Metric {
+			for k, v := range labels {
+				if label(m, k) != v {
+					continue next
+				}
+			}
+			switch {
+			case m.Counter != nil:
+				sum += m.Counter.GetValue()
+			case m.Gauge != nil:
+				sum += m.Gauge.GetValue()
+			case m.Histogram != nil:
+				sum += float64(m.Histogram.GetSampleCount())
+			}
+		}
+		return sum
+	}
+	// Both misses are one series: the route pattern, not the path.
+	if n := count("weir_http_requests_total", map[string]string{"route": "/nifi-registry-api/buckets/{bucketId}", "method": "GET", "code": "404"}); n != 2 {
+		t.Errorf("404s on /buckets/{bucketId}: %v", n)
+	}
+	if n := count("weir_http_request_duration_seconds", map[string]string{"route": "/nifi-registry-api/buckets", "method": "POST", "code": "200"}); n < 1 {
+		t.Errorf("latency samples of POST /buckets: %v", n)
+	}
+	if n := count("weir_commit_duration_seconds", map[string]string{"result": "ok"}); n < 2 {
+		t.Errorf("commit samples: %v", n)
+	}
+	if n := count("weir_maintenance_enabled", nil); n != 1 {
+		t.Errorf("maintenance gauge %v", n)
+	}
+	if n := count("weir_backups_total", map[string]string{"kind": "download", "result": "ok"}); n != 1 {
+		t.Errorf("downloaded backups %v", n)
+	}
+	if n := count("weir_backup_last_size_bytes", nil); n <= 0 {
+		t.Errorf("backup size %v", n)
+	}
+	if n := count("weir_raft_leader", nil); n != 1 {
+		t.Errorf("leader gauge %v", n)
+	}
+	if n := count("weir_raft_leader_changes_total", nil); n < 1 {
+		t.Errorf("leader changes %v", n)
+	}
+	if n := count("weir_registry_buckets", nil); n != 1 {
+		t.Errorf("buckets gauge %v", n)
+	}
+	for _, name := range []string{"weir_raft_apply_lag_entries", "weir_raft_snapshot_age_seconds", "weir_store_size_bytes", "go_goroutines"} {
+		if fams[name] == nil {
+			t.Errorf("no metric %s", name)
+		}
+	}
+}
+
+func label(m *dto.Metric, name string) string {
+	for _, l := range m.Label {
+		if l.GetName() == name {
+			return l.GetValue()
+		}
+	}
+	return ""
+}

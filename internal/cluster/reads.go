@@ -3,6 +3,8 @@ package cluster
 import (
 	"context"
 	"sync"
+
+	"github.com/hashicorp/raft"
 )
 
 // readBatcher coalesces linearizable reads on the leader: every read that
@@ -54,10 +56,43 @@ func (b *readBatcher) run() {
 		b.mu.Unlock()
 		// Read the commit index before confirming leadership: it covers
 		// every write acknowledged before any reader of this batch arrived.
-		idx := b.n.raft.CommitIndex()
+		idx := b.n.applyTarget(b.n.raft.CommitIndex())
 		err := b.n.raft.VerifyLeader().Error()
 		for _, ch := range batch {
 			ch <- readResult{idx: idx, err: err}
 		}
 	}
+}
+
+// applyTarget returns the index of the last entry at or below commit that
+// the state machine sees (a command or a configuration change). Raft's
+// no-op and barrier entries advance the commit index but never reach the
+// store, so waiting for the store to apply the commit index itself could
+// wait forever on a quiet cluster (e.g. right after an election).
+func (n *Node) applyTarget(commit uint64) uint64 {
+	floor := n.st.AppliedIndex()
+	var l raft.Log
+	for i := commit; i > floor; i-- {
+		if err := n.logs.GetLog(i, &l); err != nil {
+			// Compacted into a snapshot: everything up to here is in
+			// the store already.
+			return max(floor, i)
+		}
+		if l.Type == raft.LogCommand || l.Type == raft.LogConfiguration {
+			return i
+		}
+	}
+	return floor
+}
+
+// effectiveApplied is the store's applied index, or the commit index when
+// the store has applied every entry up to it that it can see: a node that
+// is only "behind" by no-op and barrier entries is not behind at all.
+func (n *Node) effectiveApplied() uint64 {
+	applied := n.st.AppliedIndex()
+	commit := n.raft.CommitIndex()
+	if commit > applied && n.applyTarget(commit) <= applied {
+		return commit
+	}
+	return applied
 }

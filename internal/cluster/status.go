@@ -42,7 +42,7 @@ func (n *Node) LocalStatus() LocalStatus {
 	}
 	return LocalStatus{
 		ID: n.cfg.ID, State: n.raft.State().String(), Term: term,
-		LastLogIndex: n.raft.LastIndex(), CommitIndex: n.raft.CommitIndex(), AppliedIndex: n.st.AppliedIndex(),
+		LastLogIndex: n.raft.LastIndex(), CommitIndex: n.raft.CommitIndex(), AppliedIndex: n.effectiveApplied(),
 		LeaderID: leaderID, LastContactMs: lc, Zone: n.cfg.Zone, APIURL: n.cfg.APIURL, RaftAddr: n.cfg.RaftAdvertise,
 	}
 }

@@ -488,7 +488,7 @@ func TestGroupJSON(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := `[{"componentId":"l1","componentType":"Label","differences":[` +
-		`{"valueB":"","changeDescription":"From 'null' to ''","differenceType":"NAME_CHANGED","differenceTypeDescription":"Component Name Changed"}]}]`
+		`{"changeDescription":"From 'null' to ''","differenceType":"NAME_CHANGED","differenceTypeDescription":"Component Name Changed","valueB":""}]}]`
 	if s := string(mustJSON(t, got)); s != want {
 		t.Errorf("got  %s\nwant %s", s, want)
 	}

@@ -10,21 +10,23 @@ import (
 
 // Group is a ComponentDifferenceGroup: the differences of one component.
 // Nil pointers are Java nulls, which the registry omits from its JSON.
+// Fields are in alphabetical JSON-name order, the order NiFi's Jackson
+// mapper (SORT_PROPERTIES_ALPHABETICALLY) writes them.
 type Group struct {
 	ComponentID    *string      `json:"componentId,omitempty"`
 	ComponentName  *string      `json:"componentName,omitempty"`
 	ComponentType  string       `json:"componentType"`
-	ProcessGroupID *string      `json:"processGroupId,omitempty"`
 	Differences    []Difference `json:"differences"`
+	ProcessGroupID *string      `json:"processGroupId,omitempty"`
 }
 
 // Difference is a ComponentDifference.
 type Difference struct {
-	ValueA                    *string `json:"valueA,omitempty"`
-	ValueB                    *string `json:"valueB,omitempty"`
 	ChangeDescription         string  `json:"changeDescription"`
 	DifferenceType            string  `json:"differenceType"`
 	DifferenceTypeDescription string  `json:"differenceTypeDescription"`
+	ValueA                    *string `json:"valueA,omitempty"`
+	ValueB                    *string `json:"valueB,omitempty"`
 }
 
 // Compare returns the component difference groups between two flowContents

@@ -231,6 +231,9 @@ func (s *Service) DeleteFlow(ctx context.Context, caller Caller, bucketID, flowI
 		return nil, err
 	}
 	out := flowBase(r.Flow, r.Bucket.Name)
+	// NiFi loads the flow without its snapshot count before deleting it,
+	// so the echoed flow says versionCount 0.
+	out.VersionCount = 0
 	if !s.opts.Revisions {
 		out.Revision = model.ZeroRevision()
 	}

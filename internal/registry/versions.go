@@ -203,12 +203,21 @@ func (s *Service) GetVersion(bucketID, flowID string, n int32) (*model.Snapshot,
 }
 
 // GetVersionByFlow is GetVersion addressed by flow id alone (/flows/...).
+// NiFi looks up the latest version's metadata first on this path, hence
+// its messages: an unknown flow "does not exist in this bucket" and a flow
+// without versions "has no versions", whatever version was asked for.
 func (s *Service) GetVersionByFlow(flowID string, n int32) (*model.Snapshot, error) {
 	var out *model.Snapshot
 	err := s.read(func(tx *store.Tx) error {
 		b, f, err := lookupFlowByID(tx, flowID)
+		if model.KindOf(err) == model.KindNotFound {
+			return model.NotFound(model.MsgFlowNotFoundInBucket)
+		}
 		if err != nil {
 			return err
+		}
+		if f.VersionCount == 0 {
+			return model.NotFound(model.MsgNoSnapshots)
 		}
 		out, err = s.versionOf(tx, b, f, n)
 		return err

@@ -371,8 +371,19 @@ func (w wtx) createFlow(c *command.CreateFlow) (any, error) {
 	return FlowResult{Flow: f, Bucket: b, Rev: rev}, w.putRevision(f.ID, rev)
 }
 
+// flowFirst is flowIn in the order NiFi's update and delete use: the flow
+// must exist at all (verifyFlowExists) before its bucket is looked at.
+func (w wtx) flowFirst(bucketID, flowID string) (BucketRec, FlowRec, error) {
+	if _, ok, err := w.flow(flowID); err != nil {
+		return BucketRec{}, FlowRec{}, err
+	} else if !ok {
+		return BucketRec{}, FlowRec{}, model.NotFound(model.MsgFlowNotFound)
+	}
+	return w.flowIn(bucketID, flowID)
+}
+
 func (w wtx) updateFlow(c *command.UpdateFlow) (any, error) {
-	b, f, err := w.flowIn(c.BucketID, c.ID)
+	b, f, err := w.flowFirst(c.BucketID, c.ID)
 	if err != nil {
 		return nil, err
 	}
@@ -406,7 +417,7 @@ func (w wtx) updateFlow(c *command.UpdateFlow) (any, error) {
 }
 
 func (w wtx) deleteFlow(c *command.DeleteFlow) (any, error) {
-	b, f, err := w.flowIn(c.BucketID, c.ID)
+	b, f, err := w.flowFirst(c.BucketID, c.ID)
 	if err != nil {
 		return nil, err
 	}

@@ -92,8 +92,8 @@ func TestRoundTrip(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if rinfo.SHA256 != info.SHA256 || rinfo.ContentSHA256 != info.ContentSHA256 {
-		t.Fatalf("restore saw %s/%s, verify %s/%s", rinfo.SHA256, rinfo.ContentSHA256, info.SHA256, info.ContentSHA256)
+	if rinfo.SHA256 != info.SHA256 || rinfo.ContentChecksum != info.ContentChecksum {
+		t.Fatalf("restore saw %s/%s, verify %s/%s", rinfo.SHA256, rinfo.ContentChecksum, info.SHA256, info.ContentChecksum)
 	}
 	rs, err := store.Open(filepath.Join(dir, "state.db"), store.Options{})
 	if err != nil {
@@ -126,11 +126,12 @@ func TestDamageRefused(t *testing.T) {
 		"manifest":         fixedHdrLen + mlen/2,
 		"snapshot header":  snapStart + 20,
 		"snapshot length":  snapStart + 30,
-		"database first":   snapStart + snapHdrLen,
-		"database middle":  snapStart + snapHdrLen + int(m.StoreBytes)/2,
-		"database last":    snapStart + snapHdrLen + int(m.StoreBytes) - 1,
+		"database first":   snapStart + store.FrameHeaderLen,
+		"database middle":  snapStart + store.FrameHeaderLen + int(m.StoreBytes)/2,
+		"database last":    snapStart + store.FrameHeaderLen + int(m.StoreBytes) - 1,
 		"content checksum": len(good) - trailerLen - 5,
 		"trailer magic":    len(good) - trailerLen + 2,
+		"trailer JSON":     len(good) - trailerLen + 12,
 		"trailer checksum": len(good) - 1,
 	}
 	for name, off := range offsets {
@@ -138,7 +139,7 @@ func TestDamageRefused(t *testing.T) {
 		bad[off] ^= 0x5a
 		check(t, "altered "+name, bad)
 	}
-	for _, n := range []int{0, 5, fixedHdrLen, fixedHdrLen + mlen, snapStart + 10, snapStart + snapHdrLen + 100, len(good) - trailerLen, len(good) - 1} {
+	for _, n := range []int{0, 5, fixedHdrLen, fixedHdrLen + mlen, snapStart + 10, snapStart + store.FrameHeaderLen + 100, len(good) - trailerLen, len(good) - 1} {
 		check(t, fmt.Sprintf("truncated to %d of %d bytes", n, len(good)), good[:n])
 	}
 	check(t, "with trailing garbage", append(bytes.Clone(good), 'x'))

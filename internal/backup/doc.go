@@ -4,23 +4,28 @@
 // verifier, the restore of a file into the data directory of a new node,
 // and the scheduler that keeps backups in a directory with retention.
 //
-// # File format (version 1)
+// # File format (version 2)
 //
-//	8 bytes  magic "WEIRBKUP"
-//	4 bytes  format version (1), big endian
-//	4 bytes  manifest length M, big endian
-//	M bytes  manifest, JSON (see Manifest): index, time, counts, state hash, sizes
-//	S bytes  the store's snapshot stream (store.Snapshot.WriteTo): its own
-//	         32-byte header (magic "WEIRSNAP", versions, applied index,
-//	         length L), the L bytes of the bbolt file, then their SHA-256
-//	40 bytes trailer: "WEIRBEND" and a SHA-256 over the first 16+M bytes,
-//	         the snapshot header and the snapshot's SHA-256
+//	8 bytes    magic "WEIRBKUP"
+//	4 bytes    format version (2), big endian
+//	4 bytes    head length M, big endian
+//	M bytes    head manifest, JSON: index, time, node, store format, sizes
+//	S bytes    the store's snapshot frame (store.Snapshot.WriteTo): a 32-byte
+//	           header (magic "WEIRSNAP", versions, applied index, length L),
+//	           the L bytes of the bbolt file, and an XXH64 of header and data
+//	512 bytes  trailer: "WEIRBEND", 472 bytes of space-padded JSON (state
+//	           hash and counts at the index), and a SHA-256 over the head,
+//	           the frame's header and checksum, and the trailer JSON
 //
-// The database bytes are hashed once (by the snapshot stream); the trailer
-// binds the manifest and the snapshot header to that hash, so changing
-// any byte of the file, or cutting it short, is detected without hashing
-// the data twice. A restore also re-checks the bbolt page structure and
-// recomputes the state hash, which must equal the manifest's.
+// The database bytes are checksummed once, by the frame, with XXH64 (several
+// GB/s, so checksumming does not bound backup speed); the trailer's SHA-256
+// binds the manifest, the frame header and that checksum together, so
+// changing any byte of the file, or cutting it short, is detected without
+// hashing the data twice. The state hash and counts are computed on a
+// second read transaction of the same instant while the file streams, which
+// is why they sit in the trailer: a backup costs one pass of wall time. A
+// restore also recomputes the state hash and counts, which must equal the
+// trailer's.
 //
 // # Consistency
 //

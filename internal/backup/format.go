@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"time"
 
 	"github.com/weir-nifi/weir/internal/store"
@@ -18,15 +19,14 @@ import (
 // File format constants (see the package documentation).
 const (
 	Magic         = "WEIRBKUP"
-	FormatVersion = 1
+	FormatVersion = 2
 	trailerMagic  = "WEIRBEND"
-	trailerLen    = 8 + sha256.Size
 	fixedHdrLen   = 8 + 4 + 4
 	maxManifest   = 1 << 20
-	// The store's snapshot frame: a 32-byte header whose last 8 bytes are
-	// the database length, the database, and its SHA-256.
-	snapMagic  = "WEIRSNAP"
-	snapHdrLen = 32
+	// tailJSONLen is the fixed size of the trailer's JSON (space padded),
+	// so the whole file's size is known before the state is summarised.
+	tailJSONLen = 472
+	trailerLen  = 8 + tailJSONLen + sha256.Size
 	// Ext is the extension of backup files.
 	Ext = ".weirbak"
 )
@@ -35,8 +35,9 @@ const (
 // backup.
 var ErrInvalid = errors.New("invalid backup")
 
-// Manifest describes a backup. It is written before the data, so a reader
-// knows what a file holds from its first bytes.
+// Manifest describes a backup. The head fields are written before the
+// data, so a reader knows what a file holds from its first bytes; Counts
+// and StateHash come from the trailer, computed while the data streams.
 type Manifest struct {
 	Format int `json:"format"`
 	// Index is the Raft index of the last write the backup holds.
@@ -44,23 +45,34 @@ type Manifest struct {
 	CreatedAt time.Time `json:"createdAt"`
 	NodeID    string    `json:"nodeId,omitempty"`
 	// StoreFormat is the store's on-disk format version.
-	StoreFormat int          `json:"storeFormat"`
-	Counts      store.Counts `json:"counts"`
-	// StateHash is the store's state hash at Index (see store.StateHash).
-	StateHash string `json:"stateHash"`
+	StoreFormat int `json:"storeFormat"`
 	// StoreBytes is the size of the database file; StreamBytes the size
-	// of the snapshot stream around it.
+	// of the snapshot frame around it.
 	StoreBytes  int64 `json:"storeBytes"`
 	StreamBytes int64 `json:"streamBytes"`
+	// From the trailer: the store's state hash and counts at Index.
+	Counts    store.Counts `json:"counts"`
+	StateHash string       `json:"stateHash"`
+}
+
+// head is the part of the manifest written before the data.
+type head struct {
+	Format      int       `json:"format"`
+	Index       uint64    `json:"index"`
+	CreatedAt   time.Time `json:"createdAt"`
+	NodeID      string    `json:"nodeId,omitempty"`
+	StoreFormat int       `json:"storeFormat"`
+	StoreBytes  int64     `json:"storeBytes"`
+	StreamBytes int64     `json:"streamBytes"`
 }
 
 // Info is what reading a whole backup learns: its manifest and checksums.
 type Info struct {
 	Manifest
-	// ContentSHA256 is the SHA-256 of the database bytes.
-	ContentSHA256 string `json:"contentSha256"`
-	// SHA256 is the trailer's checksum (manifest, snapshot header and
-	// content checksum).
+	// ContentChecksum is the snapshot frame's XXH64 (hex).
+	ContentChecksum string `json:"contentXxh64"`
+	// SHA256 is the trailer's checksum over the manifest, the frame's
+	// header and checksum, and the trailer's JSON.
 	SHA256 string `json:"sha256"`
 	// FileBytes is the size of the whole backup.
 	FileBytes int64 `json:"fileBytes"`
@@ -70,8 +82,7 @@ type Info struct {
 // (*store.Snapshot).
 type Snapshot interface {
 	Index() uint64
-	Counts() store.Counts
-	Hash() string
+	Summary() store.Summary
 	Size() int64
 	StreamSize() int64
 	WriteTo(w io.Writer) (int64, error)
@@ -82,17 +93,15 @@ type Prepared struct {
 	Manifest Manifest
 	sn       Snapshot
 	header   []byte
+	summary  *store.Summary
 }
 
-// Prepare computes the manifest of a snapshot (a pass over the state for
-// the counts and the state hash).
+// Prepare builds the head of a backup; it reads nothing but the
+// snapshot's index and size.
 func Prepare(sn Snapshot, nodeID string, now time.Time) (*Prepared, error) {
-	m := Manifest{
-		Format: FormatVersion, Index: sn.Index(), CreatedAt: now.UTC(), NodeID: nodeID,
-		StoreFormat: store.FormatVersion, Counts: sn.Counts(), StateHash: sn.Hash(),
-		StoreBytes: sn.Size(), StreamBytes: sn.StreamSize(),
-	}
-	mb, err := json.Marshal(m)
+	h := head{Format: FormatVersion, Index: sn.Index(), CreatedAt: now.UTC(), NodeID: nodeID,
+		StoreFormat: store.FormatVersion, StoreBytes: sn.Size(), StreamBytes: sn.StreamSize()}
+	mb, err := json.Marshal(h)
 	if err != nil {
 		return nil, err
 	}
@@ -101,7 +110,21 @@ func Prepare(sn Snapshot, nodeID string, now time.Time) (*Prepared, error) {
 	hdr = binary.BigEndian.AppendUint32(hdr, FormatVersion)
 	hdr = binary.BigEndian.AppendUint32(hdr, uint32(len(mb)))
 	hdr = append(hdr, mb...)
+	m := Manifest{Format: h.Format, Index: h.Index, CreatedAt: h.CreatedAt, NodeID: h.NodeID,
+		StoreFormat: h.StoreFormat, StoreBytes: h.StoreBytes, StreamBytes: h.StreamBytes}
 	return &Prepared{Manifest: m, sn: sn, header: hdr}, nil
+}
+
+// Summarize computes the state hash and counts now (the scheduler needs
+// them to skip unchanged states); otherwise WriteTo computes them while
+// the data streams.
+func (p *Prepared) Summarize() store.Summary {
+	if p.summary == nil {
+		s := p.sn.Summary()
+		p.summary = &s
+		p.Manifest.Counts, p.Manifest.StateHash = s.Counts, s.StateHash
+	}
+	return *p.summary
 }
 
 // Size is the number of bytes WriteTo writes.
@@ -109,44 +132,84 @@ func (p *Prepared) Size() int64 {
 	return int64(len(p.header)) + p.Manifest.StreamBytes + trailerLen
 }
 
-// WriteTo writes the whole backup.
+// WriteTo writes the whole backup. The state hash and counts for the
+// trailer are computed on the snapshot's second view while its file
+// streams, so the backup costs one pass of wall time, not two.
 func (p *Prepared) WriteTo(w io.Writer) (int64, error) {
+	var sumCh chan store.Summary
+	if p.summary == nil {
+		sumCh = make(chan store.Summary, 1)
+		go func() { sumCh <- p.sn.Summary() }()
+	}
 	n, err := w.Write(p.header)
 	total := int64(n)
-	if err != nil {
-		return total, err
+	if err == nil {
+		ew := &edgeWriter{w: w}
+		var m int64
+		m, err = p.sn.WriteTo(ew)
+		total += m
+		if err == nil && m != p.Manifest.StreamBytes {
+			err = fmt.Errorf("snapshot stream was %d bytes, expected %d", m, p.Manifest.StreamBytes)
+		}
+		if err == nil {
+			if sumCh != nil {
+				s := <-sumCh
+				sumCh = nil
+				p.summary = &s
+				p.Manifest.Counts, p.Manifest.StateHash = s.Counts, s.StateHash
+			}
+			var tr []byte
+			if tr, err = trailer(p.header, ew.head[:], ew.tail[:], *p.summary); err == nil {
+				n, err = w.Write(tr)
+				total += int64(n)
+			}
+		}
 	}
-	ew := &edgeWriter{w: w}
-	m, err := p.sn.WriteTo(ew)
-	total += m
-	if err != nil {
-		return total, err
+	if sumCh != nil {
+		<-sumCh // never leave the summary walking a released snapshot
 	}
-	if m != p.Manifest.StreamBytes || ew.n < snapHdrLen+sha256.Size {
-		return total, fmt.Errorf("snapshot stream was %d bytes, expected %d", m, p.Manifest.StreamBytes)
+	return total, err
+}
+
+// tailJSON is the trailer's payload, padded to tailJSONLen.
+func tailJSON(s store.Summary) ([]byte, error) {
+	b, err := json.Marshal(s)
+	if err != nil {
+		return nil, err
+	}
+	if len(b) > tailJSONLen {
+		return nil, fmt.Errorf("backup trailer JSON is %d bytes, more than %d", len(b), tailJSONLen)
+	}
+	return append(b, bytes.Repeat([]byte{' '}, tailJSONLen-len(b))...), nil
+}
+
+func trailer(header, frameHead, frameSum []byte, s store.Summary) ([]byte, error) {
+	tj, err := tailJSON(s)
+	if err != nil {
+		return nil, err
 	}
 	tr := make([]byte, 0, trailerLen)
 	tr = append(tr, trailerMagic...)
-	tr = append(tr, trailerSum(p.header, ew.head[:], ew.tail[:])...)
-	n, err = w.Write(tr)
-	return total + int64(n), err
+	tr = append(tr, tj...)
+	return append(tr, trailerSum(header, frameHead, frameSum, tj)...), nil
 }
 
-func trailerSum(header, snapHead, snapSum []byte) []byte {
+func trailerSum(header, frameHead, frameSum, tj []byte) []byte {
 	h := sha256.New()
 	h.Write(header)
-	h.Write(snapHead)
-	h.Write(snapSum)
+	h.Write(frameHead)
+	h.Write(frameSum)
+	h.Write(tj)
 	return h.Sum(nil)
 }
 
-// edgeWriter passes bytes through and keeps the first snapHdrLen and the
-// last sha256.Size of them.
+// edgeWriter passes bytes through and keeps the first FrameHeaderLen and
+// the last FrameSumLen of them: the frame's header and checksum.
 type edgeWriter struct {
 	w    io.Writer
 	n    int64
-	head [snapHdrLen]byte
-	tail [sha256.Size]byte
+	head [store.FrameHeaderLen]byte
+	tail [store.FrameSumLen]byte
 }
 
 func (e *edgeWriter) Write(p []byte) (int, error) {
@@ -156,7 +219,7 @@ func (e *edgeWriter) Write(p []byte) (int, error) {
 }
 
 func (e *edgeWriter) note(p []byte) {
-	if e.n < snapHdrLen {
+	if e.n < store.FrameHeaderLen {
 		copy(e.head[e.n:], p)
 	}
 	e.n += int64(len(p))
@@ -168,20 +231,9 @@ func (e *edgeWriter) note(p []byte) {
 	copy(e.tail[len(e.tail)-len(p):], p)
 }
 
-// edgeReader is edgeWriter for a reader.
-type edgeReader struct {
-	r io.Reader
-	edgeWriter
-}
-
-func (e *edgeReader) Read(p []byte) (int, error) {
-	n, err := e.r.Read(p)
-	e.note(p[:n])
-	return n, err
-}
-
-// ReadHeader reads the magic, version and manifest at the start of a
-// backup and returns the manifest and the raw header bytes.
+// ReadHeader reads the magic, version and head manifest at the start of a
+// backup and returns the manifest (without the trailer's fields) and the
+// raw header bytes.
 func ReadHeader(r io.Reader) (Manifest, []byte, error) {
 	var m Manifest
 	fixed := make([]byte, fixedHdrLen)
@@ -203,17 +255,37 @@ func ReadHeader(r io.Reader) (Manifest, []byte, error) {
 	if _, err := io.ReadFull(r, hdr[fixedHdrLen:]); err != nil {
 		return m, nil, fmt.Errorf("%w: truncated manifest (%v)", ErrInvalid, err)
 	}
-	if err := json.Unmarshal(hdr[fixedHdrLen:], &m); err != nil {
+	var h head
+	if err := json.Unmarshal(hdr[fixedHdrLen:], &h); err != nil {
 		return m, nil, fmt.Errorf("%w: manifest is not valid JSON: %v", ErrInvalid, err)
 	}
-	if m.StoreFormat != store.FormatVersion {
-		return m, nil, fmt.Errorf("%w: store format %d, this build reads %d", ErrInvalid, m.StoreFormat, store.FormatVersion)
+	if h.StoreFormat != store.FormatVersion {
+		return m, nil, fmt.Errorf("%w: store format %d, this build reads %d", ErrInvalid, h.StoreFormat, store.FormatVersion)
 	}
+	m = Manifest{Format: h.Format, Index: h.Index, CreatedAt: h.CreatedAt, NodeID: h.NodeID,
+		StoreFormat: h.StoreFormat, StoreBytes: h.StoreBytes, StreamBytes: h.StreamBytes}
 	return m, hdr, nil
 }
 
-// readTrailer reads and checks the trailer and that nothing follows it.
-func readTrailer(r io.Reader, header []byte, snap *edgeWriter) (string, error) {
+// checkFrame ties a verified snapshot frame to the manifest.
+func checkFrame(f store.Frame, m Manifest) error {
+	if f.Index != m.Index || f.Size != m.StoreBytes {
+		return fmt.Errorf("%w: snapshot (index %d, %d bytes) differs from the manifest (index %d, %d bytes)", ErrInvalid, f.Index, f.Size, m.Index, m.StoreBytes)
+	}
+	return nil
+}
+
+// frameError maps the store's frame errors to ErrInvalid.
+func frameError(err error) error {
+	if errors.Is(err, store.ErrBadSnapshot) || errors.Is(err, store.ErrFormat) {
+		return fmt.Errorf("%w: %v", ErrInvalid, err)
+	}
+	return err
+}
+
+// readTrailer reads and checks the trailer, fills the manifest's trailer
+// fields and checks that nothing follows.
+func readTrailer(r io.Reader, header []byte, f store.Frame, m *Manifest) (string, error) {
 	tr := make([]byte, trailerLen)
 	if _, err := io.ReadFull(r, tr); err != nil {
 		return "", fmt.Errorf("%w: truncated: the checksum trailer is missing (%v)", ErrInvalid, err)
@@ -221,15 +293,21 @@ func readTrailer(r io.Reader, header []byte, snap *edgeWriter) (string, error) {
 	if string(tr[:8]) != trailerMagic {
 		return "", fmt.Errorf("%w: damaged checksum trailer", ErrInvalid)
 	}
-	want := trailerSum(header, snap.head[:], snap.tail[:])
-	if !bytes.Equal(tr[8:], want) {
-		return "", fmt.Errorf("%w: checksum mismatch: the manifest or snapshot header was altered", ErrInvalid)
+	tj := tr[8 : 8+tailJSONLen]
+	want := trailerSum(header, f.Header[:], f.Sum[:], tj)
+	if !bytes.Equal(tr[8+tailJSONLen:], want) {
+		return "", fmt.Errorf("%w: checksum mismatch: the manifest, snapshot header or trailer was altered", ErrInvalid)
 	}
+	var s store.Summary
+	if err := json.Unmarshal(bytes.TrimRight(tj, " "), &s); err != nil {
+		return "", fmt.Errorf("%w: trailer is not valid JSON: %v", ErrInvalid, err)
+	}
+	m.Counts, m.StateHash = s.Counts, s.StateHash
 	var one [1]byte
 	if n, _ := io.ReadFull(r, one[:]); n > 0 {
 		return "", fmt.Errorf("%w: unexpected data after the checksum trailer", ErrInvalid)
 	}
-	return hex.EncodeToString(tr[8:]), nil
+	return hex.EncodeToString(tr[8+tailJSONLen:]), nil
 }
 
 // Verify reads a whole backup and checks every checksum without writing
@@ -242,43 +320,46 @@ func Verify(r io.Reader, progress func(n int64)) (Info, error) {
 	if err != nil {
 		return info, err
 	}
-	info.Manifest = m
-	er := &edgeReader{r: br}
-	sh := make([]byte, snapHdrLen)
-	if _, err := io.ReadFull(er, sh); err != nil {
-		return info, fmt.Errorf("%w: truncated snapshot header (%v)", ErrInvalid, err)
-	}
-	if string(sh[:8]) != snapMagic {
-		return info, fmt.Errorf("%w: damaged snapshot header", ErrInvalid)
-	}
-	if idx := binary.BigEndian.Uint64(sh[16:]); idx != m.Index {
-		return info, fmt.Errorf("%w: snapshot index %d differs from the manifest's %d", ErrInvalid, idx, m.Index)
-	}
-	size := int64(binary.BigEndian.Uint64(sh[24:]))
-	if size != m.StoreBytes || size <= 0 {
-		return info, fmt.Errorf("%w: snapshot length %d differs from the manifest's %d", ErrInvalid, size, m.StoreBytes)
-	}
-	sum := sha256.New()
-	n, err := io.Copy(sum, io.LimitReader(er, size))
+	f, err := store.CopyFrame(br, io.Discard)
 	if err != nil {
+		return info, frameError(err)
+	}
+	if err := checkFrame(f, m); err != nil {
 		return info, err
 	}
-	if n != size {
-		return info, fmt.Errorf("%w: truncated: %d of %d database bytes", ErrInvalid, n, size)
-	}
-	got := make([]byte, sha256.Size)
-	if _, err := io.ReadFull(er, got); err != nil {
-		return info, fmt.Errorf("%w: truncated: the content checksum is missing (%v)", ErrInvalid, err)
-	}
-	if !bytes.Equal(got, sum.Sum(nil)) {
-		return info, fmt.Errorf("%w: content checksum mismatch: the database bytes were altered", ErrInvalid)
-	}
-	info.ContentSHA256 = hex.EncodeToString(got)
-	if info.SHA256, err = readTrailer(br, hdr, &er.edgeWriter); err != nil {
+	if info.SHA256, err = readTrailer(br, hdr, f, &m); err != nil {
 		return info, err
 	}
+	info.Manifest = m
+	info.ContentChecksum = hex.EncodeToString(f.Sum[:])
 	info.FileBytes = cr.n - int64(br.Buffered())
 	return info, nil
+}
+
+// ReadManifest reads a backup file's full manifest (head and trailer)
+// without reading the data in between.
+func ReadManifest(f *os.File) (Manifest, error) {
+	m, _, err := ReadHeader(bufio.NewReader(io.NewSectionReader(f, 0, 1<<20)))
+	if err != nil {
+		return m, err
+	}
+	st, err := f.Stat()
+	if err != nil {
+		return m, err
+	}
+	tr := make([]byte, trailerLen)
+	if _, err := f.ReadAt(tr, st.Size()-trailerLen); err != nil {
+		return m, fmt.Errorf("%w: no trailer: %v", ErrInvalid, err)
+	}
+	if string(tr[:8]) != trailerMagic {
+		return m, fmt.Errorf("%w: damaged checksum trailer", ErrInvalid)
+	}
+	var s store.Summary
+	if err := json.Unmarshal(bytes.TrimRight(tr[8:8+tailJSONLen], " "), &s); err != nil {
+		return m, fmt.Errorf("%w: trailer is not valid JSON: %v", ErrInvalid, err)
+	}
+	m.Counts, m.StateHash = s.Counts, s.StateHash
+	return m, nil
 }
 
 type countingReader struct {

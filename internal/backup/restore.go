@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"encoding/hex"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -46,22 +45,18 @@ func Restore(r io.Reader, dataDir string, progress func(n int64)) (Info, error) 
 	if err != nil {
 		return info, err
 	}
-	info.Manifest = m
-	er := &edgeReader{r: br}
-	sh, err := store.ReadSnapshotFile(er, tmp)
+	f, err := store.ReadSnapshotFile(br, tmp)
 	if err != nil {
-		if errors.Is(err, store.ErrBadSnapshot) {
-			return info, fmt.Errorf("%w: %v", ErrInvalid, err)
-		}
+		return info, frameError(err)
+	}
+	if err := checkFrame(f, m); err != nil {
 		return info, err
 	}
-	if sh.Index != m.Index || sh.Size != m.StoreBytes {
-		return info, fmt.Errorf("%w: snapshot (index %d, %d bytes) differs from the manifest (index %d, %d bytes)", ErrInvalid, sh.Index, sh.Size, m.Index, m.StoreBytes)
-	}
-	info.ContentSHA256 = hex.EncodeToString(er.tail[:])
-	if info.SHA256, err = readTrailer(br, hdr, &er.edgeWriter); err != nil {
+	if info.SHA256, err = readTrailer(br, hdr, f, &m); err != nil {
 		return info, err
 	}
+	info.Manifest = m
+	info.ContentChecksum = hex.EncodeToString(f.Sum[:])
 	info.FileBytes = cr.n - int64(br.Buffered())
 
 	if err := store.CheckFile(tmp); err != nil {

@@ -70,7 +70,7 @@ func (s *Service) RunOnce() (string, error) {
 		s.failed("scheduled", err)
 		return "", err
 	}
-	if last != nil && last.StateHash == p.Manifest.StateHash {
+	if last != nil && last.StateHash == p.Summarize().StateHash {
 		// Only cluster bookkeeping (elections, member records) happened.
 		s.skipped()
 		return "", nil
@@ -180,16 +180,15 @@ func newest(dir string) (*Manifest, string, int64, error) {
 	return &m, path, st.Size(), nil
 }
 
-// ReadManifestFile reads the manifest at the start of a backup file
-// (without verifying the rest).
+// ReadManifestFile reads the full manifest of a backup file (its head and
+// trailer, without verifying the data between them).
 func ReadManifestFile(path string) (Manifest, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return Manifest{}, err
 	}
 	defer f.Close()
-	m, _, err := ReadHeader(bufio.NewReader(f))
-	return m, err
+	return ReadManifest(f)
 }
 
 // SyncEvery is how many bytes a backup file writer lets accumulate before

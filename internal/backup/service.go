@@ -155,7 +155,6 @@ func (s *Service) Handler() http.Handler {
 		h.Set("Content-Length", strconv.FormatInt(p.Size(), 10))
 		h.Set("Content-Disposition", `attachment; filename="`+name+`"`)
 		h.Set("X-Weir-Backup-Index", strconv.FormatUint(p.Manifest.Index, 10))
-		h.Set("X-Weir-Backup-State-Hash", p.Manifest.StateHash)
 		w.WriteHeader(http.StatusOK)
 		n, err := p.WriteTo(w)
 		if err != nil {

@@ -42,6 +42,8 @@ func (s *Store) Apply(entries []Entry) ([]Result, error) {
 	if s.db == nil {
 		return nil, errors.New("store is closed")
 	}
+	s.applyMu.Lock()
+	defer s.applyMu.Unlock()
 	last := s.applied.Load()
 	newLast := last
 	err := s.db.Update(func(tx *bolt.Tx) error {

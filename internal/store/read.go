@@ -153,3 +153,6 @@ func (t *Tx) Counts() Counts {
 		Versions: t.b(tVersions).Stats().KeyN,
 	}
 }
+
+// Summary is the state hash and counts of this view.
+func (t *Tx) Summary() Summary { return summarize(t.tx) }

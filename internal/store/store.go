@@ -58,6 +58,9 @@ type Store struct {
 
 	mu sync.RWMutex // held shared by readers and Apply, exclusively by Restore
 	db *bolt.DB
+	// applyMu is held by Apply around its transaction so Snapshot can open
+	// two read transactions at the same point.
+	applyMu sync.Mutex
 
 	applied atomic.Uint64
 	// notify is closed and replaced after every applied batch, so waiters

@@ -3,6 +3,7 @@ package store
 import (
 	"bytes"
 	"errors"
+	"io"
 	"path/filepath"
 	"testing"
 
@@ -234,7 +235,7 @@ func TestSnapshotRestoreKeepsHash(t *testing.T) {
 	if _, err := sn.WriteTo(&buf); err != nil {
 		t.Fatal(err)
 	}
-	if sn.Hash() != src {
+	if sn.Summary().StateHash != src {
 		t.Fatal("snapshot hash differs")
 	}
 	sn.Release()
@@ -303,4 +304,79 @@ func TestPrepareRestoredResetsIndexAndMembers(t *testing.T) {
 		}
 		return nil
 	})
+}
+
+// Every single-byte alteration of a frame is refused before bbolt sees it.
+func TestFrameDetectsDamage(t *testing.T) {
+	a := seed(t)
+	a.ok(version(1, 5000))
+	sn, err := a.s.Snapshot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var buf bytes.Buffer
+	if _, err := sn.WriteTo(&buf); err != nil {
+		t.Fatal(err)
+	}
+	if got := int64(buf.Len()); got != sn.StreamSize() {
+		t.Fatalf("wrote %d bytes, StreamSize says %d", got, sn.StreamSize())
+	}
+	sum := sn.Summary()
+	if sum.Counts != (Counts{Buckets: 1, Flows: 1, Versions: 1}) {
+		t.Fatalf("counts %+v", sum.Counts)
+	}
+	sn.Release()
+	good := buf.Bytes()
+	if _, err := CopyFrame(bytes.NewReader(good), io.Discard); err != nil {
+		t.Fatal(err)
+	}
+	for _, at := range []int{0, 9, 13, 20, 27, FrameHeaderLen, len(good) / 2, len(good) - FrameSumLen - 1, len(good) - 1} {
+		bad := append([]byte(nil), good...)
+		bad[at] ^= 0x40
+		if _, err := CopyFrame(bytes.NewReader(bad), io.Discard); err == nil {
+			t.Errorf("altered byte %d accepted", at)
+		}
+	}
+	for _, n := range []int{0, FrameHeaderLen - 1, FrameHeaderLen + 10, len(good) - 1} {
+		if _, err := CopyFrame(bytes.NewReader(good[:n]), io.Discard); err == nil {
+			t.Errorf("frame truncated to %d bytes accepted", n)
+		}
+	}
+}
+
+// Snapshot's two views see the same point even while Apply runs.
+func TestSnapshotViewsAgreeUnderWrites(t *testing.T) {
+	a := seed(t)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for i := int32(1); i <= 200; i++ {
+			a.ok(version(i, 5000+int64(i)))
+		}
+	}()
+	for i := 0; i < 50; i++ {
+		sn, err := a.s.Snapshot()
+		if err != nil {
+			t.Fatal(err)
+		}
+		var buf bytes.Buffer
+		if _, err := sn.WriteTo(&buf); err != nil {
+			t.Fatal(err)
+		}
+		want := sn.Summary().StateHash
+		sn.Release()
+		other, err := Open(filepath.Join(t.TempDir(), "x.db"), Options{NoSync: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := other.Restore(&buf); err != nil {
+			t.Fatal(err)
+		}
+		got, _, _ := other.StateHash()
+		other.Close()
+		if got != want {
+			t.Fatalf("streamed state %s differs from the summary %s", got, want)
+		}
+	}
+	<-done
 }

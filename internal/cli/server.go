@@ -68,6 +68,7 @@ To form a cluster, start the first node, then start the others with
 	f.DurationVar(&cfg.ElectionTimeout, "election-timeout", 0, "Raft election timeout (default 500ms)")
 	f.Uint64Var(&cfg.SnapshotThreshold, "snapshot-threshold", 0, "log entries between snapshots (default 1024)")
 	f.Uint64Var(&cfg.TrailingLogs, "trailing-logs", 0, "log entries kept after a snapshot for slow followers (default 1024)")
+	f.DurationVar(&cfg.SnapshotInterval, "snapshot-interval", 0, "how often to check whether --snapshot-threshold entries have accumulated (default 30s)")
 	f.BoolVar(&cfg.Revisions, "revisions", false, "enable NiFi Registry revisions (optimistic locking), off by default as in NiFi")
 	f.Int64Var(&cfg.MaxBody, "max-body", api.DefaultMaxBody, "largest accepted request body in bytes (413 above)")
 	f.Uint64Var(&cfg.ReadyMaxLag, "ready-max-lag", 1000, "readiness fails while this node's applied index trails the leader's commit by more entries")

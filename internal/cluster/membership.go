@@ -356,91 +356,112 @@ func (n *Node) reconcile(health map[string]*memberHealth) {
 }
 
 // placeVoters makes at most one membership change per call (hashicorp/raft
-// allows one at a time), moving towards: voters = the largest odd number
-// ≤ MaxVoters of healthy caught-up members, spread over as many zones as
-// possible.
+// allows one at a time). The rules, in order:
+//
+//  1. A voter unreachable for unhealthyAfter is replaced: a healthy,
+//     caught-up non-voter is promoted (same zone first).
+//  2. An unreachable voter is demoted only when the healthy voters alone
+//     form an odd set of at least three: failures never shrink the voter
+//     set below what still tolerates a failure, and a healthy voter is
+//     never demoted because another one is down.
+//  3. Grow towards MaxVoters while candidates allow an odd count, picking
+//     the zone with the fewest voters.
+//  4. Above MaxVoters (e.g. after lowering it), demote from the most
+//     crowded zone.
+//  5. Spread across zones: promote a candidate in a zone without a voter
+//     when another zone has two; with all voters healthy and an even count,
+//     demote one from a crowded zone.
 func (n *Node) placeVoters(members []memberView) {
 	var voters, candidates []memberView
-	healthyVoters := 0
+	healthy := 0
+	perZone := map[string]int{}
 	for _, m := range members {
-		if m.Suffrage == raft.Voter {
+		switch {
+		case m.Suffrage == raft.Voter:
 			voters = append(voters, m)
 			if m.healthy {
-				healthyVoters++
+				healthy++
+				perZone[m.zone]++
 			}
-		} else if m.Suffrage == raft.Nonvoter && m.healthy && m.caughtUp {
+		case m.Suffrage == raft.Nonvoter && m.healthy && m.caughtUp:
 			candidates = append(candidates, m)
 		}
 	}
-	eligible := healthyVoters + len(candidates)
-	target := min(n.cfg.MaxVoters, eligible)
-	if target%2 == 0 {
-		target--
-	}
-	if target < 1 {
-		target = 1
-	}
-	perZone := map[string]int{}
-	for _, v := range voters {
-		if v.healthy {
-			perZone[v.zone]++
-		}
-	}
-	pick := func() (memberView, bool) {
-		// The candidate in the zone with the fewest healthy voters.
+	pick := func(prefer string) (memberView, bool) {
 		if len(candidates) == 0 {
 			return memberView{}, false
 		}
 		sort.SliceStable(candidates, func(i, j int) bool {
-			zi, zj := perZone[candidates[i].zone], perZone[candidates[j].zone]
-			if zi != zj {
-				return zi < zj
+			ci, cj := candidates[i], candidates[j]
+			if (ci.zone == prefer) != (cj.zone == prefer) {
+				return ci.zone == prefer
 			}
-			return candidates[i].ID < candidates[j].ID
+			if perZone[ci.zone] != perZone[cj.zone] {
+				return perZone[ci.zone] < perZone[cj.zone]
+			}
+			return ci.ID < cj.ID
 		})
 		return candidates[0], true
 	}
-	// 1. Replace a voter that stays unreachable with a healthy non-voter.
+	promote := func(c memberView, why string) {
+		n.log.Info("promoting non-voter", "member", c.ID, "zone", c.zone, "why", why)
+		if err := n.raft.AddVoter(c.ID, c.Address, 0, 10*time.Second).Error(); err != nil {
+			n.log.Warn("promotion failed", "member", c.ID, "err", err)
+		}
+	}
+	demote := func(v memberView, why string) {
+		n.log.Info("demoting voter", "member", v.ID, "zone", v.zone, "why", why)
+		if err := n.raft.DemoteVoter(v.ID, 0, 10*time.Second).Error(); err != nil {
+			n.log.Warn("demotion failed", "member", v.ID, "err", err)
+		}
+	}
+	var dead []memberView
 	for _, v := range voters {
 		if !v.healthy && v.down > unhealthyAfter {
-			if c, ok := pick(); ok {
-				n.log.Warn("promoting a non-voter to replace an unreachable voter", "promote", c.ID, "zone", c.zone, "unreachable", v.ID)
-				if n.raft.AddVoter(c.ID, c.Address, 0, 10*time.Second).Error() == nil {
-					return
-				}
-			}
-			if len(voters) > 1 {
-				n.log.Warn("demoting unreachable voter", "member", v.ID, "down", v.down.Round(time.Second))
-				_ = n.raft.DemoteVoter(v.ID, 0, 10*time.Second).Error()
+			dead = append(dead, v)
+		}
+	}
+	// 1.
+	if len(dead) > 0 {
+		if c, ok := pick(dead[0].zone); ok {
+			promote(c, "replaces unreachable voter "+string(dead[0].ID))
+			return
+		}
+	}
+	// 2.
+	if len(dead) > 0 && healthy >= 3 && healthy%2 == 1 {
+		demote(dead[0], "unreachable for "+dead[0].down.Round(time.Second).String()+" and the healthy voters form a quorum of their own")
+		return
+	}
+	// 3.
+	if len(voters) < n.cfg.MaxVoters && len(candidates) > 0 && ((len(voters)+1)%2 == 1 || len(candidates) >= 2) {
+		if c, ok := pick(""); ok {
+			promote(c, "caught up")
+			return
+		}
+	}
+	// 4.
+	if len(voters) > n.cfg.MaxVoters {
+		if v, ok := crowdedVoter(voters, perZone, n.cfg.ID); ok {
+			demote(v, "more voters than --max-voters")
+		}
+		return
+	}
+	// 5.
+	if c, ok := pick(""); ok && perZone[c.zone] == 0 && len(voters) < n.cfg.MaxVoters+1 {
+		for _, cnt := range perZone {
+			if cnt >= 2 {
+				promote(c, "spreads voters across zones")
 				return
 			}
 		}
 	}
-	// 2. Grow towards the target.
-	if len(voters) < target {
-		if c, ok := pick(); ok {
-			n.log.Info("promoting caught-up non-voter", "member", c.ID, "zone", c.zone)
-			_ = n.raft.AddVoter(c.ID, c.Address, 0, 10*time.Second).Error()
-		}
-		return
-	}
-	// 3. Shrink to the target (an even count after a removal): demote a
-	// voter from the most crowded zone, never ourselves.
-	if len(voters) > target && len(voters)%2 == 0 {
-		if v, ok := crowdedVoter(voters, perZone, n.cfg.ID); ok {
-			n.log.Info("demoting voter to keep an odd, zone-balanced voter set", "member", v.ID, "zone", v.zone)
-			_ = n.raft.DemoteVoter(v.ID, 0, 10*time.Second).Error()
-		}
-		return
-	}
-	// 4. Rebalance: a zone without a voter has a candidate while another
-	// zone has two or more: promote first, demote after, so failure
-	// tolerance never drops.
-	if c, ok := pick(); ok && perZone[c.zone] == 0 {
+	if healthy == len(voters) && len(voters) >= 4 && len(voters)%2 == 0 {
 		for _, cnt := range perZone {
 			if cnt >= 2 {
-				n.log.Info("promoting non-voter to spread voters across zones", "member", c.ID, "zone", c.zone)
-				_ = n.raft.AddVoter(c.ID, c.Address, 0, 10*time.Second).Error()
+				if v, ok := crowdedVoter(voters, perZone, n.cfg.ID); ok {
+					demote(v, "keeps an odd voter set spread across zones")
+				}
 				return
 			}
 		}
@@ -453,7 +474,7 @@ func crowdedVoter(voters []memberView, perZone map[string]int, self string) (mem
 		if string(v.ID) == self {
 			continue
 		}
-		if !found || !v.healthy && best.healthy || perZone[v.zone] > perZone[best.zone] {
+		if !found || !v.healthy && best.healthy || v.healthy == best.healthy && perZone[v.zone] > perZone[best.zone] {
 			best, found = v, true
 		}
 	}

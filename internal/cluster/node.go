@@ -63,6 +63,9 @@ type Config struct {
 	LeaderLeaseTimeout time.Duration
 	SnapshotThreshold  uint64
 	TrailingLogs       uint64
+	// SnapshotInterval is how often Raft checks whether SnapshotThreshold
+	// entries have accumulated.
+	SnapshotInterval time.Duration
 	// LeaderWait is how long a request waits for a leader before 503.
 	LeaderWait time.Duration
 
@@ -94,6 +97,9 @@ func (c *Config) setDefaults() {
 	}
 	if c.TrailingLogs == 0 {
 		c.TrailingLogs = 1024
+	}
+	if c.SnapshotInterval == 0 {
+		c.SnapshotInterval = 30 * time.Second
 	}
 	if c.LeaderWait == 0 {
 		c.LeaderWait = 3 * time.Second
@@ -138,6 +144,7 @@ type Node struct {
 	reads *readBatcher
 
 	fastTimeouts  atomic.Bool
+	lease         time.Duration // leader lease raft started with (not reloadable)
 	leaderChanges atomic.Uint64
 	stopCh        chan struct{}
 	wg            sync.WaitGroup
@@ -260,6 +267,7 @@ func Start(cfg Config, st *store.Store) (*Node, error) {
 		rc.LeaderLeaseTimeout = singleVoterTimeout
 		n.fastTimeouts.Store(true)
 	}
+	n.lease = rc.LeaderLeaseTimeout
 	r, err := raft.NewRaft(rc, fsm, logs, logs, snaps, n.trans)
 	if err != nil {
 		n.closeTransport()
@@ -289,7 +297,7 @@ func (n *Node) raftConfig(l hclog.Logger) *raft.Config {
 	rc.CommitTimeout = 20 * time.Millisecond
 	rc.SnapshotThreshold = n.cfg.SnapshotThreshold
 	rc.TrailingLogs = n.cfg.TrailingLogs
-	rc.SnapshotInterval = 30 * time.Second
+	rc.SnapshotInterval = n.cfg.SnapshotInterval
 	// The store is durable and records its applied index, so restarts
 	// replay only the log after the last snapshot instead of restoring it.
 	rc.NoSnapshotRestoreOnStart = true
@@ -397,13 +405,16 @@ func (n *Node) tuneTimeouts() {
 	}
 	rc := raft.ReloadableConfig{
 		TrailingLogs:      n.cfg.TrailingLogs,
-		SnapshotInterval:  30 * time.Second,
+		SnapshotInterval:  n.cfg.SnapshotInterval,
 		SnapshotThreshold: n.cfg.SnapshotThreshold,
 		HeartbeatTimeout:  n.cfg.HeartbeatTimeout,
 		ElectionTimeout:   n.cfg.ElectionTimeout,
 	}
 	if single {
-		rc.HeartbeatTimeout, rc.ElectionTimeout = singleVoterTimeout, singleVoterTimeout
+		// The leader lease cannot be reloaded and must not exceed the
+		// heartbeat timeout.
+		fast := max(singleVoterTimeout, n.lease)
+		rc.HeartbeatTimeout, rc.ElectionTimeout = fast, fast
 	}
 	if err := n.raft.ReloadConfig(rc); err != nil {
 		n.log.Warn("cannot retune raft timeouts", "err", err)
@@ -433,6 +444,18 @@ func (n *Node) waitReady(ctx context.Context) error {
 }
 
 var errNotLeader = errors.New("not the leader")
+
+// Ready waits until this node leads and has applied every entry committed
+// before its term (implements registry.Proposer).
+func (n *Node) Ready(ctx context.Context) error {
+	if err := n.waitReady(ctx); err != nil {
+		if errors.Is(err, errNotLeader) {
+			return ErrNotLeader
+		}
+		return err
+	}
+	return nil
+}
 
 func noLeader() error {
 	return model.Unavailable("No cluster leader is available right now (an election may be in progress or a quorum of nodes is unreachable). Retry shortly.", time.Second)

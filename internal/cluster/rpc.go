@@ -161,6 +161,12 @@ func (n *Node) handleForwarded(w http.ResponseWriter, r *http.Request) {
 		api.WriteError(w, model.Unavailable("This node is starting.", time.Second))
 		return
 	}
+	// Forwarded writes run here only once this node is a ready leader,
+	// like writes that reach it directly.
+	if err := n.Ready(r.Context()); err != nil {
+		api.WriteError(w, err)
+		return
+	}
 	caller, err := decodeCaller(r.Header.Get(hdrCaller))
 	if err != nil {
 		api.WriteError(w, model.Invalid("bad forwarded caller"))

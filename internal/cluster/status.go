@@ -54,7 +54,11 @@ func (n *Node) probeAll(servers []raft.Server) map[string]LocalStatus {
 	var wg sync.WaitGroup
 	for _, s := range servers {
 		if string(s.ID) == n.cfg.ID {
-			out[n.cfg.ID] = n.LocalStatus()
+			// The probes of earlier members may already be writing.
+			self := n.LocalStatus()
+			mu.Lock()
+			out[n.cfg.ID] = self
+			mu.Unlock()
 			continue
 		}
 		wg.Add(1)

@@ -41,6 +41,7 @@ type Config struct {
 	ElectionTimeout   time.Duration
 	SnapshotThreshold uint64
 	TrailingLogs      uint64
+	SnapshotInterval  time.Duration
 
 	Revisions bool
 	MaxBody   int64

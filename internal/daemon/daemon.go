@@ -93,7 +93,7 @@ func Start(cfg Config, log *slog.Logger) (*Server, error) {
 		Auth: auth, WriteMode: cluster.WriteMode(cfg.WriteMode),
 		MaxVoters: cfg.MaxVoters, MinQuorum: cfg.MinQuorum, DeadAfter: cfg.DeadAfter,
 		HeartbeatTimeout: cfg.HeartbeatTimeout, ElectionTimeout: cfg.ElectionTimeout,
-		SnapshotThreshold: cfg.SnapshotThreshold, TrailingLogs: cfg.TrailingLogs,
+		SnapshotThreshold: cfg.SnapshotThreshold, TrailingLogs: cfg.TrailingLogs, SnapshotInterval: cfg.SnapshotInterval,
 		NoSync: cfg.UnsafeNoSync, Log: log,
 	}, st)
 	if err != nil {

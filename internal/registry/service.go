@@ -17,9 +17,12 @@ import (
 
 // Proposer replicates a command and returns the state machine's result for
 // it once applied on this node: a store result value, or the *model.Error
-// the state machine refused it with.
+// the state machine refused it with. Ready waits until this node leads and
+// has applied everything committed before its term, so state read next is
+// not stale.
 type Proposer interface {
 	Propose(ctx context.Context, c command.Command) (any, error)
+	Ready(ctx context.Context) error
 }
 
 // State is the local replicated state to read from.

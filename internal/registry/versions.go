@@ -86,6 +86,11 @@ func (s *Service) commit(ctx context.Context, bucketID, flowID string, in *model
 	lock.Lock()
 	defer lock.Unlock()
 	if version == -1 || version == 0 {
+		// A new leader may not have applied the previous term's entries
+		// yet; resolving "next" from its state then would reuse a number.
+		if err := s.p.Ready(ctx); err != nil {
+			return nil, err
+		}
 		err := s.read(func(tx *store.Tx) error {
 			_, f, err := lookupFlow(tx, bucketID, flowID)
 			if err != nil {

@@ -1,0 +1,218 @@
+package systest
+
+import (
+	"fmt"
+	"io"
+	"net"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/weir-nifi/weir/internal/client"
+	"github.com/weir-nifi/weir/internal/cluster"
+	"github.com/weir-nifi/weir/internal/flowgen"
+	"github.com/weir-nifi/weir/internal/harness"
+	"github.com/weir-nifi/weir/internal/model"
+)
+
+// throttle is a TCP relay in front of one node's cluster port that can
+// slow the bytes flowing to that node to a trickle, so Raft entries reach
+// it far behind the rest of the cluster while heartbeats (small, on their
+// own connections) still get through: a lagging node that knows its leader.
+type throttle struct {
+	ln     net.Listener
+	target string
+	slow   atomic.Bool
+	mu     sync.Mutex
+	conns  []net.Conn
+}
+
+const trickle = 16 << 10 // bytes per second per connection while slow
+
+func newThrottle(t *testing.T, listen, target string) *throttle {
+	t.Helper()
+	ln, err := net.Listen("tcp", listen)
+	if err != nil {
+		t.Fatal(err)
+	}
+	th := &throttle{ln: ln, target: target}
+	go th.serve()
+	t.Cleanup(th.close)
+	return th
+}
+
+func (th *throttle) serve() {
+	for {
+		down, err := th.ln.Accept()
+		if err != nil {
+			return
+		}
+		up, err := net.Dial("tcp", th.target)
+		if err != nil {
+			down.Close()
+			continue
+		}
+		th.mu.Lock()
+		th.conns = append(th.conns, down, up)
+		th.mu.Unlock()
+		go func() { th.copySlow(up, down); up.Close(); down.Close() }()
+		go func() { _, _ = io.Copy(down, up); up.Close(); down.Close() }()
+	}
+}
+
+// copySlow copies toward the node, paced while slow.
+func (th *throttle) copySlow(dst, src net.Conn) {
+	buf := make([]byte, 1024)
+	for {
+		n, err := src.Read(buf)
+		if n > 0 {
+			if th.slow.Load() {
+				time.Sleep(time.Duration(n) * time.Second / trickle)
+			}
+			if _, werr := dst.Write(buf[:n]); werr != nil {
+				return
+			}
+		}
+		if err != nil {
+			return
+		}
+	}
+}
+
+func (th *throttle) close() {
+	th.ln.Close()
+	th.mu.Lock()
+	defer th.mu.Unlock()
+	for _, c := range th.conns {
+		c.Close()
+	}
+}
+
+// TestOpsHealthReadiness: every node of a healthy cluster is UP and ready,
+// exactly one answers the leader probe; a follower whose Raft traffic is
+// slowed falls behind and its readiness turns OUT_OF_SERVICE (catching up)
+// while its health stays UP, and it is ready again once it caught up; when
+// two of three nodes are killed the survivor's health and readiness turn
+// DOWN (no quorum) and the leader probe fails everywhere.
+func TestOpsHealthReadiness(t *testing.T) {
+	long(t)
+	c := harness.NewCluster(t, harness.ClusterOptions{ExtraArgs: []string{"--ready-max-lag", "3"}})
+	// n3's real cluster port moves behind the throttle, which takes its
+	// place (the harness proxy in front still forwards there).
+	lagger := c.Nodes[2]
+	inner := fmt.Sprintf("%s:%d", lagger.Opts.IP, harness.FreePort(t, lagger.Opts.IP))
+	th := newThrottle(t, lagger.Raft, inner)
+	lagger.Opts.Args = append(lagger.Opts.Args, "--raft-listen", inner)
+	for _, n := range c.Nodes {
+		n.Start()
+	}
+	leader := c.MustLeader()
+	if leader == lagger {
+		if st, body, err := c.Admin(leader, "transfer-leader", cluster.TransferRequest{ID: c.Nodes[0].Opts.ID}); err != nil || st != 200 {
+			t.Fatalf("transfer: %d %s %v", st, body, err)
+		}
+		eventually(t, 60*time.Second, "leadership moves off the lagging node", func() error {
+			l, err := c.Leader()
+			if err != nil || l == lagger {
+				return errorf("leader %v %v", l, err)
+			}
+			leader = l
+			return nil
+		})
+	}
+	c.MustConverge()
+	leaders := 0
+	for _, n := range c.Nodes {
+		eventually(t, 30*time.Second, n.Opts.ID+" healthy and ready", func() error {
+			if st, s, body := health(t, n, ""); st != 200 || s != "UP" {
+				return errorf("health %d %s", st, body)
+			}
+			if st, s, body := health(t, n, "/readiness"); st != 200 || s != "UP" {
+				return errorf("readiness %d %s", st, body)
+			}
+			return nil
+		})
+		if st, _, _ := health(t, n, "/leader"); st == 200 {
+			leaders++
+			if n != leader {
+				t.Fatalf("%s answers the leader probe, the leader is %s", n.Opts.ID, leader.Opts.ID)
+			}
+		}
+		if st, s, _ := health(t, n, "/liveness"); st != 200 || s != "UP" {
+			t.Fatalf("%s liveness %d %s", n.Opts.ID, st, s)
+		}
+	}
+	if leaders != 1 {
+		t.Fatalf("%d nodes answer the leader probe", leaders)
+	}
+
+	// Lag: commit versions (~200 KB each on the wire) while the lagging
+	// node receives 16 KB/s.
+	th.slow.Store(true)
+	ctx := ctxT(t)
+	lc := client.New(leader.API)
+	b, err := lc.CreateBucket(ctx, model.Bucket{Name: model.Str("lag")}, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f, err := lc.CreateFlow(ctx, *b.Identifier, model.VersionedFlow{Name: model.Str("big")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for v := 1; v <= 8; v++ {
+		doc := flowgen.Snapshot(flowgen.Options{Seed: int64(v), TargetBytes: 2 << 20, Version: -1})
+		if _, err := lc.CommitVersion(ctx, *b.Identifier, *f.Identifier, doc, false); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var reason string
+	eventually(t, 60*time.Second, "the lagging node is not ready", func() error {
+		st, s, body := health(t, lagger, "/readiness")
+		if st != 503 || s != "OUT_OF_SERVICE" || !strings.Contains(body, "catching up") {
+			return errorf("readiness %d %s", st, body)
+		}
+		reason = body
+		return nil
+	})
+	t.Logf("lagging node's readiness: %s", reason)
+	if st, s, body := health(t, lagger, ""); st != 200 || s != "UP" {
+		t.Fatalf("a lagging node with a quorum is healthy, got %d %s", st, body)
+	}
+	th.slow.Store(false)
+	eventually(t, 120*time.Second, "the lagging node catches up and is ready", func() error {
+		if st, s, body := health(t, lagger, "/readiness"); st != 200 || s != "UP" {
+			return errorf("readiness %d %s", st, body)
+		}
+		return nil
+	})
+
+	// Quorum loss: kill the two others.
+	var survivor *harness.Node = lagger
+	for _, n := range c.Nodes {
+		if n != survivor {
+			n.Kill()
+		}
+	}
+	eventually(t, 60*time.Second, "health DOWN without quorum", func() error {
+		st, s, body := health(t, survivor, "")
+		if st != 503 || s != "DOWN" || !strings.Contains(body, `"cluster":{"status":"DOWN"`) {
+			return errorf("health %d %.300s", st, body)
+		}
+		return nil
+	})
+	if st, s, body := health(t, survivor, "/readiness"); st != 503 || s != "DOWN" || !strings.Contains(body, "no quorum") {
+		t.Fatalf("readiness without quorum: %d %s", st, body)
+	}
+	if st, _, _ := health(t, survivor, "/leader"); st != 503 {
+		t.Fatalf("leader probe without quorum: %d", st)
+	}
+	if st, s, _ := health(t, survivor, "/liveness"); st != 200 || s != "UP" {
+		t.Fatalf("liveness without quorum: %d %s", st, s)
+	}
+	// Reads with ?consistency=stale still work on the survivor.
+	if st, _, body := req(t, survivor, "GET", "/nifi-registry-api/buckets?consistency=stale", ""); st != 200 || !strings.Contains(body, `"lag"`) {
+		t.Fatalf("stale read without quorum: %d %s", st, body)
+	}
+}

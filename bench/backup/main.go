@@ -1,0 +1,287 @@
+// Command backup measures Weir's online backup on this machine, each figure
+// side by side with its reference in the same run:
+//
+//   - backup throughput (weir backup over HTTP, verified and fsynced)
+//     against cp of the store file (and a Go copy with fsync), from a warm
+//     page cache;
+//   - commit latency (p50/p99 of version commits by concurrent clients)
+//     while backups run back to back, against the same load without them.
+//
+// It builds cmd/weir, starts one real node on 127.0.0.1 with a fresh data
+// directory, fills it with generated flows (internal/flowgen) and prints a
+// markdown table. Nothing is asserted.
+//
+//	go run ./bench/backup -store-mb 256 -duration 20s
+package main
+
+import (
+	"bytes"
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"log"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sort"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/weir-nifi/weir/internal/client"
+	"github.com/weir-nifi/weir/internal/flowgen"
+	"github.com/weir-nifi/weir/internal/model"
+)
+
+func main() {
+	storeMB := flag.Int("store-mb", 256, "fill the store to about this size before measuring")
+	dur := flag.Duration("duration", 20*time.Second, "length of each commit-latency run")
+	clients := flag.Int("clients", 4, "concurrent committing clients")
+	runs := flag.Int("runs", 3, "repetitions of each copy and backup (the median is reported)")
+	work := flag.String("work", "", "working directory (default: a new temp dir, removed at the end)")
+	flag.Parse()
+
+	dir := *work
+	if dir == "" {
+		d, err := os.MkdirTemp("", "weir-bench-backup-")
+		must(err)
+		defer os.RemoveAll(d)
+		dir = d
+	}
+	bin := filepath.Join(dir, "weir")
+	build := exec.Command("go", "build", "-o", bin, "./cmd/weir")
+	build.Dir = moduleRoot()
+	build.Stderr = os.Stderr
+	must(build.Run())
+
+	port, rport := freePort(), freePort()
+	dataDir := filepath.Join(dir, "data")
+	srv := exec.Command(bin, "server", "--data-dir", dataDir, "--listen", fmt.Sprintf("127.0.0.1:%d", port),
+		"--raft-listen", fmt.Sprintf("127.0.0.1:%d", rport), "--log-level", "warn", "--snapshot-threshold", "100000")
+	logf, err := os.Create(filepath.Join(dir, "weir.log"))
+	must(err)
+	srv.Stdout, srv.Stderr = logf, logf
+	must(srv.Start())
+	defer func() { _ = srv.Process.Kill(); _ = srv.Wait() }()
+	base := fmt.Sprintf("http://127.0.0.1:%d", port)
+	c := client.New(base)
+	ctx := context.Background()
+	waitUp(ctx, c)
+
+	// Fill.
+	b, err := c.CreateBucket(ctx, model.Bucket{Name: model.Str("bench")}, false)
+	must(err)
+	bid := *b.Identifier
+	var flows []string
+	for i := 0; i < *clients; i++ {
+		f, err := c.CreateFlow(ctx, bid, model.VersionedFlow{Name: model.Str(fmt.Sprintf("flow-%d", i))})
+		must(err)
+		flows = append(flows, *f.Identifier)
+	}
+	var big [][]byte
+	for i := 0; i < 16; i++ {
+		big = append(big, flowgen.Snapshot(flowgen.Options{Seed: int64(i + 1), TargetBytes: 1 << 20, Version: -1}))
+	}
+	storePath := filepath.Join(dataDir, "state.db")
+	t0 := time.Now()
+	var n atomic.Int64
+	var wg sync.WaitGroup
+	for w, fid := range flows {
+		wg.Add(1)
+		go func(w int, fid string) {
+			defer wg.Done()
+			for i := w; fileSize(storePath) < int64(*storeMB)<<20; i += len(flows) {
+				_, err := c.CommitVersion(ctx, bid, fid, big[i%len(big)], false)
+				must(err)
+				n.Add(1)
+			}
+		}(w, fid)
+	}
+	wg.Wait()
+	size := fileSize(storePath)
+	log.Printf("filled the store to %s with %d versions of ~1 MB flows in %v", mb(size), n.Load(), time.Since(t0).Round(time.Second))
+
+	// Throughput: cp against weir backup, warm cache for both.
+	copyTo := filepath.Join(dir, "copy.db")
+	bkTo := filepath.Join(dir, "b.weirbak")
+	_, _ = io.Copy(io.Discard, mustOpen(storePath)) // warm the page cache
+	cpT := median(*runs, func() time.Duration {
+		os.Remove(copyTo)
+		t := time.Now()
+		must(exec.Command("cp", storePath, copyTo).Run())
+		return time.Since(t)
+	})
+	cpSyncT := median(*runs, func() time.Duration {
+		os.Remove(copyTo)
+		t := time.Now()
+		goCopySync(storePath, copyTo)
+		return time.Since(t)
+	})
+	var bkBytes int64
+	bkT := median(*runs, func() time.Duration {
+		os.Remove(bkTo)
+		t := time.Now()
+		out, err := exec.Command(bin, "backup", "--server", base, "-o", bkTo, "-q").CombinedOutput()
+		if err != nil {
+			log.Fatalf("weir backup: %v\n%s", err, out)
+		}
+		d := time.Since(t)
+		bkBytes = fileSize(bkTo)
+		return d
+	})
+	rawT := median(*runs, func() time.Duration {
+		t := time.Now()
+		resp, err := http.Get(base + "/nifi-registry-api/actuator/backup")
+		must(err)
+		_, err = io.Copy(io.Discard, resp.Body)
+		must(err)
+		resp.Body.Close()
+		return time.Since(t)
+	})
+
+	// Commit latency without and with back-to-back backups.
+	small := make([][]byte, 32)
+	for i := range small {
+		small[i] = flowgen.Snapshot(flowgen.Options{Seed: int64(1000 + i), TargetBytes: 16 << 10, Version: -1})
+	}
+	load := func(withBackups bool) ([]time.Duration, int) {
+		stop := make(chan struct{})
+		var backups atomic.Int64
+		var bwg sync.WaitGroup
+		if withBackups {
+			bwg.Add(1)
+			go func() {
+				defer bwg.Done()
+				for {
+					select {
+					case <-stop:
+						return
+					default:
+					}
+					os.Remove(bkTo)
+					if out, err := exec.Command(bin, "backup", "--server", base, "-o", bkTo, "-q").CombinedOutput(); err != nil {
+						log.Fatalf("weir backup under load: %v\n%s", err, out)
+					}
+					backups.Add(1)
+				}
+			}()
+		}
+		var mu sync.Mutex
+		var lat []time.Duration
+		end := time.Now().Add(*dur)
+		var lwg sync.WaitGroup
+		for w, fid := range flows {
+			lwg.Add(1)
+			go func(w int, fid string) {
+				defer lwg.Done()
+				for i := 0; time.Now().Before(end); i++ {
+					t := time.Now()
+					_, err := c.CommitVersion(ctx, bid, fid, small[(w*7+i)%len(small)], false)
+					must(err)
+					d := time.Since(t)
+					mu.Lock()
+					lat = append(lat, d)
+					mu.Unlock()
+				}
+			}(w, fid)
+		}
+		lwg.Wait()
+		close(stop)
+		bwg.Wait()
+		return lat, int(backups.Load())
+	}
+	base0, _ := load(false)
+	during, nb := load(true)
+	p := func(l []time.Duration, q float64) time.Duration {
+		sort.Slice(l, func(i, j int) bool { return l[i] < l[j] })
+		return l[int(float64(len(l)-1)*q)]
+	}
+
+	fmt.Printf("\n## Backup (one node, store %s, warm page cache, median of %d)\n\n", mb(size), *runs)
+	fmt.Println("| measurement | Weir | reference | ratio |")
+	fmt.Println("|---|---|---|---|")
+	fmt.Printf("| backup throughput: `weir backup` (HTTP, verified, fsynced) vs `cp` of state.db | %s in %v = %s/s | %v = %s/s | %.2f× |\n",
+		mb(bkBytes), bkT.Round(time.Millisecond), mb(rate(bkBytes, bkT)), cpT.Round(time.Millisecond), mb(rate(size, cpT)), float64(rate(bkBytes, bkT))/float64(rate(size, cpT)))
+	fmt.Printf("| backup throughput vs a copy with fsync | %s/s | %v = %s/s | %.2f× |\n",
+		mb(rate(bkBytes, bkT)), cpSyncT.Round(time.Millisecond), mb(rate(size, cpSyncT)), float64(rate(bkBytes, bkT))/float64(rate(size, cpSyncT)))
+	fmt.Printf("| backup stream alone (GET, discarded) vs `cp` | %v = %s/s | %s/s | %.2f× |\n",
+		rawT.Round(time.Millisecond), mb(rate(bkBytes, rawT)), mb(rate(size, cpT)), float64(rate(bkBytes, rawT))/float64(rate(size, cpT)))
+	fmt.Printf("| commit latency p50, %d clients, during %d back-to-back backups vs without | %v | %v | %.2f× |\n",
+		*clients, nb, p(during, .5).Round(10*time.Microsecond), p(base0, .5).Round(10*time.Microsecond), float64(p(during, .5))/float64(p(base0, .5)))
+	fmt.Printf("| commit latency p99, same runs (%d and %d commits) | %v | %v | %.2f× |\n",
+		len(during), len(base0), p(during, .99).Round(10*time.Microsecond), p(base0, .99).Round(10*time.Microsecond), float64(p(during, .99))/float64(p(base0, .99)))
+}
+
+func rate(n int64, d time.Duration) int64 { return int64(float64(n) / d.Seconds()) }
+
+func mb(n int64) string { return fmt.Sprintf("%.1f MB", float64(n)/1e6) }
+
+func median(n int, f func() time.Duration) time.Duration {
+	var ds []time.Duration
+	for i := 0; i < n; i++ {
+		ds = append(ds, f())
+	}
+	sort.Slice(ds, func(i, j int) bool { return ds[i] < ds[j] })
+	return ds[len(ds)/2]
+}
+
+func goCopySync(from, to string) {
+	in := mustOpen(from)
+	defer in.Close()
+	out, err := os.Create(to)
+	must(err)
+	_, err = io.Copy(out, in)
+	must(err)
+	must(out.Sync())
+	must(out.Close())
+}
+
+func fileSize(p string) int64 {
+	st, err := os.Stat(p)
+	if err != nil {
+		return 0
+	}
+	return st.Size()
+}
+
+func mustOpen(p string) *os.File {
+	f, err := os.Open(p)
+	must(err)
+	return f
+}
+
+func waitUp(ctx context.Context, c *client.Client) {
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		if _, err := c.CreateBucket(ctx, model.Bucket{Name: model.Str("probe")}, false); err == nil {
+			return
+		}
+		if time.Now().After(deadline) {
+			log.Fatal("weir did not come up")
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+func freePort() int {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	must(err)
+	defer ln.Close()
+	return ln.Addr().(*net.TCPAddr).Port
+}
+
+func moduleRoot() string {
+	out, err := exec.Command("go", "env", "GOMOD").Output()
+	must(err)
+	return filepath.Dir(strings.TrimSpace(string(bytes.TrimSpace(out))))
+}
+
+func must(err error) {
+	if err != nil {
+		log.Fatal(err)
+	}
+}

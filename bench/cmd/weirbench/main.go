@@ -1,0 +1,190 @@
+// Command weirbench takes Weir's benchmark figures (docs/benchmarks.md)
+// against real processes on loopback and prints them as a markdown table.
+//
+//	go run ./bench/cmd/weirbench all
+//	go run ./bench/cmd/weirbench commit-latency commit-throughput
+//	go run ./bench/cmd/weirbench -window 5s -versions 2000 catchup
+//
+// Progress goes to stderr, the table to stdout.
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/weir-nifi/weir/bench"
+)
+
+type measurement struct {
+	name, id, what string
+	run            func(*bench.Runner, context.Context) ([]bench.Result, error)
+}
+
+var measurements = []measurement{
+	{"commit-latency", "a", "single node, 1 client committing 64 KB versions", (*bench.Runner).CommitLatency},
+	{"commit-throughput", "b", "single node, 16 clients committing, vs PostgreSQL 15", (*bench.Runner).CommitThroughput},
+	{"get-latest", "c", "single node, 16 clients GET latest, vs Go FileServer", (*bench.Runner).GetLatest},
+	{"startup", "d", "single node with 10,000 versions: restart time and RSS", (*bench.Runner).Startup},
+	{"cluster-commit", "e", "3 nodes: commit latency and throughput, vs etcd", (*bench.Runner).ClusterCommit},
+	{"failover", "f", "3 nodes: write gap after SIGKILL of the leader, vs etcd", (*bench.Runner).Failover},
+	{"catchup", "g", "3 nodes + 1 joining: catch-up with 10,000 versions, vs cp -r", (*bench.Runner).CatchUp},
+}
+
+func main() {
+	if len(os.Args) > 1 && os.Args[1] == "serve-files" {
+		serveFiles(os.Args[2:])
+		return
+	}
+	o := bench.DefaultOptions()
+	flag.DurationVar(&o.Window, "window", o.Window, "measured time of each latency/throughput run")
+	flag.DurationVar(&o.Warmup, "warmup", o.Warmup, "unmeasured load before each window")
+	flag.IntVar(&o.Clients, "clients", o.Clients, "parallel clients of the throughput runs")
+	flag.IntVar(&o.Size, "size", o.Size, "flow document size in bytes")
+	flag.IntVar(&o.Versions, "versions", o.Versions, "versions stored for startup and catchup")
+	flag.IntVar(&o.Flows, "flows", o.Flows, "flows those versions are spread over")
+	flag.IntVar(&o.Reps, "reps", o.Reps, "leader kills per system in failover")
+	flag.IntVar(&o.Restarts, "restarts", o.Restarts, "restarts timed in startup")
+	flag.Int64Var(&o.Seed, "seed", o.Seed, "first flowgen seed")
+	flag.DurationVar(&o.SnapshotWait, "snapshot-wait", o.SnapshotWait, "longest wait for the leader's Raft snapshot before the second catchup (0: skip it)")
+	weir := flag.String("weir", os.Getenv("WEIR_BINARY"), "weir binary (default: go build ./cmd/weir)")
+	keep := flag.Bool("keep", false, "keep the run directory (data dirs and process logs)")
+	jsonOut := flag.String("json", "", "also write the results as JSON to this file")
+	waitBusy := flag.Float64("wait-busy", 0, "before each measurement, wait (up to -wait-max) until other work keeps the CPUs less than this fraction busy, e.g. 0.3 (0: do not wait)")
+	waitMax := flag.Duration("wait-max", 3*time.Minute, "longest wait for -wait-busy")
+	flag.Usage = func() {
+		fmt.Fprintf(os.Stderr, "usage: weirbench [flags] all | <measurement>...\n\nmeasurements:\n")
+		for _, m := range measurements {
+			fmt.Fprintf(os.Stderr, "  %-18s %s. %s\n", m.name, m.id, m.what)
+		}
+		fmt.Fprintf(os.Stderr, "\nflags:\n")
+		flag.PrintDefaults()
+	}
+	flag.Parse()
+	var todo []measurement
+	for _, a := range flag.Args() {
+		if a == "all" {
+			todo = measurements
+			continue
+		}
+		found := false
+		for _, m := range measurements {
+			if a == m.name || a == m.id {
+				todo, found = append(todo, m), true
+			}
+		}
+		if !found {
+			fmt.Fprintf(os.Stderr, "unknown measurement %q\n\n", a)
+			flag.Usage()
+			os.Exit(2)
+		}
+	}
+	if len(todo) == 0 {
+		flag.Usage()
+		os.Exit(2)
+	}
+	os.Exit(run(o, todo, *weir, *keep, *jsonOut, *waitBusy, *waitMax))
+}
+
+func run(o bench.Options, todo []measurement, weir string, keep bool, jsonOut string, waitBusy float64, waitMax time.Duration) int {
+	env, err := bench.NewEnv()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	env.Keep = keep
+	start := time.Now()
+	env.Logf = func(format string, args ...any) {
+		fmt.Fprintf(os.Stderr, "[%6.1fs] %s\n", time.Since(start).Seconds(), fmt.Sprintf(format, args...))
+	}
+	defer env.Close()
+	if self, err := os.Executable(); err == nil {
+		env.SelfBin = self
+	}
+	env.WeirBin = weir
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := env.BuildWeir(); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	m := bench.Describe(env)
+	env.Logf("machine: %s", m)
+	env.Logf("run directory %s", env.Work)
+	r := &bench.Runner{Env: env, Opts: o}
+	var results []bench.Result
+	var loads []string
+	failed := 0
+	for _, t := range todo {
+		if ctx.Err() != nil {
+			break
+		}
+		var busy float64
+		if waitBusy > 0 {
+			busy = bench.WaitQuiet(waitBusy, waitMax, env.Logf)
+		} else {
+			busy = bench.Busy(2 * time.Second)
+		}
+		env.Logf("== %s (%s); CPUs %.0f%% busy with other work, load average %.2f", t.name, t.what, 100*busy, bench.LoadAvg())
+		t0 := time.Now()
+		rs, err := t.run(r, ctx)
+		for i := range rs {
+			if rs[i].Values == nil {
+				rs[i].Values = map[string]float64{}
+			}
+			rs[i].Values["other_cpu_busy"] = busy
+		}
+		loads = append(loads, fmt.Sprintf("%s %.0f%%", t.id, 100*busy))
+		if err != nil {
+			failed++
+			env.Logf("%s failed: %v", t.name, err)
+			results = append(results, bench.Result{ID: t.id, Name: t.what, Weir: "failed: " + firstLine(err.Error())})
+			continue
+		}
+		env.Logf("== %s done in %v", t.name, time.Since(t0).Round(time.Second))
+		results = append(results, rs...)
+	}
+	fmt.Printf("Command: `go run ./bench/cmd/weirbench %s`\n\n", strings.Join(os.Args[1:], " "))
+	fmt.Printf("Machine: %s\n\n", m)
+	fmt.Printf("Settings: window %v after %v warmup, %d clients, %d B documents, %d versions over %d flows, %d kills, %d restarts; total time %v\n\n",
+		o.Window, o.Warmup, o.Clients, o.Size, o.Versions, o.Flows, o.Reps, o.Restarts, time.Since(start).Round(time.Second))
+	fmt.Printf("CPU time taken by other work just before each measurement: %s\n\n", strings.Join(loads, ", "))
+	bench.Table(os.Stdout, results)
+	if jsonOut != "" {
+		b, _ := json.MarshalIndent(struct {
+			Machine bench.Machine  `json:"machine"`
+			Options bench.Options  `json:"options"`
+			Results []bench.Result `json:"results"`
+		}{m, o, results}, "", "  ")
+		if err := os.WriteFile(jsonOut, b, 0o644); err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			failed++
+		}
+	}
+	if failed > 0 {
+		return 1
+	}
+	return 0
+}
+
+func firstLine(s string) string {
+	s, _, _ = strings.Cut(s, "\n")
+	return s
+}
+
+func serveFiles(args []string) {
+	fs := flag.NewFlagSet("serve-files", flag.ExitOnError)
+	dir := fs.String("dir", ".", "directory to serve")
+	listen := fs.String("listen", "127.0.0.1:0", "address")
+	_ = fs.Parse(args)
+	if err := bench.ServeFiles(*dir, *listen); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+}

@@ -1,0 +1,920 @@
+package bench
+
+import (
+	"context"
+	"fmt"
+	"math/rand/v2"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+)
+
+// Options size the measurements. The defaults are the figures of
+// docs/benchmarks.md; tests use smaller ones.
+type Options struct {
+	Window   time.Duration // measured time of each latency/throughput run
+	Warmup   time.Duration // load before the window, not measured
+	Clients  int           // parallel clients of the throughput runs
+	Size     int           // flow document size in bytes
+	Versions int           // versions stored for startup and catch-up
+	Flows    int           // flows those versions are spread over
+	Reps     int           // leader kills per system (failover)
+	Restarts int           // restarts timed (startup)
+	Seed     int64         // first flowgen seed
+	// SnapshotWait bounds the wait for the leader's Raft snapshot before
+	// the second catch-up; 0 skips that catch-up.
+	SnapshotWait time.Duration
+}
+
+// DefaultOptions are the published settings.
+func DefaultOptions() Options {
+	return Options{Window: 10 * time.Second, Warmup: 2 * time.Second, Clients: 16, Size: 64 << 10,
+		Versions: 10000, Flows: 100, Reps: 10, Restarts: 3, Seed: 1, SnapshotWait: 150 * time.Second}
+}
+
+// Result is one line of the results table, with its raw figures.
+type Result struct {
+	ID     string             `json:"id"`
+	Name   string             `json:"name"`
+	Weir   string             `json:"weir"`
+	Ref    string             `json:"reference"`
+	Goal   string             `json:"goal"`
+	Met    string             `json:"met"` // yes, no, or empty when there is no goal
+	Values map[string]float64 `json:"values"`
+}
+
+// Runner runs measurements in one Env.
+type Runner struct {
+	Env  *Env
+	Opts Options
+
+	bodiesOnce sync.Once
+	bodies     *Bodies
+	bodiesErr  error
+}
+
+// Bodies returns the request bodies shared by every measurement: 16
+// chains of 16 versions of generated flows of Opts.Size bytes.
+func (r *Runner) Bodies() (*Bodies, error) {
+	r.bodiesOnce.Do(func() {
+		t0 := time.Now()
+		r.bodies, r.bodiesErr = NewBodies(r.Opts.Seed, 16, 16, r.Opts.Size)
+		if r.bodiesErr == nil {
+			r.Env.logf("generated %d flow documents of %d bytes on average in %v", 16*16, r.bodies.AvgSize(), time.Since(t0).Round(time.Millisecond))
+		}
+	})
+	return r.bodies, r.bodiesErr
+}
+
+func msf(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
+
+func fmtMs(d time.Duration) string {
+	m := msf(d)
+	switch {
+	case m >= 100:
+		return fmt.Sprintf("%.0f ms", m)
+	case m >= 10:
+		return fmt.Sprintf("%.1f ms", m)
+	default:
+		return fmt.Sprintf("%.2f ms", m)
+	}
+}
+
+func fmtRate(s Stats) string {
+	out := fmt.Sprintf("%.0f/s", s.Throughput)
+	if s.Errors > 0 {
+		out += fmt.Sprintf(" (%d errors: %v)", s.Errors, s.FirstErr)
+	}
+	return out
+}
+
+func yesNo(ok bool) string {
+	if ok {
+		return "yes"
+	}
+	return "no"
+}
+
+func (r *Runner) startSingle() (*WeirNode, *API, error) {
+	c, err := r.Env.StartWeirCluster(1)
+	if err != nil {
+		return nil, nil, err
+	}
+	n := c.Nodes[0]
+	return n, &API{Base: n.API, HC: NewHTTPClient(r.Opts.Clients, 60*time.Second)}, nil
+}
+
+// commitOp commits client c's next body to flows[c].
+func commitOp(api *API, flows []Flow, b *Bodies) Op {
+	return func(ctx context.Context, c, seq int) error {
+		return api.Commit(ctx, flows[c%len(flows)], b.Get(c, seq))
+	}
+}
+
+// CommitLatency is measurement a: one client committing new 64 KB
+// versions of one flow to a single node.
+func (r *Runner) CommitLatency(ctx context.Context) ([]Result, error) {
+	b, err := r.Bodies()
+	if err != nil {
+		return nil, err
+	}
+	n, api, err := r.startSingle()
+	if err != nil {
+		return nil, err
+	}
+	defer n.Terminate()
+	flows, err := api.CreateFlows(ctx, 1)
+	if err != nil {
+		return nil, err
+	}
+	s := RunFor(ctx, 1, r.Opts.Warmup, r.Opts.Window, commitOp(api, flows, b))
+	r.Env.logf("a. weir commit, %v", s)
+	return []Result{{ID: "a", Name: "single node: commit latency p50 / p99, 1 client",
+		Weir:   fmt.Sprintf("%s / %s (%s)", fmtMs(s.P50), fmtMs(s.P99), fmtRate(s)),
+		Values: map[string]float64{"weir_p50_ms": msf(s.P50), "weir_p99_ms": msf(s.P99), "weir_ops_per_s": s.Throughput, "errors": float64(s.Errors)}}}, nil
+}
+
+// CommitThroughput is measurement b: Clients clients, each committing to
+// its own flow, against PostgreSQL inserting the same bytes.
+func (r *Runner) CommitThroughput(ctx context.Context) ([]Result, error) {
+	b, err := r.Bodies()
+	if err != nil {
+		return nil, err
+	}
+	k := r.Opts.Clients
+	n, api, err := r.startSingle()
+	if err != nil {
+		return nil, err
+	}
+	flows, err := api.CreateFlows(ctx, k)
+	if err != nil {
+		n.Terminate()
+		return nil, err
+	}
+	ws := RunFor(ctx, k, r.Opts.Warmup, r.Opts.Window, commitOp(api, flows, b))
+	n.Terminate()
+	r.Env.logf("b. weir commit, %v", ws)
+
+	pg, err := r.Env.StartPostgres(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("postgres: %w", err)
+	}
+	defer pg.Stop()
+	ins, err := pg.Inserters(ctx, k, "flow")
+	if err != nil {
+		return nil, err
+	}
+	defer func() {
+		for _, in := range ins {
+			in.Close()
+		}
+	}()
+	ps := RunFor(ctx, k, r.Opts.Warmup, r.Opts.Window, func(ctx context.Context, c, seq int) error {
+		return ins[c].Insert(ctx, seq+1, b.Get(c, seq))
+	})
+	r.Env.logf("b. postgres insert, %v", ps)
+	ratio := ws.Throughput / ps.Throughput
+	return []Result{{ID: "b", Name: fmt.Sprintf("single node: commit throughput, %d clients", k),
+		Weir: fmt.Sprintf("%s (p50 %s, p99 %s)", fmtRate(ws), fmtMs(ws.P50), fmtMs(ws.P99)),
+		Ref:  fmt.Sprintf("PostgreSQL 15: %s (p50 %s, p99 %s)", fmtRate(ps), fmtMs(ps.P50), fmtMs(ps.P99)),
+		Goal: "≥ PostgreSQL", Met: fmt.Sprintf("%s (%.2f×)", yesNo(ratio >= 1), ratio),
+		Values: map[string]float64{"weir_ops_per_s": ws.Throughput, "pg_ops_per_s": ps.Throughput, "ratio": ratio,
+			"weir_p50_ms": msf(ws.P50), "weir_p99_ms": msf(ws.P99), "pg_p50_ms": msf(ps.P50), "pg_p99_ms": msf(ps.P99),
+			"weir_errors": float64(ws.Errors), "pg_errors": float64(ps.Errors)}}}, nil
+}
+
+// GetLatest is measurement c: Clients clients reading the latest version
+// of their own flow, against net/http's FileServer serving the same bytes.
+// A second Weir run uses ?consistency=stale (no read barrier).
+func (r *Runner) GetLatest(ctx context.Context) ([]Result, error) {
+	b, err := r.Bodies()
+	if err != nil {
+		return nil, err
+	}
+	k := r.Opts.Clients
+	n, api, err := r.startSingle()
+	if err != nil {
+		return nil, err
+	}
+	defer n.Terminate()
+	flows, err := api.CreateFlows(ctx, k)
+	if err != nil {
+		return nil, err
+	}
+	files := map[string][]byte{}
+	for c, f := range flows {
+		for v := range 3 {
+			if err := api.Commit(ctx, f, b.Get(c, v)); err != nil {
+				return nil, err
+			}
+		}
+		body, err := api.GetBytes(ctx, f.LatestPath())
+		if err != nil {
+			return nil, err
+		}
+		files[fmt.Sprintf("flow-%03d.json", c)] = body
+	}
+	ws := RunFor(ctx, k, r.Opts.Warmup, r.Opts.Window, func(ctx context.Context, c, _ int) error {
+		return api.Get(ctx, flows[c].LatestPath())
+	})
+	r.Env.logf("c. weir GET latest, %v", ws)
+	ss := RunFor(ctx, k, r.Opts.Warmup, r.Opts.Window, func(ctx context.Context, c, _ int) error {
+		return api.Get(ctx, flows[c].LatestPath()+"?consistency=stale")
+	})
+	r.Env.logf("c. weir GET latest stale, %v", ss)
+	n.Terminate()
+
+	fs, err := r.Env.StartFileServer(files)
+	if err != nil {
+		return nil, err
+	}
+	defer fs.Proc.Kill()
+	fapi := &API{Base: fs.URL, HC: NewHTTPClient(k, 60*time.Second)}
+	fsS := RunFor(ctx, k, r.Opts.Warmup, r.Opts.Window, func(ctx context.Context, c, _ int) error {
+		return fapi.Get(ctx, fmt.Sprintf("/flow-%03d.json", c))
+	})
+	r.Env.logf("c. file server GET, %v", fsS)
+	ratio := ws.Throughput / fsS.Throughput
+	sratio := ss.Throughput / fsS.Throughput
+	size := len(files["flow-000.json"])
+	return []Result{
+		{ID: "c", Name: fmt.Sprintf("single node: GET …/versions/latest, %d clients, %d KB answers", k, size>>10),
+			Weir: fmt.Sprintf("%s (p50 %s, p99 %s)", fmtRate(ws), fmtMs(ws.P50), fmtMs(ws.P99)),
+			Ref:  fmt.Sprintf("Go FileServer: %s (p50 %s, p99 %s)", fmtRate(fsS), fmtMs(fsS.P50), fmtMs(fsS.P99)),
+			Goal: "≥ 0.7× file server", Met: fmt.Sprintf("%s (%.2f×)", yesNo(ratio >= 0.7), ratio),
+			Values: map[string]float64{"weir_ops_per_s": ws.Throughput, "files_ops_per_s": fsS.Throughput, "ratio": ratio,
+				"weir_p50_ms": msf(ws.P50), "weir_p99_ms": msf(ws.P99), "bytes": float64(size)}},
+		{ID: "c′", Name: "same, with ?consistency=stale (no read barrier)",
+			Weir: fmt.Sprintf("%s (p50 %s, p99 %s)", fmtRate(ss), fmtMs(ss.P50), fmtMs(ss.P99)),
+			Ref:  "(same file server run)", Met: fmt.Sprintf("(%.2f×)", sratio),
+			Values: map[string]float64{"weir_stale_ops_per_s": ss.Throughput, "ratio": sratio}},
+	}, nil
+}
+
+// loadVersions commits total versions spread over nflows flows with
+// Clients clients.
+func (r *Runner) loadVersions(ctx context.Context, api *API, nflows, total int) (Stats, []Flow, error) {
+	b, err := r.Bodies()
+	if err != nil {
+		return Stats{}, nil, err
+	}
+	flows, err := api.CreateFlows(ctx, nflows)
+	if err != nil {
+		return Stats{}, nil, err
+	}
+	k := r.Opts.Clients
+	s, err := RunCount(ctx, k, total, func(ctx context.Context, c, seq int) error {
+		i := c + seq*k
+		return api.Commit(ctx, flows[i%nflows], b.Get(i%nflows, i/nflows))
+	})
+	return s, flows, err
+}
+
+// Startup is measurement d: a single node holding Versions versions is
+// stopped and started again; the time until it answers and holds
+// leadership, and its RSS after startup and after reading every version.
+func (r *Runner) Startup(ctx context.Context) ([]Result, error) {
+	n, api, err := r.startSingle()
+	if err != nil {
+		return nil, err
+	}
+	defer n.Kill()
+	ls, flows, err := r.loadVersions(ctx, api, r.Opts.Flows, r.Opts.Versions)
+	if err != nil {
+		return nil, fmt.Errorf("loading versions: %w", err)
+	}
+	r.Env.logf("d. loaded %d versions: %v", r.Opts.Versions, ls)
+	loadRSS, _ := RSS(n.Proc.PID())
+	var starts, answers []time.Duration
+	var rssStart, anonStart int64
+	linearizable := true
+	for i := range r.Opts.Restarts {
+		n.Terminate()
+		t0 := time.Now()
+		if err := n.Start(); err != nil {
+			return nil, err
+		}
+		// Started means: it answers HTTP and says it holds leadership.
+		var answered time.Duration
+		err := poll(60*time.Second, 2*time.Millisecond, func() (bool, error) {
+			if n.Proc.Exited() {
+				return false, fmt.Errorf("weir exited: %s", n.Proc.Tail(2000))
+			}
+			ok, err := n.IsLeader()
+			if err == nil && answered == 0 {
+				answered = time.Since(t0)
+			}
+			return ok, err
+		})
+		if err != nil {
+			return nil, err
+		}
+		d := time.Since(t0)
+		if err := api.Get(ctx, apiBase+"/buckets?consistency=stale"); err != nil {
+			return nil, err
+		}
+		// A linearizable read needs the store to have applied the
+		// leader's commit index; give it 3 s.
+		lerr := poll(3*time.Second, 5*time.Millisecond, func() (bool, error) {
+			err := api.Get(ctx, apiBase+"/buckets")
+			return err == nil, err
+		})
+		lin := time.Since(t0)
+		if lerr != nil {
+			linearizable = false
+			r.Env.logf("d. restart %d: linearizable reads still refused %v after the start: %v", i+1, lin.Round(time.Millisecond), lerr)
+		}
+		starts, answers = append(starts, d), append(answers, answered)
+		rssStart, _ = RSS(n.Proc.PID())
+		anonStart, _ = procField(n.Proc.PID(), "RssAnon:")
+		r.Env.logf("d. restart %d: answered after %v, leader after %v, RSS %d MB", i+1,
+			answered.Round(time.Millisecond), d.Round(time.Millisecond), rssStart>>20)
+	}
+	if !linearizable {
+		// One write lets the store's applied index reach the commit index.
+		b, err := r.Bodies()
+		if err != nil {
+			return nil, err
+		}
+		if err := api.Commit(ctx, flows[0], b.Get(0, 0)); err != nil {
+			return nil, err
+		}
+	}
+	k := r.Opts.Clients
+	nv := r.Opts.Versions / len(flows)
+	rs, err := RunCount(ctx, k, len(flows)*nv, func(ctx context.Context, c, seq int) error {
+		i := c + seq*k
+		return api.Get(ctx, flows[i%len(flows)].VersionPath(i/len(flows)+1))
+	})
+	if err != nil {
+		return nil, fmt.Errorf("read pass: %w", err)
+	}
+	rssRead, _ := RSS(n.Proc.PID())
+	anonRead, _ := procField(n.Proc.PID(), "RssAnon:")
+	fileRead, _ := procField(n.Proc.PID(), "RssFile:")
+	hwm, _ := procField(n.Proc.PID(), "VmHWM:")
+	r.Env.logf("d. read pass over %d versions: %v; RSS %d MB (anonymous %d MB, file %d MB), peak %d MB", len(flows)*nv, rs, rssRead>>20, anonRead>>20, fileRead>>20, hwm>>20)
+	du := dirSize(n.DataDir)
+	slices.Sort(starts)
+	worst := starts[len(starts)-1]
+	med := starts[len(starts)/2]
+	slices.Sort(answers)
+	mb := func(b int64) string { return fmt.Sprintf("%.0f MB", float64(b)/(1<<20)) }
+	return []Result{
+		{ID: "d", Name: fmt.Sprintf("single node, %d versions (%s on disk): RSS after startup / after reading every version", r.Opts.Versions, mb(du)),
+			Weir: fmt.Sprintf("%s / %s (anonymous %s / %s, the rest is the mmapped store; peak %s since restart; %s right after loading)",
+				mb(rssStart), mb(rssRead), mb(anonStart), mb(anonRead), mb(hwm), mb(loadRSS)),
+			Goal: "≤ 100 MB", Met: yesNo(rssStart <= 100<<20 && rssRead <= 100<<20) + anonNote(rssRead, anonRead),
+			Values: map[string]float64{"rss_startup_mb": float64(rssStart) / (1 << 20), "rss_read_mb": float64(rssRead) / (1 << 20),
+				"rss_peak_mb": float64(hwm) / (1 << 20), "anon_startup_mb": float64(anonStart) / (1 << 20),
+				"anon_read_mb": float64(anonRead) / (1 << 20), "file_read_mb": float64(fileRead) / (1 << 20), "rss_load_mb": float64(loadRSS) / (1 << 20), "data_mb": float64(du) / (1 << 20),
+				"load_ops_per_s": ls.Throughput, "read_ops_per_s": rs.Throughput}},
+		{ID: "d", Name: fmt.Sprintf("single node, %d versions: restart until it answers as leader (median / worst of %d)", r.Opts.Versions, len(starts)),
+			Weir: fmt.Sprintf("%s / %s (first HTTP answer after %s)%s", fmtMs(med), fmtMs(worst), fmtMs(answers[len(answers)/2]), linNote(linearizable)),
+			Goal: "≤ 1 s", Met: yesNo(worst <= time.Second),
+			Values: map[string]float64{"startup_median_ms": msf(med), "startup_worst_ms": msf(worst), "answer_median_ms": msf(answers[len(answers)/2])}},
+	}, nil
+}
+
+func anonNote(rss, anon int64) string {
+	if rss > 100<<20 && anon <= 100<<20 {
+		return " (anonymous memory: yes)"
+	}
+	return ""
+}
+
+func linNote(ok bool) string {
+	if ok {
+		return ""
+	}
+	return "; linearizable reads refused (503 catching up) until the first write after the restart"
+}
+
+// ClusterCommit is measurement e: a 3-node Weir cluster against a 3-member
+// etcd cluster, clients talking to the leader, 64 KB values.
+func (r *Runner) ClusterCommit(ctx context.Context) ([]Result, error) {
+	b, err := r.Bodies()
+	if err != nil {
+		return nil, err
+	}
+	k := r.Opts.Clients
+	wc, err := r.Env.StartWeirCluster(3)
+	if err != nil {
+		return nil, err
+	}
+	l, err := wc.Leader()
+	if err != nil {
+		wc.Stop()
+		return nil, err
+	}
+	api := &API{Base: l.API, HC: NewHTTPClient(k, 60*time.Second)}
+	flows, err := api.CreateFlows(ctx, k)
+	if err != nil {
+		wc.Stop()
+		return nil, err
+	}
+	w1 := RunFor(ctx, 1, r.Opts.Warmup, r.Opts.Window, commitOp(api, flows, b))
+	r.Env.logf("e. weir 3 nodes, %v", w1)
+	wk := RunFor(ctx, k, r.Opts.Warmup, r.Opts.Window, commitOp(api, flows, b))
+	r.Env.logf("e. weir 3 nodes, %v", wk)
+	wc.Stop()
+
+	ec, err := r.Env.StartEtcd(3)
+	if err != nil {
+		return nil, fmt.Errorf("etcd: %w", err)
+	}
+	defer ec.Stop()
+	el, err := ec.Leader(ctx)
+	if err != nil {
+		return nil, err
+	}
+	puts := etcdBodies(b)
+	hc := NewHTTPClient(k, 60*time.Second)
+	putOp := func(ctx context.Context, c, seq int) error {
+		return el.Put(ctx, hc, puts.get(c, seq).For(fmt.Sprintf("flows/%03d/%08d", c, seq)))
+	}
+	e1 := RunFor(ctx, 1, r.Opts.Warmup, r.Opts.Window, putOp)
+	r.Env.logf("e. etcd 3 members, %v", e1)
+	ek := RunFor(ctx, k, r.Opts.Warmup, r.Opts.Window, putOp)
+	r.Env.logf("e. etcd 3 members, %v", ek)
+	ratio := wk.Throughput / ek.Throughput
+	return []Result{
+		{ID: "e", Name: "3 nodes: commit latency p50 / p99, 1 client (to the leader)",
+			Weir: fmt.Sprintf("%s / %s (%s)", fmtMs(w1.P50), fmtMs(w1.P99), fmtRate(w1)),
+			Ref:  fmt.Sprintf("etcd 3.4: %s / %s (%s)", fmtMs(e1.P50), fmtMs(e1.P99), fmtRate(e1)),
+			Goal: "p50 ≤ etcd", Met: fmt.Sprintf("%s (%.2f×)", yesNo(w1.P50 <= e1.P50), msf(w1.P50)/msf(e1.P50)),
+			Values: map[string]float64{"weir_p50_ms": msf(w1.P50), "weir_p99_ms": msf(w1.P99), "etcd_p50_ms": msf(e1.P50), "etcd_p99_ms": msf(e1.P99)}},
+		{ID: "e", Name: fmt.Sprintf("3 nodes: commit throughput, %d clients (to the leader)", k),
+			Weir: fmt.Sprintf("%s (p50 %s, p99 %s)", fmtRate(wk), fmtMs(wk.P50), fmtMs(wk.P99)),
+			Ref:  fmt.Sprintf("etcd 3.4: %s (p50 %s, p99 %s)", fmtRate(ek), fmtMs(ek.P50), fmtMs(ek.P99)),
+			Goal: "≥ etcd", Met: fmt.Sprintf("%s (%.2f×)", yesNo(ratio >= 1), ratio),
+			Values: map[string]float64{"weir_ops_per_s": wk.Throughput, "etcd_ops_per_s": ek.Throughput, "ratio": ratio}},
+	}, nil
+}
+
+type etcdPuts [][]PutBody
+
+func etcdBodies(b *Bodies) etcdPuts {
+	out := make(etcdPuts, len(b.Chains))
+	for c, ch := range b.Chains {
+		for _, d := range ch {
+			out[c] = append(out[c], NewPutBody(d))
+		}
+	}
+	return out
+}
+
+func (p etcdPuts) get(c, i int) PutBody {
+	ch := p[c%len(p)]
+	return ch[i%len(ch)]
+}
+
+// dirSize is the apparent size of the files under dir.
+func dirSize(dir string) int64 {
+	var n int64
+	_ = filepath.Walk(dir, func(_ string, fi os.FileInfo, err error) error {
+		if err == nil && fi.Mode().IsRegular() {
+			n += fi.Size()
+		}
+		return nil
+	})
+	return n
+}
+
+// procField reads a kB field of /proc/<pid>/status in bytes.
+func procField(pid int, field string) (int64, error) {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		return 0, err
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if rest, ok := strings.CutPrefix(line, field); ok {
+			var kb int64
+			_, err := fmt.Sscan(rest, &kb)
+			return kb << 10, err
+		}
+	}
+	return 0, fmt.Errorf("no %s", field)
+}
+
+// failoverSystem is what the failover measurement needs of a cluster.
+type failoverSystem interface {
+	name() string
+	size() int
+	leader(ctx context.Context) (int, error)
+	kill(i int)
+	restart(i int) error
+	healthy(timeout time.Duration) error
+	write(ctx context.Context, via, seq int) error
+}
+
+// gapResult is one leader kill.
+type gapResult struct {
+	Gap       time.Duration
+	Errors    int // failed writes among those sent after the leader died
+	Recovered bool
+}
+
+// measureGap kills the leader once while a client writes to a surviving
+// node every 5 ms, and returns the time between the last success that
+// completed before the kill and the first success of a write sent after
+// the leader was gone; then it restarts the killed node.
+func measureGap(ctx context.Context, sys failoverSystem, rng *rand.Rand, logf func(string, ...any)) (gapResult, error) {
+	if err := sys.healthy(90 * time.Second); err != nil {
+		return gapResult{}, err
+	}
+	li, err := sys.leader(ctx)
+	if err != nil {
+		return gapResult{}, err
+	}
+	via := (li + 1) % sys.size()
+	type event struct {
+		start, end time.Time
+		ok         bool
+	}
+	var mu sync.Mutex
+	var events []event
+	wctx, stop := context.WithCancel(ctx)
+	defer stop()
+	// Open loop: a new write every 5 ms whatever happened to the earlier
+	// ones (up to 2048 in flight), so the gap measures the cluster, not a
+	// client timeout: a write stuck on the dead leader does not hold back
+	// the writes behind it.
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		sem := make(chan struct{}, 2048)
+		tick := time.NewTicker(5 * time.Millisecond)
+		defer tick.Stop()
+		for seq := 0; ; seq++ {
+			select {
+			case <-wctx.Done():
+				return
+			case <-tick.C:
+			}
+			select {
+			case sem <- struct{}{}:
+			default:
+				continue // 2048 writes outstanding: skip this tick
+			}
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				defer func() { <-sem }()
+				rctx, cancel := context.WithTimeout(wctx, 30*time.Second)
+				t0 := time.Now()
+				err := sys.write(rctx, via, seq)
+				cancel()
+				if wctx.Err() != nil {
+					return
+				}
+				mu.Lock()
+				events = append(events, event{t0, time.Now(), err == nil})
+				mu.Unlock()
+			}()
+		}
+	}()
+	// count looks at the writes sent after a point in time.
+	count := func(after time.Time) (ok, failed int, first time.Time) {
+		mu.Lock()
+		defer mu.Unlock()
+		for _, e := range events {
+			if !e.start.After(after) {
+				continue
+			}
+			if e.ok {
+				if ok == 0 || e.end.Before(first) {
+					first = e.end
+				}
+				ok++
+			} else {
+				failed++
+			}
+		}
+		return
+	}
+	// Steady state first: 20 successful writes, then a random offset so
+	// the kill does not line up with heartbeats.
+	if err := poll(30*time.Second, 5*time.Millisecond, func() (bool, error) {
+		n, _, _ := count(time.Time{})
+		return n >= 20, nil
+	}); err != nil {
+		return gapResult{}, fmt.Errorf("%s: no steady writes before the kill: %w", sys.name(), err)
+	}
+	if rng != nil {
+		time.Sleep(time.Duration(rng.IntN(300)) * time.Millisecond)
+	}
+	killAt := time.Now()
+	sys.kill(li) // returns once the process is gone
+	deadAt := time.Now()
+	// The gap ends with the first success among writes sent after the
+	// leader died (those cannot have been served by it); writes in flight
+	// at the kill may still land and are not counted either way.
+	var res gapResult
+	err = poll(30*time.Second, 2*time.Millisecond, func() (bool, error) {
+		n, _, _ := count(deadAt)
+		return n > 0, nil
+	})
+	stop()
+	wg.Wait()
+	mu.Lock()
+	var last time.Time
+	for _, e := range events {
+		if e.ok && !e.end.After(killAt) && e.end.After(last) {
+			last = e.end
+		}
+	}
+	mu.Unlock()
+	n, failed, first := count(deadAt)
+	if last.IsZero() {
+		return res, fmt.Errorf("%s: no success before the kill", sys.name())
+	}
+	res.Errors = failed
+	if err == nil && n > 0 {
+		res.Recovered = true
+		res.Gap = first.Sub(last)
+	} else {
+		res.Gap = time.Since(last)
+	}
+	logf("f. %s: killed leader %d at %s, writing via %d: gap %v (%d failed writes in between)", sys.name(), li,
+		killAt.UTC().Format("15:04:05.000"), via, res.Gap.Round(time.Millisecond), failed)
+	if rerr := sys.restart(li); rerr != nil {
+		return res, rerr
+	}
+	return res, nil
+}
+
+type weirFailover struct {
+	c    *WeirCluster
+	apis []*API
+	flow Flow
+	body []byte
+}
+
+func (w *weirFailover) name() string { return "weir" }
+func (w *weirFailover) size() int    { return len(w.c.Nodes) }
+func (w *weirFailover) leader(context.Context) (int, error) {
+	l, err := w.c.Leader()
+	if err != nil {
+		return 0, err
+	}
+	return slices.Index(w.c.Nodes, l), nil
+}
+func (w *weirFailover) kill(i int)          { w.c.Nodes[i].Kill() }
+func (w *weirFailover) restart(i int) error { return w.c.Nodes[i].Start() }
+func (w *weirFailover) healthy(t time.Duration) error {
+	return w.c.WaitHealthy(t)
+}
+func (w *weirFailover) write(ctx context.Context, via, _ int) error {
+	return w.apis[via].Commit(ctx, w.flow, w.body)
+}
+
+type etcdFailover struct {
+	c    *Etcd
+	hc   *http.Client
+	body PutBody
+}
+
+func (e *etcdFailover) name() string { return "etcd" }
+func (e *etcdFailover) size() int    { return len(e.c.Members) }
+func (e *etcdFailover) leader(ctx context.Context) (int, error) {
+	l, err := e.c.Leader(ctx)
+	if err != nil {
+		return 0, err
+	}
+	return slices.Index(e.c.Members, l), nil
+}
+func (e *etcdFailover) kill(i int)          { e.c.Members[i].Proc.Kill() }
+func (e *etcdFailover) restart(i int) error { return e.c.Members[i].Start() }
+func (e *etcdFailover) healthy(t time.Duration) error {
+	return e.c.WaitHealthy(t)
+}
+func (e *etcdFailover) write(ctx context.Context, via, seq int) error {
+	return e.c.Members[via].Put(ctx, e.hc, e.body.For(fmt.Sprintf("failover/%08d", seq)))
+}
+
+func gapSummary(gs []gapResult) (p50, p99, worst time.Duration, lost int) {
+	var ds []time.Duration
+	for _, g := range gs {
+		ds = append(ds, g.Gap)
+		if !g.Recovered {
+			lost++
+		}
+	}
+	slices.Sort(ds)
+	return Percentile(ds, 50), Percentile(ds, 99), ds[len(ds)-1], lost
+}
+
+func fmtGaps(gs []gapResult) string {
+	p50, p99, worst, lost := gapSummary(gs)
+	s := fmt.Sprintf("p50 %s, p99 %s, max %s", fmtMs(p50), fmtMs(p99), fmtMs(worst))
+	if lost > 0 {
+		s += fmt.Sprintf(", %d without recovery in 30 s", lost)
+	}
+	var all []string
+	for _, g := range gs {
+		all = append(all, fmt.Sprintf("%.0f", msf(g.Gap)))
+	}
+	return s + " [" + strings.Join(all, " ") + " ms]"
+}
+
+// Failover is measurement f: Reps SIGKILLs of the leader of a 3-node Weir
+// cluster with default settings, and of a 3-member etcd cluster, while a
+// client writes 64 KB through a surviving node.
+func (r *Runner) Failover(ctx context.Context) ([]Result, error) {
+	b, err := r.Bodies()
+	if err != nil {
+		return nil, err
+	}
+	rng := rand.New(rand.NewPCG(uint64(r.Opts.Seed), 7))
+	wc, err := r.Env.StartWeirCluster(3)
+	if err != nil {
+		return nil, err
+	}
+	wf := &weirFailover{c: wc, body: b.Get(0, 0)}
+	for _, n := range wc.Nodes {
+		wf.apis = append(wf.apis, &API{Base: n.API, HC: NewHTTPClient(256, 30*time.Second)})
+	}
+	l, err := wc.Leader()
+	if err != nil {
+		wc.Stop()
+		return nil, err
+	}
+	flows, err := (&API{Base: l.API, HC: ctlClient}).CreateFlows(ctx, 1)
+	if err != nil {
+		wc.Stop()
+		return nil, err
+	}
+	wf.flow = flows[0]
+	var wg []gapResult
+	for range r.Opts.Reps {
+		g, err := measureGap(ctx, wf, rng, r.Env.logf)
+		if err != nil {
+			wc.Stop()
+			return nil, err
+		}
+		wg = append(wg, g)
+	}
+	wc.Stop()
+
+	ec, err := r.Env.StartEtcd(3)
+	if err != nil {
+		return nil, fmt.Errorf("etcd: %w", err)
+	}
+	defer ec.Stop()
+	ef := &etcdFailover{c: ec, hc: NewHTTPClient(256, 30*time.Second), body: NewPutBody(b.Get(0, 0))}
+	var eg []gapResult
+	for range r.Opts.Reps {
+		g, err := measureGap(ctx, ef, rng, r.Env.logf)
+		if err != nil {
+			return nil, err
+		}
+		eg = append(eg, g)
+	}
+	_, p99, _, lost := gapSummary(wg)
+	wp50, _, wmax, _ := gapSummary(wg)
+	ep50, ep99, emax, _ := gapSummary(eg)
+	return []Result{{ID: "f", Name: fmt.Sprintf("3 nodes: write gap after SIGKILL of the leader, %d kills, writes via a survivor", len(wg)),
+		Weir: fmtGaps(wg), Ref: "etcd 3.4: " + fmtGaps(eg),
+		Goal: "p99 ≤ 1.5 s", Met: yesNo(p99 <= 1500*time.Millisecond && lost == 0),
+		Values: map[string]float64{"weir_p50_ms": msf(wp50), "weir_p99_ms": msf(p99), "weir_max_ms": msf(wmax),
+			"etcd_p50_ms": msf(ep50), "etcd_p99_ms": msf(ep99), "etcd_max_ms": msf(emax)}}}, nil
+}
+
+// CatchUp is measurement g: a node joins a 3-node cluster holding
+// Versions versions; the time from its start until it has applied the
+// leader's commit index, against copying the leader's data directory with
+// cp -r. It is taken twice: right after loading, when the leader still has
+// the whole history in its Raft log (the joiner is sent log entries), and
+// once the leader has taken a snapshot and compacted its log (the joiner is
+// sent the snapshot and the log after it), the steady state of a cluster
+// that has been running for a while.
+func (r *Runner) CatchUp(ctx context.Context) ([]Result, error) {
+	wc, err := r.Env.StartWeirCluster(3)
+	if err != nil {
+		return nil, err
+	}
+	defer wc.Stop()
+	l, err := wc.Leader()
+	if err != nil {
+		return nil, err
+	}
+	api := &API{Base: l.API, HC: NewHTTPClient(r.Opts.Clients, 60*time.Second)}
+	ls, _, err := r.loadVersions(ctx, api, r.Opts.Flows, r.Opts.Versions)
+	if err != nil {
+		return nil, fmt.Errorf("loading versions: %w", err)
+	}
+	r.Env.logf("g. loaded %d versions into 3 nodes: %v", r.Opts.Versions, ls)
+	if err := wc.WaitHealthy(120 * time.Second); err != nil {
+		return nil, err
+	}
+	var out []Result
+	for i, phase := range []string{"first", "after snapshot"} {
+		if i == 1 {
+			if r.Opts.SnapshotWait <= 0 {
+				break
+			}
+			// Raft snapshots when SnapshotThreshold entries have been
+			// written since the last one, checked every 30-60 s.
+			t0 := time.Now()
+			if err := poll(r.Opts.SnapshotWait, 500*time.Millisecond, func() (bool, error) {
+				return hasSnapshot(l.DataDir), nil
+			}); err != nil {
+				r.Env.logf("g. the leader took no snapshot: %v", err)
+				break
+			}
+			r.Env.logf("g. leader snapshot after waiting %v", time.Since(t0).Round(time.Second))
+		}
+		id := fmt.Sprintf("w%d", 4+i)
+		join, applied, err := r.joinNode(wc, l, id, fmt.Sprintf("127.0.0.%d", 4+i))
+		if err != nil {
+			return nil, fmt.Errorf("catch-up (%s join): %w", phase, err)
+		}
+		// What the joiner was sent decides the label, whatever the timing
+		// of the leader's snapshots was.
+		joiner := wc.Nodes[len(wc.Nodes)-1]
+		phase = "log"
+		if hasSnapshot(joiner.DataDir) {
+			phase = "snapshot"
+		}
+		r.Env.logf("g. %s caught up from the %s (applied index %d) after %v", id, phase, applied, join.Round(time.Millisecond))
+		cp, cpSync, err := r.copyDir(l.DataDir)
+		if err != nil {
+			return nil, err
+		}
+		size := dirSize(l.DataDir)
+		r.Env.logf("g. cp -r of %d MB: %v (%v with sync)", size>>20, cp.Round(time.Millisecond), cpSync.Round(time.Millisecond))
+		ratio := float64(join) / float64(cp)
+		name := fmt.Sprintf("new node catches up with %d versions sent as Raft log entries (leader data dir %d MB)", r.Opts.Versions, size>>20)
+		if phase == "snapshot" {
+			name = fmt.Sprintf("new node catches up with %d versions sent as a snapshot + log tail (leader data dir %d MB)", r.Opts.Versions, size>>20)
+		}
+		out = append(out, Result{ID: "g", Name: name,
+			Weir: fmtMs(join), Ref: fmt.Sprintf("cp -r: %s (%s with sync)", fmtMs(cp), fmtMs(cpSync)),
+			Goal: "≤ 2× cp -r", Met: fmt.Sprintf("%s (%.1f×; %.1f× cp -r + sync)", yesNo(ratio <= 2), ratio, float64(join)/float64(cpSync)),
+			Values: map[string]float64{phase + "_join_ms": msf(join), phase + "_cp_ms": msf(cp), phase + "_cp_sync_ms": msf(cpSync),
+				phase + "_ratio": ratio, phase + "_data_mb": float64(size) / (1 << 20), "load_ops_per_s": ls.Throughput,
+				"join_ms": msf(join), "cp_ms": msf(cp)}})
+	}
+	return out, nil
+}
+
+// joinNode starts a node with --join and waits until the leader reports
+// it as a member that has applied the leader's commit index.
+func (r *Runner) joinNode(wc *WeirCluster, l *WeirNode, id, ip string) (time.Duration, uint64, error) {
+	n, err := r.Env.NewWeirNode(id, ip, "--join", l.API)
+	if err != nil {
+		return 0, 0, err
+	}
+	wc.Nodes = append(wc.Nodes, n)
+	t0 := time.Now()
+	if err := n.Start(); err != nil {
+		return 0, 0, err
+	}
+	var applied uint64
+	err = poll(300*time.Second, 10*time.Millisecond, func() (bool, error) {
+		if n.Proc.Exited() {
+			return false, fmt.Errorf("joining node exited: %s", n.Proc.Tail(2000))
+		}
+		s, err := l.Status()
+		if err != nil {
+			return false, err
+		}
+		m, ok := s.Member(n.ID)
+		applied = m.AppliedIndex
+		return ok && m.Reachable && m.AppliedIndex >= s.CommitIndex && s.CommitIndex > 0, nil
+	})
+	return time.Since(t0), applied, err
+}
+
+// copyDir times cp -r of dir into the run directory, and cp -r followed
+// by sync of the copy.
+func (r *Runner) copyDir(dir string) (cp, cpSync time.Duration, err error) {
+	dst, err := r.Env.Dir("copy")
+	if err != nil {
+		return 0, 0, err
+	}
+	t1 := time.Now()
+	if out, err := exec.Command("cp", "-r", dir, filepath.Join(dst, "data")).CombinedOutput(); err != nil {
+		return 0, 0, fmt.Errorf("cp -r: %v: %s", err, out)
+	}
+	cp = time.Since(t1)
+	if out, err := exec.Command("sync", "-f", filepath.Join(dst, "data")).CombinedOutput(); err != nil {
+		return 0, 0, fmt.Errorf("sync: %v: %s", err, out)
+	}
+	cpSync = time.Since(t1)
+	return cp, cpSync, os.RemoveAll(dst)
+}
+
+// hasSnapshot reports whether a node's Raft snapshot store holds a
+// finished snapshot (hashicorp/raft's file store: <dir>/meta.json).
+func hasSnapshot(dataDir string) bool {
+	m, _ := filepath.Glob(filepath.Join(dataDir, "raft", "snapshots", "*", "meta.json"))
+	return len(m) > 0
+}

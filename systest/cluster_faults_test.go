@@ -24,7 +24,7 @@ var (
 
 // snapshotArgs make the leader compact its log often, so followers that
 // fall behind are brought back with a snapshot.
-var snapshotArgs = []string{"--snapshot-threshold", "64", "--trailing-logs", "32", "--snapshot-interval", "1s"}
+var snapshotArgs = []string{"--snapshot-threshold", "64", "--trailing-logs", "32", "--snapshot-interval", "1s", "--raft-segment-size", "65536"}
 
 func long(t *testing.T) {
 	t.Helper()

@@ -91,7 +91,7 @@ func Restore(r io.Reader, dataDir string, progress func(n int64)) (Info, error) 
 
 // checkEmpty refuses a data directory that already belongs to a node.
 func checkEmpty(dataDir string) error {
-	for _, p := range []string{"state.db", filepath.Join("raft", "raft.db"), "node-id"} {
+	for _, p := range []string{"state.db", filepath.Join("raft", "wal"), "node-id"} {
 		if _, err := os.Stat(filepath.Join(dataDir, p)); err == nil {
 			return fmt.Errorf("data directory %s already holds a Weir node (%s exists): restore builds a new node, so give it an empty or new directory", dataDir, p)
 		}

@@ -69,6 +69,8 @@ To form a cluster, start the first node, then start the others with
 	f.Uint64Var(&cfg.SnapshotThreshold, "snapshot-threshold", 0, "log entries between snapshots (default 1024)")
 	f.Uint64Var(&cfg.TrailingLogs, "trailing-logs", 0, "log entries kept after a snapshot for slow followers (default 1024)")
 	f.DurationVar(&cfg.SnapshotInterval, "snapshot-interval", 0, "how often to check whether --snapshot-threshold entries have accumulated (default 30s)")
+	f.IntVar(&cfg.WALSegmentSize, "raft-segment-size", 0, "Raft log segment size in bytes (default 64 MiB); compaction frees whole segments")
+	_ = f.MarkHidden("raft-segment-size")
 	f.BoolVar(&cfg.Revisions, "revisions", false, "enable NiFi Registry revisions (optimistic locking), off by default as in NiFi")
 	f.Int64Var(&cfg.MaxBody, "max-body", api.DefaultMaxBody, "largest accepted request body in bytes (413 above)")
 	f.Uint64Var(&cfg.ReadyMaxLag, "ready-max-lag", 1000, "readiness fails while this node's applied index trails the leader's commit by more entries")

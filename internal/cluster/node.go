@@ -16,8 +16,7 @@ import (
 
 	"github.com/hashicorp/go-hclog"
 	"github.com/hashicorp/raft"
-	raftboltdb "github.com/hashicorp/raft-boltdb/v2"
-	bolt "go.etcd.io/bbolt"
+	wal "github.com/hashicorp/raft-wal"
 
 	"github.com/weir-nifi/weir/internal/command"
 	"github.com/weir-nifi/weir/internal/model"
@@ -66,6 +65,9 @@ type Config struct {
 	// SnapshotInterval is how often Raft checks whether SnapshotThreshold
 	// entries have accumulated.
 	SnapshotInterval time.Duration
+	// WALSegmentSize is the Raft log's segment size (raft-wal's default,
+	// 64 MiB, when 0). Compaction frees whole segments only.
+	WALSegmentSize int
 	// LeaderWait is how long a request waits for a leader before 503.
 	LeaderWait time.Duration
 
@@ -125,7 +127,7 @@ type Node struct {
 	st    *store.Store
 	log   *slog.Logger
 	raft  *raft.Raft
-	logs  *raftboltdb.BoltStore
+	logs  logStore
 	trans *raft.NetworkTransport
 	mux   *Mux
 	rpc   *http.Server
@@ -169,25 +171,33 @@ func Start(cfg Config, st *store.Store) (*Node, error) {
 	n.reads = newReadBatcher(n)
 
 	raftDir := filepath.Join(cfg.DataDir, "raft")
-	if err := os.MkdirAll(raftDir, 0o755); err != nil {
+	walDir := filepath.Join(raftDir, "wal")
+	if err := os.MkdirAll(walDir, 0o755); err != nil {
 		return nil, err
 	}
-	logs, err := raftboltdb.New(raftboltdb.Options{
-		Path:   filepath.Join(raftDir, "raft.db"),
-		NoSync: cfg.NoSync,
-		BoltOptions: &bolt.Options{
-			Timeout:        2 * time.Second,
-			NoFreelistSync: true,
-			FreelistType:   bolt.FreelistMapType,
-		},
-	})
+	hlog := newHCLogger(n.log)
+	// raft-wal: an append-only segmented log with one fsync per batch of
+	// entries (raft-boltdb needs two per bbolt commit and its file never
+	// shrinks), read with pread so old segments do not inflate RSS.
+	var w *wal.WAL
+	var err error
+	if cfg.WALSegmentSize > 0 {
+		w, err = wal.Open(walDir, wal.WithLogger(hlog.Named("wal")), wal.WithSegmentSize(cfg.WALSegmentSize))
+	} else {
+		w, err = wal.Open(walDir, wal.WithLogger(hlog.Named("wal")))
+	}
+	logs := logStore{w}
 	if err != nil {
 		return nil, fmt.Errorf("open raft log: %w", err)
 	}
 	n.logs = logs
-	hlog := newHCLogger(n.log)
 	snaps, err := raft.NewFileSnapshotStoreWithLogger(raftDir, 2, hlog.Named("snapshots"))
 	if err != nil {
+		logs.Close()
+		return nil, err
+	}
+
+	if err := catchUpFromSnapshot(st, snaps, n.log); err != nil {
 		logs.Close()
 		return nil, err
 	}
@@ -601,7 +611,7 @@ func (n *Node) closeTransport() {
 	if n.mux != nil {
 		n.mux.Close()
 	}
-	if n.logs != nil {
+	if n.logs.WAL != nil {
 		n.logs.Close()
 	}
 }
@@ -618,3 +628,36 @@ func newHCLogger(l *slog.Logger) hclog.Logger {
 }
 
 func trimURL(u string) string { return strings.TrimRight(u, "/") }
+
+// catchUpFromSnapshot restores the newest Raft snapshot into the store when
+// the store holds less than it: after a crash of the machine discarded an
+// unsynced store, or when the store file was deleted. Raft runs with
+// NoSnapshotRestoreOnStart and replays only the log after its newest
+// snapshot, so the store must hold at least that snapshot's state.
+func catchUpFromSnapshot(st *store.Store, snaps raft.SnapshotStore, log *slog.Logger) error {
+	list, err := snaps.List()
+	if err != nil || len(list) == 0 {
+		return err
+	}
+	meta := list[0]
+	_, rc, err := snaps.Open(meta.ID)
+	if err != nil {
+		return fmt.Errorf("open raft snapshot %s: %w", meta.ID, err)
+	}
+	f, err := store.ReadFrameHeader(rc)
+	rc.Close()
+	if err != nil {
+		return fmt.Errorf("raft snapshot %s: %w", meta.ID, err)
+	}
+	if st.AppliedIndex() >= f.Index {
+		return nil
+	}
+	log.Warn("the store is behind the newest Raft snapshot; restoring it before replaying the log",
+		"storeApplied", st.AppliedIndex(), "snapshot", meta.ID, "snapshotApplied", f.Index)
+	_, rc, err = snaps.Open(meta.ID)
+	if err != nil {
+		return err
+	}
+	defer rc.Close()
+	return st.Restore(rc)
+}

@@ -42,6 +42,7 @@ type Config struct {
 	SnapshotThreshold uint64
 	TrailingLogs      uint64
 	SnapshotInterval  time.Duration
+	WALSegmentSize    int
 
 	Revisions bool
 	MaxBody   int64

@@ -59,7 +59,7 @@ func Start(cfg Config, log *slog.Logger) (*Server, error) {
 	}
 	cfg.NodeID = id
 	log = log.With("node", id)
-	fresh := !fileExists(filepath.Join(cfg.DataDir, "raft", "raft.db"))
+	fresh := !fileExists(filepath.Join(cfg.DataDir, "raft", "wal", "wal-meta.db"))
 	key, keySrc, err := clusterKey(&cfg, len(cfg.Join) == 0)
 	if err != nil {
 		return nil, err
@@ -82,10 +82,13 @@ func Start(cfg Config, log *slog.Logger) (*Server, error) {
 	if cfg.Advertise == "" {
 		cfg.Advertise = "http://" + ln.Addr().String()
 	}
-	st, err := store.Open(filepath.Join(cfg.DataDir, "state.db"), store.Options{NoSync: cfg.UnsafeNoSync})
+	st, err := store.Open(filepath.Join(cfg.DataDir, "state.db"), store.Options{NoSync: cfg.UnsafeNoSync, LogBacked: true})
 	if err != nil {
 		ln.Close()
 		return nil, err
+	}
+	if aside := st.Discarded(); aside != "" {
+		log.Warn("the machine stopped without syncing the store; rebuilding it from the Raft snapshot and log", "movedAside", aside)
 	}
 	node, err := cluster.Start(cluster.Config{
 		ID: id, DataDir: cfg.DataDir, RaftListen: cfg.RaftListen, RaftAdvertise: cfg.RaftAdvertise,
@@ -94,7 +97,8 @@ func Start(cfg Config, log *slog.Logger) (*Server, error) {
 		MaxVoters: cfg.MaxVoters, MinQuorum: cfg.MinQuorum, DeadAfter: cfg.DeadAfter,
 		HeartbeatTimeout: cfg.HeartbeatTimeout, ElectionTimeout: cfg.ElectionTimeout,
 		SnapshotThreshold: cfg.SnapshotThreshold, TrailingLogs: cfg.TrailingLogs, SnapshotInterval: cfg.SnapshotInterval,
-		NoSync: cfg.UnsafeNoSync, Log: log,
+		WALSegmentSize: cfg.WALSegmentSize,
+		NoSync:         cfg.UnsafeNoSync, Log: log,
 	}, st)
 	if err != nil {
 		st.Close()

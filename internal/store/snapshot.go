@@ -283,6 +283,32 @@ type Frame struct {
 // and verifies length and checksum. w has received unverified bytes when
 // it fails; callers discard them.
 func CopyFrame(r io.Reader, w io.Writer) (Frame, error) {
+	f, err := ReadFrameHeader(r)
+	if err != nil {
+		return f, err
+	}
+	hdr := f.Header[:]
+	sum := xxhash.New()
+	_, _ = sum.Write(hdr)
+	n, err := io.Copy(io.MultiWriter(w, sum), io.LimitReader(r, f.Size))
+	if err != nil {
+		return f, err
+	}
+	if n != f.Size {
+		return f, fmt.Errorf("%w: truncated: %d of %d bytes", ErrBadSnapshot, n, f.Size)
+	}
+	if _, err := io.ReadFull(r, f.Sum[:]); err != nil {
+		return f, fmt.Errorf("%w: missing checksum: %v", ErrBadSnapshot, err)
+	}
+	if !bytes.Equal(f.Sum[:], sum.Sum(nil)) {
+		return f, fmt.Errorf("%w: checksum mismatch", ErrBadSnapshot)
+	}
+	return f, nil
+}
+
+// ReadFrameHeader reads and checks the header of a snapshot frame (the
+// data and checksum are left in r).
+func ReadFrameHeader(r io.Reader) (Frame, error) {
 	var f Frame
 	if _, err := io.ReadFull(r, f.Header[:]); err != nil {
 		return f, fmt.Errorf("%w: short header: %v", ErrBadSnapshot, err)
@@ -301,21 +327,6 @@ func CopyFrame(r io.Reader, w io.Writer) (Frame, error) {
 	f.Size = int64(binary.BigEndian.Uint64(hdr[24:]))
 	if f.Size <= 0 || f.Size > 1<<40 {
 		return f, fmt.Errorf("%w: bad length %d", ErrBadSnapshot, f.Size)
-	}
-	sum := xxhash.New()
-	_, _ = sum.Write(hdr)
-	n, err := io.Copy(io.MultiWriter(w, sum), io.LimitReader(r, f.Size))
-	if err != nil {
-		return f, err
-	}
-	if n != f.Size {
-		return f, fmt.Errorf("%w: truncated: %d of %d bytes", ErrBadSnapshot, n, f.Size)
-	}
-	if _, err := io.ReadFull(r, f.Sum[:]); err != nil {
-		return f, fmt.Errorf("%w: missing checksum: %v", ErrBadSnapshot, err)
-	}
-	if !bytes.Equal(f.Sum[:], sum.Sum(nil)) {
-		return f, fmt.Errorf("%w: checksum mismatch", ErrBadSnapshot)
 	}
 	return f, nil
 }

@@ -46,8 +46,16 @@ var ErrFormat = errors.New("unsupported store format")
 
 // Options tune the bbolt file.
 type Options struct {
-	// NoSync skips fsync. Only for tests and benchmarks that say so.
+	// NoSync skips fsync everywhere. Only for tests and benchmarks that
+	// say so: it can lose acknowledged writes.
 	NoSync bool
+	// LogBacked says the Raft log and snapshots already make every applied
+	// entry durable, so commits skip fsync: a process crash loses nothing
+	// (the kernel still holds the writes) and a crash of the machine is
+	// recovered by restoring the last Raft snapshot and replaying the log.
+	// Open tells the two apart with the kernel's boot id: a file left
+	// unsynced by a previous boot is discarded (see Discarded).
+	LogBacked bool
 }
 
 // Store is the state database. Reads run concurrently with Apply; Restore
@@ -63,6 +71,9 @@ type Store struct {
 	applyMu sync.Mutex
 
 	applied atomic.Uint64
+	// discarded is set when Open found an unsynced file from a previous
+	// boot and moved it aside.
+	discarded string
 	// notify is closed and replaced after every applied batch, so waiters
 	// (linearizable reads on followers) wake without polling.
 	notifyMu sync.Mutex
@@ -75,6 +86,13 @@ func Open(path string, opts Options) (*Store, error) {
 		return nil, err
 	}
 	s := &Store{path: path, opts: opts, notify: make(chan struct{})}
+	if opts.LogBacked {
+		aside, err := checkBoot(path)
+		if err != nil {
+			return nil, err
+		}
+		s.discarded = aside
+	}
 	db, err := openDB(path, opts)
 	if err != nil {
 		return nil, err
@@ -98,7 +116,7 @@ func openDB(path string, opts Options) (*bolt.DB, error) {
 		// A large virtual mapping means the file rarely needs a remap,
 		// which would wait for long snapshot read transactions.
 		InitialMmapSize: 1 << 30,
-		NoSync:          opts.NoSync,
+		NoSync:          opts.NoSync || opts.LogBacked,
 	})
 	if err != nil {
 		if errors.Is(err, bolt.ErrTimeout) {
@@ -143,15 +161,27 @@ func (s *Store) loadApplied() error {
 // Path is the file the store lives in.
 func (s *Store) Path() string { return s.path }
 
-// Close closes the file.
+// Discarded returns where Open moved an unsynced store file left by a
+// crash of the machine ("" when it did not): the state must then be
+// rebuilt from a Raft snapshot and the log.
+func (s *Store) Discarded() string { return s.discarded }
+
+// Close syncs (for a log-backed store) and closes the file.
 func (s *Store) Close() error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.db == nil {
 		return nil
 	}
-	err := s.db.Close()
+	var err error
+	if s.opts.LogBacked {
+		err = s.db.Sync()
+	}
+	err = errors.Join(err, s.db.Close())
 	s.db = nil
+	if s.opts.LogBacked && err == nil {
+		err = writeBootMark(s.path, bootMark{BootID: bootID(), Clean: true})
+	}
 	return err
 }
 

@@ -1,0 +1,86 @@
+package store
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"strings"
+	"time"
+)
+
+// A log-backed store does not fsync its commits (see Options.LogBacked).
+// After a process crash the kernel still has every write, so the file is
+// consistent; after a crash of the machine it may not be (bbolt relies on
+// fsync to order data pages before the meta page). The boot mark tells the
+// two apart: it records the kernel's boot id when the store was opened and
+// whether it was closed cleanly (synced).
+
+type bootMark struct {
+	BootID string `json:"bootId"`
+	Clean  bool   `json:"clean"`
+}
+
+func bootMarkPath(path string) string { return path + ".boot" }
+
+// bootID is the kernel's id for this boot ("" where it cannot be read,
+// which makes every unclean stop count as a crash of the machine).
+func bootID() string {
+	b, err := os.ReadFile("/proc/sys/kernel/random/boot_id")
+	if err != nil {
+		return ""
+	}
+	return strings.TrimSpace(string(b))
+}
+
+// checkBoot moves aside a store file that a previous boot left unsynced and
+// records that this boot has the file open. It returns the path the file
+// was moved to, or "".
+func checkBoot(path string) (string, error) {
+	var aside string
+	b, err := os.ReadFile(bootMarkPath(path))
+	switch {
+	case err == nil:
+		var m bootMark
+		if json.Unmarshal(b, &m) != nil {
+			m = bootMark{}
+		}
+		cur := bootID()
+		if !m.Clean && (cur == "" || m.BootID != cur) {
+			if _, err := os.Stat(path); err == nil {
+				aside = fmt.Sprintf("%s.unsynced-%d", path, time.Now().UnixNano())
+				if err := os.Rename(path, aside); err != nil {
+					return "", err
+				}
+			}
+		}
+	case os.IsNotExist(err):
+		// A new store, or one written before boot marks (synced commits).
+	default:
+		return "", err
+	}
+	return aside, writeBootMark(path, bootMark{BootID: bootID(), Clean: false})
+}
+
+func writeBootMark(path string, m bootMark) error {
+	b, _ := json.Marshal(m)
+	tmp := bootMarkPath(path) + ".tmp"
+	f, err := os.OpenFile(tmp, os.O_CREATE|os.O_TRUNC|os.O_WRONLY, 0o644)
+	if err != nil {
+		return err
+	}
+	if _, err := f.Write(b); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Sync(); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Close(); err != nil {
+		return err
+	}
+	if err := os.Rename(tmp, bootMarkPath(path)); err != nil {
+		return err
+	}
+	return syncDir(path)
+}

@@ -131,26 +131,24 @@ func (a *API) routes() {
 	// Versions.
 	const fv = "/buckets/{bucketId}/flows/{flowId}/versions"
 	post(fv, func(w http.ResponseWriter, r *http.Request) error {
-		var in model.Snapshot
-		ok, err := a.decode(w, r, &in)
+		in, err := a.decodeSnapshotBody(w, r)
 		if err != nil {
 			return err
 		}
 		s, err := a.reg.CreateVersion(r.Context(), callerOf(r), r.PathValue("bucketId"), r.PathValue("flowId"),
-			orNil(ok, &in), boolParam(r, "preserveSourceProperties"))
+			in, boolParam(r, "preserveSourceProperties"))
 		if err != nil {
 			return err
 		}
 		return writeSnapshot(w, 200, s)
 	})
 	post(fv+"/import", func(w http.ResponseWriter, r *http.Request) error {
-		var in model.Snapshot
-		ok, err := a.decode(w, r, &in)
+		in, err := a.decodeSnapshotBody(w, r)
 		if err != nil {
 			return err
 		}
 		s, err := a.reg.ImportVersion(r.Context(), callerOf(r), r.PathValue("bucketId"), r.PathValue("flowId"),
-			orNil(ok, &in), r.Header.Get("Comments"))
+			in, r.Header.Get("Comments"))
 		if err != nil {
 			return err
 		}

@@ -241,20 +241,37 @@ func writeSnapshot(w http.ResponseWriter, status int, s *model.Snapshot) error {
 	return nil
 }
 
-// decode reads a JSON body into v. It returns (false, nil) for an empty
-// body, so handlers can give NiFi's "cannot be null" messages.
-func (a *API) decode(w http.ResponseWriter, r *http.Request, v any) (bool, error) {
-	body := http.MaxBytesReader(w, r.Body, a.opts.MaxBody)
-	buf, err := readAll(body, r.ContentLength)
+// body reads a request body up to the configured limit (413 above it).
+func (a *API) body(w http.ResponseWriter, r *http.Request) ([]byte, error) {
+	buf, err := readAll(http.MaxBytesReader(w, r.Body, a.opts.MaxBody), r.ContentLength)
 	if err != nil {
 		var mbe *http.MaxBytesError
 		if errors.As(err, &mbe) {
-			return false, &model.Error{Kind: model.KindTooLarge,
+			return nil, &model.Error{Kind: model.KindTooLarge,
 				Msg: "Request body exceeds the limit of " + strconv.FormatInt(a.opts.MaxBody, 10) + " bytes"}
 		}
-		return false, model.Invalid("Unable to read request body: " + err.Error())
+		return nil, model.Invalid("Unable to read request body: " + err.Error())
 	}
-	if len(strings.TrimSpace(string(buf))) == 0 {
+	return buf, nil
+}
+
+// decodeSnapshotBody reads and decodes a snapshot body (nil when empty).
+func (a *API) decodeSnapshotBody(w http.ResponseWriter, r *http.Request) (*model.Snapshot, error) {
+	buf, err := a.body(w, r)
+	if err != nil {
+		return nil, err
+	}
+	return decodeSnapshot(buf)
+}
+
+// decode reads a JSON body into v. It returns (false, nil) for an empty
+// body, so handlers can give NiFi's "cannot be null" messages.
+func (a *API) decode(w http.ResponseWriter, r *http.Request, v any) (bool, error) {
+	buf, err := a.body(w, r)
+	if err != nil {
+		return false, err
+	}
+	if len(bytes.TrimSpace(buf)) == 0 {
 		return false, nil
 	}
 	if err := json.Unmarshal(buf, v); err != nil {

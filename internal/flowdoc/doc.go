@@ -10,11 +10,11 @@
 //
 // Encoded form:
 //
-//	byte 0   codec: 0 = plain, 1 = zstd
+//	byte 0   codec: 0 = plain, 2 = S2 (1 = zstd, read only)
 //	rest     (after decompression) five segments, each uvarint length + bytes,
 //	         in the order of the Part constants; length 0 means absent.
 //
-// Documents over CompressThreshold are compressed with zstd. Encoding
+// Documents over CompressThreshold are compressed with S2. Encoding
 // happens once, on the node that accepts the write, so the compressed bytes
 // are replicated as they are and every replica stores identical bytes.
 package flowdoc

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"sync"
 
+	"github.com/klauspost/compress/s2"
 	"github.com/klauspost/compress/zstd"
 )
 
@@ -39,7 +40,8 @@ type Doc [numParts]json.RawMessage
 
 const (
 	codecPlain byte = 0
-	codecZstd  byte = 1
+	codecZstd  byte = 1 // read only: written by early builds
+	codecS2    byte = 2
 
 	// CompressThreshold is the encoded size above which documents are
 	// compressed. Below it zstd's frame overhead eats the gain.
@@ -51,30 +53,29 @@ const (
 )
 
 var (
-	encOnce sync.Once
-	enc     *zstd.Encoder
+	decOnce sync.Once
 	dec     *zstd.Decoder
 )
 
-func coders() (*zstd.Encoder, *zstd.Decoder) {
-	encOnce.Do(func() {
+func zstdDecoder() *zstd.Decoder {
+	decOnce.Do(func() {
 		var err error
-		enc, err = zstd.NewWriter(nil, zstd.WithEncoderLevel(zstd.SpeedFastest), zstd.WithEncoderCRC(true))
-		if err != nil {
-			panic(err) // only on invalid options
-		}
 		dec, err = zstd.NewReader(nil, zstd.WithDecoderMaxMemory(MaxDecodedSize), zstd.WithDecoderConcurrency(0))
 		if err != nil {
 			panic(err)
 		}
 	})
-	return enc, dec
+	return dec
 }
 
 // ErrCorrupt is returned when stored bytes are not a valid document.
 var ErrCorrupt = errors.New("corrupt flow document")
 
-// Encode serialises d, compressing it when large.
+// Encode serialises d, compressing it with S2 when large. S2 (Snappy's
+// successor) compresses a 64 KB flow about 4x at ~1 GB/s and decompresses
+// it in ~20 µs; zstd's fastest level gains a third in size at three times
+// the CPU, and compression runs on every commit and decompression on every
+// read.
 func Encode(d Doc) []byte {
 	n := 0
 	for _, p := range d {
@@ -89,10 +90,9 @@ func Encode(d Doc) []byte {
 	if len(raw) <= CompressThreshold {
 		return raw
 	}
-	e, _ := coders()
-	out := make([]byte, 1, len(raw)/4+64)
-	out[0] = codecZstd
-	return e.EncodeAll(raw[1:], out)
+	out := make([]byte, 1+s2.MaxEncodedLen(len(raw)-1))
+	out[0] = codecS2
+	return out[:1+len(s2.Encode(out[1:], raw[1:]))]
 }
 
 // Decode parses bytes produced by Encode. Parts alias the returned buffer.
@@ -104,10 +104,17 @@ func Decode(b []byte) (Doc, error) {
 	body := b[1:]
 	switch b[0] {
 	case codecPlain:
+	case codecS2:
+		n, err := s2.DecodedLen(body)
+		if err != nil || n > MaxDecodedSize {
+			return d, fmt.Errorf("%w: bad S2 block", ErrCorrupt)
+		}
+		if body, err = s2.Decode(nil, body); err != nil {
+			return d, fmt.Errorf("%w: %v", ErrCorrupt, err)
+		}
 	case codecZstd:
-		_, dz := coders()
 		var err error
-		body, err = dz.DecodeAll(body, nil)
+		body, err = zstdDecoder().DecodeAll(body, nil)
 		if err != nil {
 			return d, fmt.Errorf("%w: %v", ErrCorrupt, err)
 		}

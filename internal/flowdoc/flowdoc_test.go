@@ -2,9 +2,12 @@ package flowdoc
 
 import (
 	"bytes"
+	"encoding/binary"
 	"encoding/json"
 	"strings"
 	"testing"
+
+	"github.com/klauspost/compress/zstd"
 )
 
 func TestRoundTrip(t *testing.T) {
@@ -35,8 +38,8 @@ func TestRoundTrip(t *testing.T) {
 func TestLargeIsCompressed(t *testing.T) {
 	big := json.RawMessage(`{"v":"` + strings.Repeat("flow ", 10000) + `"}`)
 	b := Encode(Doc{FlowContents: big})
-	if b[0] != codecZstd {
-		t.Fatalf("codec %d, want zstd", b[0])
+	if b[0] != codecS2 {
+		t.Fatalf("codec %d, want S2", b[0])
 	}
 	if len(b) > len(big)/10 {
 		t.Fatalf("compressed %d bytes from %d", len(b), len(big))
@@ -89,4 +92,28 @@ func FuzzDecode(f *testing.F) {
 			}
 		}
 	})
+}
+
+// Blobs written with the zstd codec by early builds stay readable.
+func TestDecodeZstdCodec(t *testing.T) {
+	want := Doc{FlowContents: json.RawMessage(`{"a":"` + strings.Repeat("zstd ", 500) + `"}`)}
+	plain := Encode(want)
+	if plain[0] != codecS2 {
+		t.Fatalf("codec %d", plain[0])
+	}
+	raw, err := Decode(plain)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var seg []byte
+	for _, p := range raw {
+		seg = binary.AppendUvarint(seg, uint64(len(p)))
+		seg = append(seg, p...)
+	}
+	e, _ := zstd.NewWriter(nil)
+	blob := e.EncodeAll(seg, []byte{codecZstd})
+	got, err := Decode(blob)
+	if err != nil || !bytes.Equal(got[FlowContents], want[FlowContents]) {
+		t.Fatalf("zstd blob: %v", err)
+	}
 }

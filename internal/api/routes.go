@@ -163,11 +163,11 @@ func (a *API) routes() {
 		return WriteJSON(w, 200, vs)
 	})
 	get(fv+"/latest", func(w http.ResponseWriter, r *http.Request) error {
-		s, err := a.reg.GetVersion(r.PathValue("bucketId"), r.PathValue("flowId"), 0)
+		b, err := a.reg.VersionJSON(r.PathValue("bucketId"), r.PathValue("flowId"), 0)
 		if err != nil {
 			return err
 		}
-		return writeSnapshot(w, 200, s)
+		return writeBody(w, 200, b)
 	})
 	get(fv+"/latest/metadata", func(w http.ResponseWriter, r *http.Request) error {
 		md, err := a.reg.LatestMetadata(r.PathValue("bucketId"), r.PathValue("flowId"))
@@ -181,11 +181,11 @@ func (a *API) routes() {
 		if err != nil {
 			return err
 		}
-		s, err := a.reg.GetVersion(r.PathValue("bucketId"), r.PathValue("flowId"), n)
+		b, err := a.reg.VersionJSON(r.PathValue("bucketId"), r.PathValue("flowId"), n)
 		if err != nil {
 			return err
 		}
-		return writeSnapshot(w, 200, s)
+		return writeBody(w, 200, b)
 	})
 	get(fv+"/{versionNumber}/export", func(w http.ResponseWriter, r *http.Request) error {
 		n, err := versionParam(r, "versionNumber")
@@ -234,11 +234,11 @@ func (a *API) routes() {
 		return WriteJSON(w, 200, vs)
 	})
 	get("/flows/{flowId}/versions/latest", func(w http.ResponseWriter, r *http.Request) error {
-		s, err := a.reg.GetVersionByFlow(r.PathValue("flowId"), 0)
+		b, err := a.reg.VersionJSON("", r.PathValue("flowId"), 0)
 		if err != nil {
 			return err
 		}
-		return writeSnapshot(w, 200, s)
+		return writeBody(w, 200, b)
 	})
 	get("/flows/{flowId}/versions/latest/metadata", func(w http.ResponseWriter, r *http.Request) error {
 		md, err := a.reg.LatestMetadata("", r.PathValue("flowId"))
@@ -252,11 +252,11 @@ func (a *API) routes() {
 		if err != nil {
 			return err
 		}
-		s, err := a.reg.GetVersionByFlow(r.PathValue("flowId"), n)
+		b, err := a.reg.VersionJSON("", r.PathValue("flowId"), n)
 		if err != nil {
 			return err
 		}
-		return writeSnapshot(w, 200, s)
+		return writeBody(w, 200, b)
 	})
 
 	// Items.

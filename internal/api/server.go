@@ -43,6 +43,7 @@ type Registry interface {
 	ImportVersion(ctx context.Context, c registry.Caller, bucketID, flowID string, in *model.Snapshot, comments string) (*model.Snapshot, error)
 	GetVersion(bucketID, flowID string, n int32) (*model.Snapshot, error)
 	GetVersionByFlow(flowID string, n int32) (*model.Snapshot, error)
+	VersionJSON(bucketID, flowID string, n int32) ([]byte, error)
 	LatestMetadata(bucketID, flowID string) (*model.SnapshotMetadata, error)
 	ListVersions(bucketID, flowID string) ([]*model.SnapshotMetadata, error)
 	Export(bucketID, flowID string, n int32) (*model.Snapshot, string, error)
@@ -226,6 +227,14 @@ func WriteJSON(w http.ResponseWriter, status int, v any) error {
 	w.Header().Set("Content-Length", strconv.Itoa(len(b)))
 	w.WriteHeader(status)
 	_, err = w.Write(b)
+	return nil
+}
+
+func writeBody(w http.ResponseWriter, status int, b []byte) error {
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Content-Length", strconv.Itoa(len(b)))
+	w.WriteHeader(status)
+	_, _ = w.Write(b)
 	return nil
 }
 

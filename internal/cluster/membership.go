@@ -405,6 +405,7 @@ func (n *Node) placeVoters(members []memberView) {
 	}
 	promote := func(c memberView, why string) {
 		n.log.Info("promoting non-voter", "member", c.ID, "zone", c.zone, "why", why)
+		n.soleVoter.Store(false)
 		if err := n.raft.AddVoter(c.ID, c.Address, 0, 10*time.Second).Error(); err != nil {
 			n.log.Warn("promotion failed", "member", c.ID, "err", err)
 		}

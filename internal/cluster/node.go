@@ -145,7 +145,12 @@ type Node struct {
 
 	reads *readBatcher
 
-	fastTimeouts  atomic.Bool
+	fastTimeouts atomic.Bool
+	// soleVoter is true only while this node is the only voter: no other
+	// node can then lead, so linearizable reads need no leadership round.
+	// Set from the configuration; cleared before any voter is added (only
+	// the sole voter, as leader, can add one).
+	soleVoter     atomic.Bool
 	lease         time.Duration // leader lease raft started with (not reloadable)
 	leaderChanges atomic.Uint64
 	stopCh        chan struct{}
@@ -276,6 +281,7 @@ func Start(cfg Config, st *store.Store) (*Node, error) {
 		rc.ElectionTimeout = singleVoterTimeout
 		rc.LeaderLeaseTimeout = singleVoterTimeout
 		n.fastTimeouts.Store(true)
+		n.soleVoter.Store(true)
 	}
 	n.lease = rc.LeaderLeaseTimeout
 	r, err := raft.NewRaft(rc, fsm, logs, logs, snaps, n.trans)
@@ -410,6 +416,9 @@ func (n *Node) tuneTimeouts() {
 		return
 	}
 	single := isSoleVoter(f.Configuration(), n.cfg.ID)
+	if single {
+		n.soleVoter.Store(true)
+	}
 	if single == n.fastTimeouts.Load() {
 		return
 	}
@@ -530,6 +539,9 @@ var ErrNotLeader = model.Unavailable("This node is not the cluster leader.", tim
 func (n *Node) ReadBarrier(ctx context.Context) error {
 	var idx uint64
 	if n.raft.State() == raft.Leader {
+		if n.soleVoter.Load() && n.isReady.Load() {
+			return n.waitApplied(ctx, n.applyTarget(n.raft.CommitIndex()))
+		}
 		if err := n.waitReady(ctx); err != nil {
 			if !errors.Is(err, errNotLeader) {
 				return err

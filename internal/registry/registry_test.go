@@ -7,6 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"sort"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -117,5 +118,68 @@ func TestRevisionsEndToEnd(t *testing.T) {
 	}
 	if _, _, err = c.Do(ctx, "DELETE", "/buckets/"+id+"?version=2", nil, nil); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// Cached version answers never outlive a change to the flow or bucket they
+// embed, on either path.
+func TestRenderCacheFollowsChanges(t *testing.T) {
+	c := startServer(t, daemon.Config{})
+	ctx := context.Background()
+	b, _ := c.CreateBucket(ctx, model.Bucket{Name: model.Str("b")}, false)
+	f, _ := c.CreateFlow(ctx, *b.Identifier, model.VersionedFlow{Name: model.Str("f")})
+	bid, fid := *b.Identifier, *f.Identifier
+	commit := func(name string) {
+		t.Helper()
+		doc := `{"snapshotMetadata":{"version":-1},"flowContents":{"identifier":"pg","name":"` + name + `"}}`
+		if _, err := c.CommitVersion(ctx, bid, fid, []byte(doc), false); err != nil {
+			t.Fatal(err)
+		}
+	}
+	get := func(path string) model.Snapshot {
+		t.Helper()
+		body, _, err := c.Do(ctx, "GET", path, nil, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var s model.Snapshot
+		if err := json.Unmarshal(body, &s); err != nil {
+			t.Fatal(err)
+		}
+		return s
+	}
+	latest := "/buckets/" + bid + "/flows/" + fid + "/versions/latest"
+	byFlow := "/flows/" + fid + "/versions/1"
+	commit("one")
+	for i := 0; i < 2; i++ { // second round is served from the cache
+		if s := get(latest); s.SnapshotMetadata.Version != 1 || *s.Flow.Name != "f" {
+			t.Fatalf("latest: %+v", s.SnapshotMetadata)
+		}
+		get(byFlow)
+	}
+	if _, _, err := c.Do(ctx, "PUT", "/buckets/"+bid+"/flows/"+fid, []byte(`{"name":"renamed"}`), nil); err != nil {
+		t.Fatal(err)
+	}
+	if s := get(latest); *s.Flow.Name != "renamed" {
+		t.Fatalf("flow rename not seen: %s", *s.Flow.Name)
+	}
+	commit("two")
+	if s := get(latest); s.SnapshotMetadata.Version != 2 || s.Flow.VersionCount != 2 || !strings.Contains(string(s.FlowContents), "two") {
+		t.Fatalf("new version not seen: %+v", s.SnapshotMetadata)
+	}
+	if s := get(byFlow); s.Flow.VersionCount != 2 {
+		t.Fatalf("by-flow answer kept the old versionCount %d", s.Flow.VersionCount)
+	}
+	if _, _, err := c.Do(ctx, "PUT", "/buckets/"+bid, []byte(`{"name":"new bucket name"}`), nil); err != nil {
+		t.Fatal(err)
+	}
+	if s := get(byFlow); *s.Bucket.Name != "new bucket name" || *s.Flow.BucketName != "new bucket name" {
+		t.Fatalf("bucket rename not seen: %s", *s.Bucket.Name)
+	}
+	if err := c.DeleteFlow(ctx, bid, fid); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := c.Do(ctx, "GET", latest, nil, nil); client.StatusOf(err) != 404 {
+		t.Fatalf("deleted flow answered from the cache: %v", err)
 	}
 }

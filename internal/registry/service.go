@@ -47,7 +47,13 @@ type Options struct {
 	// Now and NewID are the clock and identifier source; tests pin them.
 	Now   func() time.Time
 	NewID func() string
+	// RenderCacheBytes bounds the cache of rendered version answers
+	// (0 = DefaultRenderCacheBytes, negative = off).
+	RenderCacheBytes int
 }
+
+// DefaultRenderCacheBytes holds a few hundred typical flow versions.
+const DefaultRenderCacheBytes = 32 << 20
 
 // Service implements the registry operations.
 type Service struct {
@@ -55,6 +61,7 @@ type Service struct {
 	st    State
 	opts  Options
 	flows [256]sync.Mutex // striped per-flow locks for version numbering
+	cache *renderCache
 }
 
 // New builds a service.
@@ -65,7 +72,10 @@ func New(p Proposer, st State, opts Options) *Service {
 	if opts.NewID == nil {
 		opts.NewID = func() string { return uuid.NewString() }
 	}
-	return &Service{p: p, st: st, opts: opts}
+	if opts.RenderCacheBytes == 0 {
+		opts.RenderCacheBytes = DefaultRenderCacheBytes
+	}
+	return &Service{p: p, st: st, opts: opts, cache: newRenderCache(opts.RenderCacheBytes)}
 }
 
 // RevisionsEnabled reports whether optimistic locking is on.

@@ -214,20 +214,25 @@ func (s *Service) GetVersion(bucketID, flowID string, n int32) (*model.Snapshot,
 func (s *Service) GetVersionByFlow(flowID string, n int32) (*model.Snapshot, error) {
 	var out *model.Snapshot
 	err := s.read(func(tx *store.Tx) error {
-		b, f, err := lookupFlowByID(tx, flowID)
-		if model.KindOf(err) == model.KindNotFound {
-			return model.NotFound(model.MsgFlowNotFoundInBucket)
-		}
-		if err != nil {
-			return err
-		}
-		if f.VersionCount == 0 {
-			return model.NotFound(model.MsgNoSnapshots)
-		}
-		out, err = s.versionOf(tx, b, f, n)
+		var err error
+		out, err = s.versionByFlowIn(tx, flowID, n)
 		return err
 	})
 	return out, err
+}
+
+func (s *Service) versionByFlowIn(tx *store.Tx, flowID string, n int32) (*model.Snapshot, error) {
+	b, f, err := lookupFlowByID(tx, flowID)
+	if model.KindOf(err) == model.KindNotFound {
+		return nil, model.NotFound(model.MsgFlowNotFoundInBucket)
+	}
+	if err != nil {
+		return nil, err
+	}
+	if f.VersionCount == 0 {
+		return nil, model.NotFound(model.MsgNoSnapshots)
+	}
+	return s.versionOf(tx, b, f, n)
 }
 
 func (s *Service) versionOf(tx *store.Tx, b store.BucketRec, f store.FlowRec, n int32) (*model.Snapshot, error) {
@@ -242,6 +247,46 @@ func (s *Service) versionOf(tx *store.Tx, b store.BucketRec, f store.FlowRec, n 
 		return nil, err
 	}
 	return snapshotOf(b, f, v, d), nil
+}
+
+// VersionJSON is GetVersion rendered as the JSON answer, served from the
+// render cache while the bucket and flow are unchanged. bucketID == ""
+// addresses the flow by id alone (/flows/{id}/versions/...).
+func (s *Service) VersionJSON(bucketID, flowID string, n int32) ([]byte, error) {
+	var out []byte
+	err := s.read(func(tx *store.Tx) error {
+		k := renderKey{bucketID: bucketID, flowID: flowID, version: n}
+		if body, ok := s.cache.get(k, tx.RawBucket, tx.RawFlow); ok {
+			out = body
+			return nil
+		}
+		var snap *model.Snapshot
+		var b store.BucketRec
+		if bucketID == "" {
+			var err error
+			if snap, err = s.versionByFlowIn(tx, flowID, n); err != nil {
+				return err
+			}
+			b.ID = model.Deref(snap.Bucket.Identifier)
+		} else {
+			bk, f, err := lookupFlow(tx, bucketID, flowID)
+			if err != nil {
+				return err
+			}
+			if snap, err = s.versionOf(tx, bk, f, n); err != nil {
+				return err
+			}
+			b = bk
+		}
+		body, err := model.AppendSnapshot(make([]byte, 0, len(snap.FlowContents)+2048), snap)
+		if err != nil {
+			return err
+		}
+		s.cache.put(k, b.ID, tx.RawBucket(b.ID), tx.RawFlow(flowID), body)
+		out = body
+		return nil
+	})
+	return out, err
 }
 
 // LatestMetadata returns the metadata of a flow's latest version.

@@ -44,6 +44,14 @@ func (t *Tx) Buckets() ([]BucketRec, error) {
 	return out, err
 }
 
+// RawBucket returns a bucket's stored bytes (nil if absent), valid only in
+// this transaction: callers compare them to detect any change cheaply.
+func (t *Tx) RawBucket(id string) []byte { return t.b(tBuckets).Get([]byte(id)) }
+
+// RawFlow returns a flow's stored bytes (nil if absent), valid only in this
+// transaction.
+func (t *Tx) RawFlow(id string) []byte { return t.b(tFlows).Get([]byte(id)) }
+
 // Flow returns a flow by id.
 func (t *Tx) Flow(id string) (FlowRec, bool, error) {
 	var f FlowRec

@@ -313,6 +313,12 @@ func readTrailer(r io.Reader, header []byte, f store.Frame, m *Manifest) (string
 // Verify reads a whole backup and checks every checksum without writing
 // the database anywhere. progress, if not nil, is told the bytes read.
 func Verify(r io.Reader, progress func(n int64)) (Info, error) {
+	return read(r, progress, func(br io.Reader) (store.Frame, error) { return store.CopyFrame(br, io.Discard) })
+}
+
+// read walks a backup: the head, the snapshot frame (handed to frame, which
+// verifies it while copying it where it wants) and the trailer.
+func read(r io.Reader, progress func(n int64), frame func(io.Reader) (store.Frame, error)) (Info, error) {
 	var info Info
 	cr := &countingReader{r: r, fn: progress}
 	br := bufio.NewReaderSize(cr, 1<<20)
@@ -320,7 +326,7 @@ func Verify(r io.Reader, progress func(n int64)) (Info, error) {
 	if err != nil {
 		return info, err
 	}
-	f, err := store.CopyFrame(br, io.Discard)
+	f, err := frame(br)
 	if err != nil {
 		return info, frameError(err)
 	}

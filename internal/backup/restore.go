@@ -1,8 +1,6 @@
 package backup
 
 import (
-	"bufio"
-	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -39,25 +37,11 @@ func Restore(r io.Reader, dataDir string, progress func(n int64)) (Info, error) 
 		}
 	}()
 
-	cr := &countingReader{r: r, fn: progress}
-	br := bufio.NewReaderSize(cr, 1<<20)
-	m, hdr, err := ReadHeader(br)
+	info, err := read(r, progress, func(br io.Reader) (store.Frame, error) { return store.ReadSnapshotFile(br, tmp) })
 	if err != nil {
 		return info, err
 	}
-	f, err := store.ReadSnapshotFile(br, tmp)
-	if err != nil {
-		return info, frameError(err)
-	}
-	if err := checkFrame(f, m); err != nil {
-		return info, err
-	}
-	if info.SHA256, err = readTrailer(br, hdr, f, &m); err != nil {
-		return info, err
-	}
-	info.Manifest = m
-	info.ContentChecksum = hex.EncodeToString(f.Sum[:])
-	info.FileBytes = cr.n - int64(br.Buffered())
+	m := info.Manifest
 
 	if err := store.CheckFile(tmp); err != nil {
 		return info, fmt.Errorf("%w: %v", ErrInvalid, err)

@@ -37,7 +37,8 @@ var ErrInvalid = errors.New("invalid backup")
 
 // Manifest describes a backup. The head fields are written before the
 // data, so a reader knows what a file holds from its first bytes; Counts
-// and StateHash come from the trailer, computed while the data streams.
+// and StateHash are in the trailer (format 2 computed them while the data
+// streamed; the store now keeps them, but the format stays).
 type Manifest struct {
 	Format int `json:"format"`
 	// Index is the Raft index of the last write the backup holds.
@@ -93,7 +94,7 @@ type Prepared struct {
 	Manifest Manifest
 	sn       Snapshot
 	header   []byte
-	summary  *store.Summary
+	summary  store.Summary
 }
 
 // Prepare builds the head of a backup; it reads nothing but the
@@ -110,37 +111,27 @@ func Prepare(sn Snapshot, nodeID string, now time.Time) (*Prepared, error) {
 	hdr = binary.BigEndian.AppendUint32(hdr, FormatVersion)
 	hdr = binary.BigEndian.AppendUint32(hdr, uint32(len(mb)))
 	hdr = append(hdr, mb...)
+	// The store keeps its state hash and counts (store/statehash.go):
+	// reading them here costs nothing. They travel in the trailer.
+	s := sn.Summary()
 	m := Manifest{Format: h.Format, Index: h.Index, CreatedAt: h.CreatedAt, NodeID: h.NodeID,
-		StoreFormat: h.StoreFormat, StoreBytes: h.StoreBytes, StreamBytes: h.StreamBytes}
-	return &Prepared{Manifest: m, sn: sn, header: hdr}, nil
+		StoreFormat: h.StoreFormat, StoreBytes: h.StoreBytes, StreamBytes: h.StreamBytes,
+		Counts: s.Counts, StateHash: s.StateHash}
+	return &Prepared{Manifest: m, sn: sn, header: hdr, summary: s}, nil
 }
 
-// Summarize computes the state hash and counts now (the scheduler needs
-// them to skip unchanged states); otherwise WriteTo computes them while
-// the data streams.
-func (p *Prepared) Summarize() store.Summary {
-	if p.summary == nil {
-		s := p.sn.Summary()
-		p.summary = &s
-		p.Manifest.Counts, p.Manifest.StateHash = s.Counts, s.StateHash
-	}
-	return *p.summary
-}
+// Summarize is the state hash and counts of the backup (the scheduler uses
+// them to skip unchanged states).
+func (p *Prepared) Summarize() store.Summary { return p.summary }
 
 // Size is the number of bytes WriteTo writes.
 func (p *Prepared) Size() int64 {
 	return int64(len(p.header)) + p.Manifest.StreamBytes + trailerLen
 }
 
-// WriteTo writes the whole backup. The state hash and counts for the
-// trailer are computed on the snapshot's second view while its file
-// streams, so the backup costs one pass of wall time, not two.
+// WriteTo writes the whole backup: header, the store's snapshot frame and
+// the trailer.
 func (p *Prepared) WriteTo(w io.Writer) (int64, error) {
-	var sumCh chan store.Summary
-	if p.summary == nil {
-		sumCh = make(chan store.Summary, 1)
-		go func() { sumCh <- p.sn.Summary() }()
-	}
 	n, err := w.Write(p.header)
 	total := int64(n)
 	if err == nil {
@@ -152,21 +143,12 @@ func (p *Prepared) WriteTo(w io.Writer) (int64, error) {
 			err = fmt.Errorf("snapshot stream was %d bytes, expected %d", m, p.Manifest.StreamBytes)
 		}
 		if err == nil {
-			if sumCh != nil {
-				s := <-sumCh
-				sumCh = nil
-				p.summary = &s
-				p.Manifest.Counts, p.Manifest.StateHash = s.Counts, s.StateHash
-			}
 			var tr []byte
-			if tr, err = trailer(p.header, ew.head[:], ew.tail[:], *p.summary); err == nil {
+			if tr, err = trailer(p.header, ew.head[:], ew.tail[:], p.summary); err == nil {
 				n, err = w.Write(tr)
 				total += int64(n)
 			}
 		}
-	}
-	if sumCh != nil {
-		<-sumCh // never leave the summary walking a released snapshot
 	}
 	return total, err
 }

@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 
+	"github.com/weir-nifi/weir/internal/durable"
 	"github.com/weir-nifi/weir/internal/store"
 )
 
@@ -63,7 +64,7 @@ func Restore(r io.Reader, dataDir string, progress func(n int64)) (Info, error) 
 		return info, err
 	}
 	ok = true
-	if err := syncDir(dataDir); err != nil {
+	if err := durable.SyncDir(dataDir); err != nil {
 		return info, err
 	}
 	b, _ := json.MarshalIndent(info, "", "  ")
@@ -90,20 +91,13 @@ func inspect(path string) (string, store.Counts, error) {
 		return "", store.Counts{}, err
 	}
 	defer st.Close()
-	hash, _, err := st.StateHash()
+	// Recomputed from the entries, not the hash the file keeps: the
+	// restored state must add up to what the backup's trailer says.
+	hash, _, err := st.RecomputedStateHash()
 	if err != nil {
 		return "", store.Counts{}, err
 	}
 	var c store.Counts
 	err = st.Read(func(tx *store.Tx) error { c = tx.Counts(); return nil })
 	return hash, c, err
-}
-
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	defer d.Close()
-	return d.Sync()
 }

@@ -9,6 +9,8 @@ import (
 	"sort"
 	"strings"
 	"time"
+
+	"github.com/weir-nifi/weir/internal/durable"
 )
 
 // Run takes scheduled backups into cfg.Dir every cfg.Interval until ctx
@@ -122,7 +124,7 @@ func writeFile(path string, p *Prepared) (int64, error) {
 		os.Remove(tmp)
 		return 0, err
 	}
-	return n, syncDir(filepath.Dir(path))
+	return n, durable.SyncParent(path)
 }
 
 // List returns the backup files in dir (by this package's naming), oldest

@@ -62,11 +62,13 @@ func (f *fsm) Snapshot() (raft.FSMSnapshot, error) {
 	return &fsmSnapshot{sn: sn}, nil
 }
 
-// Restore replaces the state with a snapshot from the leader (or our own
-// snapshot store). The store verifies length and checksum first.
+// Restore replaces the state with a snapshot from our snapshot store
+// (received from the leader, or our own). It restores from the snapshot
+// file when it can; the frame's length and checksum are verified before
+// anything replaces the state (see restoreSnapshot).
 func (f *fsm) Restore(rc io.ReadCloser) error {
 	defer rc.Close()
-	return f.st.Restore(rc)
+	return restoreSnapshot(f.st, rc, f.log)
 }
 
 type fsmSnapshot struct{ sn *store.Snapshot }

@@ -199,7 +199,10 @@ func Start(cfg Config, st *store.Store) (*Node, error) {
 		return nil, fmt.Errorf("open raft log: %w", err)
 	}
 	n.logs = logs
-	snaps, err := raft.NewFileSnapshotStoreWithLogger(raftDir, 2, hlog.Named("snapshots"))
+	// Our own snapshot store: it verifies a snapshot's frame while writing
+	// it and hands out the file unread (raft's file store reads every
+	// snapshot once more for its CRC before use; see snapstore.go).
+	snaps, err := newSnapStore(raftDir, 2, n.log, st)
 	if err != nil {
 		logs.Close()
 		return nil, err
@@ -674,5 +677,5 @@ func catchUpFromSnapshot(st *store.Store, snaps raft.SnapshotStore, log *slog.Lo
 		return err
 	}
 	defer rc.Close()
-	return st.Restore(rc)
+	return restoreSnapshot(st, rc, log)
 }

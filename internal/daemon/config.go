@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/weir-nifi/weir/internal/cluster"
+	"github.com/weir-nifi/weir/internal/durable"
 )
 
 // Config is the whole server configuration (flags and WEIR_* variables).
@@ -86,7 +87,7 @@ func nodeID(cfg *Config) (string, error) {
 		_, _ = rand.Read(b)
 		id = "weir-" + hex.EncodeToString(b)
 	}
-	return id, writeFileAtomic(path, []byte(id+"\n"), 0o644)
+	return id, durable.ReplaceFile(path, []byte(id+"\n"), 0o644)
 }
 
 // clusterKey returns the key cluster traffic is authenticated with: from
@@ -116,30 +117,7 @@ func clusterKey(cfg *Config, mayCreate bool) ([]byte, string, error) {
 	b := make([]byte, 32)
 	_, _ = rand.Read(b)
 	k := hex.EncodeToString(b)
-	return []byte(k), path, writeFileAtomic(path, []byte(k+"\n"), 0o600)
-}
-
-func writeFileAtomic(path string, data []byte, mode os.FileMode) error {
-	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-		return err
-	}
-	tmp := path + ".tmp"
-	f, err := os.OpenFile(tmp, os.O_CREATE|os.O_TRUNC|os.O_WRONLY, mode)
-	if err != nil {
-		return err
-	}
-	if _, err := f.Write(data); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Close(); err != nil {
-		return err
-	}
-	return os.Rename(tmp, path)
+	return []byte(k), path, durable.ReplaceFile(path, []byte(k+"\n"), 0o600)
 }
 
 // parsePeers parses "id=addr,id=addr".

@@ -209,15 +209,21 @@ var pollClient = &http.Client{Timeout: time.Second}
 
 // LocalOf fetches a node's own view with a short timeout (a paused node
 // does not answer).
-func LocalOf(n *Node) (Local, error) {
+func LocalOf(n *Node) (Local, error) { return localOf(n, pollClient, "") }
+
+// recomputeClient waits for a node to walk its whole store.
+var recomputeClient = &http.Client{Timeout: time.Minute}
+
+func localOf(n *Node, hc *http.Client, query string) (Local, error) {
 	var l Local
-	resp, err := pollClient.Get(n.API + "/weir-api/cluster/local")
+	resp, err := hc.Get(n.API + "/weir-api/cluster/local" + query)
 	if err != nil {
 		return l, err
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode != 200 {
-		return l, fmt.Errorf("local: %s", resp.Status)
+		b, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
+		return l, fmt.Errorf("local: %s: %s", resp.Status, b)
 	}
 	return l, json.NewDecoder(resp.Body).Decode(&l)
 }
@@ -347,7 +353,10 @@ func (c *Cluster) WaitConverged(timeout time.Duration) (string, error) {
 			// (appliedIndex may be ahead of stateHashIndex: Raft's no-op
 			// and barrier entries never reach the store.)
 			if same && ref.LeaderID != "" {
-				return ref.StateHash, nil
+				// The hashes compared are the ones each node keeps as it
+				// applies; check once that every node's entries add up
+				// to its kept hash.
+				return ref.StateHash, c.verifyStateHashes(ref)
 			}
 		}
 		last = describeLocals(ls)
@@ -356,6 +365,21 @@ func (c *Cluster) WaitConverged(timeout time.Duration) (string, error) {
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
+}
+
+// verifyStateHashes asks every running node to recompute its state hash
+// from its entries; each must equal the converged hash ref.
+func (c *Cluster) verifyStateHashes(ref Local) error {
+	for _, n := range c.Running() {
+		l, err := localOf(n, recomputeClient, "?recompute=1")
+		if err != nil {
+			return fmt.Errorf("%s: recompute the state hash: %w", n.Opts.ID, err)
+		}
+		if l.StateHash != ref.StateHash && l.HashIndex == ref.HashIndex {
+			return fmt.Errorf("%s: recomputed state hash %s at index %d, converged on %s", n.Opts.ID, l.StateHash, l.HashIndex, ref.StateHash)
+		}
+	}
+	return nil
 }
 
 // MustConverge is WaitConverged failing the test.

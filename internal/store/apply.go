@@ -47,7 +47,7 @@ func (s *Store) Apply(entries []Entry) ([]Result, error) {
 	last := s.applied.Load()
 	newLast := last
 	err := s.db.Update(func(tx *bolt.Tx) error {
-		w := wtx{tx: tx}
+		w := wtx{tx: tx, tr: loadTracker(tx)}
 		for i, e := range entries {
 			if e.Index != 0 && e.Index <= last {
 				results[i] = Result{Err: errAlreadyApplied}
@@ -67,6 +67,9 @@ func (s *Store) Apply(entries []Entry) ([]Result, error) {
 				newLast = e.Index
 			}
 		}
+		if err := w.tr.flush(tx); err != nil {
+			return err
+		}
 		if newLast != last {
 			return tx.Bucket(tMeta).Put(appliedKey, u64(newLast))
 		}
@@ -82,9 +85,14 @@ func (s *Store) Apply(entries []Entry) ([]Result, error) {
 
 var errAlreadyApplied = model.Errorf(model.KindInternal, "entry already applied")
 
-type wtx struct{ tx *bolt.Tx }
+// wtx is one Apply transaction; every table write goes through table, which
+// keeps the state hash and counts (statehash.go).
+type wtx struct {
+	tx *bolt.Tx
+	tr *tracker
+}
 
-func (w wtx) t(name []byte) *bolt.Bucket { return w.tx.Bucket(name) }
+func (w wtx) t(name []byte) table { return table{b: w.tx.Bucket(name), name: name, tr: w.tr} }
 
 // apply decodes and applies one command. A *model.Error is a refused
 // command (nothing written); any other error is a database failure.

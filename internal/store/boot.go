@@ -6,6 +6,8 @@ import (
 	"os"
 	"strings"
 	"time"
+
+	"github.com/weir-nifi/weir/internal/durable"
 )
 
 // A log-backed store does not fsync its commits (see Options.LogBacked).
@@ -63,24 +65,5 @@ func checkBoot(path string) (string, error) {
 
 func writeBootMark(path string, m bootMark) error {
 	b, _ := json.Marshal(m)
-	tmp := bootMarkPath(path) + ".tmp"
-	f, err := os.OpenFile(tmp, os.O_CREATE|os.O_TRUNC|os.O_WRONLY, 0o644)
-	if err != nil {
-		return err
-	}
-	if _, err := f.Write(b); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Close(); err != nil {
-		return err
-	}
-	if err := os.Rename(tmp, bootMarkPath(path)); err != nil {
-		return err
-	}
-	return syncDir(path)
+	return durable.ReplaceFile(bootMarkPath(path), b, 0o644)
 }

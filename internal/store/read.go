@@ -163,4 +163,4 @@ func (t *Tx) Counts() Counts {
 }
 
 // Summary is the state hash and counts of this view.
-func (t *Tx) Summary() Summary { return summarize(t.tx) }
+func (t *Tx) Summary() Summary { return summaryOf(t.tx) }

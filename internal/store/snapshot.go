@@ -3,29 +3,24 @@ package store
 import (
 	"bufio"
 	"bytes"
-	"crypto/sha256"
 	"encoding/binary"
-	"encoding/hex"
 	"errors"
 	"fmt"
-	"hash"
 	"io"
 	"os"
-	"path/filepath"
 
 	"github.com/cespare/xxhash/v2"
 	bolt "go.etcd.io/bbolt"
+
+	"github.com/weir-nifi/weir/internal/durable"
 )
 
 // Snapshot is a point-in-time view of the whole store that can be streamed
-// while Apply goes on (bbolt MVCC). It holds two read transactions opened
-// at the same instant: one streams the file, the other walks the tables for
-// the summary, so both can run at once on different cores. Release it when
+// while Apply goes on (bbolt MVCC): one read transaction. Release it when
 // done: it pins pages.
 type Snapshot struct {
-	tx   *bolt.Tx // streamed by WriteTo
-	view *bolt.Tx // walked by Summary
-	s    *Store
+	tx *bolt.Tx
+	s  *Store
 }
 
 // Snapshot opens a point-in-time view. It holds the store's shared lock
@@ -36,22 +31,12 @@ func (s *Store) Snapshot() (*Snapshot, error) {
 		s.mu.RUnlock()
 		return nil, errors.New("store is closed")
 	}
-	// No Apply may commit between the two Begins.
-	s.applyMu.Lock()
 	tx, err := s.db.Begin(false)
-	var view *bolt.Tx
-	if err == nil {
-		view, err = s.db.Begin(false)
-		if err != nil {
-			_ = tx.Rollback()
-		}
-	}
-	s.applyMu.Unlock()
 	if err != nil {
 		s.mu.RUnlock()
 		return nil, err
 	}
-	return &Snapshot{tx: tx, view: view, s: s}, nil
+	return &Snapshot{tx: tx, s: s}, nil
 }
 
 // Index is the applied index the snapshot holds.
@@ -71,9 +56,9 @@ type Summary struct {
 	Counts    Counts `json:"counts"`
 }
 
-// Summary walks the snapshot's tables once for the state hash and counts.
-// It may run while WriteTo streams the same snapshot.
-func (sn *Snapshot) Summary() Summary { return summarize(sn.view) }
+// Summary is the snapshot's state hash and counts, as kept by Apply
+// (statehash.go): reading them costs nothing.
+func (sn *Snapshot) Summary() Summary { return summaryOf(sn.tx) }
 
 // Frame format. A snapshot travels as a frame around the bbolt file so a
 // truncated or altered copy is detected before bbolt maps it (bbolt trusts
@@ -135,58 +120,42 @@ func (sn *Snapshot) Release() {
 		return
 	}
 	_ = sn.tx.Rollback()
-	_ = sn.view.Rollback()
-	sn.tx, sn.view = nil, nil
+	sn.tx = nil
 	sn.s.mu.RUnlock()
 }
 
-// StateHash is a SHA-256 over the registry's tables (and the maintenance
-// switch) in key order: two replicas with the same hash hold the same
+// StateHash is the state hash Apply keeps (statehash.go) and the applied
+// index it belongs to: two replicas with the same hash hold the same
 // registry. The applied index and the cluster member table are not part of
 // it, so a node restored from a snapshot or a backup compares equal.
+// Recompute verifies the kept hash against the stored entries instead.
 func (s *Store) StateHash() (hash string, index uint64, err error) {
+	return s.stateHash(false)
+}
+
+// RecomputedStateHash walks every entry to compute the state hash from
+// scratch, and fails if it differs from the kept one: a check that the
+// store's entries are what its history says they are.
+func (s *Store) RecomputedStateHash() (hash string, index uint64, err error) {
+	return s.stateHash(true)
+}
+
+func (s *Store) stateHash(full bool) (hash string, index uint64, err error) {
 	err = s.Read(func(t *Tx) error {
-		hash = summarize(t.tx).StateHash
+		kept := summaryOf(t.tx)
+		hash = kept.StateHash
+		if full {
+			if got := recompute(t.tx).summary(); got != kept {
+				return fmt.Errorf("%w: the entries add up to state hash %s and counts %+v, the store keeps %s and %+v",
+					ErrStateMismatch, got.StateHash, got.Counts, kept.StateHash, kept.Counts)
+			}
+		}
 		if v := t.tx.Bucket(tMeta).Get(appliedKey); len(v) == 8 {
 			index = binary.BigEndian.Uint64(v)
 		}
 		return nil
 	})
 	return hash, index, err
-}
-
-func summarize(tx *bolt.Tx) Summary {
-	var out Summary
-	h := sha256.New()
-	m := tx.Bucket(tMeta)
-	writeKV(h, maintenanceKey, m.Get(maintenanceKey))
-	for _, name := range registryTables {
-		writeKV(h, name, nil)
-		n := 0
-		_ = tx.Bucket(name).ForEach(func(k, v []byte) error {
-			writeKV(h, k, v)
-			n++
-			return nil
-		})
-		switch string(name) {
-		case string(tBuckets):
-			out.Counts.Buckets = n
-		case string(tFlows):
-			out.Counts.Flows = n
-		case string(tVersions):
-			out.Counts.Versions = n
-		}
-	}
-	out.StateHash = hex.EncodeToString(h.Sum(nil))
-	return out
-}
-
-func writeKV(h hash.Hash, k, v []byte) {
-	var n [binary.MaxVarintLen64]byte
-	h.Write(n[:binary.PutUvarint(n[:], uint64(len(k)))])
-	h.Write(k)
-	h.Write(n[:binary.PutUvarint(n[:], uint64(len(v)))])
-	h.Write(v)
 }
 
 // Restore replaces the whole state with a database file read from r (as
@@ -199,7 +168,211 @@ func (s *Store) Restore(r io.Reader) error {
 		os.Remove(tmp)
 		return err
 	}
-	// The stream's checksum proved the copy complete and unaltered; a
+	return s.install(tmp, true)
+}
+
+// RestoreFile replaces the whole state with the database inside the
+// snapshot frame stored in the file at path (as Snapshot.WriteTo writes
+// it); that file is only read. verified says the frame's length and
+// checksum were checked while the file was written, in this process (a
+// snapshot store that verifies what it receives); otherwise they are
+// checked here first, in one read pass. The database is then copied by the
+// kernel (copy_file_range on Linux: no pass through this process), because
+// bbolt writes into its file and the snapshot must stay intact to be sent
+// to other nodes later.
+//
+// A log-backed store neither fsyncs the copy nor needs the swap to be
+// atomic: the snapshot file it comes from is durable, and a store that a
+// crash left behind it (the old state, or none at all) is restored from
+// that snapshot when the node starts (see Options.LogBacked). Other stores
+// get Restore's guarantee: a crash leaves the old or the new state.
+func (s *Store) RestoreFile(path string, verified bool) error {
+	src, err := os.Open(path)
+	if err != nil {
+		return err
+	}
+	defer src.Close()
+	fr, err := checkFrameFile(src, verified)
+	if err != nil {
+		return fmt.Errorf("snapshot file %s: %w", path, err)
+	}
+	durable := !s.opts.NoSync && !s.opts.LogBacked
+	tmp := s.path + ".restore"
+	if err := copyFileRange(src, FrameHeaderLen, fr.Size, tmp, durable); err != nil {
+		os.Remove(tmp)
+		return err
+	}
+	return s.install(tmp, durable)
+}
+
+// checkFrameFile reads the frame header of a snapshot file and checks that
+// the file holds exactly one frame; unless verified, it also reads the
+// whole frame through a FrameChecker.
+func checkFrameFile(f *os.File, verified bool) (Frame, error) {
+	st, err := f.Stat()
+	if err != nil {
+		return Frame{}, err
+	}
+	fr, err := ReadFrameHeader(io.NewSectionReader(f, 0, FrameHeaderLen))
+	if err != nil {
+		return fr, err
+	}
+	if want := FrameHeaderLen + fr.Size + FrameSumLen; st.Size() != want {
+		return fr, fmt.Errorf("%w: file has %d bytes, the frame %d", ErrBadSnapshot, st.Size(), want)
+	}
+	if verified {
+		return fr, nil
+	}
+	var c FrameChecker
+	if _, err := io.CopyBuffer(&c, io.NewSectionReader(f, 0, st.Size()), make([]byte, 1<<20)); err != nil {
+		return fr, err
+	}
+	return c.Finish()
+}
+
+// copyFileRange copies n bytes at offset off of src into a new file at
+// path. io.Copy from an *os.File (limited) to an *os.File is done by the
+// kernel.
+func copyFileRange(src *os.File, off, n int64, path string, sync bool) error {
+	if _, err := src.Seek(off, io.SeekStart); err != nil {
+		return err
+	}
+	out, err := os.OpenFile(path, os.O_CREATE|os.O_TRUNC|os.O_WRONLY, 0o600)
+	if err != nil {
+		return err
+	}
+	defer out.Close()
+	m, err := io.Copy(out, io.LimitReader(src, n))
+	if err != nil {
+		return err
+	}
+	if m != n {
+		return fmt.Errorf("%w: copied %d of %d bytes", ErrBadSnapshot, m, n)
+	}
+	if sync {
+		if err := out.Sync(); err != nil {
+			return err
+		}
+	}
+	return out.Close()
+}
+
+// A Stage is a copy of the database inside a snapshot frame, written while
+// the frame itself is being received and verified by someone else (the
+// Raft snapshot store), so that restoring that snapshot afterwards is a
+// rename instead of a copy. It holds unverified bytes: only InstallStaged,
+// given the frame the receiver verified, ever uses it. One stage exists at
+// a time (a new one replaces the file).
+type Stage struct {
+	path string
+	f    *os.File
+	fr   Frame // header as received
+	nhdr int
+	n    int64 // database bytes written
+	err  error
+}
+
+func (s *Store) stagePath() string { return s.path + ".staged" }
+
+// NewStage starts a stage beside the store file.
+func (s *Store) NewStage() (*Stage, error) {
+	f, err := os.OpenFile(s.stagePath(), os.O_CREATE|os.O_TRUNC|os.O_WRONLY, 0o600)
+	if err != nil {
+		return nil, err
+	}
+	return &Stage{path: s.stagePath(), f: f}, nil
+}
+
+// RemoveStage deletes a stage file a crash left behind.
+func (s *Store) RemoveStage() error {
+	if err := os.Remove(s.stagePath()); err != nil && !os.IsNotExist(err) {
+		return err
+	}
+	return nil
+}
+
+// Write takes the next bytes of the frame (all of them, in order, exactly
+// as the receiver verifies them) and writes the database part.
+func (g *Stage) Write(p []byte) (int, error) {
+	if g.err != nil {
+		return 0, g.err
+	}
+	n := len(p)
+	if g.nhdr < FrameHeaderLen {
+		k := copy(g.fr.Header[g.nhdr:], p)
+		g.nhdr += k
+		p = p[k:]
+		if g.nhdr < FrameHeaderLen {
+			return n, nil
+		}
+		if g.err = g.fr.parseHeader(); g.err != nil {
+			return 0, g.err
+		}
+	}
+	if k := min(int64(len(p)), g.fr.Size-g.n); k > 0 {
+		m, err := g.f.Write(p[:k])
+		g.n += int64(m)
+		if err != nil {
+			g.err = err
+			return 0, err
+		}
+	}
+	// The checksum after the database is not part of the copy.
+	return n, nil
+}
+
+// Discard drops the stage and its file.
+func (g *Stage) Discard() {
+	if g.f != nil {
+		g.f.Close()
+		g.f = nil
+	}
+	os.Remove(g.path)
+}
+
+// InstallStaged replaces the whole state with a stage. fr is the frame the
+// receiver verified while the same bytes went into the stage; the stage
+// must hold that frame's whole database. The stage is used up either way.
+// Durability and atomicity are as for RestoreFile.
+func (s *Store) InstallStaged(g *Stage, fr Frame) error {
+	f := g.f
+	g.f = nil
+	if f == nil {
+		return errors.New("stage already used")
+	}
+	fail := func(err error) error {
+		f.Close()
+		os.Remove(g.path)
+		return err
+	}
+	if g.err != nil {
+		return fail(g.err)
+	}
+	if g.nhdr != FrameHeaderLen || g.fr.Header != fr.Header || g.n != fr.Size {
+		return fail(fmt.Errorf("%w: the stage does not hold the verified frame (%d of %d bytes)", ErrBadSnapshot, g.n, fr.Size))
+	}
+	durable := !s.opts.NoSync && !s.opts.LogBacked
+	if durable {
+		if err := f.Sync(); err != nil {
+			return fail(err)
+		}
+	}
+	if err := f.Close(); err != nil {
+		os.Remove(g.path)
+		return err
+	}
+	return s.install(g.path, durable)
+}
+
+// install checks the format of a complete, verified copy of a store file at
+// tmp and swaps it in for the current state. With atomic, it is renamed
+// over the old file, so a crash leaves one or the other. Without, the old
+// file is removed first: renaming over an existing file makes ext4 write
+// out the whole new file at once (its auto_da_alloc safeguard, tens of ms
+// for a large store), which only a caller that can lose both files in a
+// crash (RestoreFile for a log-backed store) may skip.
+func (s *Store) install(tmp string, atomic bool) error {
+	// The frame's checksum proved the copy complete and unaltered; a
 	// format check suffices before it replaces the state.
 	if err := checkFile(tmp, false); err != nil {
 		os.Remove(tmp)
@@ -213,10 +386,15 @@ func (s *Store) Restore(r io.Reader) error {
 		}
 		s.db = nil
 	}
+	if !atomic {
+		if err := os.Remove(s.path); err != nil && !os.IsNotExist(err) {
+			return err
+		}
+	}
 	if err := os.Rename(tmp, s.path); err != nil {
 		return err
 	}
-	if err := syncDir(s.path); err != nil {
+	if err := durable.SyncParent(s.path); err != nil {
 		return err
 	}
 	db, err := openDB(s.path, s.opts)
@@ -313,22 +491,94 @@ func ReadFrameHeader(r io.Reader) (Frame, error) {
 	if _, err := io.ReadFull(r, f.Header[:]); err != nil {
 		return f, fmt.Errorf("%w: short header: %v", ErrBadSnapshot, err)
 	}
+	return f, f.parseHeader()
+}
+
+// parseHeader checks f.Header and sets Index and Size from it.
+func (f *Frame) parseHeader() error {
 	hdr := f.Header[:]
 	if string(hdr[:8]) != snapMagic {
-		return f, fmt.Errorf("%w: not a Weir snapshot", ErrBadSnapshot)
+		return fmt.Errorf("%w: not a Weir snapshot", ErrBadSnapshot)
 	}
 	if v := binary.BigEndian.Uint32(hdr[8:]); v != snapVersion {
-		return f, fmt.Errorf("%w: frame version %d, this build reads %d", ErrBadSnapshot, v, snapVersion)
+		return fmt.Errorf("%w: frame version %d, this build reads %d", ErrBadSnapshot, v, snapVersion)
 	}
 	if v := binary.BigEndian.Uint32(hdr[12:]); v != FormatVersion {
-		return f, fmt.Errorf("%w: store format %d, this build reads %d", ErrFormat, v, FormatVersion)
+		return fmt.Errorf("%w: store format %d, this build reads %d", ErrFormat, v, FormatVersion)
 	}
 	f.Index = binary.BigEndian.Uint64(hdr[16:])
 	f.Size = int64(binary.BigEndian.Uint64(hdr[24:]))
 	if f.Size <= 0 || f.Size > 1<<40 {
-		return f, fmt.Errorf("%w: bad length %d", ErrBadSnapshot, f.Size)
+		return fmt.Errorf("%w: bad length %d", ErrBadSnapshot, f.Size)
 	}
-	return f, nil
+	return nil
+}
+
+// FrameChecker verifies a snapshot frame as it is written through it, so
+// that a copy written elsewhere at the same time (a file receiving the
+// frame) is known complete and unaltered when Finish succeeds, without
+// being read again. Write fails as soon as the header is bad or bytes
+// follow the checksum.
+type FrameChecker struct {
+	f    Frame
+	nhdr int // header bytes seen
+	data int64
+	nsum int // checksum bytes seen
+	h    *xxhash.Digest
+	err  error
+}
+
+// Write feeds the next bytes of the frame.
+func (c *FrameChecker) Write(p []byte) (int, error) {
+	if c.err != nil {
+		return 0, c.err
+	}
+	n := len(p)
+	if c.nhdr < FrameHeaderLen {
+		k := copy(c.f.Header[c.nhdr:], p)
+		c.nhdr += k
+		p = p[k:]
+		if c.nhdr < FrameHeaderLen {
+			return n, nil
+		}
+		if c.err = c.f.parseHeader(); c.err != nil {
+			return 0, c.err
+		}
+		c.h = xxhash.New()
+		_, _ = c.h.Write(c.f.Header[:])
+	}
+	if k := min(int64(len(p)), c.f.Size-c.data); k > 0 {
+		_, _ = c.h.Write(p[:k])
+		c.data += k
+		p = p[k:]
+	}
+	if len(p) > 0 {
+		k := copy(c.f.Sum[c.nsum:], p)
+		c.nsum += k
+		if k < len(p) {
+			c.err = fmt.Errorf("%w: %d bytes after the checksum", ErrBadSnapshot, len(p)-k)
+			return 0, c.err
+		}
+	}
+	return n, nil
+}
+
+// Finish checks that a whole frame was written and that its checksum
+// matches, and returns what the frame says about itself.
+func (c *FrameChecker) Finish() (Frame, error) {
+	switch {
+	case c.err != nil:
+		return c.f, c.err
+	case c.nhdr < FrameHeaderLen:
+		return c.f, fmt.Errorf("%w: short header: %d bytes", ErrBadSnapshot, c.nhdr)
+	case c.data < c.f.Size:
+		return c.f, fmt.Errorf("%w: truncated: %d of %d bytes", ErrBadSnapshot, c.data, c.f.Size)
+	case c.nsum < FrameSumLen:
+		return c.f, fmt.Errorf("%w: missing checksum", ErrBadSnapshot)
+	case !bytes.Equal(c.f.Sum[:], c.h.Sum(nil)):
+		return c.f, fmt.Errorf("%w: checksum mismatch", ErrBadSnapshot)
+	}
+	return c.f, nil
 }
 
 // ReadSnapshotFile reads one snapshot frame from r into a synced file at
@@ -352,15 +602,6 @@ func ReadSnapshotFile(r io.Reader, path string) (Frame, error) {
 		return fr, err
 	}
 	return fr, f.Close()
-}
-
-func syncDir(path string) error {
-	d, err := os.Open(filepath.Dir(path))
-	if err != nil {
-		return err
-	}
-	defer d.Close()
-	return d.Sync()
 }
 
 // PrepareRestored turns a store file written from another cluster's

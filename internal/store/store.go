@@ -66,8 +66,8 @@ type Store struct {
 
 	mu sync.RWMutex // held shared by readers and Apply, exclusively by Restore
 	db *bolt.DB
-	// applyMu is held by Apply around its transaction so Snapshot can open
-	// two read transactions at the same point.
+	// applyMu serializes Apply: it checks entries against the applied
+	// index it read before its transaction.
 	applyMu sync.Mutex
 
 	applied atomic.Uint64
@@ -131,6 +131,13 @@ func openDB(path string, opts Options) (*bolt.DB, error) {
 			}
 		}
 		m := tx.Bucket(tMeta)
+		if m.Get(stateHashKey) == nil {
+			// A new store, or one from before the kept state hash:
+			// compute it once.
+			if err := recompute(tx).flush(tx); err != nil {
+				return err
+			}
+		}
 		v := m.Get(formatKey)
 		if v == nil {
 			return m.Put(formatKey, u32(FormatVersion))
@@ -250,7 +257,7 @@ func versionKey(flowID string, v int32) []byte {
 	return prefixed(flowID, vb[:]...)
 }
 
-func getJSON(b *bolt.Bucket, key []byte, v any) (bool, error) {
+func getJSON(b interface{ Get([]byte) []byte }, key []byte, v any) (bool, error) {
 	raw := b.Get(key)
 	if raw == nil {
 		return false, nil
@@ -261,7 +268,7 @@ func getJSON(b *bolt.Bucket, key []byte, v any) (bool, error) {
 	return true, nil
 }
 
-func putJSON(b *bolt.Bucket, key []byte, v any) error {
+func putJSON(b interface{ Put(k, v []byte) error }, key []byte, v any) error {
 	raw, err := json.Marshal(v)
 	if err != nil {
 		return err

@@ -24,7 +24,9 @@ func decodeSnapshot(body []byte) (*model.Snapshot, error) {
 	if len(bytes.TrimSpace(body)) == 0 {
 		return nil, nil
 	}
-	d := jsontext.NewDecoder(bytes.NewReader(body),
+	// A bytes.Buffer is parsed in place: the values read alias body, which
+	// this request owns, so they are kept without a copy.
+	d := jsontext.NewDecoder(bytes.NewBuffer(body),
 		jsontext.AllowDuplicateNames(true), jsontext.AllowInvalidUTF8(true))
 	tok, err := d.ReadToken()
 	if err != nil {
@@ -64,13 +66,13 @@ func decodeSnapshot(body []byte) (*model.Snapshot, error) {
 				s.FlowEncodingVersion = &fev
 			}
 		case "flowContents":
-			s.FlowContents = json.RawMessage(v.Clone())
+			s.FlowContents = json.RawMessage(v)
 		case "externalControllerServices":
-			s.ExternalControllerServices = json.RawMessage(v.Clone())
+			s.ExternalControllerServices = json.RawMessage(v)
 		case "parameterContexts":
-			s.ParameterContexts = json.RawMessage(v.Clone())
+			s.ParameterContexts = json.RawMessage(v)
 		case "parameterProviders":
-			s.ParameterProviders = json.RawMessage(v.Clone())
+			s.ParameterProviders = json.RawMessage(v)
 		}
 	}
 	if _, err := d.ReadToken(); err != nil {

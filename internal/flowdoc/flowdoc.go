@@ -77,23 +77,47 @@ var ErrCorrupt = errors.New("corrupt flow document")
 // the CPU, and compression runs on every commit and decompression on every
 // read.
 func Encode(d Doc) []byte {
-	n := 0
+	n := 1
 	for _, p := range d {
 		n += len(p) + binary.MaxVarintLen32
 	}
-	raw := make([]byte, 1, n+1)
-	raw[0] = codecPlain
-	for _, p := range d {
-		raw = binary.AppendUvarint(raw, uint64(len(p)))
-		raw = append(raw, p...)
+	if n <= CompressThreshold {
+		return appendParts(make([]byte, 0, n), d)
 	}
+	// Large documents: the plain form and S2's output are scratch (pooled);
+	// only the compressed bytes, a fraction of the size, are allocated.
+	sp := scratch.Get().(*[]byte)
+	defer scratch.Put(sp)
+	raw := appendParts((*sp)[:0], d)
 	if len(raw) <= CompressThreshold {
-		return raw
+		return append([]byte(nil), raw...)
 	}
-	out := make([]byte, 1+s2.MaxEncodedLen(len(raw)-1))
+	need := len(raw) + 1 + s2.MaxEncodedLen(len(raw)-1)
+	if cap(raw) < need {
+		grown := make([]byte, len(raw), need)
+		copy(grown, raw)
+		raw = grown
+	}
+	*sp = raw
+	enc := s2.Encode(raw[len(raw):need], raw[1:])
+	out := make([]byte, 1+len(enc))
 	out[0] = codecS2
-	return out[:1+len(s2.Encode(out[1:], raw[1:]))]
+	copy(out[1:], enc)
+	return out
 }
+
+// appendParts appends the plain encoding of d to dst.
+func appendParts(dst []byte, d Doc) []byte {
+	dst = append(dst, codecPlain)
+	for _, p := range d {
+		dst = binary.AppendUvarint(dst, uint64(len(p)))
+		dst = append(dst, p...)
+	}
+	return dst
+}
+
+// scratch holds buffers for Encode's plain form and compressed output.
+var scratch = sync.Pool{New: func() any { b := make([]byte, 0, 256<<10); return &b }}
 
 // Decode parses bytes produced by Encode. Parts alias the returned buffer.
 func Decode(b []byte) (Doc, error) {

@@ -56,13 +56,17 @@ func (s *Service) Run(ctx context.Context) {
 // "" when it skipped.
 func (s *Service) RunOnce() (string, error) {
 	start := time.Now()
-	sn, err := s.st.Snapshot()
+	last := s.Status().Last
+	if last != nil && last.Index == s.st.AppliedIndex() {
+		s.skipped()
+		return "", nil
+	}
+	sn, err := s.st.CopySnapshot()
 	if err != nil {
 		s.failed("scheduled", err)
 		return "", err
 	}
 	defer sn.Release()
-	last := s.Status().Last
 	if last != nil && last.Index == sn.Index() {
 		s.skipped()
 		return "", nil
@@ -78,7 +82,7 @@ func (s *Service) RunOnce() (string, error) {
 		return "", nil
 	}
 	path := filepath.Join(s.cfg.Dir, FileName(p.Manifest))
-	size, err := writeFile(path, p)
+	size, err := writeFile(path, p, s.writes)
 	if err != nil {
 		s.failed("scheduled", err)
 		return "", err
@@ -100,14 +104,14 @@ func (s *Service) skipped() {
 
 // writeFile writes a backup to path atomically: a temporary file, synced,
 // renamed into place.
-func writeFile(path string, p *Prepared) (int64, error) {
+func writeFile(path string, p *Prepared, writes Writes) (int64, error) {
 	tmp := path + ".partial"
 	f, err := os.OpenFile(tmp, os.O_CREATE|os.O_TRUNC|os.O_WRONLY, 0o600)
 	if err != nil {
 		return 0, err
 	}
 	bw := bufio.NewWriterSize(&SyncingWriter{F: f}, 1<<20)
-	n, err := p.WriteTo(bw)
+	n, err := p.WriteTo(newYieldWriter(bw, writes))
 	if err == nil {
 		err = bw.Flush()
 	}

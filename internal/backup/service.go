@@ -16,9 +16,12 @@ import (
 // Path is where the backup endpoint lives.
 const Path = api.Base + "/actuator/backup"
 
-// Store is the state store backups are taken from.
+// Store is the state store backups are taken from. A backup is streamed
+// from a copy of the store (see store.SnapshotCopy): a read transaction
+// held for the whole stream would slow every commit meanwhile.
 type Store interface {
-	Snapshot() (*store.Snapshot, error)
+	CopySnapshot() (*store.SnapshotCopy, error)
+	AppliedIndex() uint64
 }
 
 // Node is what backups need from the cluster node.
@@ -43,10 +46,11 @@ const DefaultKeep = 7
 
 // Service takes backups: on request over HTTP, and on a schedule.
 type Service struct {
-	st   Store
-	node Node
-	cfg  Config
-	log  *slog.Logger
+	st     Store
+	node   Node
+	writes Writes // nil: the node does not count writes; never yield
+	cfg    Config
+	log    *slog.Logger
 
 	mu     sync.Mutex
 	status Status
@@ -80,7 +84,8 @@ func New(st Store, node Node, cfg Config) *Service {
 	if cfg.Keep <= 0 {
 		cfg.Keep = DefaultKeep
 	}
-	return &Service{st: st, node: node, cfg: cfg, log: cfg.Log,
+	writes, _ := node.(Writes)
+	return &Service{st: st, node: node, writes: writes, cfg: cfg, log: cfg.Log,
 		status: Status{Succeeded: map[string]uint64{}, Failed: map[string]uint64{}}}
 }
 
@@ -136,7 +141,7 @@ func (s *Service) Handler() http.Handler {
 			}
 		}
 		start := time.Now()
-		sn, err := s.st.Snapshot()
+		sn, err := s.st.CopySnapshot()
 		if err != nil {
 			s.failed("download", err)
 			api.WriteError(w, err)
@@ -156,7 +161,7 @@ func (s *Service) Handler() http.Handler {
 		h.Set("Content-Disposition", `attachment; filename="`+name+`"`)
 		h.Set("X-Weir-Backup-Index", strconv.FormatUint(p.Manifest.Index, 10))
 		w.WriteHeader(http.StatusOK)
-		n, err := p.WriteTo(w)
+		n, err := p.WriteTo(newYieldWriter(w, s.writes))
 		if err != nil {
 			// The client sees a short body (Content-Length promised more).
 			s.failed("download", fmt.Errorf("streaming backup to %s: %w", r.RemoteAddr, err))

@@ -163,6 +163,8 @@ type Node struct {
 	// proposeObs, when set, is told how long each replicated write took
 	// from raft.Apply to its result (commit latency metrics).
 	proposeObs atomic.Pointer[func(time.Duration, error)]
+	// inflight counts Propose calls under way (backups yield to them).
+	inflight atomic.Int64
 }
 
 // Start opens the Raft stores, starts the transport and joins or bootstraps
@@ -486,6 +488,9 @@ func noLeader() error {
 	return model.Unavailable("No cluster leader is available right now (an election may be in progress or a quorum of nodes is unreachable). Retry shortly.", time.Second)
 }
 
+// WritesInFlight is the number of writes this node is replicating now.
+func (n *Node) WritesInFlight() int64 { return n.inflight.Load() }
+
 // Propose replicates a command and returns the store's result once a quorum
 // has it on disk and this node applied it.
 func (n *Node) Propose(ctx context.Context, c command.Command) (any, error) {
@@ -504,8 +509,10 @@ func (n *Node) Propose(ctx context.Context, c command.Command) (any, error) {
 		timeout = time.Until(dl)
 	}
 	start := time.Now()
+	n.inflight.Add(1)
 	f := n.raft.Apply(data, timeout)
 	ferr := f.Error()
+	n.inflight.Add(-1)
 	if obs := n.proposeObs.Load(); obs != nil {
 		(*obs)(time.Since(start), ferr)
 	}

@@ -23,6 +23,9 @@ import (
 	"github.com/weir-nifi/weir/internal/store"
 )
 
+// The backup service yields to the node's writes (see backup/yield.go).
+var _ backup.Writes = (*cluster.Node)(nil)
+
 // Server is a running weir node.
 type Server struct {
 	cfg   Config

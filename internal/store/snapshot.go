@@ -92,12 +92,21 @@ func (sn *Snapshot) StreamSize() int64 { return FrameHeaderLen + sn.tx.Size() + 
 
 // WriteTo streams the framed database file as of the snapshot.
 func (sn *Snapshot) WriteTo(w io.Writer) (int64, error) {
+	return writeFrame(w, sn.Index(), sn.tx.Size(), writerToFunc(sn.tx.WriteTo))
+}
+
+type writerToFunc func(io.Writer) (int64, error)
+
+func (f writerToFunc) WriteTo(w io.Writer) (int64, error) { return f(w) }
+
+// writeFrame writes a frame around a database image of size bytes.
+func writeFrame(w io.Writer, index uint64, size int64, db io.WriterTo) (int64, error) {
 	hdr := make([]byte, 0, FrameHeaderLen)
 	hdr = append(hdr, snapMagic...)
 	hdr = binary.BigEndian.AppendUint32(hdr, snapVersion)
 	hdr = binary.BigEndian.AppendUint32(hdr, FormatVersion)
-	hdr = binary.BigEndian.AppendUint64(hdr, sn.Index())
-	hdr = binary.BigEndian.AppendUint64(hdr, uint64(sn.tx.Size()))
+	hdr = binary.BigEndian.AppendUint64(hdr, index)
+	hdr = binary.BigEndian.AppendUint64(hdr, uint64(size))
 	n, err := w.Write(hdr)
 	total := int64(n)
 	if err != nil {
@@ -105,10 +114,13 @@ func (sn *Snapshot) WriteTo(w io.Writer) (int64, error) {
 	}
 	h := xxhash.New()
 	_, _ = h.Write(hdr)
-	m, err := sn.tx.WriteTo(io.MultiWriter(w, h))
+	m, err := db.WriteTo(io.MultiWriter(w, h))
 	total += m
 	if err != nil {
 		return total, err
+	}
+	if m != size {
+		return total, fmt.Errorf("database image was %d bytes, expected %d", m, size)
 	}
 	n, err = w.Write(h.Sum(nil))
 	return total + int64(n), err

@@ -61,7 +61,7 @@ func (s *Service) RunOnce() (string, error) {
 		s.skipped()
 		return "", nil
 	}
-	sn, err := s.st.CopySnapshot()
+	sn, err := s.pointInTime("scheduled")
 	if err != nil {
 		s.failed("scheduled", err)
 		return "", err

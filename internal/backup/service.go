@@ -20,8 +20,19 @@ const Path = api.Base + "/actuator/backup"
 // from a copy of the store (see store.SnapshotCopy): a read transaction
 // held for the whole stream would slow every commit meanwhile.
 type Store interface {
-	CopySnapshot() (*store.SnapshotCopy, error)
+	PointInTime() (p store.PointInTime, copied bool, err error)
 	AppliedIndex() uint64
+}
+
+// pointInTime takes the state a backup is written from, and warns when
+// there was no room to copy it.
+func (s *Service) pointInTime(kind string) (store.PointInTime, error) {
+	p, copied, err := s.st.PointInTime()
+	if err == nil && !copied {
+		s.log.Warn("no room beside the store for a copy to back up from: streaming from a read transaction, commits will be slower until the backup ends",
+			"kind", kind, "storeBytes", p.Size())
+	}
+	return p, err
 }
 
 // Node is what backups need from the cluster node.
@@ -141,7 +152,7 @@ func (s *Service) Handler() http.Handler {
 			}
 		}
 		start := time.Now()
-		sn, err := s.st.CopySnapshot()
+		sn, err := s.pointInTime("download")
 		if err != nil {
 			s.failed("download", err)
 			api.WriteError(w, err)

@@ -55,11 +55,16 @@ func (f *fsm) ApplyBatch(logs []*raft.Log) []any {
 // Snapshot starts a kernel copy of the store (store.SnapshotCopy); Persist
 // writes it to the snapshot store while Apply goes on. Persist fsyncs as it
 // writes, which takes a while on a large store: streaming from a read
-// transaction instead would slow every commit for that long.
+// transaction instead would slow every commit for that long, so that is
+// done only when there is no room for the copy.
 func (f *fsm) Snapshot() (raft.FSMSnapshot, error) {
-	sn, err := f.st.CopySnapshot()
+	sn, copied, err := f.st.PointInTime()
 	if err != nil {
 		return nil, err
+	}
+	if !copied {
+		f.log.Warn("no room beside the store for a copy to snapshot from: streaming from a read transaction, commits will be slower until the snapshot is written",
+			"storeBytes", sn.Size())
 	}
 	return &fsmSnapshot{sn: sn}, nil
 }
@@ -73,7 +78,7 @@ func (f *fsm) Restore(rc io.ReadCloser) error {
 	return restoreSnapshot(f.st, rc, f.log)
 }
 
-type fsmSnapshot struct{ sn *store.SnapshotCopy }
+type fsmSnapshot struct{ sn store.PointInTime }
 
 func (s *fsmSnapshot) Persist(sink raft.SnapshotSink) error {
 	if _, err := s.sn.WriteTo(sink); err != nil {

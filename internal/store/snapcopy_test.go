@@ -105,3 +105,37 @@ func restoreAndCheck(t *testing.T, frame []byte, want Summary) {
 		t.Fatalf("restored %+v (%v), want %+v", h, err, want)
 	}
 }
+
+// PointInTime copies when the file system has room, and otherwise streams
+// from a transaction; both stream the same state.
+func TestPointInTimeFallsBackWithoutRoom(t *testing.T) {
+	a := seed(t)
+	for v := 1; v <= 5; v++ {
+		a.ok(version(int32(v), int64(5000+v)))
+	}
+	stream := func() ([]byte, bool) {
+		p, copied, err := a.s.PointInTime()
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer p.Release()
+		var b bytes.Buffer
+		if _, err := p.WriteTo(&b); err != nil {
+			t.Fatal(err)
+		}
+		return b.Bytes(), copied
+	}
+	withRoom, copied := stream()
+	if !copied {
+		t.Fatal("did not copy with room on the disk")
+	}
+	defer func(f func(string) (int64, bool)) { freeSpace = f }(freeSpace)
+	freeSpace = func(string) (int64, bool) { return 1 << 20, true }
+	noRoom, copied := stream()
+	if copied {
+		t.Fatal("copied without room for it")
+	}
+	if !bytes.Equal(withRoom, noRoom) {
+		t.Fatal("the two ways stream different bytes")
+	}
+}

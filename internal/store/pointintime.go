@@ -4,8 +4,6 @@ import (
 	"fmt"
 	"io"
 	"path/filepath"
-
-	bolt "go.etcd.io/bbolt"
 )
 
 // A PointInTime is a consistent state of the store, at one applied index,
@@ -35,7 +33,7 @@ const copyHeadroom = 64 << 20
 // copied says which it is, so the caller can tell the operator.
 func (s *Store) PointInTime() (p PointInTime, copied bool, err error) {
 	free, ok := freeSpace(filepath.Dir(s.path))
-	if ok && free < s.fileSize()+copyHeadroom {
+	if ok && free < s.Size()+copyHeadroom {
 		sn, err := s.Snapshot()
 		return sn, false, err
 	}
@@ -52,15 +50,3 @@ func (s *Store) PointInTime() (p PointInTime, copied bool, err error) {
 
 // freeSpace is freeBytes; tests replace it.
 var freeSpace = freeBytes
-
-// fileSize is the size of the store file (0 if unknown).
-func (s *Store) fileSize() int64 {
-	s.mu.RLock()
-	defer s.mu.RUnlock()
-	if s.db == nil {
-		return 0
-	}
-	var n int64
-	_ = s.db.View(func(tx *bolt.Tx) error { n = tx.Size(); return nil })
-	return n
-}

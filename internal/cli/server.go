@@ -4,6 +4,7 @@ import (
 	"context"
 	"os"
 	"os/signal"
+	"runtime/debug"
 	"syscall"
 	"time"
 
@@ -12,6 +13,27 @@ import (
 	"github.com/weir-nifi/weir/internal/api"
 	"github.com/weir-nifi/weir/internal/daemon"
 )
+
+// Garbage collector defaults for the server, unless GOGC or GOMEMLIMIT set
+// them. Every commit allocates a few short-lived buffers the size of the
+// flow document, so with Go's default (GOGC=100, a collection each time
+// the heap doubles over a live heap of a few tens of MB) the collector
+// runs very often: GOGC=300 gave 5-15 % more commits per second in
+// bench b (same run, same machine). The soft memory limit makes the
+// collector work harder instead of letting a large heap grow past it.
+const (
+	defaultGCPercent   = 300
+	defaultMemoryLimit = 512 << 20
+)
+
+func tuneGC() {
+	if os.Getenv("GOGC") == "" {
+		debug.SetGCPercent(defaultGCPercent)
+	}
+	if os.Getenv("GOMEMLIMIT") == "" {
+		debug.SetMemoryLimit(defaultMemoryLimit)
+	}
+}
 
 func serverCmd() *cobra.Command {
 	var cfg daemon.Config
@@ -32,6 +54,7 @@ To form a cluster, start the first node, then start the others with
 			if err != nil {
 				return err
 			}
+			tuneGC()
 			ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 			defer stop()
 			s, err := daemon.Start(cfg, log)

@@ -43,6 +43,7 @@ func main() {
 	clients := flag.Int("clients", 4, "concurrent committing clients")
 	runs := flag.Int("runs", 3, "repetitions of each copy and backup (the median is reported)")
 	work := flag.String("work", "", "working directory (default: a new temp dir, removed at the end)")
+	outDir := flag.String("backup-dir", "", "where the backups taken under commit load are written (default: the working directory, on the store's disk; /dev/shm shows the cost without the disk contention)")
 	flag.Parse()
 
 	dir := *work
@@ -108,6 +109,12 @@ func main() {
 	// Throughput: cp against weir backup, warm cache for both.
 	copyTo := filepath.Join(dir, "copy.db")
 	bkTo := filepath.Join(dir, "b.weirbak")
+	// Backups taken under commit load go to -backup-dir when given.
+	bkLoad := bkTo
+	if *outDir != "" {
+		bkLoad = filepath.Join(*outDir, "weirbench-backup.weirbak")
+		defer os.Remove(bkLoad)
+	}
 	_, _ = io.Copy(io.Discard, mustOpen(storePath)) // warm the page cache
 	cpT := median(*runs, func() time.Duration {
 		os.Remove(copyTo)
@@ -162,8 +169,8 @@ func main() {
 						return
 					default:
 					}
-					os.Remove(bkTo)
-					if out, err := exec.Command(bin, "backup", "--server", base, "-o", bkTo, "-q").CombinedOutput(); err != nil {
+					os.Remove(bkLoad)
+					if out, err := exec.Command(bin, "backup", "--server", base, "-o", bkLoad, "-q").CombinedOutput(); err != nil {
 						log.Fatalf("weir backup under load: %v\n%s", err, out)
 					}
 					backups.Add(1)

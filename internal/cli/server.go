@@ -5,6 +5,8 @@ import (
 	"os"
 	"os/signal"
 	"runtime/debug"
+	"runtime/pprof"
+	"strings"
 	"syscall"
 	"time"
 
@@ -35,8 +37,23 @@ func tuneGC() {
 	}
 }
 
+// startCPUProfile writes a CPU profile of the whole run to path (a hidden
+// flag for finding where a benchmark's time goes in a real process).
+func startCPUProfile(path string) (func(), error) {
+	f, err := os.Create(path)
+	if err != nil {
+		return nil, err
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		f.Close()
+		return nil, err
+	}
+	return func() { pprof.StopCPUProfile(); f.Close() }, nil
+}
+
 func serverCmd() *cobra.Command {
 	var cfg daemon.Config
+	var cpuProfile string
 	cmd := &cobra.Command{
 		Use:   "server",
 		Short: "Run a Weir node (a single node with no flags)",
@@ -55,6 +72,13 @@ To form a cluster, start the first node, then start the others with
 				return err
 			}
 			tuneGC()
+			if cpuProfile != "" {
+				stopProfile, err := startCPUProfile(strings.ReplaceAll(cpuProfile, "%n", cfg.NodeID))
+				if err != nil {
+					return err
+				}
+				defer stopProfile()
+			}
 			ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 			defer stop()
 			s, err := daemon.Start(cfg, log)
@@ -105,5 +129,7 @@ To form a cluster, start the first node, then start the others with
 	f.StringVar(&cfg.LogFormat, "log-format", "text", "text or json")
 	f.BoolVar(&cfg.UnsafeNoSync, "unsafe-no-sync", false, "skip fsync (loses acknowledged writes on power loss; tests only)")
 	_ = f.MarkHidden("unsafe-no-sync")
+	f.StringVar(&cpuProfile, "cpuprofile", "", "write a CPU profile of the run to this file (%n: the node id)")
+	_ = f.MarkHidden("cpuprofile")
 	return cmd
 }

@@ -34,6 +34,13 @@ func isWrite(r *http.Request) bool {
 func (n *Node) Forwarder(maxBody int64, next http.Handler) http.Handler {
 	fc := n.forwardClient()
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if isWrite(r) {
+			// From the first byte of the body to the answer, not only
+			// while Raft replicates it: backups yield to the whole
+			// request (WritesInFlight).
+			n.inflight.Add(1)
+			defer n.inflight.Add(-1)
+		}
 		if !isWrite(r) || n.IsLeader() {
 			next.ServeHTTP(w, r)
 			return

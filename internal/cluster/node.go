@@ -163,7 +163,8 @@ type Node struct {
 	// proposeObs, when set, is told how long each replicated write took
 	// from raft.Apply to its result (commit latency metrics).
 	proposeObs atomic.Pointer[func(time.Duration, error)]
-	// inflight counts Propose calls under way (backups yield to them).
+	// inflight counts write requests being handled and Propose calls
+	// under way (backups yield to them).
 	inflight atomic.Int64
 }
 
@@ -488,7 +489,8 @@ func noLeader() error {
 	return model.Unavailable("No cluster leader is available right now (an election may be in progress or a quorum of nodes is unreachable). Retry shortly.", time.Second)
 }
 
-// WritesInFlight is the number of writes this node is replicating now.
+// WritesInFlight is nonzero while this node handles a write request or
+// replicates a command.
 func (n *Node) WritesInFlight() int64 { return n.inflight.Load() }
 
 // Propose replicates a command and returns the store's result once a quorum

@@ -94,7 +94,6 @@ type Prepared struct {
 	Manifest Manifest
 	sn       Snapshot
 	header   []byte
-	summary  store.Summary
 }
 
 // Prepare builds the head of a backup; it reads nothing but the
@@ -117,12 +116,14 @@ func Prepare(sn Snapshot, nodeID string, now time.Time) (*Prepared, error) {
 	m := Manifest{Format: h.Format, Index: h.Index, CreatedAt: h.CreatedAt, NodeID: h.NodeID,
 		StoreFormat: h.StoreFormat, StoreBytes: h.StoreBytes, StreamBytes: h.StreamBytes,
 		Counts: s.Counts, StateHash: s.StateHash}
-	return &Prepared{Manifest: m, sn: sn, header: hdr, summary: s}, nil
+	return &Prepared{Manifest: m, sn: sn, header: hdr}, nil
 }
 
 // Summarize is the state hash and counts of the backup (the scheduler uses
 // them to skip unchanged states).
-func (p *Prepared) Summarize() store.Summary { return p.summary }
+func (p *Prepared) Summarize() store.Summary {
+	return store.Summary{StateHash: p.Manifest.StateHash, Counts: p.Manifest.Counts}
+}
 
 // Size is the number of bytes WriteTo writes.
 func (p *Prepared) Size() int64 {
@@ -144,7 +145,7 @@ func (p *Prepared) WriteTo(w io.Writer) (int64, error) {
 		}
 		if err == nil {
 			var tr []byte
-			if tr, err = trailer(p.header, ew.head[:], ew.tail[:], p.summary); err == nil {
+			if tr, err = trailer(p.header, ew.head[:], ew.tail[:], p.Summarize()); err == nil {
 				n, err = w.Write(tr)
 				total += int64(n)
 			}

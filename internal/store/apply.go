@@ -2,7 +2,6 @@ package store
 
 import (
 	"bytes"
-	"encoding/binary"
 	"errors"
 	"fmt"
 	"strconv"
@@ -497,9 +496,4 @@ func (w wtx) createVersion(c *command.CreateVersion) (any, error) {
 		return nil, err
 	}
 	return VersionResult{Version: vr, Flow: f, Bucket: b}, nil
-}
-
-// decodeVersion reads the version number out of a versions/contents key.
-func decodeVersion(k []byte) int32 {
-	return int32(binary.BigEndian.Uint32(k[len(k)-4:]))
 }

@@ -153,14 +153,9 @@ type Counts struct {
 	Versions int `json:"versions"`
 }
 
-// Counts counts buckets, flows and versions.
-func (t *Tx) Counts() Counts {
-	return Counts{
-		Buckets:  t.b(tBuckets).Stats().KeyN,
-		Flows:    t.b(tFlows).Stats().KeyN,
-		Versions: t.b(tVersions).Stats().KeyN,
-	}
-}
+// Counts is the number of buckets, flows and versions, as kept by Apply
+// (statehash.go): no walk over the tables.
+func (t *Tx) Counts() Counts { return summaryOf(t.tx).Counts }
 
 // Summary is the state hash and counts of this view.
 func (t *Tx) Summary() Summary { return summaryOf(t.tx) }

@@ -135,15 +135,17 @@ func (c *SnapshotCopy) copyRest(sn *Snapshot, src *os.File) {
 	defer src.Close()
 	var err error
 	for c.copied < c.size && err == nil {
-		if c.stop.Load() {
-			err = errCopyStopped
-			break
-		}
-		want := min(copyChunk, c.size-c.copied)
-		// *os.File.ReadFrom with a LimitedReader of a file:
-		// copy_file_range, page cache to page cache.
 		var n int64
-		n, err = c.f.ReadFrom(io.LimitReader(src, want))
+		want := min(copyChunk, c.size-c.copied)
+		if c.stop.Load() {
+			// Readers still waiting (none when Release comes from the
+			// streaming goroutine) get the error instead of a hang.
+			err = errCopyStopped
+		} else {
+			// *os.File.ReadFrom with a LimitedReader of a file:
+			// copy_file_range, page cache to page cache.
+			n, err = c.f.ReadFrom(io.LimitReader(src, want))
+		}
 		if err == nil && n != want {
 			err = fmt.Errorf("copied %d of %d bytes", c.copied+n, c.size)
 		}

@@ -101,7 +101,7 @@ func restoreAndCheck(t *testing.T, frame []byte, want Summary) {
 	if err := other.Restore(bytes.NewReader(frame)); err != nil {
 		t.Fatal(err)
 	}
-	if h, err := other.RecomputeSummary(); err != nil || h != want {
+	if h, err := other.recomputeSummary(); err != nil || h != want {
 		t.Fatalf("restored %+v (%v), want %+v", h, err, want)
 	}
 }

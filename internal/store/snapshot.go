@@ -310,16 +310,8 @@ func (g *Stage) Write(p []byte) (int, error) {
 		return 0, g.err
 	}
 	n := len(p)
-	if g.nhdr < FrameHeaderLen {
-		k := copy(g.fr.Header[g.nhdr:], p)
-		g.nhdr += k
-		p = p[k:]
-		if g.nhdr < FrameHeaderLen {
-			return n, nil
-		}
-		if g.err = g.fr.parseHeader(); g.err != nil {
-			return 0, g.err
-		}
+	if p, g.err = g.fr.takeHeader(p, &g.nhdr); g.err != nil {
+		return 0, g.err
 	}
 	if k := min(int64(len(p)), g.fr.Size-g.n); k > 0 {
 		m, err := g.f.Write(p[:k])
@@ -506,6 +498,21 @@ func ReadFrameHeader(r io.Reader) (Frame, error) {
 	return f, f.parseHeader()
 }
 
+// takeHeader copies the front of p into f.Header, of which *have bytes
+// were taken before, parses the header once it is complete, and returns
+// what is left of p (nothing until the header is complete).
+func (f *Frame) takeHeader(p []byte, have *int) ([]byte, error) {
+	if *have >= FrameHeaderLen {
+		return p, nil
+	}
+	k := copy(f.Header[*have:], p)
+	*have += k
+	if *have < FrameHeaderLen {
+		return nil, nil
+	}
+	return p[k:], f.parseHeader()
+}
+
 // parseHeader checks f.Header and sets Index and Size from it.
 func (f *Frame) parseHeader() error {
 	hdr := f.Header[:]
@@ -547,14 +554,11 @@ func (c *FrameChecker) Write(p []byte) (int, error) {
 	}
 	n := len(p)
 	if c.nhdr < FrameHeaderLen {
-		k := copy(c.f.Header[c.nhdr:], p)
-		c.nhdr += k
-		p = p[k:]
+		if p, c.err = c.f.takeHeader(p, &c.nhdr); c.err != nil {
+			return 0, c.err
+		}
 		if c.nhdr < FrameHeaderLen {
 			return n, nil
-		}
-		if c.err = c.f.parseHeader(); c.err != nil {
-			return 0, c.err
 		}
 		c.h = xxhash.New()
 		_, _ = c.h.Write(c.f.Header[:])

@@ -19,7 +19,7 @@ import (
 // new one's) in the same transaction, so a replica's hash costs nothing to
 // read, backups need no pass over the data to report it, and two replicas
 // holding the same entries hold the same sum whatever their histories.
-// RecomputeSummary recomputes it from scratch; tests check the two agree.
+// recomputeSummary recomputes it from scratch; tests check the two agree.
 //
 // Counts of buckets, flows and versions are kept the same way.
 
@@ -201,9 +201,10 @@ func recompute(tx *bolt.Tx) *tracker {
 	return t
 }
 
-// RecomputeSummary walks the whole state and returns its hash and counts
-// computed from scratch, for verification against Summary.
-func (s *Store) RecomputeSummary() (Summary, error) {
+// recomputeSummary walks the whole state and returns its hash and counts
+// computed from scratch (RecomputedStateHash compares them with the kept
+// ones; tests compare them directly).
+func (s *Store) recomputeSummary() (Summary, error) {
 	var out Summary
 	err := s.Read(func(tx *Tx) error {
 		out = recompute(tx.tx).summary()

@@ -79,7 +79,7 @@ func TestKeptStateHashMatchesRecompute(t *testing.T) {
 		}
 		var kept Summary
 		_ = a.s.Read(func(tx *Tx) error { kept = summaryOf(tx.tx); return nil })
-		full, err := a.s.RecomputeSummary()
+		full, err := a.s.recomputeSummary()
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"testing/iotest"
 	"time"
 
 	"github.com/weir-nifi/weir/internal/command"
@@ -88,7 +89,9 @@ func TestRoundTrip(t *testing.T) {
 		t.Fatalf("verify info %+v", info)
 	}
 	dir := filepath.Join(t.TempDir(), "new")
-	rinfo, err := Restore(bytes.NewReader(b), dir, nil)
+	// A byte at a time: the database bytes are picked out of writes at
+	// every boundary of the frame.
+	rinfo, err := Restore(iotest.OneByteReader(bytes.NewReader(b)), dir, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -238,3 +241,40 @@ func TestScheduledSkipAndRetention(t *testing.T) {
 }
 
 func strPtr(s string) *string { return &s }
+
+// The Checker gives the same answer however the file is cut into writes
+// (a download hands it whatever each read returned), and refuses damage
+// that falls inside one write or across two.
+func TestCheckerAnyPieces(t *testing.T) {
+	st, _ := seeded(t, 3)
+	good, _ := takeBackup(t, st)
+	want, err := Verify(bytes.NewReader(good), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	feed := func(b []byte, piece int) (Info, error) {
+		var c Checker
+		for len(b) > 0 {
+			k := min(piece, len(b))
+			if _, err := c.Write(b[:k]); err != nil {
+				return Info{}, err
+			}
+			b = b[k:]
+		}
+		return c.Finish()
+	}
+	for _, piece := range []int{1, 7, fixedHdrLen, 1000, 4096, 65536} {
+		got, err := feed(good, piece)
+		if err != nil || got != want {
+			t.Fatalf("pieces of %d: %+v %v; want %+v", piece, got, err, want)
+		}
+		bad := bytes.Clone(good)
+		bad[len(bad)/2] ^= 1
+		if _, err := feed(bad, piece); !errors.Is(err, ErrInvalid) {
+			t.Fatalf("pieces of %d, altered: want ErrInvalid, got %v", piece, err)
+		}
+		if _, err := feed(append(bytes.Clone(good), 'x'), piece); !errors.Is(err, ErrInvalid) {
+			t.Fatalf("pieces of %d, trailing byte: want ErrInvalid, got %v", piece, err)
+		}
+	}
+}

@@ -138,7 +138,11 @@ func (p *Prepared) WriteTo(w io.Writer) (int64, error) {
 	if err == nil {
 		ew := &edgeWriter{w: w}
 		var m int64
-		m, err = p.sn.WriteTo(ew)
+		if _, ok := w.(io.ReaderFrom); ok {
+			m, err = p.sn.WriteTo(edgeReaderFrom{ew})
+		} else {
+			m, err = p.sn.WriteTo(ew)
+		}
 		total += m
 		if err == nil && m != p.Manifest.StreamBytes {
 			err = fmt.Errorf("snapshot stream was %d bytes, expected %d", m, p.Manifest.StreamBytes)
@@ -187,7 +191,9 @@ func trailerSum(header, frameHead, frameSum, tj []byte) []byte {
 }
 
 // edgeWriter passes bytes through and keeps the first FrameHeaderLen and
-// the last FrameSumLen of them: the frame's header and checksum.
+// the last FrameSumLen of them: the frame's header and checksum. Both are
+// always written with Write (only the database image in between may come
+// through edgeReaderFrom).
 type edgeWriter struct {
 	w    io.Writer
 	n    int64
@@ -198,6 +204,16 @@ type edgeWriter struct {
 func (e *edgeWriter) Write(p []byte) (int, error) {
 	n, err := e.w.Write(p)
 	e.note(p[:n])
+	return n, err
+}
+
+// edgeReaderFrom is an edgeWriter over an io.ReaderFrom, passing file
+// ranges on so the kernel can move them.
+type edgeReaderFrom struct{ *edgeWriter }
+
+func (e edgeReaderFrom) ReadFrom(r io.Reader) (int64, error) {
+	n, err := e.w.(io.ReaderFrom).ReadFrom(r)
+	e.n += n
 	return n, err
 }
 
@@ -218,36 +234,53 @@ func (e *edgeWriter) note(p []byte) {
 // backup and returns the manifest (without the trailer's fields) and the
 // raw header bytes.
 func ReadHeader(r io.Reader) (Manifest, []byte, error) {
-	var m Manifest
 	fixed := make([]byte, fixedHdrLen)
 	if _, err := io.ReadFull(r, fixed); err != nil {
-		return m, nil, fmt.Errorf("%w: file too short for a backup header (%v)", ErrInvalid, err)
+		return Manifest{}, nil, fmt.Errorf("%w: file too short for a backup header (%v)", ErrInvalid, err)
 	}
+	ml, err := parseFixed(fixed)
+	if err != nil {
+		return Manifest{}, nil, err
+	}
+	hdr := make([]byte, fixedHdrLen+ml)
+	copy(hdr, fixed)
+	if _, err := io.ReadFull(r, hdr[fixedHdrLen:]); err != nil {
+		return Manifest{}, nil, fmt.Errorf("%w: truncated manifest (%v)", ErrInvalid, err)
+	}
+	m, err := parseHead(hdr)
+	return m, hdr, err
+}
+
+// parseFixed checks the fixed part of the header and returns the length of
+// the head manifest that follows it.
+func parseFixed(fixed []byte) (int, error) {
 	if string(fixed[:8]) != Magic {
-		return m, nil, fmt.Errorf("%w: not a Weir backup file (no %s magic)", ErrInvalid, Magic)
+		return 0, fmt.Errorf("%w: not a Weir backup file (no %s magic)", ErrInvalid, Magic)
 	}
 	if v := binary.BigEndian.Uint32(fixed[8:]); v != FormatVersion {
-		return m, nil, fmt.Errorf("%w: backup format %d, this build reads %d", ErrInvalid, v, FormatVersion)
+		return 0, fmt.Errorf("%w: backup format %d, this build reads %d", ErrInvalid, v, FormatVersion)
 	}
 	ml := binary.BigEndian.Uint32(fixed[12:])
 	if ml == 0 || ml > maxManifest {
-		return m, nil, fmt.Errorf("%w: bad manifest length %d", ErrInvalid, ml)
+		return 0, fmt.Errorf("%w: bad manifest length %d", ErrInvalid, ml)
 	}
-	hdr := make([]byte, fixedHdrLen+int(ml))
-	copy(hdr, fixed)
-	if _, err := io.ReadFull(r, hdr[fixedHdrLen:]); err != nil {
-		return m, nil, fmt.Errorf("%w: truncated manifest (%v)", ErrInvalid, err)
-	}
+	return int(ml), nil
+}
+
+// parseHead parses the head manifest of a complete header.
+func parseHead(hdr []byte) (Manifest, error) {
 	var h head
 	if err := json.Unmarshal(hdr[fixedHdrLen:], &h); err != nil {
-		return m, nil, fmt.Errorf("%w: manifest is not valid JSON: %v", ErrInvalid, err)
+		return Manifest{}, fmt.Errorf("%w: manifest is not valid JSON: %v", ErrInvalid, err)
 	}
 	if h.StoreFormat != store.FormatVersion {
-		return m, nil, fmt.Errorf("%w: store format %d, this build reads %d", ErrInvalid, h.StoreFormat, store.FormatVersion)
+		return Manifest{}, fmt.Errorf("%w: store format %d, this build reads %d", ErrInvalid, h.StoreFormat, store.FormatVersion)
 	}
-	m = Manifest{Format: h.Format, Index: h.Index, CreatedAt: h.CreatedAt, NodeID: h.NodeID,
-		StoreFormat: h.StoreFormat, StoreBytes: h.StoreBytes, StreamBytes: h.StreamBytes}
-	return m, hdr, nil
+	if h.StoreBytes <= 0 || h.StreamBytes != store.FrameHeaderLen+h.StoreBytes+store.FrameSumLen {
+		return Manifest{}, fmt.Errorf("%w: the manifest's sizes disagree (store %d bytes, stream %d bytes)", ErrInvalid, h.StoreBytes, h.StreamBytes)
+	}
+	return Manifest{Format: h.Format, Index: h.Index, CreatedAt: h.CreatedAt, NodeID: h.NodeID,
+		StoreFormat: h.StoreFormat, StoreBytes: h.StoreBytes, StreamBytes: h.StreamBytes}, nil
 }
 
 // checkFrame ties a verified snapshot frame to the manifest.
@@ -296,33 +329,147 @@ func readTrailer(r io.Reader, header []byte, f store.Frame, m *Manifest) (string
 // Verify reads a whole backup and checks every checksum without writing
 // the database anywhere. progress, if not nil, is told the bytes read.
 func Verify(r io.Reader, progress func(n int64)) (Info, error) {
-	return read(r, progress, func(br io.Reader) (store.Frame, error) { return store.CopyFrame(br, io.Discard) })
+	var c Checker
+	return c.Copy(nil, r, progress)
 }
 
-// read walks a backup: the head, the snapshot frame (handed to frame, which
-// verifies it while copying it where it wants) and the trailer.
-func read(r io.Reader, progress func(n int64), frame func(io.Reader) (store.Frame, error)) (Info, error) {
-	var info Info
-	cr := &countingReader{r: r, fn: progress}
-	br := bufio.NewReaderSize(cr, 1<<20)
-	m, hdr, err := ReadHeader(br)
-	if err != nil {
-		return info, err
+// A Checker verifies a backup file written through it, in one pass: a
+// download is saved and verified at once (io.MultiWriter of the file and
+// the Checker), a restore writes the database out while it is verified
+// (Data). Write fails as soon as the file is known bad; Finish says
+// whether all of it was a complete, unaltered backup.
+type Checker struct {
+	// Data, if set, receives the database bytes of the snapshot frame as
+	// they pass (unverified until Finish succeeds).
+	Data io.Writer
+
+	hdr    []byte // the header, once complete
+	need   int    // header bytes expected (fixedHdrLen until the length is known)
+	m      Manifest
+	frame  store.FrameChecker
+	framed int64 // frame bytes seen
+	tr     []byte
+	n      int64
+	err    error
+	headed bool // hdr is complete and m parsed from it
+}
+
+// Write feeds the next bytes of the file.
+func (c *Checker) Write(p []byte) (int, error) {
+	if c.err != nil {
+		return 0, c.err
 	}
-	f, err := frame(br)
+	n := len(p)
+	for len(p) > 0 && c.err == nil {
+		switch {
+		case !c.headed:
+			p = c.takeHeader(p)
+		case c.framed < c.m.StreamBytes:
+			k := min(int64(len(p)), c.m.StreamBytes-c.framed)
+			c.takeFrame(p[:k])
+			p = p[k:]
+		default:
+			if len(c.tr)+len(p) > trailerLen {
+				c.err = fmt.Errorf("%w: unexpected data after the checksum trailer", ErrInvalid)
+				break
+			}
+			c.tr = append(c.tr, p...)
+			p = nil
+		}
+	}
+	if c.err != nil {
+		return 0, c.err
+	}
+	c.n += int64(n)
+	return n, nil
+}
+
+// takeHeader collects the header and parses it once complete.
+func (c *Checker) takeHeader(p []byte) []byte {
+	if c.need == 0 {
+		c.need = fixedHdrLen
+	}
+	k := min(len(p), c.need-len(c.hdr))
+	c.hdr = append(c.hdr, p[:k]...)
+	p = p[k:]
+	if len(c.hdr) < c.need {
+		return p
+	}
+	if c.need == fixedHdrLen {
+		ml, err := parseFixed(c.hdr)
+		c.need += ml
+		c.err = err
+		return p
+	}
+	c.m, c.err = parseHead(c.hdr)
+	c.headed = c.err == nil
+	return p
+}
+
+// takeFrame feeds the frame checker and hands the database bytes to Data.
+func (c *Checker) takeFrame(p []byte) {
+	start := c.framed
+	c.framed += int64(len(p))
+	if _, err := c.frame.Write(p); err != nil {
+		c.err = frameError(err)
+		return
+	}
+	if c.Data == nil {
+		return
+	}
+	// The database is frame bytes [FrameHeaderLen, FrameHeaderLen+StoreBytes).
+	lo := max(store.FrameHeaderLen-start, 0)
+	hi := min(store.FrameHeaderLen+c.m.StoreBytes-start, int64(len(p)))
+	if lo < hi {
+		if _, err := c.Data.Write(p[lo:hi]); err != nil {
+			c.err = err
+		}
+	}
+}
+
+// Finish checks that a whole backup was written and that every checksum
+// matches, and returns what it holds.
+func (c *Checker) Finish() (Info, error) {
+	var info Info
+	if c.err != nil {
+		return info, c.err
+	}
+	switch {
+	case !c.headed && len(c.hdr) < fixedHdrLen:
+		return info, fmt.Errorf("%w: file too short for a backup header (%d bytes)", ErrInvalid, len(c.hdr))
+	case !c.headed:
+		return info, fmt.Errorf("%w: truncated manifest (%d of %d bytes)", ErrInvalid, len(c.hdr), c.need)
+	}
+	f, err := c.frame.Finish()
 	if err != nil {
 		return info, frameError(err)
 	}
-	if err := checkFrame(f, m); err != nil {
+	if err := checkFrame(f, c.m); err != nil {
 		return info, err
 	}
-	if info.SHA256, err = readTrailer(br, hdr, f, &m); err != nil {
+	m := c.m
+	if info.SHA256, err = readTrailer(bytes.NewReader(c.tr), c.hdr, f, &m); err != nil {
 		return info, err
 	}
 	info.Manifest = m
 	info.ContentChecksum = hex.EncodeToString(f.Sum[:])
-	info.FileBytes = cr.n - int64(br.Buffered())
+	info.FileBytes = c.n
 	return info, nil
+}
+
+// Copy writes all of r to w (unless nil) and through the Checker, in one
+// pass with one buffer, and finishes the Checker. progress, if not nil, is
+// told the bytes read.
+func (c *Checker) Copy(w io.Writer, r io.Reader, progress func(n int64)) (Info, error) {
+	dst := io.Writer(c)
+	if w != nil {
+		dst = io.MultiWriter(w, c)
+	}
+	// countingReader also hides r's WriteTo, so the 1 MB buffer is used.
+	if _, err := io.CopyBuffer(dst, &countingReader{r: r, fn: progress}, make([]byte, 1<<20)); err != nil {
+		return Info{}, err
+	}
+	return c.Finish()
 }
 
 // ReadManifest reads a backup file's full manifest (head and trailer)

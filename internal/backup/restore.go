@@ -38,7 +38,7 @@ func Restore(r io.Reader, dataDir string, progress func(n int64)) (Info, error) 
 		}
 	}()
 
-	info, err := read(r, progress, func(br io.Reader) (store.Frame, error) { return store.ReadSnapshotFile(br, tmp) })
+	info, err := restoreFile(r, tmp, progress)
 	if err != nil {
 		return info, err
 	}
@@ -72,6 +72,25 @@ func Restore(r io.Reader, dataDir string, progress func(n int64)) (Info, error) 
 		return info, err
 	}
 	return info, nil
+}
+
+// restoreFile writes the database held by the backup in r to path,
+// synced, verifying the backup as it goes.
+func restoreFile(r io.Reader, path string, progress func(n int64)) (Info, error) {
+	f, err := os.OpenFile(path, os.O_CREATE|os.O_TRUNC|os.O_WRONLY, 0o600)
+	if err != nil {
+		return Info{}, err
+	}
+	defer f.Close()
+	c := Checker{Data: f}
+	info, err := c.Copy(nil, r, progress)
+	if err != nil {
+		return info, err
+	}
+	if err := f.Sync(); err != nil {
+		return info, err
+	}
+	return info, f.Close()
 }
 
 // checkEmpty refuses a data directory that already belongs to a node.

@@ -1,7 +1,6 @@
 package backup
 
 import (
-	"bufio"
 	"context"
 	"fmt"
 	"os"
@@ -110,13 +109,13 @@ func writeFile(path string, p *Prepared, writes Writes) (int64, error) {
 	if err != nil {
 		return 0, err
 	}
-	bw := bufio.NewWriterSize(&SyncingWriter{F: f}, 1<<20)
-	n, err := p.WriteTo(newYieldWriter(bw, writes))
+	// The database image reaches the file by copy_file_range from the
+	// snapshot copy (durable.Writer is an io.ReaderFrom; see
+	// store.SnapshotCopy.WriteTo), never through this process.
+	out := &durable.Writer{F: f}
+	n, err := p.WriteTo(newYieldWriter(out, writes))
 	if err == nil {
-		err = bw.Flush()
-	}
-	if err == nil {
-		err = f.Sync()
+		err = out.Sync()
 	}
 	if cerr := f.Close(); err == nil {
 		err = cerr
@@ -195,25 +194,4 @@ func ReadManifestFile(path string) (Manifest, error) {
 	}
 	defer f.Close()
 	return ReadManifest(f)
-}
-
-// SyncEvery is how many bytes a backup file writer lets accumulate before
-// it fsyncs: flushing in steps keeps one large write-back burst from
-// stalling the Raft log's small fsyncs on the same disk.
-const SyncEvery = 16 << 20
-
-// SyncingWriter writes to a file and fsyncs it every SyncEvery bytes.
-type SyncingWriter struct {
-	F       *os.File
-	pending int64
-}
-
-func (s *SyncingWriter) Write(p []byte) (int, error) {
-	n, err := s.F.Write(p)
-	s.pending += int64(n)
-	if err == nil && s.pending >= SyncEvery {
-		s.pending = 0
-		err = s.F.Sync()
-	}
-	return n, err
 }

@@ -29,24 +29,46 @@ type Writes interface {
 type yieldWriter struct {
 	w       io.Writer
 	writes  Writes
-	pending int
+	pending int64
 	sleep   func(time.Duration)
 }
+
+// yieldReaderFrom is a yieldWriter over a writer that takes bytes straight
+// from a file (io.ReaderFrom), which it passes on so the kernel can move
+// them (see store.SnapshotCopy.WriteTo).
+type yieldReaderFrom struct{ *yieldWriter }
 
 func newYieldWriter(w io.Writer, writes Writes) io.Writer {
 	if writes == nil {
 		return w
 	}
-	return &yieldWriter{w: w, writes: writes, sleep: time.Sleep}
+	y := &yieldWriter{w: w, writes: writes, sleep: time.Sleep}
+	if _, ok := w.(io.ReaderFrom); ok {
+		return yieldReaderFrom{y}
+	}
+	return y
 }
 
 func (y *yieldWriter) Write(p []byte) (int, error) {
-	y.pending += len(p)
-	if y.pending >= yieldEvery {
-		y.pending = 0
-		for waited := time.Duration(0); waited < yieldMax && y.writes.WritesInFlight() > 0; waited += yieldStep {
-			y.sleep(yieldStep)
-		}
-	}
+	y.pending += int64(len(p))
+	y.yield()
 	return y.w.Write(p)
+}
+
+func (y yieldReaderFrom) ReadFrom(r io.Reader) (int64, error) {
+	y.yield()
+	n, err := y.w.(io.ReaderFrom).ReadFrom(r)
+	y.pending += n
+	return n, err
+}
+
+// yield pauses once yieldEvery bytes have passed since the last check.
+func (y *yieldWriter) yield() {
+	if y.pending < yieldEvery {
+		return
+	}
+	y.pending = 0
+	for waited := time.Duration(0); waited < yieldMax && y.writes.WritesInFlight() > 0; waited += yieldStep {
+		y.sleep(yieldStep)
+	}
 }

@@ -1,7 +1,6 @@
 package cli
 
 import (
-	"bufio"
 	"context"
 	"errors"
 	"fmt"
@@ -15,6 +14,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/weir-nifi/weir/internal/backup"
+	"github.com/weir-nifi/weir/internal/durable"
 )
 
 // backupCmd is `weir backup --server URL -o FILE` (download a consistent
@@ -58,7 +58,7 @@ needed. Restore it with "weir restore FILE --data-dir DIR".`,
 			defer f.Close()
 			st, _ := f.Stat()
 			p := newProgress(cmd.ErrOrStderr(), "verifying", st.Size(), true, "", quiet)
-			info, err := backup.Verify(bufio.NewReaderSize(f, 1<<20), p.Add)
+			info, err := backup.Verify(f, p.Add)
 			p.Done()
 			if err != nil {
 				return fmt.Errorf("%s: %w", args[0], err)
@@ -109,18 +109,16 @@ func downloadBackup(ctx context.Context, cmd *cobra.Command, server, out string,
 		}
 	}()
 	p := newProgress(cmd.ErrOrStderr(), "backup", resp.ContentLength, true, "", quiet)
-	bw := bufio.NewWriterSize(&backup.SyncingWriter{F: f}, 1<<20)
-	// Verify while downloading: the bytes go to the file and through the
-	// verifier in one pass.
-	info, err := backup.Verify(io.TeeReader(resp.Body, bw), p.Add)
+	// Verify while downloading: each piece read goes to the file and
+	// through the checker, in one pass and without a copy in between.
+	fw := &durable.Writer{F: f}
+	var chk backup.Checker
+	info, err := chk.Copy(fw, resp.Body, p.Add)
 	p.Done()
 	if err != nil {
 		return fmt.Errorf("the backup from %s is not complete or not intact, nothing was saved: %w", server, err)
 	}
-	if err := bw.Flush(); err != nil {
-		return err
-	}
-	if err := f.Sync(); err != nil {
+	if err := fw.Sync(); err != nil {
 		return err
 	}
 	if err := f.Close(); err != nil {

@@ -64,10 +64,6 @@ const (
 	snapMetaFile  = "meta.json"
 	snapStateFile = "state.bin"
 	snapTmpSuffix = ".tmp"
-	// snapSyncEvery is how much of a snapshot being written may be left
-	// to the final fsync: writeback of earlier parts starts while the rest
-	// is still arriving.
-	snapSyncEvery = 8 << 20
 )
 
 // snapMeta is meta.json: raft.FileSnapshotStore's fields (CRC is only in
@@ -156,7 +152,7 @@ func (s *snapStore) Create(version raft.SnapshotVersion, index, term uint64, con
 		return nil, err
 	}
 	s.log.Debug("writing snapshot", "id", id)
-	return &snapSink{store: s, tmp: tmp, f: f, meta: snapMeta{SnapshotMeta: raft.SnapshotMeta{
+	return &snapSink{store: s, tmp: tmp, f: f, out: durable.Writer{F: f}, meta: snapMeta{SnapshotMeta: raft.SnapshotMeta{
 		Version: version, ID: id, Index: index, Term: term,
 		Configuration: configuration, ConfigurationIndex: configurationIndex,
 	}}}, nil
@@ -345,10 +341,10 @@ type snapSink struct {
 	store  *snapStore
 	tmp    string
 	f      *os.File
+	out    durable.Writer // f, with writeback started while the rest arrives
 	meta   snapMeta
 	check  store.FrameChecker
 	n      int64 // bytes written
-	synced int64 // bytes whose writeback has been started
 	closed bool
 	err    error
 
@@ -388,19 +384,12 @@ func (k *snapSink) write(p []byte) (int, error) {
 		k.err = err
 		return 0, err
 	}
-	n, err := k.f.Write(p)
+	n, err := k.out.Write(p)
 	k.n += int64(n)
 	if err != nil {
 		k.err = err
-		return n, err
 	}
-	if k.n-k.synced >= snapSyncEvery {
-		// Start writing this part to disk now, so the fsync in Close
-		// has little left to do.
-		startWriteback(k.f, k.synced, k.n-k.synced)
-		k.synced = k.n
-	}
-	return n, nil
+	return n, err
 }
 
 // ReadFrom takes the frame from r in large pieces. Raft copies a snapshot

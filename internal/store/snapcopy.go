@@ -8,6 +8,8 @@ import (
 	"path/filepath"
 	"sync"
 	"sync/atomic"
+
+	"github.com/cespare/xxhash/v2"
 )
 
 // A SnapshotCopy is a Snapshot's database image copied into a private
@@ -105,13 +107,16 @@ func (s *Store) startCopy(sn *Snapshot) (*SnapshotCopy, *os.File, error) {
 	if os.Remove(f.Name()) == nil {
 		c.name = ""
 	}
+	if err := preallocate(f, c.size); err != nil {
+		return c, nil, err
+	}
 	meta := &metaWriter{n: 2 * s.db.Info().PageSize}
 	// WriteTo fails with errMetaDone (wrapped as text) once both meta
 	// pages are in meta.buf.
 	if _, err := sn.tx.WriteTo(meta); err == nil || len(meta.buf) != meta.n {
 		return c, nil, fmt.Errorf("meta pages: got %d of %d bytes (%v)", len(meta.buf), meta.n, err)
 	}
-	if _, err := f.Write(meta.buf); err != nil {
+	if _, err := f.WriteAt(meta.buf, 0); err != nil {
 		return c, nil, err
 	}
 	// Snapshot holds the store's shared lock, so Restore cannot replace
@@ -120,15 +125,14 @@ func (s *Store) startCopy(sn *Snapshot) (*SnapshotCopy, *os.File, error) {
 	if err != nil {
 		return c, nil, err
 	}
-	if _, err := src.Seek(int64(meta.n), io.SeekStart); err != nil {
-		src.Close()
-		return c, nil, err
-	}
 	c.copied = int64(meta.n)
 	return c, src, nil
 }
 
 // copyRest copies the rest of the image and then releases the snapshot.
+// Page n of the image is page n of the store file (after the meta pages),
+// so each piece is copied to its own offset; the copy never moves c.f's
+// file offset, which belongs to the stream (sendImage).
 func (c *SnapshotCopy) copyRest(sn *Snapshot, src *os.File) {
 	defer close(c.done)
 	defer sn.Release()
@@ -142,9 +146,7 @@ func (c *SnapshotCopy) copyRest(sn *Snapshot, src *os.File) {
 			// streaming goroutine) get the error instead of a hang.
 			err = errCopyStopped
 		} else {
-			// *os.File.ReadFrom with a LimitedReader of a file:
-			// copy_file_range, page cache to page cache.
-			n, err = c.f.ReadFrom(io.LimitReader(src, want))
+			n, err = copyRange(c.f, src, c.copied, want)
 		}
 		if err == nil && n != want {
 			err = fmt.Errorf("copied %d of %d bytes", c.copied+n, c.size)
@@ -159,6 +161,16 @@ func (c *SnapshotCopy) copyRest(sn *Snapshot, src *os.File) {
 
 // ReadAt reads the image, waiting for the copy to get that far.
 func (c *SnapshotCopy) ReadAt(p []byte, off int64) (int, error) {
+	avail, err := c.wait(off)
+	if err != nil {
+		return 0, err
+	}
+	return c.f.ReadAt(p[:min(int64(len(p)), avail)], off)
+}
+
+// wait blocks until the copy holds the byte at off and returns how many
+// bytes from off it holds.
+func (c *SnapshotCopy) wait(off int64) (int64, error) {
 	if off >= c.size {
 		return 0, io.EOF
 	}
@@ -171,7 +183,7 @@ func (c *SnapshotCopy) ReadAt(p []byte, off int64) (int, error) {
 	if avail <= 0 {
 		return 0, fmt.Errorf("snapshot copy: %w", err)
 	}
-	return c.f.ReadAt(p[:min(int64(len(p)), avail)], off)
+	return avail, nil
 }
 
 // Index is the applied index the copy holds.
@@ -187,11 +199,73 @@ func (c *SnapshotCopy) StreamSize() int64 { return FrameHeaderLen + c.size + Fra
 func (c *SnapshotCopy) Summary() Summary { return c.summary }
 
 // WriteTo streams the framed database image, exactly as Snapshot.WriteTo
-// would have. It may be called more than once.
+// would have. It may be called more than once, not concurrently.
 func (c *SnapshotCopy) WriteTo(w io.Writer) (int64, error) {
-	return writeFrame(w, c.index, c.size, writerToFunc(func(w io.Writer) (int64, error) {
-		return io.CopyBuffer(w, io.NewSectionReader(c, 0, c.size), make([]byte, 256<<10))
-	}))
+	return writeFrame(w, c.index, c.size, c.sendImage)
+}
+
+// sendChunk is how much of the image is handed to the writer at a time:
+// writers that yield to other work (backup.yieldWriter) check between
+// calls.
+const sendChunk = 256 << 10
+
+// sendImage writes the image to w and h as the copy proceeds. When w can
+// take bytes straight from a file (io.ReaderFrom: an HTTP response on a
+// TCP connection sends them with sendfile, a file copies them with
+// copy_file_range), it is handed ranges of the copy, and the checksum is
+// computed from a read-only mapping of the copy: the bytes are never
+// copied through this process. Otherwise they are read into a buffer,
+// checksummed and written.
+func (c *SnapshotCopy) sendImage(w io.Writer, h *xxhash.Digest) (int64, error) {
+	rf, kernel := w.(io.ReaderFrom)
+	var mapped, buf []byte
+	if kernel {
+		if m, unmap, err := mapImage(c.f, c.size); err == nil {
+			defer unmap()
+			mapped = m
+		}
+	}
+	if mapped == nil {
+		buf = make([]byte, sendChunk)
+	}
+	var off int64
+	for off < c.size {
+		avail, err := c.wait(off)
+		if err != nil {
+			return off, err
+		}
+		k := min(avail, sendChunk)
+		var chunk []byte
+		if mapped != nil {
+			chunk = mapped[off : off+k]
+		} else {
+			var m int
+			m, err = c.f.ReadAt(buf[:k], off)
+			chunk = buf[:m]
+		}
+		if err != nil {
+			return off, err
+		}
+		_, _ = h.Write(chunk)
+		var n int64
+		if kernel {
+			if _, err = c.f.Seek(off, io.SeekStart); err == nil {
+				n, err = rf.ReadFrom(io.LimitReader(c.f, k))
+			}
+		} else {
+			var m int
+			m, err = w.Write(chunk)
+			n = int64(m)
+		}
+		off += n
+		if err == nil && n != k {
+			err = io.ErrShortWrite
+		}
+		if err != nil {
+			return off, err
+		}
+	}
+	return off, nil
 }
 
 // Release stops the copy if it is still running, and closes and removes
@@ -211,4 +285,9 @@ func (c *SnapshotCopy) closeFile() {
 		os.Remove(c.name)
 		c.name = ""
 	}
+}
+
+// copyRangeUser is copyRange through a buffer in this process.
+func copyRangeUser(dst, src *os.File, off, n int64) (int64, error) {
+	return io.CopyBuffer(io.NewOffsetWriter(dst, off), io.NewSectionReader(src, off, n), make([]byte, 1<<20))
 }

@@ -2,6 +2,7 @@ package store
 
 import (
 	"bytes"
+	"io"
 	"os"
 	"path/filepath"
 	"testing"
@@ -33,14 +34,21 @@ func TestCopySnapshotMatchesSnapshot(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer cp.Release()
+	// Both ways of streaming: handing file ranges to an io.ReaderFrom
+	// (bytes.Buffer is one, as an HTTP response on TCP is), and Write.
 	stream := func(c *SnapshotCopy) []byte {
-		var got bytes.Buffer
-		n, err := c.WriteTo(&got)
-		if err != nil {
-			t.Fatal(err)
+		var got, written bytes.Buffer
+		for _, w := range []io.Writer{&got, struct{ io.Writer }{&written}} {
+			n, err := c.WriteTo(w)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if n != c.StreamSize() {
+				t.Fatalf("streamed %d bytes, StreamSize says %d", n, c.StreamSize())
+			}
 		}
-		if n != c.StreamSize() {
-			t.Fatalf("streamed %d bytes, StreamSize says %d", n, c.StreamSize())
+		if !bytes.Equal(got.Bytes(), written.Bytes()) {
+			t.Fatal("the copy streamed through ReadFrom differs from the one written")
 		}
 		return got.Bytes()
 	}

@@ -92,15 +92,14 @@ func (sn *Snapshot) StreamSize() int64 { return FrameHeaderLen + sn.tx.Size() + 
 
 // WriteTo streams the framed database file as of the snapshot.
 func (sn *Snapshot) WriteTo(w io.Writer) (int64, error) {
-	return writeFrame(w, sn.Index(), sn.tx.Size(), writerToFunc(sn.tx.WriteTo))
+	return writeFrame(w, sn.Index(), sn.tx.Size(), func(w io.Writer, h *xxhash.Digest) (int64, error) {
+		return sn.tx.WriteTo(io.MultiWriter(w, h))
+	})
 }
 
-type writerToFunc func(io.Writer) (int64, error)
-
-func (f writerToFunc) WriteTo(w io.Writer) (int64, error) { return f(w) }
-
-// writeFrame writes a frame around a database image of size bytes.
-func writeFrame(w io.Writer, index uint64, size int64, db io.WriterTo) (int64, error) {
+// writeFrame writes a frame around a database image of size bytes. image
+// writes the image to w and the same bytes to h.
+func writeFrame(w io.Writer, index uint64, size int64, image func(w io.Writer, h *xxhash.Digest) (int64, error)) (int64, error) {
 	hdr := make([]byte, 0, FrameHeaderLen)
 	hdr = append(hdr, snapMagic...)
 	hdr = binary.BigEndian.AppendUint32(hdr, snapVersion)
@@ -114,7 +113,7 @@ func writeFrame(w io.Writer, index uint64, size int64, db io.WriterTo) (int64, e
 	}
 	h := xxhash.New()
 	_, _ = h.Write(hdr)
-	m, err := db.WriteTo(io.MultiWriter(w, h))
+	m, err := image(w, h)
 	total += m
 	if err != nil {
 		return total, err

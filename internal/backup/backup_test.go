@@ -278,3 +278,69 @@ func TestCheckerAnyPieces(t *testing.T) {
 		}
 	}
 }
+
+// A backup taken on request is written in place (the store copied straight
+// into the file behind a padded header), verifies, restores to the same
+// state, and leaves no partial file; a node without a backup directory
+// says so; a partial file a crash left is removed when the schedule
+// starts, one of another node is not.
+func TestTakeNowInPlace(t *testing.T) {
+	st, _ := seeded(t, 4)
+	dir := t.TempDir()
+	if _, err := New(st, &fakeNode{}, Config{}).TakeNow(); !errors.Is(err, ErrNoDir) {
+		t.Fatalf("no directory: want ErrNoDir, got %v", err)
+	}
+	clock := time.Unix(1700000000, 0)
+	s := New(st, &fakeNode{leader: true}, Config{Dir: dir, Keep: 3, Now: func() time.Time { clock = clock.Add(time.Second); return clock }})
+	tk, err := s.TakeNow()
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Same state: a requested backup is taken anyway.
+	if again, err := s.TakeNow(); err != nil || again.Path == "" || again.Path == tk.Path {
+		t.Fatalf("second request: %+v %v", again, err)
+	}
+	fi, err := os.Stat(tk.Path)
+	if err != nil || fi.Size() != tk.SizeBytes {
+		t.Fatalf("file %v (%v), answer says %d bytes", fi, err, tk.SizeBytes)
+	}
+	f, err := os.Open(tk.Path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	info, err := Verify(f, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if info.Manifest != tk.Manifest {
+		t.Fatalf("file's manifest %+v, answer's %+v", info.Manifest, tk.Manifest)
+	}
+	want, _, _ := st.StateHash()
+	if info.StateHash != want {
+		t.Fatalf("backup state hash %s, store %s", info.StateHash, want)
+	}
+	if _, err := f.Seek(0, 0); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Restore(f, filepath.Join(t.TempDir(), "node"), nil); err != nil {
+		t.Fatalf("restore of an in-place backup: %v", err)
+	}
+
+	mine := filepath.Join(dir, ".weir-backup-node-a-123.partial")
+	theirs := filepath.Join(dir, ".weir-backup-node-b-456.partial")
+	for _, p := range []string{mine, theirs} {
+		if err := os.WriteFile(p, []byte("half"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	New(st, &fakeNode{leader: true}, Config{Dir: dir, Interval: time.Hour}).Run(ctx)
+	if _, err := os.Stat(mine); !os.IsNotExist(err) {
+		t.Fatalf("this node's partial backup is still there (%v)", err)
+	}
+	if _, err := os.Stat(theirs); err != nil {
+		t.Fatalf("another node's partial backup was removed: %v", err)
+	}
+}

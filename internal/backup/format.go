@@ -99,11 +99,25 @@ type Prepared struct {
 // Prepare builds the head of a backup; it reads nothing but the
 // snapshot's index and size.
 func Prepare(sn Snapshot, nodeID string, now time.Time) (*Prepared, error) {
+	return prepare(sn, nodeID, now, 0)
+}
+
+// prepare is Prepare; with imageAt > 0 the head manifest is padded with
+// spaces (JSON ignores them) so that the database image starts at offset
+// imageAt of the file, where a backup written in place copied it.
+func prepare(sn Snapshot, nodeID string, now time.Time, imageAt int64) (*Prepared, error) {
 	h := head{Format: FormatVersion, Index: sn.Index(), CreatedAt: now.UTC(), NodeID: nodeID,
 		StoreFormat: store.FormatVersion, StoreBytes: sn.Size(), StreamBytes: sn.StreamSize()}
 	mb, err := json.Marshal(h)
 	if err != nil {
 		return nil, err
+	}
+	if imageAt > 0 {
+		pad := int(imageAt) - fixedHdrLen - store.FrameHeaderLen - len(mb)
+		if pad < 0 {
+			return nil, fmt.Errorf("backup manifest of %d bytes does not fit before offset %d", len(mb), imageAt)
+		}
+		mb = append(mb, bytes.Repeat([]byte{' '}, pad)...)
 	}
 	hdr := make([]byte, 0, fixedHdrLen+len(mb))
 	hdr = append(hdr, Magic...)

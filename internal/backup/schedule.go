@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/weir-nifi/weir/internal/durable"
+	"github.com/weir-nifi/weir/internal/store"
 )
 
 // Run takes scheduled backups into cfg.Dir every cfg.Interval until ctx
@@ -24,12 +25,13 @@ func (s *Service) Run(ctx context.Context) {
 	}
 	if err := os.MkdirAll(s.cfg.Dir, 0o755); err != nil {
 		s.log.Error("backup directory unusable; scheduled backups are off", "dir", s.cfg.Dir, "err", err)
-		s.failed("scheduled", err)
+		s.failed(KindScheduled, err)
 		return
 	}
+	removePartials(s.cfg.Dir, s.node.ID())
 	if m, path, size, err := newest(s.cfg.Dir); err == nil && m != nil {
 		s.mu.Lock()
-		s.status.Last, s.status.LastPath, s.status.LastSize, s.status.LastKind = m, path, size, "scheduled"
+		s.status.Last, s.status.LastPath, s.status.LastSize, s.status.LastKind = m, path, size, KindScheduled
 		s.mu.Unlock()
 	}
 	s.log.Info("scheduled backups on", "dir", s.cfg.Dir, "interval", s.cfg.Interval, "keep", s.cfg.Keep)
@@ -54,45 +56,63 @@ func (s *Service) Run(ctx context.Context) {
 // newest one, then applies retention. It returns the new file's path, or
 // "" when it skipped.
 func (s *Service) RunOnce() (string, error) {
+	t, err := s.take(KindScheduled, false)
+	return t.Path, err
+}
+
+// TakeNow takes a backup into cfg.Dir whether or not anything changed,
+// then applies retention, and says what it wrote.
+func (s *Service) TakeNow() (Taken, error) {
+	if s.cfg.Dir == "" {
+		return Taken{}, ErrNoDir
+	}
+	if err := os.MkdirAll(s.cfg.Dir, 0o755); err != nil {
+		return Taken{}, err
+	}
+	return s.take(KindRequested, true)
+}
+
+// take writes one backup into cfg.Dir; unless force, it skips when the
+// state equals the newest backup's (same index, or same state hash: only
+// cluster bookkeeping such as elections and member records happened).
+func (s *Service) take(kind string, force bool) (Taken, error) {
+	s.runMu.Lock()
+	defer s.runMu.Unlock()
 	start := time.Now()
-	last := s.Status().Last
-	if last != nil && last.Index == s.st.AppliedIndex() {
-		s.skipped()
-		return "", nil
+	if last := s.Status().Last; !force && last != nil {
+		if hash, idx, err := s.st.StateHash(); err == nil && (idx == last.Index || hash == last.StateHash) {
+			s.skipped()
+			return Taken{}, nil
+		}
 	}
-	sn, err := s.pointInTime("scheduled")
+	path, m, size, err := writeInPlace(s.st, s.cfg.Dir, s.node.ID(), s.cfg.Now())
 	if err != nil {
-		s.failed("scheduled", err)
-		return "", err
+		s.failed(kind, err)
+		return Taken{}, err
 	}
-	defer sn.Release()
-	if last != nil && last.Index == sn.Index() {
-		s.skipped()
-		return "", nil
+	took := time.Since(start)
+	s.succeeded(kind, m, path, size, took)
+	s.log.Info("backup written", "kind", kind, "path", path, "index", m.Index, "bytes", size,
+		"took", took.Round(time.Millisecond))
+	if force {
+		// Someone waits for a requested backup: answer once it is
+		// durable, and delete old ones (tens of ms per large file) after.
+		go func() {
+			s.runMu.Lock()
+			defer s.runMu.Unlock()
+			s.prune()
+		}()
+	} else {
+		s.prune()
 	}
-	p, err := Prepare(sn, s.node.ID(), s.cfg.Now())
-	if err != nil {
-		s.failed("scheduled", err)
-		return "", err
-	}
-	if last != nil && last.StateHash == p.Summarize().StateHash {
-		// Only cluster bookkeeping (elections, member records) happened.
-		s.skipped()
-		return "", nil
-	}
-	path := filepath.Join(s.cfg.Dir, FileName(p.Manifest))
-	size, err := writeFile(path, p, s.writes)
-	if err != nil {
-		s.failed("scheduled", err)
-		return "", err
-	}
-	s.succeeded("scheduled", p.Manifest, path, size, time.Since(start))
-	s.log.Info("scheduled backup written", "path", path, "index", p.Manifest.Index, "bytes", size,
-		"took", time.Since(start).Round(time.Millisecond))
+	return Taken{Path: path, SizeBytes: size, TookMs: took.Milliseconds(), Manifest: m}, nil
+}
+
+// prune applies retention to cfg.Dir.
+func (s *Service) prune() {
 	if err := prune(s.cfg.Dir, s.cfg.Keep); err != nil {
 		s.log.Warn("backup retention failed", "dir", s.cfg.Dir, "err", err)
 	}
-	return path, nil
 }
 
 func (s *Service) skipped() {
@@ -101,33 +121,76 @@ func (s *Service) skipped() {
 	s.mu.Unlock()
 }
 
-// writeFile writes a backup to path atomically: a temporary file, synced,
-// renamed into place.
-func writeFile(path string, p *Prepared, writes Writes) (int64, error) {
-	tmp := path + ".partial"
-	f, err := os.OpenFile(tmp, os.O_CREATE|os.O_TRUNC|os.O_WRONLY, 0o600)
+// imageAt is where a backup written on this node puts the database image:
+// page aligned, after the header (padded to fit) and the frame header.
+const imageAt = 4096
+
+// partialPattern names the backups a node is writing (a crash can leave
+// one behind): with the node's ID, since nodes may share a directory.
+func partialPattern(nodeID string) string { return ".weir-backup-" + nodeID + "-*.partial" }
+
+// writeInPlace writes a backup of st into dir: the kernel copies the store
+// straight into the backup file (store.CopySnapshotInto, copy_file_range),
+// the header and trailer are written around it, and the file is synced and
+// renamed to its final name. It costs one copy of the store and one read
+// of it for the checksum; the read transaction lasts only as long as the
+// copy.
+func writeInPlace(st Store, dir, nodeID string, now time.Time) (string, Manifest, int64, error) {
+	f, err := os.CreateTemp(dir, partialPattern(nodeID))
 	if err != nil {
-		return 0, err
+		return "", Manifest{}, 0, err
 	}
-	// The database image reaches the file by copy_file_range from the
-	// snapshot copy (durable.Writer is an io.ReaderFrom; see
-	// store.SnapshotCopy.WriteTo), never through this process.
-	out := &durable.Writer{F: f}
-	n, err := p.WriteTo(newYieldWriter(out, writes))
-	if err == nil {
-		err = out.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(tmp, path)
-	}
+	ok := false
+	defer func() {
+		if !ok {
+			f.Close()
+			os.Remove(f.Name())
+		}
+	}()
+	c, err := st.CopySnapshotInto(f, imageAt)
 	if err != nil {
-		os.Remove(tmp)
-		return 0, err
+		return "", Manifest{}, 0, err
 	}
-	return n, durable.SyncParent(path)
+	defer c.Release()
+	p, err := prepare(c, nodeID, now, imageAt)
+	if err != nil {
+		return "", Manifest{}, 0, err
+	}
+	if _, err := f.WriteAt(p.header, 0); err != nil {
+		return "", Manifest{}, 0, err
+	}
+	fr, err := c.FinishFrame()
+	if err != nil {
+		return "", Manifest{}, 0, err
+	}
+	tr, err := trailer(p.header, fr.Header[:], fr.Sum[:], p.Summarize())
+	if err != nil {
+		return "", Manifest{}, 0, err
+	}
+	if _, err := f.WriteAt(tr, imageAt+p.Manifest.StoreBytes+store.FrameSumLen); err != nil {
+		return "", Manifest{}, 0, err
+	}
+	if err := f.Sync(); err != nil {
+		return "", Manifest{}, 0, err
+	}
+	if err := f.Close(); err != nil {
+		return "", Manifest{}, 0, err
+	}
+	path := filepath.Join(dir, FileName(p.Manifest))
+	if err := os.Rename(f.Name(), path); err != nil {
+		return "", Manifest{}, 0, err
+	}
+	ok = true
+	return path, p.Manifest, p.Size(), durable.SyncParent(path)
+}
+
+// removePartials deletes the backups a crash of this node left half
+// written.
+func removePartials(dir, nodeID string) {
+	names, _ := filepath.Glob(filepath.Join(dir, partialPattern(nodeID)))
+	for _, n := range names {
+		os.Remove(n)
+	}
 }
 
 // List returns the backup files in dir (by this package's naming), oldest

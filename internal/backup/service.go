@@ -2,14 +2,17 @@ package backup
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
+	"os"
 	"strconv"
 	"sync"
 	"time"
 
 	"github.com/weir-nifi/weir/internal/api"
+	"github.com/weir-nifi/weir/internal/model"
 	"github.com/weir-nifi/weir/internal/store"
 )
 
@@ -21,7 +24,8 @@ const Path = api.Base + "/actuator/backup"
 // held for the whole stream would slow every commit meanwhile.
 type Store interface {
 	PointInTime() (p store.PointInTime, copied bool, err error)
-	AppliedIndex() uint64
+	CopySnapshotInto(f *os.File, base int64) (*store.SnapshotCopy, error)
+	StateHash() (hash string, index uint64, err error)
 }
 
 // pointInTime takes the state a backup is written from, and warns when
@@ -63,9 +67,22 @@ type Service struct {
 	cfg    Config
 	log    *slog.Logger
 
+	runMu sync.Mutex // one backup into Dir at a time
+
 	mu     sync.Mutex
 	status Status
 }
+
+// Kinds of backup, as status and metrics name them.
+const (
+	KindScheduled = "scheduled" // by the schedule, into Dir
+	KindRequested = "requested" // by POST to the endpoint, into Dir
+	KindDownload  = "download"  // streamed to a client
+)
+
+// ErrNoDir is returned when a backup into the backup directory is asked
+// of a node that has none.
+var ErrNoDir = errors.New("this node has no backup directory: start it with --backup-dir")
 
 // Status is what the service reports to health and metrics.
 type Status struct {
@@ -75,7 +92,7 @@ type Status struct {
 	LastPath string        `json:"lastPath,omitempty"`
 	LastSize int64         `json:"lastSizeBytes,omitempty"`
 	LastTook time.Duration `json:"-"`
-	LastKind string        `json:"lastKind,omitempty"` // scheduled | download
+	LastKind string        `json:"lastKind,omitempty"` // scheduled | requested | download
 	// LastError is the newest failure, if it came after the newest success.
 	LastError   string    `json:"lastError,omitempty"`
 	LastErrorAt time.Time `json:"lastErrorAt,omitzero"`
@@ -152,16 +169,16 @@ func (s *Service) Handler() http.Handler {
 			}
 		}
 		start := time.Now()
-		sn, err := s.pointInTime("download")
+		sn, err := s.pointInTime(KindDownload)
 		if err != nil {
-			s.failed("download", err)
+			s.failed(KindDownload, err)
 			api.WriteError(w, err)
 			return
 		}
 		defer sn.Release()
 		p, err := Prepare(sn, s.node.ID(), s.cfg.Now())
 		if err != nil {
-			s.failed("download", err)
+			s.failed(KindDownload, err)
 			api.WriteError(w, err)
 			return
 		}
@@ -175,13 +192,45 @@ func (s *Service) Handler() http.Handler {
 		n, err := p.WriteTo(newYieldWriter(w, s.writes))
 		if err != nil {
 			// The client sees a short body (Content-Length promised more).
-			s.failed("download", fmt.Errorf("streaming backup to %s: %w", r.RemoteAddr, err))
+			s.failed(KindDownload, fmt.Errorf("streaming backup to %s: %w", r.RemoteAddr, err))
 			s.log.Warn("backup download failed", "remote", r.RemoteAddr, "sent", n, "err", err)
 			return
 		}
-		s.succeeded("download", p.Manifest, "", n, time.Since(start))
+		s.succeeded(KindDownload, p.Manifest, "", n, time.Since(start))
 		s.log.Info("backup streamed", "remote", r.RemoteAddr, "index", p.Manifest.Index, "bytes", n,
 			"took", time.Since(start).Round(time.Millisecond))
+	})
+}
+
+// Taken is the answer to a backup request into the backup directory.
+type Taken struct {
+	Path      string   `json:"path"`
+	SizeBytes int64    `json:"sizeBytes"`
+	TookMs    int64    `json:"tookMs"`
+	Manifest  Manifest `json:"manifest"`
+}
+
+// TakeHandler serves POST /nifi-registry-api/actuator/backup: a backup into
+// the node's backup directory, now, answered with where it is and what it
+// holds. A POST is a write, so a follower forwards it to the leader, which
+// also takes the scheduled ones. It first waits until the node has applied
+// every write acknowledged before the request.
+func (s *Service) TakeHandler() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if err := s.node.ReadBarrier(r.Context()); err != nil {
+			api.WriteError(w, err)
+			return
+		}
+		t, err := s.TakeNow()
+		switch {
+		case errors.Is(err, ErrNoDir):
+			api.WriteError(w, model.Conflict(err.Error()))
+			return
+		case err != nil:
+			api.WriteError(w, model.Errorf(model.KindInternal, "backup into %s failed: %v", s.cfg.Dir, err))
+			return
+		}
+		_ = api.WriteJSON(w, http.StatusOK, t)
 	})
 }
 

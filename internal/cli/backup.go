@@ -2,6 +2,7 @@ package cli
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -18,10 +19,12 @@ import (
 )
 
 // backupCmd is `weir backup --server URL -o FILE` (download a consistent
-// online backup, verified as it arrives) and `weir backup verify FILE`.
+// online backup, verified as it arrives), `weir backup --server URL
+// --on-server` (the node writes one into its --backup-dir) and `weir backup
+// verify FILE`.
 func backupCmd() *cobra.Command {
 	var server, out string
-	var stale, quiet bool
+	var stale, quiet, onServer bool
 	var timeout time.Duration
 	cmd := &cobra.Command{
 		Use:   "backup",
@@ -30,11 +33,21 @@ func backupCmd() *cobra.Command {
 commit index (every write acknowledged before the command started is in it),
 with a manifest (index, time, counts, state hash) and checksums. The file is
 verified as it arrives and only then renamed to -o. No maintenance mode is
-needed. Restore it with "weir restore FILE --data-dir DIR".`,
+needed. Restore it with "weir restore FILE --data-dir DIR".
+
+With --on-server the leader writes the backup into its own backup directory
+(--backup-dir) instead, as a scheduled backup would, and the command prints
+where: the store is copied on the server's disk, nothing crosses the network.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if onServer {
+				if out != "" {
+					return errors.New("--on-server writes the backup on the server: leave out -o")
+				}
+				return backupOnServer(cmd.Context(), cmd, server, timeout)
+			}
 			if out == "" {
-				return errors.New("say where to write the backup with -o FILE")
+				return errors.New("say where to write the backup with -o FILE (or use --on-server)")
 			}
 			return downloadBackup(cmd.Context(), cmd, server, out, stale, quiet, timeout)
 		},
@@ -43,6 +56,7 @@ needed. Restore it with "weir restore FILE --data-dir DIR".`,
 	f.StringVar(&server, "server", "http://127.0.0.1:18080", "base URL of any Weir node")
 	f.StringVarP(&out, "output", "o", "", "file to write the backup to")
 	f.BoolVar(&stale, "stale", false, "back up this node's state as it is, without first catching up with the leader")
+	f.BoolVar(&onServer, "on-server", false, "have the leader write the backup into its --backup-dir instead of downloading it")
 	f.BoolVarP(&quiet, "quiet", "q", false, "no progress output")
 	f.DurationVar(&timeout, "timeout", 0, "give up after this long (0 = no limit)")
 
@@ -73,29 +87,17 @@ needed. Restore it with "weir restore FILE --data-dir DIR".`,
 }
 
 func downloadBackup(ctx context.Context, cmd *cobra.Command, server, out string, stale, quiet bool, timeout time.Duration) error {
-	if timeout > 0 {
-		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(ctx, timeout)
-		defer cancel()
-	}
-	u := strings.TrimRight(server, "/")
-	u = strings.TrimSuffix(u, "/nifi-registry-api") + backup.Path
+	ctx, cancel := withTimeout(ctx, timeout)
+	defer cancel()
+	u := backupURL(server)
 	if stale {
 		u += "?consistency=stale"
 	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
-	if err != nil {
-		return err
-	}
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := callBackup(ctx, http.MethodGet, u)
 	if err != nil {
 		return err
 	}
 	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		b, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
-		return fmt.Errorf("%s: %s", resp.Status, strings.TrimSpace(string(b)))
-	}
 	tmp := out + ".partial"
 	f, err := os.OpenFile(tmp, os.O_CREATE|os.O_TRUNC|os.O_WRONLY, 0o600)
 	if err != nil {
@@ -136,6 +138,60 @@ func downloadBackup(ctx context.Context, cmd *cobra.Command, server, out string,
 	return nil
 }
 
+// backupURL is the backup endpoint of the node at server.
+func backupURL(server string) string {
+	return strings.TrimSuffix(strings.TrimRight(server, "/"), "/nifi-registry-api") + backup.Path
+}
+
+// callBackup sends a request to the backup endpoint and returns the
+// response if it is a 200; otherwise an error with the node's message.
+func callBackup(ctx context.Context, method, u string) (*http.Response, error) {
+	req, err := http.NewRequestWithContext(ctx, method, u, nil)
+	if err != nil {
+		return nil, err
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return nil, err
+	}
+	if resp.StatusCode != http.StatusOK {
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
+		return nil, fmt.Errorf("%s: %s", resp.Status, strings.TrimSpace(string(b)))
+	}
+	return resp, nil
+}
+
+// withTimeout bounds ctx by timeout unless it is 0.
+func withTimeout(ctx context.Context, timeout time.Duration) (context.Context, context.CancelFunc) {
+	if timeout > 0 {
+		return context.WithTimeout(ctx, timeout)
+	}
+	return ctx, func() {}
+}
+
+func backupOnServer(ctx context.Context, cmd *cobra.Command, server string, timeout time.Duration) error {
+	ctx, cancel := withTimeout(ctx, timeout)
+	defer cancel()
+	resp, err := callBackup(ctx, http.MethodPost, backupURL(server))
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+	if err != nil {
+		return err
+	}
+	var t backup.Taken
+	if err := json.Unmarshal(b, &t); err != nil {
+		return fmt.Errorf("unexpected answer from %s: %w", server, err)
+	}
+	printBackupInfo(cmd.OutOrStdout(), "backup written on the server", t.Path,
+		backup.Info{Manifest: t.Manifest, FileBytes: t.SizeBytes})
+	fmt.Fprintf(cmd.OutOrStdout(), "  took:       %d ms\n", t.TookMs)
+	return nil
+}
+
 func printBackupInfo(w io.Writer, title, path string, info backup.Info) {
 	fmt.Fprintf(w, "%s: %s\n", title, path)
 	fmt.Fprintf(w, "  index:      %d\n", info.Index)
@@ -143,7 +199,9 @@ func printBackupInfo(w io.Writer, title, path string, info backup.Info) {
 	fmt.Fprintf(w, "  contents:   %d buckets, %d flows, %d versions\n", info.Counts.Buckets, info.Counts.Flows, info.Counts.Versions)
 	fmt.Fprintf(w, "  state hash: %s\n", info.StateHash)
 	fmt.Fprintf(w, "  size:       %s (store %s)\n", humanBytes(info.FileBytes), humanBytes(info.StoreBytes))
-	fmt.Fprintf(w, "  sha256:     %s\n", info.SHA256)
+	if info.SHA256 != "" {
+		fmt.Fprintf(w, "  sha256:     %s\n", info.SHA256)
+	}
 }
 
 // restoreCmd is `weir restore FILE --data-dir DIR`.

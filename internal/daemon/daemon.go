@@ -132,6 +132,7 @@ func Start(cfg Config, log *slog.Logger) (*Server, error) {
 		}},
 	}).Register(a)
 	a.Handle("GET "+backup.Path, bk.Handler())
+	a.Handle("POST "+backup.Path, bk.TakeHandler())
 	met := metrics.New(node, st, bk, metrics.Options{DataDir: cfg.DataDir})
 	a.Handle("GET "+metrics.Path, met.Handler())
 

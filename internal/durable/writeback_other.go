@@ -4,6 +4,6 @@ package durable
 
 import "os"
 
-// startWriteback does nothing where sync_file_range does not exist: the
+// StartWriteback does nothing where sync_file_range does not exist: the
 // final fsync does all the writing.
-func startWriteback(*os.File, int64, int64) {}
+func StartWriteback(*os.File, int64, int64) {}

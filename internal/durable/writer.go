@@ -40,7 +40,7 @@ func (w *Writer) ReadFrom(r io.Reader) (int64, error) {
 func (w *Writer) wrote(n int64) {
 	w.n += n
 	if w.n-w.started >= WritebackEvery {
-		startWriteback(w.F, w.started, w.n-w.started)
+		StartWriteback(w.F, w.started, w.n-w.started)
 		w.started = w.n
 	}
 }

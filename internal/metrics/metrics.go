@@ -204,7 +204,7 @@ func (m *Metrics) registerBackups(bk Backups, now func() time.Time) {
 			return s.LastTook.Seconds()
 		}),
 		&outcomes{bk: bk, desc: prometheus.NewDesc("weir_backups_total",
-			"Backups taken by this node, by kind (scheduled, download) and result (ok, error, skipped).",
+			"Backups taken by this node, by kind (scheduled, requested, download) and result (ok, error, skipped).",
 			[]string{"kind", "result"}, nil)},
 	)
 }
@@ -219,11 +219,11 @@ func (o *outcomes) Describe(ch chan<- *prometheus.Desc) { ch <- o.desc }
 
 func (o *outcomes) Collect(ch chan<- prometheus.Metric) {
 	s := o.bk.Status()
-	for _, kind := range []string{"scheduled", "download"} {
+	for _, kind := range []string{backup.KindScheduled, backup.KindRequested, backup.KindDownload} {
 		ch <- prometheus.MustNewConstMetric(o.desc, prometheus.CounterValue, float64(s.Succeeded[kind]), kind, "ok")
 		ch <- prometheus.MustNewConstMetric(o.desc, prometheus.CounterValue, float64(s.Failed[kind]), kind, "error")
 	}
-	ch <- prometheus.MustNewConstMetric(o.desc, prometheus.CounterValue, float64(s.Skipped), "scheduled", "skipped")
+	ch <- prometheus.MustNewConstMetric(o.desc, prometheus.CounterValue, float64(s.Skipped), backup.KindScheduled, "skipped")
 }
 
 // registerSnapshots reports the newest Raft snapshot from its directory:

@@ -10,10 +10,12 @@ import (
 	"sync/atomic"
 
 	"github.com/cespare/xxhash/v2"
+
+	"github.com/weir-nifi/weir/internal/durable"
 )
 
-// A SnapshotCopy is a Snapshot's database image copied into a private
-// temporary file, so that streaming it does not hold a read transaction.
+// A SnapshotCopy is a Snapshot's database image copied into a file, so
+// that streaming it does not hold a read transaction.
 //
 // Why: while a bbolt read transaction is open, no page freed after it
 // began can be reused, and every commit writes the freelist including all
@@ -24,19 +26,23 @@ import (
 // commit p99 during back-to-back backups rose 7x. The copy is made by the
 // kernel (copy_file_range on Linux: page cache to page cache, no pass
 // through this process), so the transaction lasts about as long as a cp.
-// The frame's checksum is computed when the copy is streamed.
 //
 // The image is what bbolt's Tx.WriteTo writes: the transaction's two meta
 // pages, then the file's pages up to the transaction's size (pages a
 // reader's transaction can see are never overwritten while it is open).
 // TestCopySnapshotMatchesSnapshot checks the two agree byte for byte.
 //
-// The file is unlinked as soon as it is created where the OS allows it
-// (Linux does): a crash leaves nothing to clean up. It needs free space
-// the size of the store beside the store.
+// Two kinds: CopySnapshot copies into a private temporary file beside the
+// store (unlinked as soon as it is created where the OS allows it, so a
+// crash leaves nothing to clean up), which WriteTo then streams;
+// CopySnapshotInto copies into the caller's file at an offset, and
+// FinishFrame completes the frame around it there, so a backup written on
+// this machine is one copy of the store, not two.
 type SnapshotCopy struct {
 	f       *os.File
+	owned   bool   // f is the copy's own temporary file, closed at Release
 	name    string // removed at Release if it could not be unlinked earlier
+	base    int64  // offset of the image in f
 	index   uint64
 	size    int64
 	summary Summary
@@ -79,54 +85,77 @@ func (m *metaWriter) Write(p []byte) (int, error) {
 // temporary file beside it. It returns once the copy has begun; the
 // snapshot is released when the copy is complete.
 func (s *Store) CopySnapshot() (*SnapshotCopy, error) {
+	f, err := os.CreateTemp(filepath.Dir(s.path), ".snapshot-copy-*")
+	if err != nil {
+		return nil, fmt.Errorf("snapshot copy: %w", err)
+	}
+	name := f.Name()
+	if os.Remove(name) == nil {
+		name = ""
+	}
+	c, err := s.copyInto(f, 0, true)
+	if err != nil {
+		f.Close()
+		if name != "" {
+			os.Remove(name)
+		}
+		return nil, err
+	}
+	c.name = name
+	return c, nil
+}
+
+// CopySnapshotInto starts copying a point-in-time snapshot of the store
+// into f, the database image at offset base, which must leave room for
+// the frame header before it (base >= FrameHeaderLen). FinishFrame
+// completes the frame. f stays the caller's: Release does not close it.
+func (s *Store) CopySnapshotInto(f *os.File, base int64) (*SnapshotCopy, error) {
+	if base < FrameHeaderLen {
+		return nil, fmt.Errorf("snapshot copy: image offset %d leaves no room for the frame header", base)
+	}
+	return s.copyInto(f, base, false)
+}
+
+func (s *Store) copyInto(f *os.File, base int64, owned bool) (*SnapshotCopy, error) {
 	sn, err := s.Snapshot()
 	if err != nil {
 		return nil, err
 	}
-	c, src, err := s.startCopy(sn)
+	c := &SnapshotCopy{f: f, owned: owned, base: base, index: sn.Index(), size: sn.Size(), summary: sn.Summary(),
+		done: make(chan struct{})}
+	c.cond = sync.NewCond(&c.mu)
+	src, err := s.startCopy(sn, c)
 	if err != nil {
 		sn.Release()
-		if c != nil {
-			c.closeFile()
-		}
 		return nil, fmt.Errorf("snapshot copy: %w", err)
 	}
 	go c.copyRest(sn, src)
 	return c, nil
 }
 
-// startCopy creates the file and writes the transaction's meta pages.
-func (s *Store) startCopy(sn *Snapshot) (*SnapshotCopy, *os.File, error) {
-	f, err := os.CreateTemp(filepath.Dir(s.path), ".snapshot-copy-*")
-	if err != nil {
-		return nil, nil, err
-	}
-	c := &SnapshotCopy{f: f, name: f.Name(), index: sn.Index(), size: sn.Size(), summary: sn.Summary(),
-		done: make(chan struct{})}
-	c.cond = sync.NewCond(&c.mu)
-	if os.Remove(f.Name()) == nil {
-		c.name = ""
-	}
-	if err := preallocate(f, c.size); err != nil {
-		return c, nil, err
+// startCopy reserves the space, writes the transaction's meta pages and
+// opens the store file for the rest.
+func (s *Store) startCopy(sn *Snapshot, c *SnapshotCopy) (*os.File, error) {
+	if err := preallocate(c.f, c.base, c.size); err != nil {
+		return nil, err
 	}
 	meta := &metaWriter{n: 2 * s.db.Info().PageSize}
 	// WriteTo fails with errMetaDone (wrapped as text) once both meta
 	// pages are in meta.buf.
 	if _, err := sn.tx.WriteTo(meta); err == nil || len(meta.buf) != meta.n {
-		return c, nil, fmt.Errorf("meta pages: got %d of %d bytes (%v)", len(meta.buf), meta.n, err)
+		return nil, fmt.Errorf("meta pages: got %d of %d bytes (%v)", len(meta.buf), meta.n, err)
 	}
-	if _, err := f.WriteAt(meta.buf, 0); err != nil {
-		return c, nil, err
+	if _, err := c.f.WriteAt(meta.buf, c.base); err != nil {
+		return nil, err
 	}
 	// Snapshot holds the store's shared lock, so Restore cannot replace
 	// the file at s.path while the copy runs.
 	src, err := os.Open(s.path)
 	if err != nil {
-		return c, nil, err
+		return nil, err
 	}
 	c.copied = int64(meta.n)
-	return c, src, nil
+	return src, nil
 }
 
 // copyRest copies the rest of the image and then releases the snapshot.
@@ -146,7 +175,13 @@ func (c *SnapshotCopy) copyRest(sn *Snapshot, src *os.File) {
 			// streaming goroutine) get the error instead of a hang.
 			err = errCopyStopped
 		} else {
-			n, err = copyRange(c.f, src, c.copied, want)
+			n, err = copyRange(c.f, c.base+c.copied, src, c.copied, want)
+			if !c.owned {
+				// A copy into the caller's file is kept (a backup): start
+				// writing it to disk now, so the caller's fsync finds
+				// little left. A private copy is never written to disk.
+				durable.StartWriteback(c.f, c.base+c.copied, n)
+			}
 		}
 		if err == nil && n != want {
 			err = fmt.Errorf("copied %d of %d bytes", c.copied+n, c.size)
@@ -159,17 +194,8 @@ func (c *SnapshotCopy) copyRest(sn *Snapshot, src *os.File) {
 	}
 }
 
-// ReadAt reads the image, waiting for the copy to get that far.
-func (c *SnapshotCopy) ReadAt(p []byte, off int64) (int, error) {
-	avail, err := c.wait(off)
-	if err != nil {
-		return 0, err
-	}
-	return c.f.ReadAt(p[:min(int64(len(p)), avail)], off)
-}
-
-// wait blocks until the copy holds the byte at off and returns how many
-// bytes from off it holds.
+// wait blocks until the copy holds the byte at off of the image and
+// returns how many bytes from off it holds.
 func (c *SnapshotCopy) wait(off int64) (int64, error) {
 	if off >= c.size {
 		return 0, io.EOF
@@ -204,6 +230,26 @@ func (c *SnapshotCopy) WriteTo(w io.Writer) (int64, error) {
 	return writeFrame(w, c.index, c.size, c.sendImage)
 }
 
+// FinishFrame completes the frame around an image copied with
+// CopySnapshotInto: it waits for the copy, checksums the header and the
+// image, writes the header just before the image and the checksum just
+// after it, and returns the frame. Nothing is synced.
+func (c *SnapshotCopy) FinishFrame() (Frame, error) {
+	fr := Frame{Index: c.index, Size: c.size}
+	copy(fr.Header[:], frameHeader(c.index, c.size))
+	h := xxhash.New()
+	_, _ = h.Write(fr.Header[:])
+	if err := c.hashImage(h); err != nil {
+		return fr, err
+	}
+	h.Sum(fr.Sum[:0])
+	if _, err := c.f.WriteAt(fr.Header[:], c.base-FrameHeaderLen); err != nil {
+		return fr, err
+	}
+	_, err := c.f.WriteAt(fr.Sum[:], c.base+c.size)
+	return fr, err
+}
+
 // sendChunk is how much of the image is handed to the writer at a time:
 // writers that yield to other work (backup.yieldWriter) check between
 // calls.
@@ -212,71 +258,97 @@ const sendChunk = 256 << 10
 // sendImage writes the image to w and h as the copy proceeds. When w can
 // take bytes straight from a file (io.ReaderFrom: an HTTP response on a
 // TCP connection sends them with sendfile, a file copies them with
-// copy_file_range), it is handed ranges of the copy, and the checksum is
-// computed from a read-only mapping of the copy: the bytes are never
-// copied through this process. Otherwise they are read into a buffer,
-// checksummed and written.
+// copy_file_range), it is handed ranges of the copy while another
+// goroutine reads and checksums them (hashImage): the bytes are read into
+// this process once, never copied into the socket by it, and sending and
+// hashing use both cores. Otherwise each piece is read into a buffer, checksummed
+// and written.
 func (c *SnapshotCopy) sendImage(w io.Writer, h *xxhash.Digest) (int64, error) {
 	rf, kernel := w.(io.ReaderFrom)
-	var mapped, buf []byte
+	var buf []byte
+	var hashed chan error
+	var quit atomic.Bool
 	if kernel {
-		if m, unmap, err := mapImage(c.f, c.size); err == nil {
-			defer unmap()
-			mapped = m
-		}
-	}
-	if mapped == nil {
+		hashed = make(chan error, 1)
+		go func() { hashed <- c.hashImageUntil(h, &quit) }()
+	} else {
 		buf = make([]byte, sendChunk)
 	}
 	var off int64
-	for off < c.size {
-		avail, err := c.wait(off)
-		if err != nil {
-			return off, err
+	var err error
+	for off < c.size && err == nil {
+		var avail, n int64
+		if avail, err = c.wait(off); err != nil {
+			break
 		}
 		k := min(avail, sendChunk)
-		var chunk []byte
-		if mapped != nil {
-			chunk = mapped[off : off+k]
-		} else {
-			var m int
-			m, err = c.f.ReadAt(buf[:k], off)
-			chunk = buf[:m]
-		}
-		if err != nil {
-			return off, err
-		}
-		_, _ = h.Write(chunk)
-		var n int64
 		if kernel {
-			if _, err = c.f.Seek(off, io.SeekStart); err == nil {
+			if _, err = c.f.Seek(c.base+off, io.SeekStart); err == nil {
 				n, err = rf.ReadFrom(io.LimitReader(c.f, k))
 			}
 		} else {
 			var m int
-			m, err = w.Write(chunk)
+			if m, err = c.f.ReadAt(buf[:k], c.base+off); err == nil {
+				_, _ = h.Write(buf[:m])
+				m, err = w.Write(buf[:m])
+			}
 			n = int64(m)
 		}
 		off += n
 		if err == nil && n != k {
 			err = io.ErrShortWrite
 		}
+	}
+	if kernel {
+		// The hasher must be done with the mapping (and h) before the
+		// copy can be released.
 		if err != nil {
-			return off, err
+			quit.Store(true)
+		}
+		if herr := <-hashed; err == nil {
+			err = herr
 		}
 	}
-	return off, nil
+	return off, err
 }
 
-// Release stops the copy if it is still running, and closes and removes
-// the file.
+// hashImage feeds the whole image to h as the copy proceeds.
+func (c *SnapshotCopy) hashImage(h *xxhash.Digest) error {
+	var never atomic.Bool
+	return c.hashImageUntil(h, &never)
+}
+
+// hashImageUntil is hashImage, giving up when quit is set. (Reading the
+// copy through a read-only mapping instead of into a buffer was tried: no
+// measurable difference, so the portable way stays.)
+func (c *SnapshotCopy) hashImageUntil(h *xxhash.Digest, quit *atomic.Bool) error {
+	buf := make([]byte, sendChunk)
+	for off := int64(0); off < c.size; {
+		if quit.Load() {
+			return errCopyStopped
+		}
+		avail, err := c.wait(off)
+		if err != nil {
+			return err
+		}
+		m, err := c.f.ReadAt(buf[:min(avail, sendChunk)], c.base+off)
+		if err != nil {
+			return err
+		}
+		_, _ = h.Write(buf[:m])
+		off += int64(m)
+	}
+	return nil
+}
+
+// Release stops the copy if it is still running and, for a copy in its
+// own temporary file, closes and removes the file.
 func (c *SnapshotCopy) Release() {
 	c.stop.Store(true)
 	<-c.done
-	c.closeFile()
-}
-
-func (c *SnapshotCopy) closeFile() {
+	if !c.owned {
+		return
+	}
 	if c.f != nil {
 		c.f.Close()
 		c.f = nil
@@ -288,6 +360,6 @@ func (c *SnapshotCopy) closeFile() {
 }
 
 // copyRangeUser is copyRange through a buffer in this process.
-func copyRangeUser(dst, src *os.File, off, n int64) (int64, error) {
-	return io.CopyBuffer(io.NewOffsetWriter(dst, off), io.NewSectionReader(src, off, n), make([]byte, 1<<20))
+func copyRangeUser(dst *os.File, dstOff int64, src *os.File, srcOff, n int64) (int64, error) {
+	return io.CopyBuffer(io.NewOffsetWriter(dst, dstOff), io.NewSectionReader(src, srcOff, n), make([]byte, 1<<20))
 }

@@ -2,21 +2,13 @@
 
 package store
 
-import (
-	"errors"
-	"os"
-)
+import "os"
 
-// copyRange copies n bytes at offset off of src to the same offset of dst
-// without moving either file's offset.
-func copyRange(dst, src *os.File, off, n int64) (int64, error) {
-	return copyRangeUser(dst, src, off, n)
-}
-
-// mapImage is not used here: the stream reads the copy into a buffer.
-func mapImage(*os.File, int64) ([]byte, func(), error) {
-	return nil, nil, errors.ErrUnsupported
+// copyRange copies n bytes at srcOff of src to dstOff of dst without
+// moving either file's offset.
+func copyRange(dst *os.File, dstOff int64, src *os.File, srcOff, n int64) (int64, error) {
+	return copyRangeUser(dst, dstOff, src, srcOff, n)
 }
 
 // preallocate does nothing here.
-func preallocate(*os.File, int64) error { return nil }
+func preallocate(*os.File, int64, int64) error { return nil }

@@ -12,22 +12,8 @@ import (
 // same state (bbolt's WriteTo layout is what the copy relies on), keeps
 // them while writes go on, leaves no file behind and restores.
 func TestCopySnapshotMatchesSnapshot(t *testing.T) {
-	a := seed(t)
-	for v := 1; v <= 40; v++ {
-		c := version(int32(v), int64(5000+v))
-		c.Content = bytes.Repeat([]byte{byte(v)}, 9000+v*31)
-		a.ok(c)
-	}
-	sn, err := a.s.Snapshot()
-	if err != nil {
-		t.Fatal(err)
-	}
-	var want bytes.Buffer
-	if _, err := sn.WriteTo(&want); err != nil {
-		t.Fatal(err)
-	}
-	wantSum := sn.Summary()
-	sn.Release()
+	a := seedVersions(t, 40)
+	want, wantSum := frameOf(t, a.s)
 
 	cp, err := a.s.CopySnapshot()
 	if err != nil {
@@ -53,8 +39,8 @@ func TestCopySnapshotMatchesSnapshot(t *testing.T) {
 		return got.Bytes()
 	}
 	// No writes while the copy runs: the same bytes as Snapshot.WriteTo.
-	if got := stream(cp); !bytes.Equal(got, want.Bytes()) {
-		t.Fatalf("the copy streamed %d bytes that differ from the snapshot's %d", len(got), want.Len())
+	if got := stream(cp); !bytes.Equal(got, want) {
+		t.Fatalf("the copy streamed %d bytes that differ from the snapshot's %d", len(got), len(want))
 	}
 	// Writes after the copy change neither what it streams nor its summary.
 	for v := 41; v <= 60; v++ {
@@ -62,7 +48,7 @@ func TestCopySnapshotMatchesSnapshot(t *testing.T) {
 		c.Content = bytes.Repeat([]byte{byte(v)}, 20000)
 		a.ok(c)
 	}
-	if got := stream(cp); !bytes.Equal(got, want.Bytes()) {
+	if got := stream(cp); !bytes.Equal(got, want) {
 		t.Fatal("the copy changed after later writes")
 	}
 	if cp.Summary() != wantSum || cp.Index() != 42 {
@@ -94,7 +80,34 @@ func TestCopySnapshotMatchesSnapshot(t *testing.T) {
 			t.Errorf("unexpected file beside the store: %s", e.Name())
 		}
 	}
-	restoreAndCheck(t, want.Bytes(), wantSum)
+	restoreAndCheck(t, want, wantSum)
+}
+
+// seedVersions is a store holding n versions of different sizes.
+func seedVersions(t *testing.T, n int) *applier {
+	a := seed(t)
+	for v := 1; v <= n; v++ {
+		c := version(int32(v), int64(5000+v))
+		c.Content = bytes.Repeat([]byte{byte(v)}, 9000+v*31)
+		a.ok(c)
+	}
+	return a
+}
+
+// frameOf is what Snapshot.WriteTo streams for the store now, and its
+// summary.
+func frameOf(t *testing.T, s *Store) ([]byte, Summary) {
+	t.Helper()
+	sn, err := s.Snapshot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sn.Release()
+	var b bytes.Buffer
+	if _, err := sn.WriteTo(&b); err != nil {
+		t.Fatal(err)
+	}
+	return b.Bytes(), sn.Summary()
 }
 
 // restoreAndCheck restores a frame into a new store and checks its entries
@@ -145,5 +158,52 @@ func TestPointInTimeFallsBackWithoutRoom(t *testing.T) {
 	}
 	if !bytes.Equal(withRoom, noRoom) {
 		t.Fatal("the two ways stream different bytes")
+	}
+}
+
+// CopySnapshotInto and FinishFrame leave, at the given offset of the
+// caller's file, the same frame Snapshot.WriteTo streams, and leave the
+// bytes before it and the file itself alone.
+func TestCopySnapshotIntoFile(t *testing.T) {
+	a := seedVersions(t, 30)
+	want, _ := frameOf(t, a.s)
+
+	f, err := os.Create(filepath.Join(t.TempDir(), "backup"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	head := bytes.Repeat([]byte("h"), 1000)
+	if _, err := f.Write(head); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := a.s.CopySnapshotInto(f, FrameHeaderLen-1); err == nil {
+		t.Fatal("an offset with no room for the frame header was accepted")
+	}
+	base := int64(len(head)) + FrameHeaderLen
+	c, err := a.s.CopySnapshotInto(f, base)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fr, err := c.FinishFrame()
+	c.Release()
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := os.ReadFile(f.Name())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(got[:len(head)], head) {
+		t.Fatal("the bytes before the frame were changed")
+	}
+	if !bytes.Equal(got[len(head):], want) {
+		t.Fatalf("the file holds a %d-byte frame that differs from the %d-byte stream", len(got)-len(head), len(want))
+	}
+	if !bytes.Equal(fr.Header[:], want[:FrameHeaderLen]) || !bytes.Equal(fr.Sum[:], want[len(want)-FrameSumLen:]) {
+		t.Fatal("FinishFrame returned another header or checksum than it wrote")
+	}
+	if _, err := f.Write(nil); err != nil {
+		t.Fatalf("Release closed the caller's file: %v", err)
 	}
 }

@@ -100,12 +100,7 @@ func (sn *Snapshot) WriteTo(w io.Writer) (int64, error) {
 // writeFrame writes a frame around a database image of size bytes. image
 // writes the image to w and the same bytes to h.
 func writeFrame(w io.Writer, index uint64, size int64, image func(w io.Writer, h *xxhash.Digest) (int64, error)) (int64, error) {
-	hdr := make([]byte, 0, FrameHeaderLen)
-	hdr = append(hdr, snapMagic...)
-	hdr = binary.BigEndian.AppendUint32(hdr, snapVersion)
-	hdr = binary.BigEndian.AppendUint32(hdr, FormatVersion)
-	hdr = binary.BigEndian.AppendUint64(hdr, index)
-	hdr = binary.BigEndian.AppendUint64(hdr, uint64(size))
+	hdr := frameHeader(index, size)
 	n, err := w.Write(hdr)
 	total := int64(n)
 	if err != nil {
@@ -123,6 +118,16 @@ func writeFrame(w io.Writer, index uint64, size int64, image func(w io.Writer, h
 	}
 	n, err = w.Write(h.Sum(nil))
 	return total + int64(n), err
+}
+
+// frameHeader is the header of a frame around a database image.
+func frameHeader(index uint64, size int64) []byte {
+	hdr := make([]byte, 0, FrameHeaderLen)
+	hdr = append(hdr, snapMagic...)
+	hdr = binary.BigEndian.AppendUint32(hdr, snapVersion)
+	hdr = binary.BigEndian.AppendUint32(hdr, FormatVersion)
+	hdr = binary.BigEndian.AppendUint64(hdr, index)
+	return binary.BigEndian.AppendUint64(hdr, uint64(size))
 }
 
 // Release ends the snapshot.

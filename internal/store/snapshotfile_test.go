@@ -15,22 +15,8 @@ import (
 // state hash.
 func snapshotFrame(t *testing.T, versions int) ([]byte, string) {
 	t.Helper()
-	a := seed(t)
-	for v := 1; v <= versions; v++ {
-		c := version(int32(v), int64(5000+v))
-		c.Content = bytes.Repeat([]byte{byte(v)}, 5000+v*7)
-		a.ok(c)
-	}
-	sn, err := a.s.Snapshot()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer sn.Release()
-	var buf bytes.Buffer
-	if _, err := sn.WriteTo(&buf); err != nil {
-		t.Fatal(err)
-	}
-	return buf.Bytes(), sn.Summary().StateHash
+	frame, sum := frameOf(t, seedVersions(t, versions).s)
+	return frame, sum.StateHash
 }
 
 // FrameChecker accepts a good frame in any split and refuses every

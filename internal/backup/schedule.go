@@ -85,7 +85,7 @@ func (s *Service) take(kind string, force bool) (Taken, error) {
 			return Taken{}, nil
 		}
 	}
-	path, m, size, err := writeInPlace(s.st, s.cfg.Dir, s.node.ID(), s.cfg.Now())
+	path, m, size, err := writeInPlace(s.st, s.cfg.Dir, s.node.ID(), s.cfg.Now(), s.writes)
 	if err != nil {
 		s.failed(kind, err)
 		return Taken{}, err
@@ -134,8 +134,9 @@ func partialPattern(nodeID string) string { return ".weir-backup-" + nodeID + "-
 // the header and trailer are written around it, and the file is synced and
 // renamed to its final name. It costs one copy of the store and one read
 // of it for the checksum; the read transaction lasts only as long as the
-// copy.
-func writeInPlace(st Store, dir, nodeID string, now time.Time) (string, Manifest, int64, error) {
+// copy (in the page cache). The disk writes follow, paced by writeBack so
+// that they yield to this node's commits.
+func writeInPlace(st Store, dir, nodeID string, now time.Time, writes Writes) (string, Manifest, int64, error) {
 	f, err := os.CreateTemp(dir, partialPattern(nodeID))
 	if err != nil {
 		return "", Manifest{}, 0, err
@@ -159,7 +160,12 @@ func writeInPlace(st Store, dir, nodeID string, now time.Time) (string, Manifest
 	if _, err := f.WriteAt(p.header, 0); err != nil {
 		return "", Manifest{}, 0, err
 	}
+	written := make(chan error, 1)
+	go func() { written <- writeBack(f, c, imageAt, writes) }()
 	fr, err := c.FinishFrame()
+	if werr := <-written; err == nil {
+		err = werr
+	}
 	if err != nil {
 		return "", Manifest{}, 0, err
 	}

@@ -2,7 +2,11 @@ package backup
 
 import (
 	"io"
+	"os"
 	"time"
+
+	"github.com/weir-nifi/weir/internal/durable"
+	"github.com/weir-nifi/weir/internal/store"
 )
 
 // Backups are background work and yield to writes. A backup streams a
@@ -68,7 +72,65 @@ func (y *yieldWriter) yield() {
 		return
 	}
 	y.pending = 0
-	for waited := time.Duration(0); waited < yieldMax && y.writes.WritesInFlight() > 0; waited += yieldStep {
-		y.sleep(yieldStep)
+	pause(y.writes, y.sleep)
+}
+
+// pause waits, at most yieldMax, while writes are in flight.
+func pause(writes Writes, sleep func(time.Duration)) {
+	if writes == nil {
+		return
 	}
+	for waited := time.Duration(0); waited < yieldMax && writes.WritesInFlight() > 0; waited += yieldStep {
+		sleep(yieldStep)
+	}
+}
+
+// writebackStep is how much of a backup written on the node goes to disk
+// at a time (see writeBack); writebackStepIdle while the node has had no
+// writes for quietFor.
+const (
+	writebackStep     = 1 << 20
+	writebackStepIdle = 8 << 20
+	quietFor          = 100 * time.Millisecond
+)
+
+// writeBack writes the image of a backup being copied in place to disk as
+// the copy proceeds, a step at a time, pausing between steps while this
+// node has writes in flight. Left to the kernel (or started all at once),
+// a backup on the store's disk fills the disk's queue and every commit's
+// fsync waits behind it: measured, commit p99 rose 9-17x during
+// back-to-back backups in place. It keeps two steps in flight, which keeps
+// the disk busy, and takes large steps only once the node has been quiet
+// for a while (a momentary lull between commits is not enough).
+func writeBack(f *os.File, c *store.SnapshotCopy, base int64, writes Writes) error {
+	var prev, prevN int64
+	var busy time.Time // last time writes were seen in flight
+	sawWrites := func() {
+		if writes != nil && writes.WritesInFlight() > 0 {
+			busy = time.Now()
+		}
+	}
+	for off := int64(0); off < c.Size(); {
+		avail, err := c.Available(off)
+		if err != nil {
+			return err
+		}
+		sawWrites()
+		step := int64(writebackStep)
+		if time.Since(busy) > quietFor {
+			step = writebackStepIdle
+		}
+		n := min(avail, step)
+		durable.StartWriteback(f, base+off, n)
+		if prevN > 0 {
+			if err := durable.AwaitWriteback(f, base+prev, prevN); err != nil {
+				return err
+			}
+		}
+		prev, prevN = off, n
+		off += n
+		sawWrites()
+		pause(writes, time.Sleep)
+	}
+	return durable.AwaitWriteback(f, base+prev, prevN)
 }

@@ -27,6 +27,14 @@ func isWrite(r *http.Request) bool {
 	return strings.HasPrefix(r.URL.Path, api.Base+"/")
 }
 
+// isOperation is a request to the operations endpoints (maintenance,
+// backups): a write that goes to the leader, but not a registry write that
+// background work (a backup) should yield to; a requested backup would
+// otherwise yield to itself.
+func isOperation(r *http.Request) bool {
+	return strings.HasPrefix(r.URL.Path, api.Base+"/actuator/")
+}
+
 // Forwarder sends writes that reach a follower to the leader, as the
 // original caller, and relays the leader's answer; in redirect mode it
 // answers 307 with the leader's URL instead. Reads and writes on the
@@ -34,7 +42,7 @@ func isWrite(r *http.Request) bool {
 func (n *Node) Forwarder(maxBody int64, next http.Handler) http.Handler {
 	fc := n.forwardClient()
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if isWrite(r) {
+		if isWrite(r) && !isOperation(r) {
 			// From the first byte of the body to the answer, not only
 			// while Raft replicates it: backups yield to the whole
 			// request (WritesInFlight).

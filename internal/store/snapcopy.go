@@ -4,14 +4,13 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"path/filepath"
 	"sync"
 	"sync/atomic"
 
 	"github.com/cespare/xxhash/v2"
-
-	"github.com/weir-nifi/weir/internal/durable"
 )
 
 // A SnapshotCopy is a Snapshot's database image copied into a file, so
@@ -176,12 +175,6 @@ func (c *SnapshotCopy) copyRest(sn *Snapshot, src *os.File) {
 			err = errCopyStopped
 		} else {
 			n, err = copyRange(c.f, c.base+c.copied, src, c.copied, want)
-			if !c.owned {
-				// A copy into the caller's file is kept (a backup): start
-				// writing it to disk now, so the caller's fsync finds
-				// little left. A private copy is never written to disk.
-				durable.StartWriteback(c.f, c.base+c.copied, n)
-			}
 		}
 		if err == nil && n != want {
 			err = fmt.Errorf("copied %d of %d bytes", c.copied+n, c.size)
@@ -194,9 +187,10 @@ func (c *SnapshotCopy) copyRest(sn *Snapshot, src *os.File) {
 	}
 }
 
-// wait blocks until the copy holds the byte at off of the image and
-// returns how many bytes from off it holds.
-func (c *SnapshotCopy) wait(off int64) (int64, error) {
+// Available blocks until the copy holds the byte at off of the image and
+// returns how many bytes from off it holds. A caller writing a copy made
+// with CopySnapshotInto to disk follows the copy with it.
+func (c *SnapshotCopy) Available(off int64) (int64, error) {
 	if off >= c.size {
 		return 0, io.EOF
 	}
@@ -268,9 +262,11 @@ func (c *SnapshotCopy) sendImage(w io.Writer, h *xxhash.Digest) (int64, error) {
 	var buf []byte
 	var hashed chan error
 	var quit atomic.Bool
+	var sent *lead
 	if kernel {
 		hashed = make(chan error, 1)
-		go func() { hashed <- c.hashImageUntil(h, &quit) }()
+		sent = newLead()
+		go func() { hashed <- c.hashImageUntil(h, &quit, sent) }()
 	} else {
 		buf = make([]byte, sendChunk)
 	}
@@ -278,7 +274,7 @@ func (c *SnapshotCopy) sendImage(w io.Writer, h *xxhash.Digest) (int64, error) {
 	var err error
 	for off < c.size && err == nil {
 		var avail, n int64
-		if avail, err = c.wait(off); err != nil {
+		if avail, err = c.Available(off); err != nil {
 			break
 		}
 		k := min(avail, sendChunk)
@@ -295,16 +291,20 @@ func (c *SnapshotCopy) sendImage(w io.Writer, h *xxhash.Digest) (int64, error) {
 			n = int64(m)
 		}
 		off += n
+		if sent != nil {
+			sent.advance(off)
+		}
 		if err == nil && n != k {
 			err = io.ErrShortWrite
 		}
 	}
 	if kernel {
-		// The hasher must be done with the mapping (and h) before the
-		// copy can be released.
+		// The hasher must be done with the file (and h) before the copy
+		// can be released.
 		if err != nil {
 			quit.Store(true)
 		}
+		sent.advance(math.MaxInt64)
 		if herr := <-hashed; err == nil {
 			err = herr
 		}
@@ -312,22 +312,60 @@ func (c *SnapshotCopy) sendImage(w io.Writer, h *xxhash.Digest) (int64, error) {
 	return off, err
 }
 
+// maxLead is how far the checksum may run ahead of the stream.
+const maxLead = 4 << 20
+
+// A lead is how far a stream has got, which the checksum beside it waits
+// for so that it runs at most maxLead ahead: a stream that pauses for
+// other work (backup.yieldWriter) then paces the checksum too, instead of
+// the checksum reading the whole copy in one burst.
+type lead struct {
+	mu   sync.Mutex
+	cond *sync.Cond
+	sent int64
+}
+
+func newLead() *lead {
+	l := &lead{}
+	l.cond = sync.NewCond(&l.mu)
+	return l
+}
+
+func (l *lead) advance(sent int64) {
+	l.mu.Lock()
+	l.sent = sent
+	l.cond.Broadcast()
+	l.mu.Unlock()
+}
+
+func (l *lead) wait(off int64) {
+	l.mu.Lock()
+	for off-l.sent >= maxLead { // not off >= sent+maxLead: sent may be MaxInt64
+		l.cond.Wait()
+	}
+	l.mu.Unlock()
+}
+
 // hashImage feeds the whole image to h as the copy proceeds.
 func (c *SnapshotCopy) hashImage(h *xxhash.Digest) error {
 	var never atomic.Bool
-	return c.hashImageUntil(h, &never)
+	return c.hashImageUntil(h, &never, nil)
 }
 
-// hashImageUntil is hashImage, giving up when quit is set. (Reading the
-// copy through a read-only mapping instead of into a buffer was tried: no
-// measurable difference, so the portable way stays.)
-func (c *SnapshotCopy) hashImageUntil(h *xxhash.Digest, quit *atomic.Bool) error {
+// hashImageUntil is hashImage, giving up when quit is set, and staying
+// within maxLead of sent unless it is nil. (Reading the copy through a
+// read-only mapping instead of into a buffer was tried: no measurable
+// difference, so the portable way stays.)
+func (c *SnapshotCopy) hashImageUntil(h *xxhash.Digest, quit *atomic.Bool, sent *lead) error {
 	buf := make([]byte, sendChunk)
 	for off := int64(0); off < c.size; {
+		if sent != nil {
+			sent.wait(off)
+		}
 		if quit.Load() {
 			return errCopyStopped
 		}
-		avail, err := c.wait(off)
+		avail, err := c.Available(off)
 		if err != nil {
 			return err
 		}

@@ -207,3 +207,33 @@ func TestCopySnapshotIntoFile(t *testing.T) {
 		t.Fatalf("Release closed the caller's file: %v", err)
 	}
 }
+
+// An image several times maxLead streams through an io.ReaderFrom (the
+// checksum beside the stream, held within maxLead of it) to the same
+// bytes as through Write, whichever of the two finishes first.
+func TestCopySnapshotStreamsLargeImage(t *testing.T) {
+	a := seed(t)
+	for v := 1; v <= 400; v++ {
+		c := version(int32(v), int64(5000+v))
+		c.Content = bytes.Repeat([]byte{byte(v), byte(v >> 8)}, 20000)
+		a.ok(c)
+	}
+	want, _ := frameOf(t, a.s)
+	if len(want) < 3*maxLead {
+		t.Fatalf("image of %d bytes is too small for this test", len(want))
+	}
+	cp, err := a.s.CopySnapshot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cp.Release()
+	for i := 0; i < 5; i++ {
+		var got bytes.Buffer
+		if _, err := cp.WriteTo(&got); err != nil {
+			t.Fatal(err)
+		}
+		if !bytes.Equal(got.Bytes(), want) {
+			t.Fatalf("run %d: streamed %d bytes that differ from the snapshot's %d", i, got.Len(), len(want))
+		}
+	}
+}

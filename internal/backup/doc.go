@@ -10,6 +10,8 @@
 //	4 bytes    format version (2), big endian
 //	4 bytes    head length M, big endian
 //	M bytes    head manifest, JSON: index, time, node, store format, sizes
+//	           (backups written on the node pad it with spaces so the
+//	           database starts at offset 4096)
 //	S bytes    the store's snapshot frame (store.Snapshot.WriteTo): a 32-byte
 //	           header (magic "WEIRSNAP", versions, applied index, length L),
 //	           the L bytes of the bbolt file, and an XXH64 of header and data
@@ -21,19 +23,25 @@
 // GB/s, so checksumming does not bound backup speed); the trailer's SHA-256
 // binds the manifest, the frame header and that checksum together, so
 // changing any byte of the file, or cutting it short, is detected without
-// hashing the data twice. The state hash and counts are computed on a
-// second read transaction of the same instant while the file streams, which
-// is why they sit in the trailer: a backup costs one pass of wall time. A
-// restore also recomputes the state hash and counts, which must equal the
-// trailer's.
+// hashing the data twice. The state hash and counts are the ones the store
+// keeps as it applies commands (store/statehash.go); a restore recomputes
+// them from every entry, and they must equal the trailer's. Checker
+// verifies a file written through it in one pass, so a download is saved
+// and verified at once, and a restore writes the database out while it is
+// verified.
 //
-// # Consistency
+// # Consistency and cost
 //
-// A backup is one bbolt read transaction: all state at one applied Raft
-// index, taken while writes continue (bbolt is MVCC; Apply is never
-// blocked). The endpoint first runs the read barrier, so a backup holds
-// every write acknowledged before it was requested. No maintenance mode is
-// needed.
+// A backup is all state at one applied Raft index, taken while writes
+// continue: the store is copied by the kernel under one bbolt read
+// transaction (store.SnapshotCopy), which ends when the copy does. The
+// endpoint first runs the read barrier, so a backup holds every write
+// acknowledged before it was requested. No maintenance mode is needed.
+//
+// A download (GET) streams from an unlinked copy beside the store with
+// sendfile; a backup into the backup directory (scheduled, or POST) is
+// copied straight into the backup file and written to disk by writeBack.
+// Both yield to this node's write requests (yield.go).
 //
 // # Restore
 //

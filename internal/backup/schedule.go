@@ -162,7 +162,7 @@ func writeInPlace(st Store, dir, nodeID string, now time.Time, writes Writes) (s
 	}
 	written := make(chan error, 1)
 	go func() { written <- writeBack(f, c, imageAt, writes) }()
-	fr, err := c.FinishFrame()
+	fr, err := c.FinishFrame(func() { pause(writes, time.Sleep) })
 	if werr := <-written; err == nil {
 		err = werr
 	}

@@ -227,13 +227,14 @@ func (c *SnapshotCopy) WriteTo(w io.Writer) (int64, error) {
 // FinishFrame completes the frame around an image copied with
 // CopySnapshotInto: it waits for the copy, checksums the header and the
 // image, writes the header just before the image and the checksum just
-// after it, and returns the frame. Nothing is synced.
-func (c *SnapshotCopy) FinishFrame() (Frame, error) {
+// after it, and returns the frame. Nothing is synced. pace, unless nil,
+// is called between pieces of the checksum (a backup yields to commits).
+func (c *SnapshotCopy) FinishFrame(pace func()) (Frame, error) {
 	fr := Frame{Index: c.index, Size: c.size}
 	copy(fr.Header[:], frameHeader(c.index, c.size))
 	h := xxhash.New()
 	_, _ = h.Write(fr.Header[:])
-	if err := c.hashImage(h); err != nil {
+	if err := c.hashImage(h, pace); err != nil {
 		return fr, err
 	}
 	h.Sum(fr.Sum[:0])
@@ -266,7 +267,7 @@ func (c *SnapshotCopy) sendImage(w io.Writer, h *xxhash.Digest) (int64, error) {
 	if kernel {
 		hashed = make(chan error, 1)
 		sent = newLead()
-		go func() { hashed <- c.hashImageUntil(h, &quit, sent) }()
+		go func() { hashed <- c.hashImageUntil(h, &quit, sent, nil) }()
 	} else {
 		buf = make([]byte, sendChunk)
 	}
@@ -346,21 +347,25 @@ func (l *lead) wait(off int64) {
 	l.mu.Unlock()
 }
 
-// hashImage feeds the whole image to h as the copy proceeds.
-func (c *SnapshotCopy) hashImage(h *xxhash.Digest) error {
+// hashImage feeds the whole image to h as the copy proceeds, calling pace
+// (unless nil) between pieces.
+func (c *SnapshotCopy) hashImage(h *xxhash.Digest, pace func()) error {
 	var never atomic.Bool
-	return c.hashImageUntil(h, &never, nil)
+	return c.hashImageUntil(h, &never, nil, pace)
 }
 
 // hashImageUntil is hashImage, giving up when quit is set, and staying
 // within maxLead of sent unless it is nil. (Reading the copy through a
 // read-only mapping instead of into a buffer was tried: no measurable
 // difference, so the portable way stays.)
-func (c *SnapshotCopy) hashImageUntil(h *xxhash.Digest, quit *atomic.Bool, sent *lead) error {
+func (c *SnapshotCopy) hashImageUntil(h *xxhash.Digest, quit *atomic.Bool, sent *lead, pace func()) error {
 	buf := make([]byte, sendChunk)
 	for off := int64(0); off < c.size; {
 		if sent != nil {
 			sent.wait(off)
+		}
+		if pace != nil && off > 0 {
+			pace()
 		}
 		if quit.Load() {
 			return errCopyStopped

@@ -185,7 +185,7 @@ func TestCopySnapshotIntoFile(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	fr, err := c.FinishFrame()
+	fr, err := c.FinishFrame(nil)
 	c.Release()
 	if err != nil {
 		t.Fatal(err)

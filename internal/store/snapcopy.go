@@ -256,8 +256,8 @@ const sendChunk = 256 << 10
 // copy_file_range), it is handed ranges of the copy while another
 // goroutine reads and checksums them (hashImage): the bytes are read into
 // this process once, never copied into the socket by it, and sending and
-// hashing use both cores. Otherwise each piece is read into a buffer, checksummed
-// and written.
+// hashing use both cores. Otherwise each piece is read into a buffer,
+// checksummed and written.
 func (c *SnapshotCopy) sendImage(w io.Writer, h *xxhash.Digest) (int64, error) {
 	rf, kernel := w.(io.ReaderFrom)
 	var buf []byte

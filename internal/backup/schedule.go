@@ -19,8 +19,11 @@ import (
 // run whose state equals the newest backup's (same index, or same state
 // hash) is skipped. After each backup, all but the newest cfg.Keep backups
 // in the directory are deleted.
+//
+// With a directory but no interval, only requested backups are written;
+// Run still removes what a crash left and reads the newest backup there.
 func (s *Service) Run(ctx context.Context) {
-	if s.cfg.Dir == "" || s.cfg.Interval <= 0 {
+	if s.cfg.Dir == "" {
 		return
 	}
 	if err := os.MkdirAll(s.cfg.Dir, 0o755); err != nil {
@@ -33,6 +36,9 @@ func (s *Service) Run(ctx context.Context) {
 		s.mu.Lock()
 		s.status.Last, s.status.LastPath, s.status.LastSize, s.status.LastKind = m, path, size, KindScheduled
 		s.mu.Unlock()
+	}
+	if s.cfg.Interval <= 0 {
+		return
 	}
 	s.log.Info("scheduled backups on", "dir", s.cfg.Dir, "interval", s.cfg.Interval, "keep", s.cfg.Keep)
 	t := time.NewTicker(s.cfg.Interval)

@@ -13,7 +13,6 @@ import (
 	"github.com/weir-nifi/weir/internal/client"
 	"github.com/weir-nifi/weir/internal/flowgen"
 	"github.com/weir-nifi/weir/internal/harness"
-	"github.com/weir-nifi/weir/internal/model"
 )
 
 // TestOpsBackupInPlaceKilled SIGKILLs a node while it writes a requested
@@ -31,19 +30,7 @@ func TestOpsBackupInPlaceKilled(t *testing.T) {
 	}
 	ctx := ctxT(t)
 	c := client.New(n.API)
-	b, err := c.CreateBucket(ctx, model.Bucket{Name: model.Str("inplace")}, false)
-	if err != nil {
-		t.Fatal(err)
-	}
-	bid := *b.Identifier
-	var flows []string
-	for i := 0; i < 3; i++ {
-		f, err := c.CreateFlow(ctx, bid, model.VersionedFlow{Name: model.Str(string(rune('a' + i)))})
-		if err != nil {
-			t.Fatal(err)
-		}
-		flows = append(flows, *f.Identifier)
-	}
+	bid, flows := bucketWithFlows(t, c, "inplace", 3)
 	big := flowgen.Snapshot(flowgen.Options{Seed: 7, TargetBytes: 1 << 20, BucketID: bid, FlowID: flows[0], Version: -1})
 	for fileSize(filepath.Join(n.Opts.DataDir, "state.db")) < 48<<20 {
 		if _, err := c.CommitVersion(ctx, bid, flows[0], big, false); err != nil {

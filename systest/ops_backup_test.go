@@ -2,7 +2,6 @@ package systest
 
 import (
 	"context"
-	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -36,19 +35,7 @@ func TestOpsBackupRestoreUnderLoad(t *testing.T) {
 	leader := src.MustLeader()
 	ctx := ctxT(t)
 	lc := client.New(leader.API)
-	b, err := lc.CreateBucket(ctx, model.Bucket{Name: model.Str("load")}, false)
-	if err != nil {
-		t.Fatal(err)
-	}
-	bid := *b.Identifier
-	var flows []string
-	for i := 0; i < 2; i++ {
-		f, err := lc.CreateFlow(ctx, bid, model.VersionedFlow{Name: model.Str(fmt.Sprintf("flow-%d", i))})
-		if err != nil {
-			t.Fatal(err)
-		}
-		flows = append(flows, *f.Identifier)
-	}
+	bid, flows := bucketWithFlows(t, lc, "load", 2)
 
 	// Writers: one per flow, through different nodes.
 	var mu sync.Mutex

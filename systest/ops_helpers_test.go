@@ -13,7 +13,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/weir-nifi/weir/internal/client"
 	"github.com/weir-nifi/weir/internal/harness"
+	"github.com/weir-nifi/weir/internal/model"
 )
 
 // weirCLI runs the weir binary with args and returns stdout, stderr and
@@ -94,4 +96,24 @@ func sameSnapshotDoc(t *testing.T, a, b []byte) bool {
 		return v
 	}
 	return reflect.DeepEqual(dec(a), dec(b))
+}
+
+// bucketWithFlows creates a bucket named name holding n flows and returns
+// their identifiers.
+func bucketWithFlows(t *testing.T, c *client.Client, name string, n int) (string, []string) {
+	t.Helper()
+	ctx := ctxT(t)
+	b, err := c.CreateBucket(ctx, model.Bucket{Name: model.Str(name)}, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var flows []string
+	for i := 0; i < n; i++ {
+		f, err := c.CreateFlow(ctx, *b.Identifier, model.VersionedFlow{Name: model.Str(fmt.Sprintf("flow-%d", i))})
+		if err != nil {
+			t.Fatal(err)
+		}
+		flows = append(flows, *f.Identifier)
+	}
+	return *b.Identifier, flows
 }

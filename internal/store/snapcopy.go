@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"math"
 	"os"
 	"path/filepath"
 	"sync"
@@ -234,7 +233,7 @@ func (c *SnapshotCopy) FinishFrame(pace func()) (Frame, error) {
 	copy(fr.Header[:], frameHeader(c.index, c.size))
 	h := xxhash.New()
 	_, _ = h.Write(fr.Header[:])
-	if err := c.hashImage(h, pace); err != nil {
+	if err := c.hashImage(h, nil, pace); err != nil {
 		return fr, err
 	}
 	h.Sum(fr.Sum[:0])
@@ -262,12 +261,11 @@ func (c *SnapshotCopy) sendImage(w io.Writer, h *xxhash.Digest) (int64, error) {
 	rf, kernel := w.(io.ReaderFrom)
 	var buf []byte
 	var hashed chan error
-	var quit atomic.Bool
 	var sent *lead
 	if kernel {
 		hashed = make(chan error, 1)
 		sent = newLead()
-		go func() { hashed <- c.hashImageUntil(h, &quit, sent, nil) }()
+		go func() { hashed <- c.hashImage(h, sent, nil) }()
 	} else {
 		buf = make([]byte, sendChunk)
 	}
@@ -302,10 +300,7 @@ func (c *SnapshotCopy) sendImage(w io.Writer, h *xxhash.Digest) (int64, error) {
 	if kernel {
 		// The hasher must be done with the file (and h) before the copy
 		// can be released.
-		if err != nil {
-			quit.Store(true)
-		}
-		sent.advance(math.MaxInt64)
+		sent.finish(err != nil)
 		if herr := <-hashed; err == nil {
 			err = herr
 		}
@@ -321,9 +316,11 @@ const maxLead = 4 << 20
 // other work (backup.yieldWriter) then paces the checksum too, instead of
 // the checksum reading the whole copy in one burst.
 type lead struct {
-	mu   sync.Mutex
-	cond *sync.Cond
-	sent int64
+	mu      sync.Mutex
+	cond    *sync.Cond
+	sent    int64
+	done    bool // the stream has ended
+	stopped bool // ... short: the checksum is not needed
 }
 
 func newLead() *lead {
@@ -339,36 +336,38 @@ func (l *lead) advance(sent int64) {
 	l.mu.Unlock()
 }
 
-func (l *lead) wait(off int64) {
+// finish says the stream has ended, stopped short if failed.
+func (l *lead) finish(failed bool) {
 	l.mu.Lock()
-	for off-l.sent >= maxLead { // not off >= sent+maxLead: sent may be MaxInt64
-		l.cond.Wait()
-	}
+	l.done, l.stopped = true, failed
+	l.cond.Broadcast()
 	l.mu.Unlock()
 }
 
-// hashImage feeds the whole image to h as the copy proceeds, calling pace
-// (unless nil) between pieces.
-func (c *SnapshotCopy) hashImage(h *xxhash.Digest, pace func()) error {
-	var never atomic.Bool
-	return c.hashImageUntil(h, &never, nil, pace)
+// wait blocks until the stream is within maxLead of off or has ended, and
+// reports whether the checksum is still wanted.
+func (l *lead) wait(off int64) bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	for !l.done && off-l.sent >= maxLead {
+		l.cond.Wait()
+	}
+	return !l.stopped
 }
 
-// hashImageUntil is hashImage, giving up when quit is set, and staying
-// within maxLead of sent unless it is nil. (Reading the copy through a
-// read-only mapping instead of into a buffer was tried: no measurable
+// hashImage feeds the whole image to h as the copy proceeds: within
+// maxLead of sent unless it is nil (giving up if the stream stops short),
+// and calling pace, unless nil, between pieces. (Reading the copy through
+// a read-only mapping instead of into a buffer was tried: no measurable
 // difference, so the portable way stays.)
-func (c *SnapshotCopy) hashImageUntil(h *xxhash.Digest, quit *atomic.Bool, sent *lead, pace func()) error {
+func (c *SnapshotCopy) hashImage(h *xxhash.Digest, sent *lead, pace func()) error {
 	buf := make([]byte, sendChunk)
 	for off := int64(0); off < c.size; {
-		if sent != nil {
-			sent.wait(off)
+		if sent != nil && !sent.wait(off) {
+			return errCopyStopped
 		}
 		if pace != nil && off > 0 {
 			pace()
-		}
-		if quit.Load() {
-			return errCopyStopped
 		}
 		avail, err := c.Available(off)
 		if err != nil {

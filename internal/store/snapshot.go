@@ -247,18 +247,14 @@ func checkFrameFile(f *os.File, verified bool) (Frame, error) {
 }
 
 // copyFileRange copies n bytes at offset off of src into a new file at
-// path. io.Copy from an *os.File (limited) to an *os.File is done by the
-// kernel.
+// path, in the kernel where it can (copyRange).
 func copyFileRange(src *os.File, off, n int64, path string, sync bool) error {
-	if _, err := src.Seek(off, io.SeekStart); err != nil {
-		return err
-	}
 	out, err := os.OpenFile(path, os.O_CREATE|os.O_TRUNC|os.O_WRONLY, 0o600)
 	if err != nil {
 		return err
 	}
 	defer out.Close()
-	m, err := io.Copy(out, io.LimitReader(src, n))
+	m, err := copyRange(out, 0, src, off, n)
 	if err != nil {
 		return err
 	}

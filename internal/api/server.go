@@ -62,11 +62,19 @@ type Gate interface {
 	WritesRefused() error
 }
 
+// Disk admits writes while the node's disk has room (package disk).
+type Disk interface {
+	Admit(bodyBytes int64) (release func(), err error)
+}
+
 // Options configure the API.
 type Options struct {
 	// MaxBody is the largest accepted request body in bytes.
 	MaxBody int64
 	Log     *slog.Logger
+	// Disk, when set, refuses writes the disk has no room for (507) or
+	// cannot take (503).
+	Disk Disk
 }
 
 // DefaultMaxBody admits the largest real flows (a few MB) with room to
@@ -156,6 +164,14 @@ func (a *API) write(h handlerFunc) http.Handler {
 				return
 			}
 		}
+		if a.opts.Disk != nil {
+			release, err := a.opts.Disk.Admit(max(r.ContentLength, 0))
+			if err != nil {
+				a.fail(w, r, err)
+				return
+			}
+			defer release()
+		}
 		if err := h(w, r); err != nil {
 			a.fail(w, r, err)
 		}
@@ -183,7 +199,7 @@ func (a *API) fail(w http.ResponseWriter, r *http.Request, err error) {
 		writeText(w, http.StatusInternalServerError, model.MsgUnexpected)
 		return
 	}
-	if me.Kind == model.KindUnavailable {
+	if me.Kind == model.KindUnavailable || me.Kind == model.KindInsufficientStorage {
 		ra := me.RetryAfter
 		if ra <= 0 {
 			ra = time.Second
@@ -204,7 +220,7 @@ func WriteError(w http.ResponseWriter, err error) {
 		writeText(w, http.StatusInternalServerError, model.MsgUnexpected)
 		return
 	}
-	if me.Kind == model.KindUnavailable && me.RetryAfter > 0 {
+	if (me.Kind == model.KindUnavailable || me.Kind == model.KindInsufficientStorage) && me.RetryAfter > 0 {
 		w.Header().Set("Retry-After", strconv.Itoa(int((me.RetryAfter+time.Second-1)/time.Second)))
 	}
 	writeText(w, me.Status(), me.Msg)

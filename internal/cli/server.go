@@ -14,6 +14,7 @@ import (
 
 	"github.com/weir-nifi/weir/internal/api"
 	"github.com/weir-nifi/weir/internal/daemon"
+	"github.com/weir-nifi/weir/internal/disk"
 )
 
 // Garbage collector defaults for the server, unless GOGC or GOMEMLIMIT set
@@ -120,6 +121,8 @@ To form a cluster, start the first node, then start the others with
 	_ = f.MarkHidden("raft-segment-size")
 	f.BoolVar(&cfg.Revisions, "revisions", false, "enable NiFi Registry revisions (optimistic locking), off by default as in NiFi")
 	f.Int64Var(&cfg.MaxBody, "max-body", api.DefaultMaxBody, "largest accepted request body in bytes (413 above)")
+	cfg.StorageReserve = disk.DefaultReserve
+	f.Var(sizeValue{&cfg.StorageReserve}, "storage-reserve", "free space kept on the data directory's file system; client writes are refused with 507 below it (e.g. 64MiB; -1 turns the check off)")
 	f.Uint64Var(&cfg.ReadyMaxLag, "ready-max-lag", 1000, "readiness fails while this node's applied index trails the leader's commit by more entries")
 	f.DurationVar(&cfg.ReadyMaxBehind, "ready-max-behind", 30*time.Second, "readiness fails while a follower has not heard from the leader for longer")
 	f.StringVar(&cfg.BackupDir, "backup-dir", "", "directory for scheduled backups (taken by the leader; off when empty)")

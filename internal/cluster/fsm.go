@@ -1,12 +1,16 @@
 package cluster
 
 import (
+	"errors"
 	"io"
 	"log/slog"
 	"os"
+	"time"
 
 	"github.com/hashicorp/raft"
 
+	"github.com/weir-nifi/weir/internal/disk"
+	"github.com/weir-nifi/weir/internal/model"
 	"github.com/weir-nifi/weir/internal/store"
 )
 
@@ -17,6 +21,12 @@ type fsm struct {
 	log *slog.Logger
 	// onApply is told the index of every applied batch (metrics, waiters).
 	onApply func(last uint64, n int)
+	// disk is told when the store cannot write (nil in some tests).
+	disk *disk.Monitor
+	// stop ends a wait for the disk (node shutdown).
+	stop <-chan struct{}
+	// halt stops the process on an entry this build cannot apply.
+	halt func(error)
 }
 
 var (
@@ -26,9 +36,14 @@ var (
 
 func (f *fsm) Apply(l *raft.Log) any { return f.ApplyBatch([]*raft.Log{l})[0] }
 
-// ApplyBatch applies committed entries in one store transaction. A store
-// that cannot write is fatal: continuing would let this replica diverge,
-// while a restart replays the log from the last applied index.
+// ApplyBatch applies committed entries in one store transaction. The store
+// classifies what goes wrong (store.Apply): refusals are results like any
+// other; an entry this build cannot read halts the node after the entries
+// before it are applied (never skipped: a restart with the right build
+// applies it); a failure of the local disk is waited out: the batch is
+// retried until the store takes it, while the disk monitor keeps the node
+// out of leadership and its writes refused. The batch must not be given up,
+// because Raft counts it as applied once this returns.
 func (f *fsm) ApplyBatch(logs []*raft.Log) []any {
 	entries := make([]store.Entry, len(logs))
 	for i, l := range logs {
@@ -37,19 +52,63 @@ func (f *fsm) ApplyBatch(logs []*raft.Log) []any {
 			entries[i].Data = l.Data
 		}
 	}
-	res, err := f.st.Apply(entries)
-	if err != nil {
-		f.log.Error("cannot apply committed entries; stopping so a restart can replay them", "err", err)
-		os.Exit(70)
-	}
-	out := make([]any, len(res))
-	for i, r := range res {
-		out[i] = r
+	out := make([]any, len(logs))
+	wait := 50 * time.Millisecond
+	for {
+		res, err := f.st.Apply(entries)
+		var unknown *store.UnknownCommandError
+		if errors.As(err, &unknown) {
+			f.halt(unknown)
+			for i := range out {
+				out[i] = store.Result{Err: errHalted}
+			}
+			return out
+		}
+		if err == nil {
+			for i, r := range res {
+				out[i] = r
+			}
+			break
+		}
+		if errors.Is(err, store.ErrClosed) {
+			for i := range out {
+				out[i] = store.Result{Err: errHalted}
+			}
+			return out
+		}
+		if f.disk != nil {
+			f.disk.Fail("apply committed entries to the store", err)
+		}
+		f.log.Warn("cannot apply committed entries; retrying until the store takes them", "first", entries[0].Index, "err", err, "retryIn", wait)
+		select {
+		case <-f.stop:
+			for i := range out {
+				out[i] = store.Result{Err: errHalted}
+			}
+			return out
+		case <-time.After(wait):
+		}
+		wait = min(wait*2, 2*time.Second)
 	}
 	if f.onApply != nil && len(logs) > 0 {
 		f.onApply(logs[len(logs)-1].Index, len(logs))
 	}
 	return out
+}
+
+// errHalted answers the futures of entries not applied because this node
+// is stopping; the entries are applied after a restart.
+var errHalted = model.Unavailable("This node stopped before applying the write; it is applied when the node restarts. Check and retry.", time.Second)
+
+// ExitNeedsUpgrade is the exit status of a node that met a log entry its
+// build cannot apply (EX_CONFIG).
+const ExitNeedsUpgrade = 78
+
+func haltProcess(log *slog.Logger) func(error) {
+	return func(err error) {
+		log.Error("stopping: this build cannot apply the next committed entry", "err", err)
+		os.Exit(ExitNeedsUpgrade)
+	}
 }
 
 // Snapshot starts a kernel copy of the store (store.SnapshotCopy); Persist

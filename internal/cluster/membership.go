@@ -305,6 +305,9 @@ func (n *Node) maintainMembership() {
 			clear(health)
 			continue
 		}
+		if n.handOverForDisk() {
+			continue
+		}
 		n.reconcile(health)
 	}
 }
@@ -521,4 +524,50 @@ func (n *Node) zones() map[string]string {
 		return err
 	})
 	return out
+}
+
+// handOverForDisk moves leadership away from a leader whose disk is low or
+// failed, to a caught-up voter whose disk is ok, so the cluster keeps
+// taking writes: a leader with a low disk refuses them (507). With no such
+// voter the leader keeps leading (reads go on; writes are refused until
+// space is freed). It reports whether it handed over.
+func (n *Node) handOverForDisk() bool {
+	if n.cfg.Disk == nil || n.soleVoter.Load() {
+		return false
+	}
+	if st := n.cfg.Disk.Status().State; st == "ok" {
+		return false
+	}
+	f := n.raft.GetConfiguration()
+	if f.Error() != nil {
+		return false
+	}
+	servers := f.Configuration().Servers
+	statuses := n.probeAll(servers)
+	last := n.raft.LastIndex()
+	var best *raft.Server
+	var bestIdx uint64
+	for i, s := range servers {
+		p, ok := statuses[string(s.ID)]
+		if !ok || s.Suffrage != raft.Voter || string(s.ID) == n.cfg.ID || p.Disk != "ok" {
+			continue
+		}
+		// Prefer the most caught-up voter; one far behind would make
+		// clients wait while it catches up.
+		if last > p.LastLogIndex+1000 {
+			continue
+		}
+		if best == nil || p.LastLogIndex > bestIdx {
+			best, bestIdx = &servers[i], p.LastLogIndex
+		}
+	}
+	if best == nil {
+		return false
+	}
+	if err := n.raft.LeadershipTransferToServer(best.ID, best.Address).Error(); err != nil {
+		n.log.Warn("cannot hand leadership to a voter with disk space", "to", best.ID, "err", err)
+		return false
+	}
+	n.log.Info("handed leadership to a voter with disk space: this node's disk is low or cannot be written", "to", best.ID)
+	return true
 }

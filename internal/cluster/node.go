@@ -19,6 +19,7 @@ import (
 	wal "github.com/hashicorp/raft-wal"
 
 	"github.com/weir-nifi/weir/internal/command"
+	"github.com/weir-nifi/weir/internal/disk"
 	"github.com/weir-nifi/weir/internal/model"
 	"github.com/weir-nifi/weir/internal/store"
 )
@@ -73,6 +74,12 @@ type Config struct {
 
 	NoSync bool
 	Log    *slog.Logger
+	// Disk watches the data directory's file system (nil: no watching,
+	// failures are only logged).
+	Disk *disk.Monitor
+	// Halt stops the process when a committed entry cannot be applied by
+	// this build (default: log and exit with ExitNeedsUpgrade).
+	Halt func(error)
 }
 
 // Defaults are tuned for a LAN or zones in one region: followers suspect a
@@ -149,6 +156,8 @@ type Node struct {
 	reads *readBatcher
 
 	fastTimeouts atomic.Bool
+	// timeoutMode is the raft timeouts in force (see tuneTimeouts).
+	timeoutMode atomic.Int32
 	// soleVoter is true only while this node is the only voter: no other
 	// node can then lead, so linearizable reads need no leadership round.
 	// Set from the configuration; cleared before any voter is added (only
@@ -163,6 +172,9 @@ type Node struct {
 	// proposeObs, when set, is told how long each replicated write took
 	// from raft.Apply to its result (commit latency metrics).
 	proposeObs atomic.Pointer[func(time.Duration, error)]
+	// tuneMu serializes tuneTimeouts (the leadership watcher and disk
+	// changes both call it).
+	tuneMu sync.Mutex
 	// inflight counts write requests being handled and Propose calls
 	// under way (backups yield to them).
 	inflight atomic.Int64
@@ -197,7 +209,7 @@ func Start(cfg Config, st *store.Store) (*Node, error) {
 	} else {
 		w, err = wal.Open(walDir, wal.WithLogger(hlog.Named("wal")))
 	}
-	logs := logStore{w}
+	logs := logStore{WAL: w, disk: cfg.Disk, stop: n.stopCh}
 	if err != nil {
 		return nil, fmt.Errorf("open raft log: %w", err)
 	}
@@ -247,7 +259,11 @@ func Start(cfg Config, st *store.Store) (*Node, error) {
 	go mux.Serve()
 
 	rc := n.raftConfig(hlog)
-	fsm := &fsm{st: st, log: n.log}
+	halt := cfg.Halt
+	if halt == nil {
+		halt = haltProcess(n.log)
+	}
+	fsm := &fsm{st: st, log: n.log, disk: cfg.Disk, stop: n.stopCh, halt: halt}
 
 	hasState, err := raft.HasExistingState(logs, logs, snaps)
 	if err != nil {
@@ -293,6 +309,9 @@ func Start(cfg Config, st *store.Store) (*Node, error) {
 		n.soleVoter.Store(true)
 	}
 	n.lease = rc.LeaderLeaseTimeout
+	if single {
+		n.timeoutMode.Store(timeoutsFast)
+	}
 	r, err := raft.NewRaft(rc, fsm, logs, logs, snaps, n.trans)
 	if err != nil {
 		n.closeTransport()
@@ -300,6 +319,17 @@ func Start(cfg Config, st *store.Store) (*Node, error) {
 	}
 	n.raft = r
 
+	if cfg.Disk != nil {
+		cfg.Disk.OnChange(func(failed bool) {
+			if failed {
+				// Hand leadership to a voter whose disk works; the
+				// timeouts (tuneTimeouts) keep this node from taking it
+				// back until its disk does.
+				go n.leaveLeadership()
+			}
+			go n.tuneTimeouts()
+		})
+	}
 	n.startRPC()
 	n.wg.Add(2)
 	go n.watchLeadership()
@@ -417,9 +447,27 @@ func (n *Node) watchLeadership() {
 	}
 }
 
-// tuneTimeouts leaves the single-voter fast timeouts once the cluster has
-// more than one voter, and returns to them when it shrinks back to one.
+// Raft timeouts in force (Node.timeoutMode).
+const (
+	timeoutsNormal int32 = iota
+	// timeoutsFast: the only voter elects itself at once.
+	timeoutsFast
+	// timeoutsStayOut: the disk cannot be written, so this node must not
+	// stand for election (a won election would fail at its first append,
+	// step down and start over, many times a second) and, as leader, lets
+	// the followers elect another (heartbeats slow down with the timeout).
+	timeoutsStayOut
+)
+
+// stayOutTimeout keeps a node with a failed disk out of elections.
+const stayOutTimeout = time.Hour
+
+// tuneTimeouts sets the raft timeouts for the node's situation: fast while
+// it is the only voter, the configured ones otherwise, and out of elections
+// while its disk cannot be written.
 func (n *Node) tuneTimeouts() {
+	n.tuneMu.Lock()
+	defer n.tuneMu.Unlock()
 	f := n.raft.GetConfiguration()
 	if f.Error() != nil {
 		return
@@ -428,7 +476,14 @@ func (n *Node) tuneTimeouts() {
 	if single {
 		n.soleVoter.Store(true)
 	}
-	if single == n.fastTimeouts.Load() {
+	want := timeoutsNormal
+	switch {
+	case n.cfg.Disk != nil && n.cfg.Disk.Failed():
+		want = timeoutsStayOut
+	case single:
+		want = timeoutsFast
+	}
+	if want == n.timeoutMode.Load() {
 		return
 	}
 	rc := raft.ReloadableConfig{
@@ -438,17 +493,37 @@ func (n *Node) tuneTimeouts() {
 		HeartbeatTimeout:  n.cfg.HeartbeatTimeout,
 		ElectionTimeout:   n.cfg.ElectionTimeout,
 	}
-	if single {
+	switch want {
+	case timeoutsFast:
 		// The leader lease cannot be reloaded and must not exceed the
 		// heartbeat timeout.
 		fast := max(singleVoterTimeout, n.lease)
 		rc.HeartbeatTimeout, rc.ElectionTimeout = fast, fast
+	case timeoutsStayOut:
+		rc.HeartbeatTimeout, rc.ElectionTimeout = stayOutTimeout, stayOutTimeout
 	}
 	if err := n.raft.ReloadConfig(rc); err != nil {
 		n.log.Warn("cannot retune raft timeouts", "err", err)
 		return
 	}
-	n.fastTimeouts.Store(single)
+	n.timeoutMode.Store(want)
+	n.fastTimeouts.Store(want == timeoutsFast)
+}
+
+// leaveLeadership hands leadership to another voter when this node leads
+// (its disk failed). A sole voter keeps it: nobody else could lead.
+func (n *Node) leaveLeadership() {
+	if n.raft.State() != raft.Leader || n.soleVoter.Load() {
+		return
+	}
+	if n.handOverForDisk() {
+		return
+	}
+	if err := n.raft.LeadershipTransfer().Error(); err != nil {
+		n.log.Warn("cannot hand over leadership after the disk failed; followers elect a new leader when heartbeats stop", "err", err)
+		return
+	}
+	n.log.Info("handed over leadership: this node's disk cannot be written")
 }
 
 // waitReady waits until this node is a ready leader.
@@ -553,6 +628,13 @@ var ErrNotLeader = model.Unavailable("This node is not the cluster leader.", tim
 // this node has applied it.
 func (n *Node) ReadBarrier(ctx context.Context) error {
 	var idx uint64
+	if n.soleVoter.Load() && n.raft.State() != raft.Leader {
+		// The only voter: no other node can commit, and a write is
+		// acknowledged only once applied here, so the local state is
+		// linearizable even while this node cannot lead (its disk
+		// failed, or it is starting).
+		return nil
+	}
 	if n.raft.State() == raft.Leader {
 		if n.soleVoter.Load() && n.isReady.Load() {
 			return n.waitApplied(ctx, n.applyTarget(n.raft.CommitIndex()))

@@ -26,6 +26,9 @@ type LocalStatus struct {
 	Zone          string `json:"zone,omitempty"`
 	APIURL        string `json:"apiUrl,omitempty"`
 	RaftAddr      string `json:"raftAddr"`
+	// Disk is the data directory's state: ok, low (below the storage
+	// reserve) or failed (cannot be written); see package disk.
+	Disk string `json:"disk,omitempty"`
 }
 
 // LocalStatus reports this node's raft state.
@@ -44,7 +47,17 @@ func (n *Node) LocalStatus() LocalStatus {
 		ID: n.cfg.ID, State: n.raft.State().String(), Term: term,
 		LastLogIndex: n.raft.LastIndex(), CommitIndex: n.raft.CommitIndex(), AppliedIndex: n.effectiveApplied(),
 		LeaderID: leaderID, LastContactMs: lc, Zone: n.cfg.Zone, APIURL: n.cfg.APIURL, RaftAddr: n.cfg.RaftAdvertise,
+		Disk: n.diskState(),
 	}
+}
+
+// diskState is this node's disk state for status reports ("" when not
+// watched).
+func (n *Node) diskState() string {
+	if n.cfg.Disk == nil {
+		return ""
+	}
+	return n.cfg.Disk.Status().State
 }
 
 // probeAll asks every member for its local status in parallel.
@@ -92,6 +105,8 @@ type MemberStatus struct {
 	AppliedIndex uint64 `json:"appliedIndex,omitempty"`
 	Lag          uint64 `json:"lag"`
 	Leader       bool   `json:"leader"`
+	// Disk is the member's data directory: ok, low or failed.
+	Disk string `json:"disk,omitempty"`
 }
 
 // ZoneStatus summarises one zone.
@@ -159,7 +174,7 @@ func (n *Node) ClusterStatus() (Status, error) {
 		m := MemberStatus{ID: id, Zone: rec.Zone, RaftAddr: string(s.Address), APIURL: rec.APIURL, Suffrage: suffrage(s.Suffrage)}
 		if p, ok := probes[id]; ok {
 			m.Reachable = true
-			m.State, m.Term, m.CommitIndex, m.AppliedIndex = p.State, p.Term, p.CommitIndex, p.AppliedIndex
+			m.State, m.Term, m.CommitIndex, m.AppliedIndex, m.Disk = p.State, p.Term, p.CommitIndex, p.AppliedIndex, p.Disk
 			if p.Zone != "" {
 				m.Zone = p.Zone
 			}

@@ -10,7 +10,23 @@ import (
 // FormatVersion is the version of the command byte format written by this
 // build. Decode rejects versions it does not know, so an old node never
 // misreads a command from a newer leader.
+//
+// Compatibility rules (a rolling upgrade must never let two builds apply
+// the same entry differently):
+//   - a command's JSON fields never change type or meaning, and no field is
+//     added whose absence would change what Apply does: such a change is a
+//     new Type;
+//   - a new Type gets a Level above every existing one, and the leader
+//     proposes it only once every voter reports that level (Proposable);
+//   - a build that meets an unknown Type or format version stops before
+//     applying it (ErrUnknown) instead of refusing it, since the leader that
+//     proposed it applied it.
 const FormatVersion = 1
+
+// Level is the command level this build understands: the highest Level of
+// its command types. Nodes record it in the member table (SetNode), and
+// the cluster's level is the lowest among its voters.
+const Level = 1
 
 // Type identifies a command.
 type Type uint8
@@ -27,6 +43,8 @@ const (
 	TypeSetMaintenance Type = 8
 	TypeSetNode        Type = 9
 	TypeRemoveNode     Type = 10
+
+	maxType = TypeRemoveNode
 )
 
 func (t Type) String() string {
@@ -160,6 +178,9 @@ type SetNode struct {
 	RaftAddr string `json:"raftAddr"`
 	Zone     string `json:"zone,omitempty"`
 	At       int64  `json:"at"`
+	// Level is the command level the member's build understands (see
+	// Level); absent from builds before levels, which understand level 1.
+	Level int `json:"level,omitempty"`
 }
 
 // RemoveNode forgets a member's recorded facts.
@@ -178,9 +199,23 @@ func (*SetMaintenance) Type() Type { return TypeSetMaintenance }
 func (*SetNode) Type() Type        { return TypeSetNode }
 func (*RemoveNode) Type() Type     { return TypeRemoveNode }
 
-// ErrMalformed is returned for bytes that are not a command of a known
-// format version and type.
+// ErrMalformed is returned for bytes of a known format version and type
+// that do not parse: every replica of a build refuses them alike.
 var ErrMalformed = errors.New("malformed command")
+
+// ErrUnknown is returned for a format version or command type this build
+// does not know: it was proposed by a newer build, and a replica that
+// cannot apply it must stop rather than skip or refuse it.
+var ErrUnknown = errors.New("unknown command")
+
+// LevelOf is the command level a node needs to apply commands of type t
+// (every type of this build is level 1; see Level).
+func LevelOf(t Type) int {
+	if newOf(t) == nil {
+		return Level + 1
+	}
+	return 1
+}
 
 // Encode serialises c.
 func Encode(c Command) ([]byte, error) {
@@ -207,11 +242,11 @@ func Decode(b []byte) (Command, error) {
 		return nil, fmt.Errorf("%w: %d bytes", ErrMalformed, len(b))
 	}
 	if b[0] != FormatVersion {
-		return nil, fmt.Errorf("%w: format version %d, this build reads %d", ErrMalformed, b[0], FormatVersion)
+		return nil, fmt.Errorf("%w: command format version %d, this build reads version %d", ErrUnknown, b[0], FormatVersion)
 	}
 	c := newOf(Type(b[1]))
 	if c == nil {
-		return nil, fmt.Errorf("%w: unknown type %d", ErrMalformed, b[1])
+		return nil, fmt.Errorf("%w: command type %d, this build knows types 1-%d (command level %d)", ErrUnknown, b[1], maxType, Level)
 	}
 	n, k := binary.Uvarint(b[2:])
 	if k <= 0 || n > uint64(len(b)-2-k) {

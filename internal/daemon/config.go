@@ -47,6 +47,9 @@ type Config struct {
 
 	Revisions bool
 	MaxBody   int64
+	// StorageReserve is the free space kept on the data directory's file
+	// system: client writes are refused with 507 below it (package disk).
+	StorageReserve int64
 
 	// Operations (packages ops, backup): readiness limits and scheduled
 	// backups into BackupDir every BackupInterval, keeping BackupKeep.

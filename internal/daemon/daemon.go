@@ -17,6 +17,7 @@ import (
 	"github.com/weir-nifi/weir/internal/api"
 	"github.com/weir-nifi/weir/internal/backup"
 	"github.com/weir-nifi/weir/internal/cluster"
+	"github.com/weir-nifi/weir/internal/disk"
 	"github.com/weir-nifi/weir/internal/metrics"
 	"github.com/weir-nifi/weir/internal/ops"
 	"github.com/weir-nifi/weir/internal/registry"
@@ -38,6 +39,8 @@ type Server struct {
 
 	backups     *backup.Service
 	stopBackups context.CancelFunc
+	disk        *disk.Monitor
+	stopDisk    chan struct{}
 }
 
 // Start brings a node up: the HTTP port is open and the Raft node started
@@ -85,6 +88,7 @@ func Start(cfg Config, log *slog.Logger) (*Server, error) {
 	if cfg.Advertise == "" {
 		cfg.Advertise = "http://" + ln.Addr().String()
 	}
+	dm := disk.New(disk.Options{Dir: cfg.DataDir, Reserve: cfg.StorageReserve, Log: log})
 	st, err := store.Open(filepath.Join(cfg.DataDir, "state.db"), store.Options{NoSync: cfg.UnsafeNoSync, LogBacked: true})
 	if err != nil {
 		ln.Close()
@@ -101,17 +105,20 @@ func Start(cfg Config, log *slog.Logger) (*Server, error) {
 		HeartbeatTimeout: cfg.HeartbeatTimeout, ElectionTimeout: cfg.ElectionTimeout,
 		SnapshotThreshold: cfg.SnapshotThreshold, TrailingLogs: cfg.TrailingLogs, SnapshotInterval: cfg.SnapshotInterval,
 		WALSegmentSize: cfg.WALSegmentSize,
-		NoSync:         cfg.UnsafeNoSync, Log: log,
+		NoSync:         cfg.UnsafeNoSync, Log: log, Disk: dm,
 	}, st)
 	if err != nil {
 		st.Close()
 		ln.Close()
 		return nil, err
 	}
+	stopDisk := make(chan struct{})
+	go dm.Run(stopDisk)
 	if fresh && len(cfg.Join) == 0 && cfg.Bootstrap == "" && fileExists(filepath.Join(cfg.DataDir, backup.RestoredFile)) {
 		// First start of a node restored from a backup: make joiners get
 		// the restored state as a snapshot (see backup.SeedCluster).
 		if err := backup.SeedCluster(node.Raft(), 30*time.Second); err != nil {
+			close(stopDisk)
 			_ = node.Shutdown()
 			st.Close()
 			ln.Close()
@@ -120,13 +127,13 @@ func Start(cfg Config, log *slog.Logger) (*Server, error) {
 		log.Info("restored state seeded as the new cluster's first snapshot")
 	}
 	svc := registry.New(node, st, registry.Options{Revisions: cfg.Revisions})
-	a := api.New(svc, node, node, api.Options{MaxBody: cfg.MaxBody, Log: log})
+	a := api.New(svc, node, node, api.Options{MaxBody: cfg.MaxBody, Log: log, Disk: dm})
 	node.SetAPI(a)
 
 	// Operations: health, maintenance, backups, metrics (under the API
 	// base, so writes among them are forwarded to the leader).
 	bk := backup.New(st, node, backup.Config{Dir: cfg.BackupDir, Interval: cfg.BackupInterval, Keep: cfg.BackupKeep, Log: log})
-	ops.New(node, st, ops.Options{ReadyMaxLag: cfg.ReadyMaxLag, ReadyMaxBehind: cfg.ReadyMaxBehind, Log: log,
+	ops.New(node, st, ops.Options{ReadyMaxLag: cfg.ReadyMaxLag, ReadyMaxBehind: cfg.ReadyMaxBehind, Log: log, Disk: dm,
 		Extra: map[string]func() ops.Component{"backup": func() ops.Component {
 			return ops.Component{Status: ops.StatusUp, Details: bk.Report()}
 		}},
@@ -141,7 +148,7 @@ func Start(cfg Config, log *slog.Logger) (*Server, error) {
 	root.Handle(api.Base, http.RedirectHandler(api.Base+"/", http.StatusMovedPermanently))
 	node.Routes(root)
 
-	s := &Server{cfg: cfg, log: log, st: st, node: node, ln: ln, start: t0, backups: bk}
+	s := &Server{cfg: cfg, log: log, st: st, node: node, ln: ln, start: t0, backups: bk, disk: dm, stopDisk: stopDisk}
 	bctx, stopBackups := context.WithCancel(context.Background())
 	s.stopBackups = stopBackups
 	go bk.Run(bctx)
@@ -190,6 +197,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	s.stopBackups()
 	herr := s.http.Shutdown(ctx)
 	nerr := s.node.Shutdown()
+	close(s.stopDisk)
 	serr := s.st.Close()
 	return errors.Join(herr, nerr, serr)
 }

@@ -31,6 +31,12 @@ const (
 	KindUnauthorized
 	// KindForbidden is a known caller denied access (403).
 	KindForbidden
+	// KindInsufficientStorage is a write refused because the node's disk
+	// is (nearly) full (507 with Retry-After).
+	KindInsufficientStorage
+	// KindUnsupportedMediaType is a write whose body is not of a type the
+	// endpoint takes (415).
+	KindUnsupportedMediaType
 )
 
 // Error is an error with a NiFi-style message meant for the client.
@@ -63,6 +69,10 @@ func (k Kind) Status() int {
 		return http.StatusUnauthorized
 	case KindForbidden:
 		return http.StatusForbidden
+	case KindInsufficientStorage:
+		return http.StatusInsufficientStorage
+	case KindUnsupportedMediaType:
+		return http.StatusUnsupportedMediaType
 	default:
 		return http.StatusInternalServerError
 	}

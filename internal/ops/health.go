@@ -12,6 +12,7 @@ import (
 	"github.com/weir-nifi/weir/internal/api"
 	"github.com/weir-nifi/weir/internal/cluster"
 	"github.com/weir-nifi/weir/internal/command"
+	"github.com/weir-nifi/weir/internal/disk"
 	"github.com/weir-nifi/weir/internal/store"
 )
 
@@ -56,8 +57,10 @@ type Options struct {
 	ReadyMaxBehind time.Duration
 	// Extra adds components to the health report (e.g. "backup").
 	Extra map[string]func() Component
-	Log   *slog.Logger
-	Now   func() time.Time
+	// Disk reports the data directory's file system (storage component).
+	Disk *disk.Monitor
+	Log  *slog.Logger
+	Now  func() time.Time
 }
 
 // Defaults for Options.
@@ -150,6 +153,9 @@ type StorageDetails struct {
 	AppliedIndex uint64       `json:"appliedIndex"`
 	Counts       store.Counts `json:"counts"`
 	Error        string       `json:"error,omitempty"`
+	// Disk is the data directory's file system: "failed" while it cannot
+	// be written, "low" below the reserve (writes refused either way).
+	Disk *disk.Status `json:"disk,omitempty"`
 }
 
 // Health computes the whole report.
@@ -229,6 +235,14 @@ func (o *Ops) storageComponent() Component {
 		return Component{Status: StatusDown, Details: d}
 	}
 	d.SizeBytes = o.st.Size()
+	if o.opts.Disk != nil {
+		ds := o.opts.Disk.Status()
+		d.Disk = &ds
+		if ds.State != "ok" {
+			d.Error = ds.Reason
+			return Component{Status: StatusDown, Details: d}
+		}
+	}
 	return Component{Status: StatusUp, Details: d}
 }
 

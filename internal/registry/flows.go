@@ -2,6 +2,7 @@ package registry
 
 import (
 	"context"
+	"strings"
 
 	"github.com/weir-nifi/weir/internal/command"
 	"github.com/weir-nifi/weir/internal/model"
@@ -26,11 +27,11 @@ func (s *Service) CreateFlow(ctx context.Context, caller Caller, bucketID string
 	id := ""
 	if in.Identifier != nil {
 		id = *in.Identifier
+		if strings.TrimSpace(id) == "" {
+			return nil, model.Invalid("Cannot create versioned flow - identifier must not be blank")
+		}
 		if err := checkID("Versioned flow", id); err != nil {
 			return nil, err
-		}
-		if id == "" {
-			return nil, model.Invalid("Cannot create versioned flow - identifier must not be blank")
 		}
 	} else {
 		id = s.opts.NewID()

@@ -99,13 +99,26 @@ const (
 
 func blank(p *string) bool { return p == nil || strings.TrimSpace(*p) == "" }
 
+// checkID validates an identifier a client chose. Ids are path segments
+// of the API, so besides NiFi's length limit they must be addressable: not
+// blank, not "." or ".." (a path with them is cleaned to another
+// resource), no "/" or "\\".
 func checkID(what string, id string) error {
+	if strings.TrimSpace(id) == "" {
+		return model.Invalid(what + " identifier must not be blank")
+	}
 	if len(id) > maxIDLen {
 		return model.Invalid(what + " identifier must be at most 50 characters")
+	}
+	if id == "." || id == ".." {
+		return model.Invalid(what + " identifier must not be '.' or '..'")
 	}
 	for _, r := range id {
 		if unicode.IsControl(r) {
 			return model.Invalid(what + " identifier must not contain control characters")
+		}
+		if r == '/' || r == '\\' {
+			return model.Invalid(what + " identifier must not contain '/' or '\\'")
 		}
 	}
 	return nil

@@ -30,23 +30,37 @@ type Result struct {
 // maintenanceRetryAfter is what writers refused in maintenance are told.
 const maintenanceRetryAfter = 30 * time.Second
 
-// Apply applies a batch of committed entries in one transaction and one
-// fsync. Entries at or below the applied index are skipped (replay after a
-// restart). An error return means the database itself failed; the caller
-// must stop, because a replica that cannot apply must not go on.
+// Apply applies a batch of committed entries in one transaction. Entries
+// at or below the applied index are skipped (replay after a restart).
+//
+// What can go wrong is classified, because each case needs a different
+// answer (see DESIGN.md, "Apply refuses, it does not halt"):
+//   - a command the state does not allow, or with arguments the state
+//     machine cannot store, is refused: its Result carries the
+//     *model.Error, nothing of it is written, and every replica refuses
+//     it alike;
+//   - an entry this build cannot read (a newer format version or command
+//     type) stops the batch before it: the entries before it are applied
+//     and Apply returns their results with an *UnknownCommandError; the
+//     caller must stop and never skip it;
+//   - any other error is a failure of the local database (I/O, a full or
+//     read-only disk, a corrupt record): nothing of the batch is applied
+//     and the caller may retry the same batch later.
 func (s *Store) Apply(entries []Entry) ([]Result, error) {
 	results := make([]Result, len(entries))
 	s.mu.RLock()
 	defer s.mu.RUnlock()
 	if s.db == nil {
-		return nil, errors.New("store is closed")
+		return nil, ErrClosed
 	}
 	s.applyMu.Lock()
 	defer s.applyMu.Unlock()
 	last := s.applied.Load()
 	newLast := last
+	var unknown *UnknownCommandError
 	err := s.db.Update(func(tx *bolt.Tx) error {
 		w := wtx{tx: tx, tr: loadTracker(tx)}
+	entries:
 		for i, e := range entries {
 			if e.Index != 0 && e.Index <= last {
 				results[i] = Result{Err: errAlreadyApplied}
@@ -54,13 +68,17 @@ func (s *Store) Apply(entries []Entry) ([]Result, error) {
 			}
 			if e.Data != nil {
 				v, err := w.apply(e.Data)
-				if err != nil {
-					var me *model.Error
-					if !errors.As(err, &me) {
-						return fmt.Errorf("apply entry %d: %w", e.Index, err)
-					}
+				var me *model.Error
+				switch {
+				case err == nil, errors.As(err, &me):
+					results[i] = Result{Value: v, Err: err}
+				case errors.Is(err, command.ErrUnknown):
+					unknown = &UnknownCommandError{Index: e.Index, Err: err}
+					results = results[:i]
+					break entries
+				default:
+					return fmt.Errorf("apply entry %d: %w", e.Index, err)
 				}
-				results[i] = Result{Value: v, Err: err}
 			}
 			if e.Index > newLast {
 				newLast = e.Index
@@ -79,8 +97,27 @@ func (s *Store) Apply(entries []Entry) ([]Result, error) {
 	}
 	s.applied.Store(newLast)
 	s.wake()
+	if unknown != nil {
+		return results, unknown
+	}
 	return results, nil
 }
+
+// UnknownCommandError is an entry this build cannot apply: it was proposed
+// by a newer build. The replica must stop before it and be upgraded.
+type UnknownCommandError struct {
+	Index uint64
+	Err   error
+}
+
+func (e *UnknownCommandError) Error() string {
+	return fmt.Sprintf("log entry %d cannot be applied by this build (%v): upgrade this node to the build the rest of the cluster runs; the entry stays in the log and is applied after the upgrade", e.Index, e.Err)
+}
+
+func (e *UnknownCommandError) Unwrap() error { return e.Err }
+
+// ErrClosed is returned by Apply after Close.
+var ErrClosed = errors.New("store is closed")
 
 var errAlreadyApplied = model.Errorf(model.KindInternal, "entry already applied")
 
@@ -98,15 +135,24 @@ func (w wtx) t(name []byte) table { return table{b: w.tx.Bucket(name), name: nam
 func (w wtx) apply(data []byte) (any, error) {
 	c, err := command.Decode(data)
 	if err != nil {
-		// A command this build cannot read is refused the same way on
-		// every replica of the same build; it must not crash the node.
+		if errors.Is(err, command.ErrUnknown) {
+			return nil, err
+		}
+		// Bytes of a known type that do not parse are refused the same
+		// way on every replica of this build; they must not crash it.
 		return nil, model.Invalid(err.Error())
+	}
+	// Arguments the tables cannot hold (empty or oversized keys, blank
+	// names) are refused before anything is written: bbolt would fail
+	// the write halfway through the command.
+	if err := checkArgs(c); err != nil {
+		return nil, err
 	}
 	switch c := c.(type) {
 	case *command.SetMaintenance:
 		return w.setMaintenance(c)
 	case *command.SetNode:
-		return nil, putJSON(w.t(tNodes), []byte(c.ID), NodeRec{ID: c.ID, APIURL: c.APIURL, RaftAddr: c.RaftAddr, Zone: c.Zone, Since: c.At})
+		return nil, putJSON(w.t(tNodes), []byte(c.ID), NodeRec{ID: c.ID, APIURL: c.APIURL, RaftAddr: c.RaftAddr, Zone: c.Zone, Since: c.At, Level: c.Level})
 	case *command.RemoveNode:
 		return nil, w.t(tNodes).Delete([]byte(c.ID))
 	}

@@ -52,6 +52,9 @@ type NodeRec struct {
 	RaftAddr string `json:"raftAddr"`
 	Zone     string `json:"zone,omitempty"`
 	Since    int64  `json:"since"`
+	// Level is the command level the member's build understands (0 for
+	// builds from before levels: level 1).
+	Level int `json:"level,omitempty"`
 }
 
 // Result values returned by Apply for each command type.

@@ -261,17 +261,6 @@ func TestSnapshotRestoreKeepsHash(t *testing.T) {
 	}
 }
 
-func TestDecodeGarbageIsRefusedNotFatal(t *testing.T) {
-	s := mustOpen(t)
-	res, err := s.Apply([]Entry{{Index: 1, Data: []byte{9, 9, 9}}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if model.KindOf(res[0].Err) != model.KindInvalid {
-		t.Fatalf("got %v", res[0].Err)
-	}
-}
-
 func TestPrepareRestoredResetsIndexAndMembers(t *testing.T) {
 	a := seed(t)
 	a.ok(&command.SetNode{ID: "old-node", APIURL: "http://old", At: 1})

@@ -1,0 +1,89 @@
+package store
+
+import (
+	"strings"
+
+	bolt "go.etcd.io/bbolt"
+
+	"github.com/weir-nifi/weir/internal/command"
+	"github.com/weir-nifi/weir/internal/model"
+)
+
+// checkArgs refuses a command whose arguments the tables cannot hold,
+// before anything of it is written. It depends on the command alone, so
+// every replica refuses it alike. The registry validates the same things
+// with NiFi's messages before proposing; this is the state machine's own
+// guard, so that no proposal, however it was built, can make a write fail
+// halfway through a command (bbolt refuses empty and oversized keys) and
+// stop the replicas.
+//
+// It refuses only what no earlier build could have applied (those stopped
+// on such entries), so replaying an old log gives the same state.
+func checkArgs(c command.Command) error {
+	switch c := c.(type) {
+	case *command.CreateBucket:
+		return all(id("Bucket", c.ID), name("Bucket", c.Name), key("Bucket name", []byte(c.Name)))
+	case *command.UpdateBucket:
+		if c.Name != nil && *c.Name != "" {
+			return all(id("Bucket", c.ID), key("Bucket name", []byte(*c.Name)))
+		}
+		return id("Bucket", c.ID)
+	case *command.DeleteBucket:
+		return id("Bucket", c.ID)
+	case *command.CreateFlow:
+		return all(id("Bucket", c.BucketID), id("Versioned flow", c.ID), name("Versioned flow", c.Name),
+			key("Versioned flow name", nameKey(c.BucketID, c.Name)))
+	case *command.UpdateFlow:
+		if c.Name != nil && *c.Name != "" {
+			return all(id("Bucket", c.BucketID), id("Versioned flow", c.ID), key("Versioned flow name", nameKey(c.BucketID, *c.Name)))
+		}
+		return all(id("Bucket", c.BucketID), id("Versioned flow", c.ID))
+	case *command.DeleteFlow:
+		return all(id("Bucket", c.BucketID), id("Versioned flow", c.ID))
+	case *command.CreateVersion:
+		if int64(len(c.Content)) > bolt.MaxValueSize {
+			return model.Invalid("Cannot create versioned flow snapshot - the flow document is too large to store")
+		}
+		return all(id("Bucket", c.BucketID), id("Versioned flow", c.FlowID))
+	case *command.SetNode:
+		return id("Node", c.ID)
+	case *command.RemoveNode:
+		return id("Node", c.ID)
+	}
+	return nil
+}
+
+func all(errs ...error) error {
+	for _, err := range errs {
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// id checks an identifier used as a key, alone or inside a composite key
+// (prefixed: a uvarint length, then the id).
+func id(what, v string) error {
+	if v == "" {
+		return model.Invalid(what + " identifier must not be empty")
+	}
+	return key(what+" identifier", prefixed(v, 0, 0, 0, 0))
+}
+
+func name(what, v string) error {
+	if strings.TrimSpace(v) == "" {
+		return model.Invalid(what + " name must not be blank")
+	}
+	return nil
+}
+
+func key(what string, k []byte) error {
+	if len(k) == 0 {
+		return model.Invalid(what + " must not be empty")
+	}
+	if len(k) > bolt.MaxKeySize {
+		return model.Invalid(what + " is too long to store")
+	}
+	return nil
+}

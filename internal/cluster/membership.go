@@ -220,7 +220,7 @@ func (n *Node) postJoin(base string, body []byte) error {
 // URL and zone, so any node can redirect to it and report its zone.
 func (n *Node) registerLoop() {
 	defer n.wg.Done()
-	want := store.NodeRec{ID: n.cfg.ID, APIURL: n.cfg.APIURL, RaftAddr: n.cfg.RaftAdvertise, Zone: n.cfg.Zone}
+	want := store.NodeRec{ID: n.cfg.ID, APIURL: n.cfg.APIURL, RaftAddr: n.cfg.RaftAdvertise, Zone: n.cfg.Zone, Level: command.Level}
 	wait := 100 * time.Millisecond
 	for {
 		select {
@@ -229,11 +229,11 @@ func (n *Node) registerLoop() {
 		case <-time.After(wait):
 		}
 		have, ok := n.nodeRec(n.cfg.ID)
-		if ok && have.APIURL == want.APIURL && have.RaftAddr == want.RaftAddr && have.Zone == want.Zone {
+		if ok && have.APIURL == want.APIURL && have.RaftAddr == want.RaftAddr && have.Zone == want.Zone && have.Level == want.Level {
 			wait = 10 * time.Second
 			continue
 		}
-		c := &command.SetNode{ID: want.ID, APIURL: want.APIURL, RaftAddr: want.RaftAddr, Zone: want.Zone, At: time.Now().UnixMilli()}
+		c := &command.SetNode{ID: want.ID, APIURL: want.APIURL, RaftAddr: want.RaftAddr, Zone: want.Zone, Level: want.Level, At: time.Now().UnixMilli()}
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		var err error
 		if n.raft.State() == raft.Leader {
@@ -263,6 +263,37 @@ func (n *Node) nodeRec(id string) (store.NodeRec, bool) {
 		return err
 	})
 	return out, found
+}
+
+// clusterLevel is the command level every voter understands: the lowest
+// level the voters recorded (a voter without a record, or from a build
+// before levels, counts as level 1). A rolling upgrade raises it once the
+// last voter runs the new build.
+func (n *Node) clusterLevel() int {
+	f := n.raft.GetConfiguration()
+	if f.Error() != nil {
+		return 1
+	}
+	levels := map[string]int{}
+	_ = n.st.Read(func(tx *store.Tx) error {
+		ns, err := tx.Nodes()
+		for _, r := range ns {
+			levels[r.ID] = r.Level
+		}
+		return err
+	})
+	return lowestLevel(f.Configuration().Servers, levels)
+}
+
+func lowestLevel(servers []raft.Server, levels map[string]int) int {
+	lowest := command.Level
+	for _, s := range servers {
+		if s.Suffrage != raft.Voter {
+			continue
+		}
+		lowest = min(lowest, max(levels[string(s.ID)], 1))
+	}
+	return lowest
 }
 
 // ---- the membership loop (leader only)

@@ -571,6 +571,13 @@ func (n *Node) WritesInFlight() int64 { return n.inflight.Load() }
 // Propose replicates a command and returns the store's result once a quorum
 // has it on disk and this node applied it.
 func (n *Node) Propose(ctx context.Context, c command.Command) (any, error) {
+	// The version gate: a command kind newer builds introduced is proposed
+	// only once every voter can apply it; an older voter would stop at it.
+	if need := command.LevelOf(c.Type()); need > 1 {
+		if have := n.clusterLevel(); have < need {
+			return nil, model.Unavailable(fmt.Sprintf("Not every voter runs a build that can apply %s (command level %d; the cluster's voters understand level %d). Finish the rolling upgrade first.", c.Type(), need, have), 30*time.Second)
+		}
+	}
 	data, err := command.Encode(c)
 	if err != nil {
 		return nil, err

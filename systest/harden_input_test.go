@@ -1,6 +1,7 @@
 package systest
 
 import (
+	"encoding/json"
 	"net/http"
 	"strings"
 	"testing"
@@ -67,4 +68,88 @@ func TestHardenPoisonPillPreserveEmptyID(t *testing.T) {
 	}
 	c.MustConverge()
 	c.CheckAlive()
+}
+
+// TestHardenDotSegmentsNotRedirected: DELETE /buckets/{b}/flows/.. was
+// answered 307 to /buckets/{b}; a client that follows redirects (Go's
+// http.Client, curl -L) then deleted the bucket.
+func TestHardenDotSegmentsNotRedirected(t *testing.T) {
+	n := harness.StartNode(t, harness.Options{})
+	if err := n.WaitReady(30 * time.Second); err != nil {
+		t.Fatal(err)
+	}
+	st, _, body := req(t, n, "POST", "/nifi-registry-api/buckets", `{"name":"keep-me"}`)
+	if st != 200 {
+		t.Fatalf("create bucket: %d %s", st, body)
+	}
+	b := jsonField(t, body, "identifier")
+	for _, seg := range []string{"..", ".", "%2e%2e", "%2E%2E", "%2e"} {
+		for _, p := range []string{"/nifi-registry-api/buckets/" + b + "/flows/" + seg, "/nifi-registry-api/buckets/" + b + "/flows/" + seg + "/"} {
+			// req's client follows redirects, as most clients do.
+			st, _, msg := req(t, n, "DELETE", p, "")
+			if st != http.StatusBadRequest {
+				t.Errorf("DELETE %s: %d %q, want 400", p, st, msg)
+			}
+		}
+	}
+	if st, _, body := req(t, n, "GET", "/nifi-registry-api/buckets/"+b, ""); st != 200 {
+		t.Fatalf("the bucket is gone after DELETEs of its flows/..: %d %s", st, body)
+	}
+}
+
+// TestHardenInvalidUTF8Refused: invalid UTF-8 inside a flow document was
+// stored and served back as invalid JSON; in names it was silently
+// replaced. Every such request is now refused with 400 and changes nothing.
+func TestHardenInvalidUTF8Refused(t *testing.T) {
+	n := harness.StartNode(t, harness.Options{})
+	if err := n.WaitReady(30 * time.Second); err != nil {
+		t.Fatal(err)
+	}
+	st, _, body := req(t, n, "POST", "/nifi-registry-api/buckets", `{"name":"utf8"}`)
+	if st != 200 {
+		t.Fatalf("create bucket: %d %s", st, body)
+	}
+	b := jsonField(t, body, "identifier")
+	st, _, body = req(t, n, "POST", "/nifi-registry-api/buckets/"+b+"/flows", `{"name":"f"}`)
+	if st != 200 {
+		t.Fatalf("create flow: %d %s", st, body)
+	}
+	f := jsonField(t, body, "identifier")
+	l0, err := n.Local()
+	if err != nil {
+		t.Fatal(err)
+	}
+	bad := "caf\xe9 \xff\xfe"
+	for _, c := range []struct{ method, path, body string }{
+		{"POST", "/nifi-registry-api/buckets", `{"name":"` + bad + `"}`},
+		{"PUT", "/nifi-registry-api/buckets/" + b, `{"name":"` + bad + `"}`},
+		{"POST", "/nifi-registry-api/buckets/" + b + "/flows", `{"name":"` + bad + `"}`},
+		{"POST", "/nifi-registry-api/buckets/" + b + "/flows/" + f + "/versions",
+			`{"snapshotMetadata":{"version":-1,"comments":"c"},"flowContents":{"identifier":"pg","name":"` + bad + `"}}`},
+		{"POST", "/nifi-registry-api/buckets/" + b + "/flows/" + f + "/versions",
+			`{"snapshotMetadata":{"version":-1,"comments":"` + bad + `"},"flowContents":{"identifier":"pg","name":"ok"}}`},
+		{"POST", "/nifi-registry-api/buckets?name=%FF", `{"name":"q"}`},
+	} {
+		st, _, msg := req(t, n, c.method, c.path, c.body)
+		if st != http.StatusBadRequest {
+			t.Errorf("%s %s with invalid UTF-8: %d %q, want 400", c.method, c.path, st, msg)
+		}
+	}
+	l1, err := n.Local()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if l1.StateHash != l0.StateHash {
+		t.Fatal("a refused request changed the state")
+	}
+}
+
+func jsonField(t *testing.T, body, field string) string {
+	t.Helper()
+	var m map[string]any
+	if err := json.Unmarshal([]byte(body), &m); err != nil {
+		t.Fatalf("%s: %v", body, err)
+	}
+	s, _ := m[field].(string)
+	return s
 }

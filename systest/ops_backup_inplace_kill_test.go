@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/weir-nifi/weir/internal/adminauth"
 	"github.com/weir-nifi/weir/internal/backup"
 	"github.com/weir-nifi/weir/internal/client"
 	"github.com/weir-nifi/weir/internal/flowgen"
@@ -70,6 +71,7 @@ func TestOpsBackupInPlaceKilled(t *testing.T) {
 		go func() {
 			defer close(done)
 			r, _ := http.NewRequest(http.MethodPost, n.API+"/nifi-registry-api/actuator/backup", nil)
+			r.Header.Set("Authorization", "Bearer "+adminauth.Token([]byte(harness.TestKey)))
 			if resp, err := http.DefaultClient.Do(r); err == nil {
 				resp.Body.Close()
 			}

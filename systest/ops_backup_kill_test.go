@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/weir-nifi/weir/internal/adminauth"
 	"github.com/weir-nifi/weir/internal/client"
 	"github.com/weir-nifi/weir/internal/flowgen"
 	"github.com/weir-nifi/weir/internal/harness"
@@ -60,6 +61,7 @@ func TestOpsBackupStalledThenKilled(t *testing.T) {
 	rctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	r, _ := http.NewRequestWithContext(rctx, http.MethodGet, n.API+"/nifi-registry-api/actuator/backup", nil)
+	r.Header.Set("Authorization", "Bearer "+adminauth.Token([]byte(harness.TestKey)))
 	resp, err := http.DefaultClient.Do(r)
 	if err != nil {
 		t.Fatal(err)

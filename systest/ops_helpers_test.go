@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/weir-nifi/weir/internal/adminauth"
 	"github.com/weir-nifi/weir/internal/client"
 	"github.com/weir-nifi/weir/internal/harness"
 	"github.com/weir-nifi/weir/internal/model"
@@ -22,6 +23,10 @@ import (
 // the error (non-nil for a non-zero exit).
 func weirCLI(t *testing.T, args ...string) (string, string, error) {
 	t.Helper()
+	if len(args) > 1 && (args[0] == "maintenance" && args[1] != "status" || args[0] == "backup" && args[1] != "verify") {
+		// Operations need the cluster key (the test cluster's).
+		args = append(args, "--cluster-key", harness.TestKey)
+	}
 	cmd := exec.Command(harness.Binary(t), args...)
 	var out, errb bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errb
@@ -41,6 +46,10 @@ func req(t *testing.T, n *harness.Node, method, path, body string) (int, http.He
 	if body != "" {
 		r.Header.Set("Content-Type", "application/json")
 	}
+	// The tests act as the operator: operations (maintenance, backups,
+	// ?recompute) need proof of the cluster key. The other endpoints
+	// ignore it; anonReq sends none.
+	r.Header.Set("Authorization", "Bearer "+adminauth.Token([]byte(harness.TestKey)))
 	resp, err := opsHTTP.Do(r)
 	if err != nil {
 		return 0, nil, err.Error()
@@ -116,4 +125,17 @@ func bucketWithFlows(t *testing.T, c *client.Client, name string, n int) (string
 		flows = append(flows, *f.Identifier)
 	}
 	return *b.Identifier, flows
+}
+
+// signedHeader signs r with the test cluster's key and returns the header
+// (to send the same signature more than once).
+func signedHeader(t *testing.T, r *http.Request) string {
+	t.Helper()
+	adminauth.Sign([]byte(harness.TestKey), r, nil)
+	return r.Header.Get(adminauth.Header)
+}
+
+func readAll(resp *http.Response) string {
+	b, _ := io.ReadAll(resp.Body)
+	return string(b)
 }

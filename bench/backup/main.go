@@ -38,6 +38,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/weir-nifi/weir/internal/adminauth"
 	"github.com/weir-nifi/weir/internal/client"
 	"github.com/weir-nifi/weir/internal/flowgen"
 	"github.com/weir-nifi/weir/internal/model"
@@ -136,7 +137,7 @@ func main() {
 		return time.Since(t)
 	})
 	onServer := func() {
-		if out, err := exec.Command(bin, "backup", "--server", base, "--on-server").CombinedOutput(); err != nil {
+		if out, err := exec.Command(bin, "backup", "--server", base, "--on-server", "--data-dir", dataDir).CombinedOutput(); err != nil {
 			log.Fatalf("weir backup --on-server: %v\n%s", err, out)
 		}
 	}
@@ -144,7 +145,7 @@ func main() {
 	bkT := median(*runs, func() time.Duration {
 		os.Remove(bkTo)
 		t := time.Now()
-		out, err := exec.Command(bin, "backup", "--server", base, "-o", bkTo, "-q").CombinedOutput()
+		out, err := exec.Command(bin, "backup", "--server", base, "-o", bkTo, "-q", "--data-dir", dataDir).CombinedOutput()
 		if err != nil {
 			log.Fatalf("weir backup: %v\n%s", err, out)
 		}
@@ -164,7 +165,12 @@ func main() {
 	})
 	rawT := median(*runs, func() time.Duration {
 		t := time.Now()
-		resp, err := http.Get(base + "/nifi-registry-api/actuator/backup")
+		req, err := http.NewRequest(http.MethodGet, base+"/nifi-registry-api/actuator/backup", nil)
+		must(err)
+		key, err := os.ReadFile(filepath.Join(dataDir, "cluster.key"))
+		must(err)
+		req.Header.Set("Authorization", "Bearer "+adminauth.Token(bytes.TrimSpace(key)))
+		resp, err := http.DefaultClient.Do(req)
 		must(err)
 		// 1 MB reads (io.Discard's own ReadFrom reads 8 KB at a time).
 		_, err = io.CopyBuffer(struct{ io.Writer }{io.Discard}, resp.Body, make([]byte, 1<<20))
@@ -180,7 +186,7 @@ func main() {
 	}
 	download := func() {
 		os.Remove(bkLoad)
-		if out, err := exec.Command(bin, "backup", "--server", base, "-o", bkLoad, "-q").CombinedOutput(); err != nil {
+		if out, err := exec.Command(bin, "backup", "--server", base, "-o", bkLoad, "-q", "--data-dir", dataDir).CombinedOutput(); err != nil {
 			log.Fatalf("weir backup under load: %v\n%s", err, out)
 		}
 	}

@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/weir-nifi/weir/internal/model"
 	"github.com/weir-nifi/weir/internal/registry"
@@ -209,6 +210,9 @@ func (a *API) fail(w http.ResponseWriter, r *http.Request, err error) {
 	if me.Kind == model.KindInternal {
 		a.opts.Log.Error("request failed", "method", r.Method, "path", r.URL.Path, "err", err)
 	}
+	if me.NotApplied {
+		w.Header().Set(model.HeaderNotApplied, "1")
+	}
 	writeText(w, me.Status(), me.Msg)
 }
 
@@ -222,6 +226,9 @@ func WriteError(w http.ResponseWriter, err error) {
 	}
 	if (me.Kind == model.KindUnavailable || me.Kind == model.KindInsufficientStorage) && me.RetryAfter > 0 {
 		w.Header().Set("Retry-After", strconv.Itoa(int((me.RetryAfter+time.Second-1)/time.Second)))
+	}
+	if me.NotApplied {
+		w.Header().Set(model.HeaderNotApplied, "1")
 	}
 	writeText(w, me.Status(), me.Msg)
 }
@@ -275,7 +282,16 @@ func (a *API) body(w http.ResponseWriter, r *http.Request) ([]byte, error) {
 			return nil, &model.Error{Kind: model.KindTooLarge,
 				Msg: "Request body exceeds the limit of " + strconv.FormatInt(a.opts.MaxBody, 10) + " bytes"}
 		}
+		var me *model.Error
+		if errors.As(err, &me) {
+			return nil, me
+		}
 		return nil, model.Invalid("Unable to read request body: " + err.Error())
+	}
+	// Invalid UTF-8 would be stored as sent inside a flow document and
+	// served back as invalid JSON, or silently replaced in names.
+	if !utf8.Valid(buf) {
+		return nil, model.Invalid("Unable to process request body: it is not valid UTF-8")
 	}
 	return buf, nil
 }

@@ -18,16 +18,15 @@ import (
 // the largest CPU cost of a commit. It returns (nil, nil) for an empty body.
 //
 // Like Jackson (NiFi's decoder), it accepts duplicate member names (the
-// last wins) and ignores unknown members; invalid UTF-8 inside strings is
-// kept as sent, as it is inside the opaque document.
+// last wins) and ignores unknown members. Invalid UTF-8 is refused (the
+// caller checks the whole body first).
 func decodeSnapshot(body []byte) (*model.Snapshot, error) {
 	if len(bytes.TrimSpace(body)) == 0 {
 		return nil, nil
 	}
 	// A bytes.Buffer is parsed in place: the values read alias body, which
 	// this request owns, so they are kept without a copy.
-	d := jsontext.NewDecoder(bytes.NewBuffer(body),
-		jsontext.AllowDuplicateNames(true), jsontext.AllowInvalidUTF8(true))
+	d := jsontext.NewDecoder(bytes.NewBuffer(body), jsontext.AllowDuplicateNames(true))
 	tok, err := d.ReadToken()
 	if err != nil {
 		return nil, syntaxError(err)

@@ -63,6 +63,8 @@ func startServer(t *testing.T) *testServer {
 		RaftListen: "127.0.0.1:0",
 		DataDir:    t.TempDir(),
 		ClusterKey: "0123456789abcdef0123",
+		// The link tests send the Host a proxy in front of NiFi would.
+		AllowedHosts: []string{"registry.example"},
 	}, slog.New(slog.NewTextHandler(io.Discard, nil)))
 	if err != nil {
 		t.Fatalf("daemon.Start: %v", err)

@@ -14,6 +14,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/weir-nifi/weir/internal/adminauth"
 	"github.com/weir-nifi/weir/internal/cluster"
 )
 
@@ -21,10 +22,8 @@ import (
 type adminFlags struct {
 	server  string
 	json    bool
-	keyFile string
-	key     string
-	dataDir string
 	timeout time.Duration
+	cred    credFlags
 }
 
 func (a *adminFlags) register(cmd *cobra.Command, signed bool) {
@@ -33,25 +32,55 @@ func (a *adminFlags) register(cmd *cobra.Command, signed bool) {
 	f.BoolVar(&a.json, "json", false, "print JSON")
 	f.DurationVar(&a.timeout, "timeout", 30*time.Second, "request timeout")
 	if signed {
-		f.StringVar(&a.key, "cluster-key", "", "cluster key (prefer --cluster-key-file)")
-		f.StringVar(&a.keyFile, "cluster-key-file", "", "file holding the cluster key")
-		f.StringVar(&a.dataDir, "data-dir", "./weir-data", "data directory to read cluster.key from when no key is given")
+		a.cred.register(cmd)
 	}
 }
 
-func (a *adminFlags) clusterKey() ([]byte, error) {
-	if a.key != "" {
-		return []byte(a.key), nil
+// credFlags give a command the proof of the cluster key that operations
+// need (package adminauth): the key itself, to sign each request, or the
+// admin token derived from it.
+type credFlags struct {
+	key     string
+	keyFile string
+	dataDir string
+	token   string
+}
+
+func (c *credFlags) register(cmd *cobra.Command) {
+	f := cmd.Flags()
+	f.StringVar(&c.key, "cluster-key", "", "cluster key (prefer --cluster-key-file)")
+	f.StringVar(&c.keyFile, "cluster-key-file", "", "file holding the cluster key")
+	f.StringVar(&c.dataDir, "data-dir", "./weir-data", "data directory to read cluster.key from when no key is given")
+	f.StringVar(&c.token, "admin-token", "", "admin token (from `weir admin-token`) to use instead of the cluster key")
+}
+
+func (c *credFlags) clusterKey() ([]byte, error) {
+	if c.key != "" {
+		return []byte(c.key), nil
 	}
-	path := a.keyFile
+	path := c.keyFile
 	if path == "" {
-		path = filepath.Join(a.dataDir, "cluster.key")
+		path = filepath.Join(c.dataDir, "cluster.key")
 	}
 	b, err := os.ReadFile(path)
 	if err != nil {
-		return nil, fmt.Errorf("this command needs the cluster key: pass --cluster-key-file (or WEIR_CLUSTER_KEY): %w", err)
+		return nil, fmt.Errorf("this command needs the cluster key: pass --cluster-key-file (or WEIR_CLUSTER_KEY), or --admin-token: %w", err)
 	}
 	return []byte(strings.TrimSpace(string(b))), nil
+}
+
+// authorize signs req (with body) or adds the admin token.
+func (c *credFlags) authorize(req *http.Request, body []byte) error {
+	if c.token != "" && c.key == "" && c.keyFile == "" {
+		req.Header.Set("Authorization", "Bearer "+c.token)
+		return nil
+	}
+	key, err := c.clusterKey()
+	if err != nil {
+		return err
+	}
+	adminauth.Sign(key, req, body)
+	return nil
 }
 
 // call sends a request to the server and decodes a JSON answer into out.
@@ -73,11 +102,9 @@ func (a *adminFlags) call(ctx context.Context, method, path string, body any, si
 		req.Header.Set("Content-Type", "application/json")
 	}
 	if signed {
-		key, err := a.clusterKey()
-		if err != nil {
+		if err := a.cred.authorize(req, payload); err != nil {
 			return err
 		}
-		cluster.SignRequest(key, req, payload)
 	}
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
@@ -92,6 +119,34 @@ func (a *adminFlags) call(ctx context.Context, method, path string, body any, si
 		return json.Unmarshal(b, out)
 	}
 	return nil
+}
+
+// adminTokenCmd prints the admin token of a cluster key.
+func adminTokenCmd() *cobra.Command {
+	var c credFlags
+	cmd := &cobra.Command{
+		Use:   "admin-token",
+		Short: "Print the admin token for operations requests (Authorization: Bearer <token>)",
+		Long: `Print the admin token derived from the cluster key. Operations that change or
+read the whole cluster (maintenance, backups, membership, ?recompute) need the
+cluster key: the weir CLI signs them with it; scripts can send
+"Authorization: Bearer <token>" instead. The token is the same on every node
+of the cluster and is a secret like the key: send it over TLS or loopback only.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			key, err := c.clusterKey()
+			if err != nil {
+				return err
+			}
+			fmt.Fprintln(cmd.OutOrStdout(), adminauth.Token(key))
+			return nil
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&c.key, "cluster-key", "", "cluster key (prefer --cluster-key-file)")
+	f.StringVar(&c.keyFile, "cluster-key-file", "", "file holding the cluster key")
+	f.StringVar(&c.dataDir, "data-dir", "./weir-data", "data directory to read cluster.key from when no key is given")
+	return cmd
 }
 
 func clusterCmd() *cobra.Command {

@@ -26,6 +26,7 @@ func backupCmd() *cobra.Command {
 	var server, out string
 	var stale, quiet, onServer bool
 	var timeout time.Duration
+	var cred credFlags
 	cmd := &cobra.Command{
 		Use:   "backup",
 		Short: "Download a consistent online backup of the whole registry",
@@ -44,12 +45,12 @@ where: the store is copied on the server's disk, nothing crosses the network.`,
 				if out != "" {
 					return errors.New("--on-server writes the backup on the server: leave out -o")
 				}
-				return backupOnServer(cmd.Context(), cmd, server, timeout)
+				return backupOnServer(cmd.Context(), cmd, server, timeout, &cred)
 			}
 			if out == "" {
 				return errors.New("say where to write the backup with -o FILE (or use --on-server)")
 			}
-			return downloadBackup(cmd.Context(), cmd, server, out, stale, quiet, timeout)
+			return downloadBackup(cmd.Context(), cmd, server, out, stale, quiet, timeout, &cred)
 		},
 	}
 	f := cmd.Flags()
@@ -59,6 +60,7 @@ where: the store is copied on the server's disk, nothing crosses the network.`,
 	f.BoolVar(&onServer, "on-server", false, "have the leader write the backup into its --backup-dir instead of downloading it")
 	f.BoolVarP(&quiet, "quiet", "q", false, "no progress output")
 	f.DurationVar(&timeout, "timeout", 0, "give up after this long (0 = no limit)")
+	cred.register(cmd)
 
 	verify := &cobra.Command{
 		Use:   "verify FILE",
@@ -86,14 +88,14 @@ where: the store is copied on the server's disk, nothing crosses the network.`,
 	return cmd
 }
 
-func downloadBackup(ctx context.Context, cmd *cobra.Command, server, out string, stale, quiet bool, timeout time.Duration) error {
+func downloadBackup(ctx context.Context, cmd *cobra.Command, server, out string, stale, quiet bool, timeout time.Duration, cred *credFlags) error {
 	ctx, cancel := withTimeout(ctx, timeout)
 	defer cancel()
 	u := backupURL(server)
 	if stale {
 		u += "?consistency=stale"
 	}
-	resp, err := callBackup(ctx, http.MethodGet, u)
+	resp, err := callBackup(ctx, http.MethodGet, u, cred)
 	if err != nil {
 		return err
 	}
@@ -145,9 +147,12 @@ func backupURL(server string) string {
 
 // callBackup sends a request to the backup endpoint and returns the
 // response if it is a 200; otherwise an error with the node's message.
-func callBackup(ctx context.Context, method, u string) (*http.Response, error) {
+func callBackup(ctx context.Context, method, u string, cred *credFlags) (*http.Response, error) {
 	req, err := http.NewRequestWithContext(ctx, method, u, nil)
 	if err != nil {
+		return nil, err
+	}
+	if err := cred.authorize(req, nil); err != nil {
 		return nil, err
 	}
 	resp, err := http.DefaultClient.Do(req)
@@ -170,10 +175,10 @@ func withTimeout(ctx context.Context, timeout time.Duration) (context.Context, c
 	return ctx, func() {}
 }
 
-func backupOnServer(ctx context.Context, cmd *cobra.Command, server string, timeout time.Duration) error {
+func backupOnServer(ctx context.Context, cmd *cobra.Command, server string, timeout time.Duration, cred *credFlags) error {
 	ctx, cancel := withTimeout(ctx, timeout)
 	defer cancel()
-	resp, err := callBackup(ctx, http.MethodPost, backupURL(server))
+	resp, err := callBackup(ctx, http.MethodPost, backupURL(server), cred)
 	if err != nil {
 		return err
 	}

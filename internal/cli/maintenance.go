@@ -39,7 +39,7 @@ committed and the switch is applied (it lists the nodes that applied it).`,
 			return setMaintenance(cmd, &onF, true, reason, by)
 		},
 	}
-	onF.register(on, false)
+	onF.register(on, true)
 	on.Flags().StringVar(&reason, "reason", "", "why writes are refused (required; shown to clients)")
 	on.Flags().StringVar(&by, "by", defaultOperator(), "operator recorded as having switched it")
 
@@ -53,7 +53,7 @@ committed and the switch is applied (it lists the nodes that applied it).`,
 			return setMaintenance(cmd, &offF, false, "", offBy)
 		},
 	}
-	offF.register(off, false)
+	offF.register(off, true)
 	off.Flags().StringVar(&offBy, "by", defaultOperator(), "operator recorded as having switched it")
 
 	var stF adminFlags
@@ -87,7 +87,7 @@ func setMaintenance(cmd *cobra.Command, f *adminFlags, enabled bool, reason, by 
 		req.By = &by
 	}
 	var m ops.MaintenanceStatus
-	if err := f.call(cmd.Context(), http.MethodPost, ops.Base+"/maintenance", req, false, &m); err != nil {
+	if err := f.call(cmd.Context(), http.MethodPost, ops.Base+"/maintenance", req, true, &m); err != nil {
 		return err
 	}
 	if f.json {

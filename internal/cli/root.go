@@ -22,7 +22,7 @@ func Execute() int {
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
-	root.AddCommand(serverCmd(), clusterCmd(), versionCmd())
+	root.AddCommand(serverCmd(), clusterCmd(), versionCmd(), adminTokenCmd())
 	root.AddCommand(maintenanceCmd(), backupCmd(), restoreCmd(), migrateCmd(), importGitCmd())
 	root.PersistentPreRunE = func(cmd *cobra.Command, _ []string) error { return applyEnv(cmd) }
 	if err := root.Execute(); err != nil {

@@ -15,6 +15,7 @@ import (
 	"github.com/weir-nifi/weir/internal/api"
 	"github.com/weir-nifi/weir/internal/daemon"
 	"github.com/weir-nifi/weir/internal/disk"
+	"github.com/weir-nifi/weir/internal/guard"
 )
 
 // Garbage collector defaults for the server, unless GOGC or GOMEMLIMIT set
@@ -121,6 +122,11 @@ To form a cluster, start the first node, then start the others with
 	_ = f.MarkHidden("raft-segment-size")
 	f.BoolVar(&cfg.Revisions, "revisions", false, "enable NiFi Registry revisions (optimistic locking), off by default as in NiFi")
 	f.Int64Var(&cfg.MaxBody, "max-body", api.DefaultMaxBody, "largest accepted request body in bytes (413 above)")
+	f.StringSliceVar(&cfg.AllowedHosts, "allowed-hosts", nil, "host names (host or host:port) clients may use for this node besides its own addresses, e.g. a load balancer's; \"*\" allows any (requests with another Host get 400)")
+	f.BoolVar(&cfg.AdminOpen, "admin-open", false, "let maintenance, backups, membership changes and ?recompute through without the cluster key or admin token (unsafe; the behaviour of earlier versions)")
+	cfg.BodyBudget = guard.DefaultBodyBudget
+	f.Var(sizeValue{&cfg.BodyBudget}, "body-memory", "request body bytes held at once across all requests; beyond it requests wait, then get 503 (e.g. 128MiB)")
+	f.DurationVar(&cfg.BodyTimeout, "body-timeout", guard.DefaultBodyIdle, "cut off a request body that sends nothing for this long")
 	cfg.StorageReserve = disk.DefaultReserve
 	f.Var(sizeValue{&cfg.StorageReserve}, "storage-reserve", "free space kept on the data directory's file system; client writes are refused with 507 below it (e.g. 64MiB; -1 turns the check off)")
 	f.Uint64Var(&cfg.ReadyMaxLag, "ready-max-lag", 1000, "readiness fails while this node's applied index trails the leader's commit by more entries")

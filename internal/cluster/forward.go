@@ -60,11 +60,15 @@ func (n *Node) Forwarder(maxBody int64, next http.Handler) http.Handler {
 		body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxBody))
 		if err != nil {
 			var mbe *http.MaxBytesError
-			if errors.As(err, &mbe) {
+			var me *model.Error
+			switch {
+			case errors.As(err, &mbe):
 				api.WriteError(w, &model.Error{Kind: model.KindTooLarge, Msg: "Request body exceeds the limit of " + strconv.FormatInt(maxBody, 10) + " bytes"})
-				return
+			case errors.As(err, &me):
+				api.WriteError(w, me)
+			default:
+				api.WriteError(w, model.Invalid("Unable to read request body: "+err.Error()))
 			}
-			api.WriteError(w, model.Invalid("Unable to read request body: "+err.Error()))
 			return
 		}
 		n.forward(fc, w, r, body, next)
@@ -90,6 +94,12 @@ func (n *Node) forward(fc *http.Client, w http.ResponseWriter, r *http.Request, 
 		}
 		if addr != "" {
 			resp, err := n.sendForward(fc, r, addr, body)
+			if err == nil && resp.Header.Get(model.HeaderNotApplied) != "" && time.Now().Before(deadline) {
+				// It reached a node that no longer leads: certainly not
+				// applied, so it may go to the next leader.
+				resp.Body.Close()
+				err = &dialError{errors.New("not the leader any more")}
+			}
 			if err == nil {
 				relay(w, resp)
 				return

@@ -3,20 +3,16 @@ package cluster
 import (
 	"bytes"
 	"context"
-	"crypto/hmac"
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
 	"sort"
-	"strconv"
-	"strings"
 	"time"
 
 	"github.com/hashicorp/raft"
 
+	"github.com/weir-nifi/weir/internal/adminauth"
 	"github.com/weir-nifi/weir/internal/command"
 	"github.com/weir-nifi/weir/internal/model"
 	"github.com/weir-nifi/weir/internal/store"
@@ -135,41 +131,6 @@ func (n *Node) Transfer(ctx context.Context, req TransferRequest) error {
 	return n.leaderCall(ctx, http.MethodPost, rpcTransfer, req, nil)
 }
 
-// ---- signed requests on the public port (join and admin operations)
-
-// SignRequest adds the cluster-key proof that mutating /weir-api/cluster
-// calls need: an HMAC over the method, path, time and body.
-func SignRequest(key []byte, req *http.Request, body []byte) {
-	ts := strconv.FormatInt(time.Now().Unix(), 10)
-	req.Header.Set("X-Weir-Cluster-Auth", ts+":"+hex.EncodeToString(requestMAC(key, req.Method, req.URL.Path, ts, body)))
-}
-
-func requestMAC(key []byte, method, path, ts string, body []byte) []byte {
-	m := hmac.New(sha256.New, key)
-	fmt.Fprintf(m, "%s\n%s\n%s\n%s\n", proofLabel, method, path, ts)
-	m.Write(body)
-	return m.Sum(nil)
-}
-
-// verifyRequest checks SignRequest's proof (5 minutes of clock skew).
-func (n *Node) verifyRequest(r *http.Request, body []byte) error {
-	h := r.Header.Get("X-Weir-Cluster-Auth")
-	ts, sig, ok := strings.Cut(h, ":")
-	if !ok {
-		return &model.Error{Kind: model.KindUnauthorized, Msg: "This operation needs the cluster key (X-Weir-Cluster-Auth)."}
-	}
-	t, err := strconv.ParseInt(ts, 10, 64)
-	if err != nil || time.Since(time.Unix(t, 0)).Abs() > 5*time.Minute {
-		return &model.Error{Kind: model.KindUnauthorized, Msg: "Cluster request signature expired; check the clocks."}
-	}
-	want := requestMAC(n.cfg.Auth.Key, r.Method, r.URL.Path, ts, body)
-	got, err := hex.DecodeString(sig)
-	if err != nil || !hmac.Equal(got, want) {
-		return &model.Error{Kind: model.KindForbidden, Msg: "Wrong cluster key."}
-	}
-	return nil
-}
-
 // joinLoop keeps asking the configured nodes to add us until one accepts.
 func (n *Node) joinLoop() {
 	defer n.wg.Done()
@@ -202,7 +163,7 @@ func (n *Node) postJoin(base string, body []byte) error {
 		return err
 	}
 	req.Header.Set("Content-Type", "application/json")
-	SignRequest(n.cfg.Auth.Key, req, body)
+	adminauth.Sign(n.cfg.Auth.Key, req, body)
 	c := &http.Client{Timeout: 15 * time.Second}
 	resp, err := c.Do(req)
 	if err != nil {

@@ -561,7 +561,8 @@ func (n *Node) Ready(ctx context.Context) error {
 }
 
 func noLeader() error {
-	return model.Unavailable("No cluster leader is available right now (an election may be in progress or a quorum of nodes is unreachable). Retry shortly.", time.Second)
+	return &model.Error{Kind: model.KindUnavailable, RetryAfter: time.Second, NotApplied: true,
+		Msg: "No cluster leader is available right now (an election may be in progress or a quorum of nodes is unreachable). Retry shortly."}
 }
 
 // WritesInFlight is nonzero while this node handles a write request or
@@ -628,7 +629,7 @@ func (n *Node) ObservePropose(fn func(d time.Duration, err error)) { n.proposeOb
 
 // ErrNotLeader means the command was not accepted because this node does
 // not lead; it was not appended anywhere.
-var ErrNotLeader = model.Unavailable("This node is not the cluster leader.", time.Second)
+var ErrNotLeader = &model.Error{Kind: model.KindUnavailable, Msg: "This node is not the cluster leader.", RetryAfter: time.Second, NotApplied: true}
 
 // ReadBarrier makes a following read linearizable: it learns the leader's
 // commit index (after the leader confirmed it still leads) and waits until

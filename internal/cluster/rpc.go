@@ -154,6 +154,18 @@ func (n *Node) handleReadIndex(w http.ResponseWriter, r *http.Request) {
 // handleForwarded serves a write a follower forwarded, as the original
 // caller, through the same API handler clients reach directly.
 func (n *Node) handleForwarded(w http.ResponseWriter, r *http.Request) {
+	// Read the whole body before answering anything. A refusal sent with
+	// part of the body unread (413, 404, 409, maintenance, not ready)
+	// makes the server close the connection with unread data; the kernel
+	// then resets it, and the follower can lose the answer and tell its
+	// client the write "may or may not have been applied". The follower
+	// already bounded and buffered the body.
+	body, err := io.ReadAll(r.Body)
+	if err != nil {
+		api.WriteError(w, model.Unavailable("The forwarded request body did not arrive whole; it was not applied. Retry.", time.Second))
+		return
+	}
+	r.Body = io.NopCloser(bytes.NewReader(body))
 	n.apiMu.RLock()
 	h := n.api
 	n.apiMu.RUnlock()

@@ -47,6 +47,15 @@ type Config struct {
 
 	Revisions bool
 	MaxBody   int64
+	// AllowedHosts are names (host or host:port) clients may use for this
+	// node besides its own addresses, e.g. a load balancer's ("*": any).
+	AllowedHosts []string
+	// AdminOpen lets operations requests through without the cluster key.
+	AdminOpen bool
+	// BodyBudget bounds the request body bytes held at once across all
+	// requests; BodyTimeout cuts off a body that stops arriving.
+	BodyBudget  int64
+	BodyTimeout time.Duration
 	// StorageReserve is the free space kept on the data directory's file
 	// system: client writes are refused with 507 below it (package disk).
 	StorageReserve int64

@@ -9,15 +9,18 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
 	"time"
 
+	"github.com/weir-nifi/weir/internal/adminauth"
 	"github.com/weir-nifi/weir/internal/api"
 	"github.com/weir-nifi/weir/internal/backup"
 	"github.com/weir-nifi/weir/internal/cluster"
 	"github.com/weir-nifi/weir/internal/disk"
+	"github.com/weir-nifi/weir/internal/guard"
 	"github.com/weir-nifi/weir/internal/metrics"
 	"github.com/weir-nifi/weir/internal/ops"
 	"github.com/weir-nifi/weir/internal/registry"
@@ -148,12 +151,27 @@ func Start(cfg Config, log *slog.Logger) (*Server, error) {
 	root.Handle(api.Base, http.RedirectHandler(api.Base+"/", http.StatusMovedPermanently))
 	node.Routes(root)
 
+	// Outermost: what every request must satisfy (Host, clean path, JSON
+	// bodies, the body budget), then proof of the cluster key for the
+	// operations that need it. A follower checks both before it forwards.
+	own := ownHosts(cfg, ln.Addr())
+	var handler http.Handler = root
+	if cfg.AdminOpen {
+		log.Warn("--admin-open: maintenance, backups, membership and ?recompute accept requests without the cluster key; anyone who reaches this port can use them")
+	} else {
+		handler = adminauth.NewVerifier(key, own.has).Middleware(adminRequest, handler)
+	}
+	handler = guard.New(guard.Options{
+		Hosts: append(own.names(), cfg.AllowedHosts...), MaxBody: maxBody(cfg),
+		BodyBudget: cfg.BodyBudget, BodyIdle: cfg.BodyTimeout,
+	}, handler)
+
 	s := &Server{cfg: cfg, log: log, st: st, node: node, ln: ln, start: t0, backups: bk, disk: dm, stopDisk: stopDisk}
 	bctx, stopBackups := context.WithCancel(context.Background())
 	s.stopBackups = stopBackups
 	go bk.Run(bctx)
 	s.http = &http.Server{
-		Handler:           met.Middleware(root),
+		Handler:           met.Middleware(handler),
 		ReadHeaderTimeout: 10 * time.Second,
 		IdleTimeout:       2 * time.Minute,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
@@ -256,4 +274,86 @@ func verifyChain(raw [][]byte, pool *x509.CertPool) error {
 	}
 	_, err := certs[0].Verify(x509.VerifyOptions{Roots: pool, Intermediates: inter, KeyUsages: []x509.ExtKeyUsage{x509.ExtKeyUsageAny}})
 	return err
+}
+
+// adminRequest selects the operations that need proof of the cluster key
+// (package adminauth): switching maintenance, backups, recomputing the
+// state hash and changing membership.
+func adminRequest(r *http.Request) bool {
+	p := r.URL.Path
+	switch {
+	case p == ops.Base+"/maintenance":
+		return r.Method != http.MethodGet && r.Method != http.MethodHead
+	case p == backup.Path:
+		return true
+	case p == cluster.AdminBase+"/local":
+		return r.URL.Query().Has("recompute")
+	case strings.HasPrefix(p, cluster.AdminBase+"/"):
+		return r.Method != http.MethodGet && r.Method != http.MethodHead
+	}
+	return false
+}
+
+// hostSet is the host[:port] names this node answers to.
+type hostSet map[string]bool
+
+func (h hostSet) has(host string) bool { return h[strings.ToLower(host)] }
+
+func (h hostSet) names() []string {
+	out := make([]string, 0, len(h))
+	for k := range h {
+		out = append(out, k)
+	}
+	return out
+}
+
+// ownHosts lists the names a client may use for this node: the advertised
+// URL's host, the listen address (every interface address when it listens
+// on all of them), localhost and the machine's host name at the listen
+// port, and --allowed-hosts. Signed operations must name one of them.
+func ownHosts(cfg Config, addr net.Addr) hostSet {
+	h := hostSet{}
+	add := func(host, port string) {
+		if host == "" {
+			return
+		}
+		host = strings.ToLower(host)
+		if port == "" {
+			h[host] = true
+			return
+		}
+		h[net.JoinHostPort(host, port)] = true
+	}
+	_, port, _ := net.SplitHostPort(addr.String())
+	if u, err := url.Parse(cfg.Advertise); err == nil && u.Host != "" {
+		h[strings.ToLower(u.Host)] = true
+		add(u.Hostname(), u.Port())
+	}
+	tcp, _ := addr.(*net.TCPAddr)
+	if tcp != nil && !tcp.IP.IsUnspecified() {
+		add(tcp.IP.String(), port)
+		if tcp.IP.IsLoopback() {
+			add("localhost", port)
+		}
+	} else {
+		add("localhost", port)
+		if addrs, err := net.InterfaceAddrs(); err == nil {
+			for _, a := range addrs {
+				if ipn, ok := a.(*net.IPNet); ok {
+					add(ipn.IP.String(), port)
+				}
+			}
+		}
+	}
+	if name, err := os.Hostname(); err == nil {
+		add(name, port)
+		add(name, "")
+	}
+	for _, a := range cfg.AllowedHosts {
+		a = strings.TrimSpace(a)
+		if a != "" && a != "*" {
+			h[strings.ToLower(a)] = true
+		}
+	}
+	return h
 }

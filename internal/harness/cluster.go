@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/weir-nifi/weir/internal/adminauth"
 	"github.com/weir-nifi/weir/internal/cluster"
 )
 
@@ -216,7 +217,16 @@ var recomputeClient = &http.Client{Timeout: time.Minute}
 
 func localOf(n *Node, hc *http.Client, query string) (Local, error) {
 	var l Local
-	resp, err := hc.Get(n.API + "/weir-api/cluster/local" + query)
+	req, err := http.NewRequest(http.MethodGet, n.API+"/weir-api/cluster/local"+query, nil)
+	if err != nil {
+		return l, err
+	}
+	if query != "" {
+		// Recomputing walks the whole store: an operation that needs the
+		// cluster key.
+		adminauth.Sign([]byte(n.Opts.Key), req, nil)
+	}
+	resp, err := hc.Do(req)
 	if err != nil {
 		return l, err
 	}
@@ -464,7 +474,7 @@ func (c *Cluster) Admin(n *Node, op string, body any) (int, string, error) {
 		return 0, "", err
 	}
 	req.Header.Set("Content-Type", "application/json")
-	cluster.SignRequest([]byte(c.Opts.Key), req, payload)
+	adminauth.Sign([]byte(c.Opts.Key), req, payload)
 	resp, err := (&http.Client{Timeout: 30 * time.Second}).Do(req)
 	if err != nil {
 		return 0, "", err

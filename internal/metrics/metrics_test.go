@@ -13,6 +13,7 @@ import (
 	"github.com/prometheus/common/expfmt"
 	"github.com/prometheus/common/model"
 
+	"github.com/weir-nifi/weir/internal/adminauth"
 	"github.com/weir-nifi/weir/internal/daemon"
 )
 
@@ -32,6 +33,7 @@ func TestScrape(t *testing.T) {
 	call := func(method, path, body string) int {
 		req, _ := http.NewRequest(method, base+path, strings.NewReader(body))
 		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set("Authorization", "Bearer "+adminauth.Token([]byte("0123456789abcdef0123")))
 		resp, err := hc.Do(req)
 		if err != nil {
 			t.Fatal(err)

@@ -45,7 +45,15 @@ type Error struct {
 	Msg  string
 	// RetryAfter is sent as Retry-After on KindUnavailable.
 	RetryAfter time.Duration
+	// NotApplied says the request certainly changed nothing (it reached no
+	// leader), so a node that forwarded it may send it to another leader.
+	// The API sends it as the header X-Weir-Not-Applied.
+	NotApplied bool
 }
+
+// HeaderNotApplied marks an answer to a write that certainly changed
+// nothing (Error.NotApplied).
+const HeaderNotApplied = "X-Weir-Not-Applied"
 
 func (e *Error) Error() string { return e.Msg }
 

@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/weir-nifi/weir/internal/adminauth"
 	"github.com/weir-nifi/weir/internal/daemon"
 	"github.com/weir-nifi/weir/internal/ops"
 )
@@ -24,7 +25,7 @@ type node struct {
 func start(t *testing.T) *node {
 	t.Helper()
 	d, err := daemon.Start(daemon.Config{Listen: "127.0.0.1:0", RaftListen: "127.0.0.1:0", DataDir: t.TempDir(),
-		ClusterKey: "0123456789abcdef0123", UnsafeNoSync: true}, slog.New(slog.NewTextHandler(io.Discard, nil)))
+		ClusterKey: testKey, UnsafeNoSync: true}, slog.New(slog.NewTextHandler(io.Discard, nil)))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -46,6 +47,8 @@ func start(t *testing.T) *node {
 	}
 }
 
+const testKey = "0123456789abcdef0123"
+
 func (n *node) do(method, path, body string) (int, http.Header, string) {
 	n.t.Helper()
 	req, err := http.NewRequest(method, n.base+path, strings.NewReader(body))
@@ -55,6 +58,8 @@ func (n *node) do(method, path, body string) (int, http.Header, string) {
 	if body != "" {
 		req.Header.Set("Content-Type", "application/json")
 	}
+	// Operations need proof of the cluster key (package adminauth).
+	req.Header.Set("Authorization", "Bearer "+adminauth.Token([]byte(testKey)))
 	resp, err := n.hc.Do(req)
 	if err != nil {
 		return 0, nil, err.Error()

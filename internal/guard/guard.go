@@ -1,0 +1,406 @@
+// Package guard checks what every request to the public HTTP port must
+// satisfy before it is routed, and bounds what requests may hold:
+//
+//   - the Host header names this node (an allowlist), so a web page that
+//     rebinds its DNS name to the node's address cannot read the API;
+//   - the path is clean and valid UTF-8: "." and ".." segments, empty
+//     segments and invalid UTF-8 in the path or query are refused with
+//     400, never redirected to the cleaned path (a client that follows
+//     redirects would apply a DELETE of /buckets/b/flows/.. to the bucket);
+//   - a request with a body that changes state declares JSON (or the
+//     multipart or form types NiFi uses on the few endpoints that take
+//     them), so a cross-site text/plain form post cannot write (415);
+//   - request bodies share a memory budget (a request waits for its share,
+//     then gets 503), and a body that stops arriving is cut off after an
+//     idle timeout, so half-sent bodies cannot pile up.
+//
+// Errors are NiFi's: text/plain with the status.
+package guard
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"mime"
+	"net"
+	"net/http"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+	"unicode/utf8"
+
+	"github.com/weir-nifi/weir/internal/model"
+)
+
+// Defaults for Options.
+const (
+	DefaultBodyBudget = 128 << 20
+	DefaultBodyWait   = 10 * time.Second
+	DefaultBodyIdle   = 30 * time.Second
+)
+
+// Options configure the guard.
+type Options struct {
+	// Hosts are the host[:port] names this node answers to besides IP
+	// literals and localhost (its advertised host, --allowed-hosts). A
+	// "*" entry turns the Host check off.
+	Hosts []string
+	// MaxBody is the largest body one request may send; a request without
+	// a Content-Length reserves budget in steps up to it.
+	MaxBody int64
+	// BodyBudget bounds the body bytes all requests hold at once
+	// (DefaultBodyBudget when 0, no bound when negative).
+	BodyBudget int64
+	// BodyWait is how long a request waits for its share of the budget
+	// before 503 (DefaultBodyWait when 0).
+	BodyWait time.Duration
+	// BodyIdle cuts off a body that sends nothing for this long
+	// (DefaultBodyIdle when 0).
+	BodyIdle time.Duration
+}
+
+// Guard is the middleware.
+type Guard struct {
+	o      Options
+	next   http.Handler
+	hosts  map[string]bool // lower-case host or host:port
+	anyHst bool
+	budget *budget
+}
+
+// New wraps next.
+func New(o Options, next http.Handler) *Guard {
+	if o.BodyBudget == 0 {
+		o.BodyBudget = DefaultBodyBudget
+	}
+	if o.BodyWait <= 0 {
+		o.BodyWait = DefaultBodyWait
+	}
+	if o.BodyIdle <= 0 {
+		o.BodyIdle = DefaultBodyIdle
+	}
+	g := &Guard{o: o, next: next, hosts: map[string]bool{}}
+	for _, h := range o.Hosts {
+		h = strings.ToLower(strings.TrimSpace(h))
+		switch {
+		case h == "*":
+			g.anyHst = true
+		case h != "":
+			g.hosts[h] = true
+		}
+	}
+	if o.BodyBudget > 0 {
+		g.budget = newBudget(o.BodyBudget)
+	}
+	return g
+}
+
+func (g *Guard) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if !g.hostAllowed(r.Host) {
+		refuse(w, http.StatusBadRequest, fmt.Sprintf("Invalid Host header %q: this node does not answer to that name. "+
+			"If it is the address of a load balancer or DNS name in front of Weir, add it with --allowed-hosts.", r.Host))
+		return
+	}
+	if msg := badPath(r); msg != "" {
+		refuse(w, http.StatusBadRequest, msg)
+		return
+	}
+	if hasBody(r) && changesState(r.Method) {
+		if msg := badContentType(r); msg != "" {
+			refuse(w, http.StatusUnsupportedMediaType, msg)
+			return
+		}
+	}
+	if !hasBody(r) {
+		g.next.ServeHTTP(w, r)
+		return
+	}
+	b := &body{rc: r.Body, g: g, ctl: http.NewResponseController(w), ctx: r.Context(), size: r.ContentLength}
+	defer b.release()
+	if b.size > 0 && g.budget != nil {
+		// Known length: take the whole share before the handler runs, so a
+		// request is either served or refused, not stalled halfway.
+		if err := b.reserve(min(b.size, max(g.o.MaxBody, 1))); err != nil {
+			w.Header().Set("Retry-After", "1")
+			refuse(w, http.StatusServiceUnavailable, errBusy.Msg)
+			return
+		}
+	}
+	b.extend()
+	r.Body = b
+	g.next.ServeHTTP(w, r)
+}
+
+// hostAllowed accepts IP literals (DNS rebinding needs a name), localhost
+// and the configured names, with or without a port.
+func (g *Guard) hostAllowed(hostport string) bool {
+	if g.anyHst {
+		return true
+	}
+	hp := strings.ToLower(hostport)
+	if g.hosts[hp] {
+		return true
+	}
+	host := hp
+	if h, _, err := net.SplitHostPort(hp); err == nil {
+		host = h
+	}
+	host = strings.TrimSuffix(strings.TrimPrefix(host, "["), "]")
+	if host == "" {
+		return false
+	}
+	if net.ParseIP(host) != nil || host == "localhost" || strings.HasSuffix(host, ".localhost") {
+		return true
+	}
+	return g.hosts[host]
+}
+
+// badPath refuses paths a server would clean into another resource and
+// invalid UTF-8 in the path or the query.
+func badPath(r *http.Request) string {
+	p := r.URL.Path
+	if !utf8.ValidString(p) || !utf8.ValidString(r.URL.RawQuery) {
+		return "Invalid request: the path or query is not valid UTF-8."
+	}
+	if q, err := urlUnescape(r.URL.RawQuery); err == nil && !utf8.ValidString(q) {
+		return "Invalid request: the query is not valid UTF-8."
+	}
+	if p == "" || p == "/" {
+		return ""
+	}
+	// Check the path as sent (escaped) and as decoded: "%2e%2e" is
+	// decoded to ".." by the router.
+	for _, form := range []string{r.URL.EscapedPath(), p} {
+		segs := strings.Split(strings.TrimPrefix(form, "/"), "/")
+		for i, s := range segs {
+			last := i == len(segs)-1
+			switch {
+			case s == "." || s == "..":
+				return "Invalid request path: '.' and '..' are not valid identifiers or path segments."
+			case s == "" && !last:
+				return "Invalid request path: empty path segment."
+			}
+		}
+	}
+	return ""
+}
+
+func urlUnescape(q string) (string, error) {
+	// Only the validity of the decoded bytes matters here.
+	var b strings.Builder
+	for i := 0; i < len(q); i++ {
+		c := q[i]
+		switch {
+		case c == '%' && i+2 < len(q):
+			n, err := strconv.ParseUint(q[i+1:i+3], 16, 8)
+			if err != nil {
+				return "", err
+			}
+			b.WriteByte(byte(n))
+			i += 2
+		case c == '+':
+			b.WriteByte(' ')
+		default:
+			b.WriteByte(c)
+		}
+	}
+	return b.String(), nil
+}
+
+func hasBody(r *http.Request) bool {
+	return r.ContentLength > 0 || (r.ContentLength < 0 && r.Body != nil && r.Body != http.NoBody)
+}
+
+func changesState(method string) bool {
+	switch method {
+	case http.MethodGet, http.MethodHead, http.MethodOptions:
+		return false
+	}
+	return true
+}
+
+// badContentType says why a state-changing body is refused, "" when its
+// type is accepted: JSON anywhere; multipart/form-data only for bundle
+// uploads and form-urlencoded only for the login endpoints, as in NiFi.
+func badContentType(r *http.Request) string {
+	ct := r.Header.Get("Content-Type")
+	mt, _, err := mime.ParseMediaType(ct)
+	if err == nil {
+		switch {
+		case mt == "application/json" || strings.HasSuffix(mt, "+json"):
+			return ""
+		case mt == "multipart/form-data" && strings.Contains(r.URL.Path, "/bundles/"):
+			return ""
+		case mt == "application/x-www-form-urlencoded" && strings.Contains(r.URL.Path, "/access/"):
+			return ""
+		}
+	}
+	if ct == "" {
+		ct = "none"
+	}
+	return "HTTP 415 Unsupported Media Type: a request that changes state must send its body as Content-Type: application/json (got " + ct + ")."
+}
+
+func refuse(w http.ResponseWriter, status int, msg string) {
+	w.Header().Set("Content-Type", "text/plain")
+	w.Header().Set("X-Content-Type-Options", "nosniff")
+	w.Header().Set("Connection", "close")
+	w.WriteHeader(status)
+	_, _ = io.WriteString(w, msg)
+}
+
+// ---- bodies
+
+// body reserves budget as it is read (for bodies without a length) and
+// keeps a read deadline that moves with every byte that arrives.
+type body struct {
+	rc   io.ReadCloser
+	g    *Guard
+	ctl  *http.ResponseController
+	ctx  context.Context
+	size int64
+
+	mu       sync.Mutex
+	held     int64
+	read     int64
+	released bool
+}
+
+const step = 1 << 20
+
+func (b *body) Read(p []byte) (int, error) {
+	if b.g.budget != nil && b.size <= 0 {
+		// No length: reserve in steps ahead of what is read.
+		b.mu.Lock()
+		need := b.read+int64(len(p)) > b.held
+		b.mu.Unlock()
+		if need {
+			if err := b.reserve(step); err != nil {
+				return 0, err
+			}
+		}
+	}
+	n, err := b.rc.Read(p)
+	b.mu.Lock()
+	b.read += int64(n)
+	b.mu.Unlock()
+	if n > 0 {
+		b.extend()
+	}
+	var ne net.Error
+	if errors.As(err, &ne) && ne.Timeout() {
+		err = fmt.Errorf("the request body stopped arriving for %v", b.g.o.BodyIdle)
+	}
+	return n, err
+}
+
+func (b *body) Close() error { return b.rc.Close() }
+
+// extend moves the read deadline: a body may arrive slowly, but not stop.
+func (b *body) extend() {
+	_ = b.ctl.SetReadDeadline(time.Now().Add(b.g.o.BodyIdle))
+}
+
+func (b *body) reserve(n int64) error {
+	n = min(n, b.g.budget.size)
+	ctx, cancel := context.WithTimeout(b.ctx, b.g.o.BodyWait)
+	defer cancel()
+	if err := b.g.budget.acquire(ctx, n); err != nil {
+		return errBusy
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.released {
+		b.g.budget.release(n)
+		return errBusy
+	}
+	b.held += n
+	return nil
+}
+
+// release returns the request's share when its handler is done (the
+// body's bytes may be held until then).
+func (b *body) release() {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.g.budget != nil && b.held > 0 {
+		b.g.budget.release(b.held)
+	}
+	b.held = 0
+	b.released = true
+	// The connection may be reused: no deadline for the next request.
+	_ = b.ctl.SetReadDeadline(time.Time{})
+}
+
+// errBusy is a model error so the API answers it as 503 when a body read
+// fails with it.
+var errBusy = model.Unavailable("This node is receiving as many request bodies as its memory budget allows. Retry shortly.", time.Second)
+
+// budget is a weighted semaphore that serves waiters in order, so a large
+// body is not starved by a stream of small ones.
+type budget struct {
+	mu      sync.Mutex
+	free    int64
+	size    int64
+	waiters []*waiter
+}
+
+type waiter struct {
+	n     int64
+	ready chan struct{}
+}
+
+func newBudget(n int64) *budget { return &budget{free: n, size: n} }
+
+// acquire takes n (at most the budget's size) or fails when ctx ends.
+func (s *budget) acquire(ctx context.Context, n int64) error {
+	s.mu.Lock()
+	if len(s.waiters) == 0 && s.free >= n {
+		s.free -= n
+		s.mu.Unlock()
+		return nil
+	}
+	w := &waiter{n: n, ready: make(chan struct{})}
+	s.waiters = append(s.waiters, w)
+	s.mu.Unlock()
+	select {
+	case <-w.ready:
+		return nil
+	case <-ctx.Done():
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		select {
+		case <-w.ready:
+			// Granted while giving up: give it back.
+			s.free += n
+			s.grant()
+		default:
+			for i, o := range s.waiters {
+				if o == w {
+					s.waiters = append(s.waiters[:i], s.waiters[i+1:]...)
+					break
+				}
+			}
+			s.grant()
+		}
+		return ctx.Err()
+	}
+}
+
+func (s *budget) release(n int64) {
+	s.mu.Lock()
+	s.free += n
+	s.grant()
+	s.mu.Unlock()
+}
+
+func (s *budget) grant() {
+	for len(s.waiters) > 0 && s.free >= s.waiters[0].n {
+		w := s.waiters[0]
+		s.waiters = s.waiters[1:]
+		s.free -= w.n
+		close(w.ready)
+	}
+}

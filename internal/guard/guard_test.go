@@ -1,0 +1,219 @@
+package guard
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+)
+
+func serve(t *testing.T, o Options, h http.Handler) *httptest.Server {
+	t.Helper()
+	if h == nil {
+		h = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			b, err := io.ReadAll(r.Body)
+			if err != nil {
+				http.Error(w, err.Error(), 400)
+				return
+			}
+			fmt.Fprintf(w, "ok %d", len(b))
+		})
+	}
+	s := httptest.NewServer(New(o, h))
+	t.Cleanup(s.Close)
+	return s
+}
+
+// raw sends a request as written and returns the status line's code.
+func raw(t *testing.T, addr, req string) (int, string) {
+	t.Helper()
+	c, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	_ = c.SetDeadline(time.Now().Add(10 * time.Second))
+	if _, err := io.WriteString(c, req); err != nil {
+		t.Fatal(err)
+	}
+	resp, err := http.ReadResponse(bufio.NewReader(c), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b)
+}
+
+func TestHostAllowlist(t *testing.T) {
+	s := serve(t, Options{Hosts: []string{"weir.example.com", "lb:8443"}}, nil)
+	addr := strings.TrimPrefix(s.URL, "http://")
+	for host, want := range map[string]int{
+		"127.0.0.1:1": 200, "[::1]:80": 200, "localhost:18080": 200, "weir.example.com": 200,
+		"WEIR.example.com:18080": 200, "lb:8443": 200,
+		"evil.example.com:18080": 400, "lb:9999": 400, "": 400, "rebind.attacker.test": 400,
+	} {
+		st, body := raw(t, addr, "GET /nifi-registry-api/buckets HTTP/1.1\r\nHost: "+host+"\r\nConnection: close\r\n\r\n")
+		if st != want {
+			t.Errorf("Host %q: %d %q, want %d", host, st, body, want)
+		}
+	}
+	s2 := serve(t, Options{Hosts: []string{"*"}}, nil)
+	if st, _ := raw(t, strings.TrimPrefix(s2.URL, "http://"), "GET / HTTP/1.1\r\nHost: any.example\r\nConnection: close\r\n\r\n"); st != 200 {
+		t.Errorf("'*' allows any host: got %d", st)
+	}
+}
+
+// "." and ".." are refused, never redirected: a client that follows the
+// redirect would DELETE the bucket instead of the flow.
+func TestDotSegmentsAreRefusedNotRedirected(t *testing.T) {
+	mux := http.NewServeMux()
+	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "routed "+r.URL.Path) })
+	s := serve(t, Options{}, mux)
+	addr := strings.TrimPrefix(s.URL, "http://")
+	for _, p := range []string{
+		"/nifi-registry-api/buckets/b/flows/..", "/nifi-registry-api/buckets/b/flows/.", "/nifi-registry-api/buckets/b/flows/%2e%2e",
+		"/nifi-registry-api/buckets/b/flows/%2E%2e/", "/nifi-registry-api/buckets/../x", "/nifi-registry-api//buckets",
+		"/nifi-registry-api/buckets/%FF", "/nifi-registry-api/buckets?name=%C3%28",
+	} {
+		st, body := raw(t, addr, "DELETE "+p+" HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n")
+		if st != 400 {
+			t.Errorf("%s: %d %q, want 400", p, st, body)
+		}
+	}
+	if st, body := raw(t, addr, "GET /nifi-registry-api/buckets/ HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n"); st != 200 {
+		t.Errorf("trailing slash: %d %q", st, body)
+	}
+}
+
+func TestWritesNeedJSON(t *testing.T) {
+	s := serve(t, Options{}, nil)
+	post := func(path, ct, body string) int {
+		req, _ := http.NewRequest(http.MethodPost, s.URL+path, strings.NewReader(body))
+		if ct != "" {
+			req.Header.Set("Content-Type", ct)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	for _, c := range []struct {
+		path, ct string
+		want     int
+	}{
+		{"/nifi-registry-api/buckets", "application/json", 200},
+		{"/nifi-registry-api/buckets", "application/json; charset=utf-8", 200},
+		{"/nifi-registry-api/buckets", "text/plain", 415}, // what a cross-site form can send
+		{"/nifi-registry-api/buckets", "application/x-www-form-urlencoded", 415},
+		{"/nifi-registry-api/buckets", "multipart/form-data; boundary=x", 415},
+		{"/nifi-registry-api/buckets", "", 415},
+		{"/nifi-registry-api/actuator/maintenance", "text/plain", 415},
+		{"/nifi-registry-api/buckets/b/bundles/nifi-nar", "multipart/form-data; boundary=x", 200},
+		{"/nifi-registry-api/access/token", "application/x-www-form-urlencoded", 200},
+	} {
+		if got := post(c.path, c.ct, `{"name":"x"}`); got != c.want {
+			t.Errorf("POST %s as %q: %d, want %d", c.path, c.ct, got, c.want)
+		}
+	}
+	// No body, no type needed (a DELETE, a POST that switches nothing).
+	req, _ := http.NewRequest(http.MethodDelete, s.URL+"/nifi-registry-api/buckets/b", nil)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 200 {
+		t.Errorf("DELETE without body: %d", resp.StatusCode)
+	}
+}
+
+// Bodies share a budget: while one request holds it all, the next waits,
+// and gets 503 when its wait runs out; once the first is done, bodies go
+// through again.
+func TestBodyBudget(t *testing.T) {
+	hold := make(chan struct{})
+	var inHandler atomic.Int32
+	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		io.ReadAll(r.Body)
+		if inHandler.Add(1) == 1 {
+			<-hold
+		}
+		io.WriteString(w, "ok")
+	})
+	s := serve(t, Options{BodyBudget: 1000, MaxBody: 1000, BodyWait: 300 * time.Millisecond}, h)
+	post := func(n int) int {
+		req, _ := http.NewRequest(http.MethodPost, s.URL+"/x", strings.NewReader(strings.Repeat("a", n)))
+		req.Header.Set("Content-Type", "application/json")
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Error(err)
+			return 0
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	first := make(chan int)
+	go func() { first <- post(900) }()
+	for inHandler.Load() == 0 {
+		time.Sleep(5 * time.Millisecond)
+	}
+	if got := post(500); got != 503 {
+		t.Fatalf("over budget: %d, want 503", got)
+	}
+	close(hold)
+	if got := <-first; got != 200 {
+		t.Fatalf("first: %d", got)
+	}
+	if got := post(500); got != 200 {
+		t.Fatalf("after release: %d", got)
+	}
+}
+
+// A body that stops arriving is cut off after the idle timeout and its
+// share of the budget returned.
+func TestStalledBodyIsCutOff(t *testing.T) {
+	done := make(chan error, 1)
+	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_, err := io.ReadAll(r.Body)
+		done <- err
+	})
+	s := serve(t, Options{BodyIdle: 200 * time.Millisecond, BodyBudget: 100, MaxBody: 100}, h)
+	c, err := net.Dial("tcp", strings.TrimPrefix(s.URL, "http://"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	io.WriteString(c, "POST /x HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{\"half\":")
+	select {
+	case err := <-done:
+		if err == nil {
+			t.Fatal("a half-sent body read without error")
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("the stalled body was never cut off")
+	}
+	// Its budget came back: a whole body goes through.
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	req, _ := http.NewRequestWithContext(ctx, http.MethodPost, s.URL+"/x", strings.NewReader(strings.Repeat("b", 100)))
+	req.Header.Set("Content-Type", "application/json")
+	go func() { <-done }()
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 200 {
+		t.Fatalf("after the cut-off: %d", resp.StatusCode)
+	}
+}

@@ -185,6 +185,11 @@ func (v *Verifier) Middleware(protect func(*http.Request) bool, next http.Handle
 			next.ServeHTTP(w, r)
 			return
 		}
+		if r.Header.Get("Authorization") == "" && r.Header.Get(Header) == "" {
+			// No proof at all: say so before looking at the body.
+			writeError(w, v.Verify(r, nil))
+			return
+		}
 		body, err := io.ReadAll(io.LimitReader(r.Body, maxBody+1))
 		if err != nil || len(body) > maxBody {
 			writeError(w, model.Invalid("The body of an operations request must be under 1 MB and arrive whole."))

@@ -330,13 +330,11 @@ func (a *API) bundleSurface() {
 // the bucket. Where NiFi would then store the bundle, Weir refuses.
 func (a *API) uploadBundle(w http.ResponseWriter, r *http.Request) error {
 	if !slices.Contains(bundleTypes, r.PathValue("bundleType")) {
-		// BundleType.fromString throws; Jersey turns that into a
-		// PathParamException, a WebApplicationException without entity
-		// for which NiFi registers no mapper but ThrowableMapper (500).
-		a.opts.Log.Info("bundle upload with unknown bundle type answered as NiFi does (500)",
-			"bundleType", r.PathValue("bundleType"))
-		writeText(w, http.StatusInternalServerError, model.MsgUnexpected)
-		return nil
+		// NiFi answers 500 here (BundleType.fromString throws; Jersey makes
+		// it a PathParamException that only ThrowableMapper maps). A bad
+		// path is the client's error, and Weir keeps 5xx for its own
+		// failures, so this is a 400 that names the valid types.
+		return model.Invalid("Invalid bundle type '" + r.PathValue("bundleType") + "': expected one of " + strings.Join(bundleTypes, ", "))
 	}
 	if javaIsBlank(r.PathValue("bucketId")) {
 		return model.Invalid(msgBlankBucketID)

@@ -313,7 +313,7 @@ func TestSurfacesEmptyRegistry(t *testing.T) {
 		{method: "POST", path: "/buckets/nope/bundles/nifi-nar", multipart: file, status: 404, want: model.MsgBucketNotFound},
 		{method: "POST", path: "/buckets/nope/bundles/nifi-nar", multipart: map[string]string{"sha256": "00"}, status: 400,
 			want: "Extension bundle input stream cannot be null"},
-		{method: "POST", path: "/buckets/nope/bundles/NIFI_NAR", multipart: file, status: 500, want: model.MsgUnexpected},
+		{method: "POST", path: "/buckets/nope/bundles/NIFI_NAR", multipart: file, status: 400, want: "Invalid bundle type 'NIFI_NAR': expected one of nifi-nar, minifi-cpp"},
 		{method: "GET", path: "/bundles", tmpl: "/bundles", status: 200, want: "[]"},
 		{method: "GET", path: "/bundles?bucketName=My%25&groupId=com.%25", tmpl: "/bundles", status: 200, want: "[]"},
 		{method: "GET", path: "/bundles/versions?version=1.0.%25", tmpl: "/bundles/versions", status: 200, want: "[]"},
@@ -409,7 +409,7 @@ func TestSurfacesWithBuckets(t *testing.T) {
 			want: api.MsgBundlesUnsupported},
 		{method: "POST", path: "/buckets/" + beta + "/bundles/nifi-nar", body: `{"not":"multipart"}`, status: 400,
 			want: "Extension bundle input stream cannot be null"},
-		{method: "POST", path: "/buckets/" + beta + "/bundles/jar", multipart: file, status: 500, want: model.MsgUnexpected},
+		{method: "POST", path: "/buckets/" + beta + "/bundles/jar", multipart: file, status: 400, want: "Invalid bundle type 'jar': expected one of nifi-nar, minifi-cpp"},
 		{method: "GET", path: "/bundles", tmpl: "/bundles", status: 200, want: "[]"},
 
 		{method: "GET", path: "/extension-repository/beta", tmpl: "/extension-repository/{bucketName}", status: 200, want: "[]"},

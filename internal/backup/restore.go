@@ -2,31 +2,61 @@ package backup
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"os"
 	"path/filepath"
+	"time"
 
 	"github.com/weir-nifi/weir/internal/durable"
 	"github.com/weir-nifi/weir/internal/store"
 )
 
-// RestoredFile is written into a restored data directory: the manifest of
-// the backup it came from, for the operator's records.
-const RestoredFile = "restored-from.json"
+// Files a restore leaves in a data directory. A restored directory is
+// either complete (and says so) or refused with what to do:
+//
+//   - RestoringFile is written, durably, before anything else and removed
+//     last: while it exists the directory is an interrupted restore, and
+//     weir server refuses it (weir restore starts over in it);
+//   - SeedPendingFile is written with the restored store and removed once
+//     the node's first start has made the restored state the new cluster's
+//     first Raft snapshot (SeedCluster): until then the node serves
+//     nothing, and a start interrupted before that point is redone from the
+//     restored store (see PrepareStart);
+//   - RestoredFile keeps the manifest of the backup, for the operator.
+const (
+	RestoredFile    = "restored-from.json"
+	RestoringFile   = "restore-incomplete"
+	SeedPendingFile = "seed-pending"
+)
 
 // Restore verifies a backup read from r and makes it the state of a new
-// node in dataDir, which must not hold a node yet. Nothing is left in
-// dataDir unless every check passed: the length and checksums of the file,
-// the bbolt page structure, and the state hash recomputed from the restored
-// database against the manifest's. progress, if not nil, is told the bytes
-// read.
+// node in dataDir, which must not hold a node yet (an interrupted restore
+// is cleared and done again). Nothing usable is left in dataDir unless
+// every check passed: the length and checksums of the file, the bbolt page
+// structure, and the state hash recomputed from the restored database
+// against the manifest's. progress, if not nil, is told the bytes read.
 func Restore(r io.Reader, dataDir string, progress func(n int64)) (Info, error) {
 	var info Info
+	if err := clearInterrupted(dataDir); err != nil {
+		return info, err
+	}
 	if err := checkEmpty(dataDir); err != nil {
 		return info, err
 	}
 	if err := os.MkdirAll(dataDir, 0o755); err != nil {
+		return info, err
+	}
+	marker := filepath.Join(dataDir, RestoringFile)
+	note := fmt.Sprintf("weir restore started %s and has not finished: this directory is incomplete.\nRun weir restore into it again (it starts over), or use another directory.\n", time.Now().UTC().Format(time.RFC3339))
+	// Created in place, not by rename: the directory must never hold a
+	// file of this restore without the marker (its existence, not its
+	// text, is what counts).
+	if err := durable.WriteFile(marker, []byte(note), 0o644); err != nil {
+		return info, err
+	}
+	if err := durable.SyncDir(dataDir); err != nil {
 		return info, err
 	}
 	final := filepath.Join(dataDir, "state.db")
@@ -34,7 +64,14 @@ func Restore(r io.Reader, dataDir string, progress func(n int64)) (Info, error) 
 	ok := false
 	defer func() {
 		if !ok {
-			os.Remove(tmp)
+			// A refused restore leaves the directory as it found it; only
+			// a restore that is killed leaves the marker behind.
+			for _, f := range []string{tmp, final, filepath.Join(dataDir, RestoredFile), filepath.Join(dataDir, SeedPendingFile)} {
+				os.Remove(f)
+			}
+			if durable.SyncDir(dataDir) == nil {
+				os.Remove(marker)
+			}
 		}
 	}()
 
@@ -60,18 +97,84 @@ func Restore(r io.Reader, dataDir string, progress func(n int64)) (Info, error) 
 	if counts != m.Counts {
 		return info, fmt.Errorf("%w: the restored counts %+v differ from the backup's %+v", ErrInvalid, counts, m.Counts)
 	}
+	b, _ := json.MarshalIndent(info, "", "  ")
+	if err := durable.ReplaceFile(filepath.Join(dataDir, RestoredFile), append(b, '\n'), 0o644); err != nil {
+		return info, err
+	}
+	if err := durable.ReplaceFile(filepath.Join(dataDir, SeedPendingFile), []byte("the restored state becomes the new cluster's first snapshot at the first start\n"), 0o644); err != nil {
+		return info, err
+	}
 	if err := os.Rename(tmp, final); err != nil {
 		return info, err
 	}
-	ok = true
 	if err := durable.SyncDir(dataDir); err != nil {
 		return info, err
 	}
-	b, _ := json.MarshalIndent(info, "", "  ")
-	if err := os.WriteFile(filepath.Join(dataDir, RestoredFile), append(b, '\n'), 0o644); err != nil {
+	// Last: the directory is complete.
+	if err := os.Remove(marker); err != nil {
 		return info, err
 	}
+	if err := durable.SyncDir(dataDir); err != nil {
+		return info, err
+	}
+	ok = true
 	return info, nil
+}
+
+// clearInterrupted removes what an interrupted restore left in dataDir, so
+// the restore can start over.
+func clearInterrupted(dataDir string) error {
+	if _, err := os.Stat(filepath.Join(dataDir, RestoringFile)); err != nil {
+		return nil
+	}
+	for _, f := range []string{"state.db", "state.db.restoring", RestoredFile, SeedPendingFile} {
+		if err := os.Remove(filepath.Join(dataDir, f)); err != nil && !errors.Is(err, os.ErrNotExist) {
+			return err
+		}
+	}
+	return nil
+}
+
+// PrepareStart checks a data directory before a node starts on it, and
+// tells whether the node must seed its new cluster from a restored store
+// first (SeedCluster, then SeedDone). It refuses an interrupted restore,
+// and a restored directory given a cluster to join. When a previous first
+// start was interrupted before the seed snapshot existed, it clears that
+// start's Raft state: nothing was served from it, and the seed is redone.
+func PrepareStart(dataDir string, joining bool) (seed bool, err error) {
+	if _, err := os.Stat(filepath.Join(dataDir, RestoringFile)); err == nil {
+		return false, fmt.Errorf("data directory %s holds an interrupted restore (weir restore stopped before it finished): run weir restore into it again, or start from an empty directory", dataDir)
+	}
+	if _, err := os.Stat(filepath.Join(dataDir, SeedPendingFile)); err != nil {
+		return false, nil
+	}
+	if joining {
+		return false, fmt.Errorf("data directory %s was restored from a backup and starts a new cluster: start it without --join or --bootstrap, then let the other nodes join it", dataDir)
+	}
+	if _, err := os.Stat(filepath.Join(dataDir, "raft")); err == nil {
+		// A first start stopped before its seed snapshot was in place.
+		// The store was opened synced for it (see daemon), so it holds the
+		// restored registry plus that start's few cluster entries: forget
+		// those (applied index, members) with its Raft state.
+		for _, p := range []string{"raft", "state.db.staged", "state.db.boot"} {
+			if err := os.RemoveAll(filepath.Join(dataDir, p)); err != nil {
+				return false, err
+			}
+		}
+		if err := store.PrepareRestored(filepath.Join(dataDir, "state.db")); err != nil {
+			return false, err
+		}
+	}
+	return true, durable.SyncDir(dataDir)
+}
+
+// SeedDone records that the restored state is the new cluster's first
+// snapshot: later starts are ordinary ones.
+func SeedDone(dataDir string) error {
+	if err := os.Remove(filepath.Join(dataDir, SeedPendingFile)); err != nil && !errors.Is(err, os.ErrNotExist) {
+		return err
+	}
+	return durable.SyncDir(dataDir)
 }
 
 // restoreFile writes the database held by the backup in r to path,

@@ -223,7 +223,12 @@ func Start(cfg Config, st *store.Store) (*Node, error) {
 		return nil, err
 	}
 
-	if err := catchUpFromSnapshot(st, snaps, n.log); err != nil {
+	snapIndex, err := catchUpFromSnapshot(st, snaps, n.log)
+	if err != nil {
+		logs.Close()
+		return nil, err
+	}
+	if err := checkLogCovers(st, snapIndex, logs); err != nil {
 		logs.Close()
 		return nil, err
 	}
@@ -751,30 +756,48 @@ func trimURL(u string) string { return strings.TrimRight(u, "/") }
 // unsynced store, or when the store file was deleted. Raft runs with
 // NoSnapshotRestoreOnStart and replays only the log after its newest
 // snapshot, so the store must hold at least that snapshot's state.
-func catchUpFromSnapshot(st *store.Store, snaps raft.SnapshotStore, log *slog.Logger) error {
+func catchUpFromSnapshot(st *store.Store, snaps raft.SnapshotStore, log *slog.Logger) (uint64, error) {
 	list, err := snaps.List()
 	if err != nil || len(list) == 0 {
-		return err
+		return 0, err
 	}
 	meta := list[0]
 	_, rc, err := snaps.Open(meta.ID)
 	if err != nil {
-		return fmt.Errorf("open raft snapshot %s: %w", meta.ID, err)
+		return 0, fmt.Errorf("open raft snapshot %s: %w", meta.ID, err)
 	}
 	f, err := store.ReadFrameHeader(rc)
 	rc.Close()
 	if err != nil {
-		return fmt.Errorf("raft snapshot %s: %w", meta.ID, err)
+		return 0, fmt.Errorf("raft snapshot %s: %w", meta.ID, err)
 	}
 	if st.AppliedIndex() >= f.Index {
-		return nil
+		return meta.Index, nil
 	}
 	log.Warn("the store is behind the newest Raft snapshot; restoring it before replaying the log",
 		"storeApplied", st.AppliedIndex(), "snapshot", meta.ID, "snapshotApplied", f.Index)
 	_, rc, err = snaps.Open(meta.ID)
 	if err != nil {
-		return err
+		return 0, err
 	}
 	defer rc.Close()
-	return restoreSnapshot(st, rc, log)
+	return meta.Index, restoreSnapshot(st, rc, log)
+}
+
+// checkLogCovers refuses a data directory whose state is behind the start
+// of the Raft log with no snapshot to bridge the gap (the store file was
+// replaced or lost along with the snapshots): replaying would skip the
+// missing entries, and this node would serve, or seed others from, a
+// registry with holes. The store holds everything up to the newest
+// snapshot's index once caught up with it (entries such as barriers never
+// reach the store, so its own applied index may be lower).
+func checkLogCovers(st *store.Store, snapIndex uint64, logs raft.LogStore) error {
+	first, err := logs.FirstIndex()
+	if err != nil || first <= 1 {
+		return err
+	}
+	if covered := max(st.AppliedIndex(), snapIndex); covered+1 < first {
+		return fmt.Errorf("the store (applied up to entry %d) is behind the Raft log, which starts at entry %d, and no Raft snapshot covers the entries between: this data directory is incomplete. Wipe it and let the node rejoin its cluster, or restore it from a backup", covered, first)
+	}
+	return nil
 }

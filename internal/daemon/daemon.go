@@ -62,6 +62,15 @@ func Start(cfg Config, log *slog.Logger) (*Server, error) {
 	if err := os.MkdirAll(cfg.DataDir, 0o755); err != nil {
 		return nil, err
 	}
+	// Before anything is written to the directory: an interrupted restore
+	// is refused, and a directory restored from a backup seeds its new
+	// cluster at the first start; until that is done its store is synced
+	// on every commit, so a crash of the machine cannot take the restored
+	// registry with it.
+	seed, err := backup.PrepareStart(cfg.DataDir, len(cfg.Join) > 0 || cfg.Bootstrap != "")
+	if err != nil {
+		return nil, err
+	}
 	id, err := nodeID(&cfg)
 	if err != nil {
 		return nil, err
@@ -92,7 +101,7 @@ func Start(cfg Config, log *slog.Logger) (*Server, error) {
 		cfg.Advertise = "http://" + ln.Addr().String()
 	}
 	dm := disk.New(disk.Options{Dir: cfg.DataDir, Reserve: cfg.StorageReserve, Log: log})
-	st, err := store.Open(filepath.Join(cfg.DataDir, "state.db"), store.Options{NoSync: cfg.UnsafeNoSync, LogBacked: true})
+	st, err := store.Open(filepath.Join(cfg.DataDir, "state.db"), store.Options{NoSync: cfg.UnsafeNoSync, LogBacked: !seed})
 	if err != nil {
 		ln.Close()
 		return nil, err
@@ -117,10 +126,18 @@ func Start(cfg Config, log *slog.Logger) (*Server, error) {
 	}
 	stopDisk := make(chan struct{})
 	go dm.Run(stopDisk)
-	if fresh && len(cfg.Join) == 0 && cfg.Bootstrap == "" && fileExists(filepath.Join(cfg.DataDir, backup.RestoredFile)) {
-		// First start of a node restored from a backup: make joiners get
-		// the restored state as a snapshot (see backup.SeedCluster).
-		if err := backup.SeedCluster(node.Raft(), 30*time.Second); err != nil {
+	if seed {
+		// First start of a restored node: make the restored state the new
+		// cluster's first snapshot before serving anything, so joiners get
+		// it (see backup.SeedCluster).
+		err := backup.SeedCluster(node.Raft(), 30*time.Second)
+		if err == nil {
+			err = backup.SeedDone(cfg.DataDir)
+		}
+		if err == nil {
+			err = st.BecomeLogBacked()
+		}
+		if err != nil {
 			close(stopDisk)
 			_ = node.Shutdown()
 			st.Close()

@@ -32,7 +32,11 @@ func (s *Service) Diff(bucketID, flowID string, a, b int32) (*model.FlowDifferen
 	}
 	groups, err := flowdiff.Compare(docA[flowdoc.FlowContents], docB[flowdoc.FlowContents])
 	if err != nil {
-		return nil, model.Errorf(model.KindInternal, "diff: %v", err)
+		// Flow contents are stored as sent; NiFi would have refused, at
+		// commit, a document whose components do not have its schema's
+		// types. Such versions cannot be compared: the client's data, not
+		// a failure of the server.
+		return nil, model.Conflict("The versions cannot be compared: their flow contents do not follow NiFi's flow schema (" + err.Error() + ")")
 	}
 	out := &model.FlowDifference{BucketID: bucketID, FlowID: flowID, VersionA: older, VersionB: newer,
 		ComponentDifferenceGroups: make([]json.RawMessage, 0, len(groups))}

@@ -165,6 +165,26 @@ func (s *Store) loadApplied() error {
 	})
 }
 
+// BecomeLogBacked stops syncing commits on a store opened without
+// LogBacked: from now on the Raft log and snapshots make applied entries
+// durable (a restored store is synced until its seed snapshot exists).
+func (s *Store) BecomeLogBacked() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.db == nil || s.opts.LogBacked {
+		return nil
+	}
+	if err := s.db.Sync(); err != nil {
+		return err
+	}
+	if err := writeBootMark(s.path, bootMark{BootID: bootID(), Clean: false}); err != nil {
+		return err
+	}
+	s.opts.LogBacked = true
+	s.db.NoSync = true
+	return nil
+}
+
 // Path is the file the store lives in.
 func (s *Store) Path() string { return s.path }
 

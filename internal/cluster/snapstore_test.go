@@ -417,14 +417,14 @@ func TestCatchUpFromSnapshotRestoresBehindStore(t *testing.T) {
 		t.Fatal(err)
 	}
 	st := emptyStore(t)
-	if err := catchUpFromSnapshot(st, ss, quiet); err != nil {
+	if _, err := catchUpFromSnapshot(st, ss, quiet); err != nil {
 		t.Fatal(err)
 	}
 	if hashOf(t, st) != want || st.AppliedIndex() != 6 {
 		t.Fatalf("store not caught up: index %d", st.AppliedIndex())
 	}
 	// Not behind: nothing happens.
-	if err := catchUpFromSnapshot(st, ss, quiet); err != nil {
+	if _, err := catchUpFromSnapshot(st, ss, quiet); err != nil {
 		t.Fatal(err)
 	}
 }

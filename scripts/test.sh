@@ -22,3 +22,6 @@ go vet ./...
 echo "== go test (race detector on)"
 # System tests build the weir binary once per package run.
 go test -race -count=1 -timeout 75m "$@" ./...
+
+echo "== fuzz (bounded: 10 s per target; scripts/fuzz.sh 600 searches longer)"
+scripts/fuzz.sh 10

@@ -275,7 +275,7 @@ func writeSnapshot(w http.ResponseWriter, status int, s *model.Snapshot) error {
 
 // body reads a request body up to the configured limit (413 above it).
 func (a *API) body(w http.ResponseWriter, r *http.Request) ([]byte, error) {
-	buf, err := readAll(http.MaxBytesReader(w, r.Body, a.opts.MaxBody), r.ContentLength)
+	buf, err := readAll(http.MaxBytesReader(w, r.Body, a.opts.MaxBody), allocHint(r))
 	if err != nil {
 		var mbe *http.MaxBytesError
 		if errors.As(err, &mbe) {
@@ -347,6 +347,18 @@ func jsonKind(k string) string {
 	return k
 }
 
+// allocHint is how much to allocate ahead for a request body: its declared
+// length when the body budget (package guard) has reserved that much,
+// otherwise at most 64 KB — a declared length is not memory the client has
+// sent, and hundreds of half-sent bodies must not each claim 32 MB.
+func allocHint(r *http.Request) int64 {
+	hint := min(r.ContentLength, 64<<10)
+	if rb, ok := r.Body.(interface{ Reserved() int64 }); ok {
+		hint = max(hint, min(r.ContentLength, rb.Reserved()))
+	}
+	return hint
+}
+
 func readAll(r io.Reader, hint int64) ([]byte, error) {
 	var buf bytes.Buffer
 	if hint > 0 && hint < 64<<20 {
@@ -402,8 +414,17 @@ func versionParam(r *http.Request, name string) (int32, error) {
 	if err != nil {
 		return 0, model.NotFound("HTTP 404 Not Found")
 	}
+	if n == 0 {
+		// The registry reads 0 as "latest"; version 0 never exists, so
+		// ask for one that cannot: the bucket and flow are still looked
+		// up first, and the answer is NiFi's 404 for a missing version.
+		return noVersion, nil
+	}
 	return int32(n), nil
 }
+
+// noVersion is a version number no flow has.
+const noVersion int32 = -1
 
 // revisionParams reads ?version=&clientId= of a DELETE.
 func revisionParams(r *http.Request) (registry.RevisionParam, error) {

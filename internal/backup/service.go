@@ -52,8 +52,11 @@ type Config struct {
 	Dir      string
 	Interval time.Duration
 	Keep     int
-	Log      *slog.Logger
-	Now      func() time.Time
+	// StallTimeout cuts off a download whose client takes nothing for
+	// this long, releasing its copy of the store (DefaultStallTimeout).
+	StallTimeout time.Duration
+	Log          *slog.Logger
+	Now          func() time.Time
 }
 
 // DefaultKeep is how many scheduled backups are kept by default.
@@ -111,6 +114,9 @@ func New(st Store, node Node, cfg Config) *Service {
 	}
 	if cfg.Keep <= 0 {
 		cfg.Keep = DefaultKeep
+	}
+	if cfg.StallTimeout <= 0 {
+		cfg.StallTimeout = DefaultStallTimeout
 	}
 	writes, _ := node.(Writes)
 	return &Service{st: st, node: node, writes: writes, cfg: cfg, log: cfg.Log,
@@ -189,7 +195,7 @@ func (s *Service) Handler() http.Handler {
 		h.Set("Content-Disposition", `attachment; filename="`+name+`"`)
 		h.Set("X-Weir-Backup-Index", strconv.FormatUint(p.Manifest.Index, 10))
 		w.WriteHeader(http.StatusOK)
-		n, err := p.WriteTo(newYieldWriter(w, s.writes))
+		n, err := p.WriteTo(newYieldWriter(newDeadlineWriter(w, p.Size(), start, s.cfg.StallTimeout), s.writes))
 		if err != nil {
 			// The client sees a short body (Content-Length promised more).
 			s.failed(KindDownload, fmt.Errorf("streaming backup to %s: %w", r.RemoteAddr, err))

@@ -13,6 +13,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/weir-nifi/weir/internal/api"
+	"github.com/weir-nifi/weir/internal/backup"
 	"github.com/weir-nifi/weir/internal/daemon"
 	"github.com/weir-nifi/weir/internal/disk"
 	"github.com/weir-nifi/weir/internal/guard"
@@ -134,6 +135,7 @@ To form a cluster, start the first node, then start the others with
 	f.StringVar(&cfg.BackupDir, "backup-dir", "", "directory for scheduled backups (taken by the leader; off when empty)")
 	f.DurationVar(&cfg.BackupInterval, "backup-interval", time.Hour, "time between scheduled backups (skipped when nothing changed)")
 	f.IntVar(&cfg.BackupKeep, "backup-keep", 7, "scheduled backups to keep in --backup-dir (older ones are deleted)")
+	f.DurationVar(&cfg.BackupStallTimeout, "backup-stall-timeout", backup.DefaultStallTimeout, "cut off a backup download whose client takes nothing for this long (its copy of the store is released)")
 	f.StringVar(&cfg.LogLevel, "log-level", "info", "debug, info, warn or error")
 	f.StringVar(&cfg.LogFormat, "log-format", "text", "text or json")
 	f.BoolVar(&cfg.UnsafeNoSync, "unsafe-no-sync", false, "skip fsync (loses acknowledged writes on power loss; tests only)")

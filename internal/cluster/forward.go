@@ -86,6 +86,13 @@ func (n *Node) forward(fc *http.Client, w http.ResponseWriter, r *http.Request, 
 		}
 		_, addr, err := n.leaderAddr(r.Context())
 		if err != nil {
+			if n.cfg.Disk != nil && n.cfg.Disk.Failed() {
+				// A node whose disk fails cannot follow a new leader
+				// (it cannot record the new term): say so, not "no leader".
+				if _, derr := n.cfg.Disk.Admit(0); derr != nil {
+					err = derr
+				}
+			}
 			api.WriteError(w, err)
 			return
 		}

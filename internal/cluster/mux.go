@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"net"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -146,6 +147,91 @@ type Mux struct {
 	mu     sync.Mutex
 	subs   map[byte]*subListener
 	closed bool
+
+	// refused rate-limits the log lines about connections that fail the
+	// handshake (anyone who reaches the port can cause them), and
+	// handshakes bounds how many unauthenticated connections are being
+	// handled at once.
+	refused    refusalLog
+	handshakes atomic.Int64
+}
+
+// maxHandshakes bounds connections in their handshake; more are closed at
+// once (and counted as refused).
+const maxHandshakes = 256
+
+// authenticate runs the TLS (when configured) and key handshakes.
+func (m *Mux) authenticate(conn net.Conn) (byte, net.Conn, error) {
+	if m.auth.ServerTLS != nil {
+		tc := tls.Server(conn, m.auth.ServerTLS)
+		_ = tc.SetDeadline(time.Now().Add(handshakeTTL))
+		if err := tc.Handshake(); err != nil {
+			return 0, conn, fmt.Errorf("TLS handshake failed: %w", err)
+		}
+		_ = tc.SetDeadline(time.Time{})
+		conn = tc
+	}
+	typ, err := m.auth.serverHandshake(conn)
+	return typ, conn, err
+}
+
+// refusalLog logs refused cluster connections at most once a minute per
+// remote IP, with how many were refused since the last line.
+type refusalLog struct {
+	mu  sync.Mutex
+	ips map[string]*refusals
+}
+
+type refusals struct {
+	logged     time.Time
+	suppressed int
+}
+
+const (
+	refusalEvery  = time.Minute
+	refusalMaxIPs = 4096
+)
+
+func (r *refusalLog) note(log *slog.Logger, remote net.Addr, err error) {
+	ip := remote.String()
+	if h, _, e := net.SplitHostPort(ip); e == nil {
+		ip = h
+	}
+	now := time.Now()
+	r.mu.Lock()
+	if r.ips == nil {
+		r.ips = map[string]*refusals{}
+	}
+	st := r.ips[ip]
+	if st == nil {
+		if len(r.ips) >= refusalMaxIPs {
+			// Forget addresses quiet for a minute; if all are busy, count
+			// this one under a shared entry.
+			for k, v := range r.ips {
+				if now.Sub(v.logged) > refusalEvery {
+					delete(r.ips, k)
+				}
+			}
+			if len(r.ips) >= refusalMaxIPs {
+				ip = "(other addresses)"
+				st = r.ips[ip]
+			}
+		}
+		if st == nil {
+			st = &refusals{}
+			r.ips[ip] = st
+		}
+	}
+	if now.Sub(st.logged) < refusalEvery {
+		st.suppressed++
+		r.mu.Unlock()
+		return
+	}
+	n := st.suppressed
+	st.logged, st.suppressed = now, 0
+	r.mu.Unlock()
+	log.Warn("refused cluster connection (no valid cluster key; further refusals from this address are counted, one line a minute)",
+		"remote", remote, "err", err, "refusedSinceLastLine", n)
 }
 
 // NewMux listens on addr.
@@ -194,20 +280,16 @@ func (m *Mux) Serve() {
 }
 
 func (m *Mux) handle(conn net.Conn) {
-	if m.auth.ServerTLS != nil {
-		tc := tls.Server(conn, m.auth.ServerTLS)
-		_ = tc.SetDeadline(time.Now().Add(handshakeTTL))
-		if err := tc.Handshake(); err != nil {
-			m.log.Warn("refused cluster connection: TLS handshake failed", "remote", conn.RemoteAddr(), "err", err)
-			conn.Close()
-			return
-		}
-		_ = tc.SetDeadline(time.Time{})
-		conn = tc
+	if m.handshakes.Add(1) > maxHandshakes {
+		m.handshakes.Add(-1)
+		m.refused.note(m.log, conn.RemoteAddr(), errors.New("too many connections in their handshake"))
+		conn.Close()
+		return
 	}
-	typ, err := m.auth.serverHandshake(conn)
+	typ, conn, err := m.authenticate(conn)
+	m.handshakes.Add(-1)
 	if err != nil {
-		m.log.Warn("refused cluster connection", "remote", conn.RemoteAddr(), "err", err)
+		m.refused.note(m.log, conn.RemoteAddr(), err)
 		conn.Close()
 		return
 	}

@@ -1,9 +1,12 @@
 package cluster
 
 import (
+	"bytes"
+	"errors"
 	"io"
 	"log/slog"
 	"net"
+	"strings"
 	"testing"
 	"time"
 )
@@ -82,5 +85,30 @@ func TestDialerRejectsImpostorServer(t *testing.T) {
 	good := &Auth{Key: []byte("the-right-cluster-key")}
 	if _, err := good.dial(ln.Addr().String(), streamRaft, time.Second); err == nil {
 		t.Fatal("handshake with an impostor succeeded")
+	}
+}
+
+// Anyone who reaches the cluster port can fail its handshake; the log
+// must not grow with every attempt: one line a minute per address, with
+// the count of refusals in between.
+func TestRefusalLogIsRateLimitedPerAddress(t *testing.T) {
+	var buf bytes.Buffer
+	log := slog.New(slog.NewTextHandler(&buf, nil))
+	var r refusalLog
+	a := &net.TCPAddr{IP: net.ParseIP("192.0.2.1"), Port: 1}
+	b := &net.TCPAddr{IP: net.ParseIP("192.0.2.2"), Port: 2}
+	for i := 0; i < 1000; i++ {
+		a.Port = 1000 + i // a new source port each time, same address
+		r.note(log, a, errors.New("wrong cluster key"))
+	}
+	r.note(log, b, errors.New("wrong cluster key"))
+	if lines := strings.Count(buf.String(), "\n"); lines != 2 {
+		t.Fatalf("%d log lines for 1001 refusals from 2 addresses:\n%s", lines, buf.String())
+	}
+	// A minute later the next line carries the count.
+	r.ips["192.0.2.1"].logged = time.Now().Add(-2 * refusalEvery)
+	r.note(log, a, errors.New("wrong cluster key"))
+	if !strings.Contains(buf.String(), "refusedSinceLastLine=999") {
+		t.Fatalf("no count of suppressed refusals:\n%s", buf.String())
 	}
 }

@@ -618,7 +618,9 @@ func (n *Node) Propose(ctx context.Context, c command.Command) (any, error) {
 		case errors.Is(err, raft.ErrRaftShutdown):
 			return nil, model.Unavailable("This node is shutting down. Retry on another node.", time.Second)
 		}
-		return nil, err
+		// The leader could not append the entry to its own log (its disk
+		// failed; see package disk): a quorum may still have it.
+		return nil, model.Unavailable("The leader could not store the write on its disk ("+disk.Describe(err)+"); it may or may not have been applied. Check and retry.", time.Second)
 	}
 	r, ok := f.Response().(store.Result)
 	if !ok {

@@ -67,6 +67,9 @@ type Config struct {
 	BackupDir      string
 	BackupInterval time.Duration
 	BackupKeep     int
+	// BackupStallTimeout cuts off a backup download whose client stops
+	// reading (its copy of the store is released).
+	BackupStallTimeout time.Duration
 
 	LogLevel  string
 	LogFormat string

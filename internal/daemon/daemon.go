@@ -106,8 +106,8 @@ func Start(cfg Config, log *slog.Logger) (*Server, error) {
 		ln.Close()
 		return nil, err
 	}
-	if aside := st.Discarded(); aside != "" {
-		log.Warn("the machine stopped without syncing the store; rebuilding it from the Raft snapshot and log", "movedAside", aside)
+	if aside, why := st.Discarded(); aside != "" {
+		log.Warn("rebuilding the store from the Raft snapshot and log: "+why, "movedAside", aside)
 	}
 	node, err := cluster.Start(cluster.Config{
 		ID: id, DataDir: cfg.DataDir, RaftListen: cfg.RaftListen, RaftAdvertise: cfg.RaftAdvertise,
@@ -152,7 +152,8 @@ func Start(cfg Config, log *slog.Logger) (*Server, error) {
 
 	// Operations: health, maintenance, backups, metrics (under the API
 	// base, so writes among them are forwarded to the leader).
-	bk := backup.New(st, node, backup.Config{Dir: cfg.BackupDir, Interval: cfg.BackupInterval, Keep: cfg.BackupKeep, Log: log})
+	bk := backup.New(st, node, backup.Config{Dir: cfg.BackupDir, Interval: cfg.BackupInterval, Keep: cfg.BackupKeep,
+		StallTimeout: cfg.BackupStallTimeout, Log: log})
 	ops.New(node, st, ops.Options{ReadyMaxLag: cfg.ReadyMaxLag, ReadyMaxBehind: cfg.ReadyMaxBehind, Log: log, Disk: dm,
 		Extra: map[string]func() ops.Component{"backup": func() ops.Component {
 			return ops.Component{Status: ops.StatusUp, Details: bk.Report()}

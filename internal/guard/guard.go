@@ -119,9 +119,12 @@ func (g *Guard) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	b := &body{rc: r.Body, g: g, ctl: http.NewResponseController(w), ctx: r.Context(), size: r.ContentLength}
 	defer b.release()
-	if b.size > 0 && g.budget != nil {
-		// Known length: take the whole share before the handler runs, so a
-		// request is either served or refused, not stalled halfway.
+	if b.size > smallBody && g.budget != nil {
+		// A large body with a known length takes its whole share before
+		// the handler runs, so it is served or refused, never stalled
+		// halfway holding part of the budget while others hold the rest.
+		// Small bodies take theirs as their bytes arrive: a client that
+		// declares a body and sends nothing holds nothing.
 		if err := b.reserve(min(b.size, max(g.o.MaxBody, 1))); err != nil {
 			w.Header().Set("Retry-After", "1")
 			refuse(w, http.StatusServiceUnavailable, errBusy.Msg)
@@ -268,26 +271,28 @@ type body struct {
 	released bool
 }
 
-const step = 1 << 20
+// smallBody is the size up to which a body with a known length accounts
+// for its share of the budget as it arrives (so do bodies without a
+// length); larger ones reserve it before the handler runs.
+const smallBody = 256 << 10
 
 func (b *body) Read(p []byte) (int, error) {
-	if b.g.budget != nil && b.size <= 0 {
-		// No length: reserve in steps ahead of what is read.
-		b.mu.Lock()
-		need := b.read+int64(len(p)) > b.held
-		b.mu.Unlock()
-		if need {
-			if err := b.reserve(step); err != nil {
-				return 0, err
-			}
-		}
-	}
 	n, err := b.rc.Read(p)
 	b.mu.Lock()
 	b.read += int64(n)
+	prepaid := b.size > smallBody && b.held > 0
 	b.mu.Unlock()
 	if n > 0 {
 		b.extend()
+		if b.g.budget != nil && !prepaid {
+			// Bodies that did not take their share up front account for
+			// what has arrived: a client that declares a body and sends a
+			// few bytes holds a few bytes. Reading stops while the budget
+			// is spent.
+			if rerr := b.reserve(int64(n)); rerr != nil {
+				return n, rerr
+			}
+		}
 	}
 	var ne net.Error
 	if errors.As(err, &ne) && ne.Timeout() {
@@ -297,6 +302,15 @@ func (b *body) Read(p []byte) (int, error) {
 }
 
 func (b *body) Close() error { return b.rc.Close() }
+
+// Reserved is how many bytes of the budget the body holds: a reader may
+// allocate that much ahead for it (and not more: a declared length is not
+// memory the client has sent).
+func (b *body) Reserved() int64 {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.held
+}
 
 // extend moves the read deadline: a body may arrive slowly, but not stop.
 func (b *body) extend() {

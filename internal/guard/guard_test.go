@@ -3,15 +3,19 @@ package guard
 import (
 	"bufio"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/weir-nifi/weir/internal/model"
 )
 
 func serve(t *testing.T, o Options, h http.Handler) *httptest.Server {
@@ -139,18 +143,29 @@ func TestWritesNeedJSON(t *testing.T) {
 
 // Bodies share a budget: while one request holds it all, the next waits,
 // and gets 503 when its wait runs out; once the first is done, bodies go
-// through again.
+// through again. Large bodies with a length take their share before the
+// handler runs; small ones as they arrive (the handler sees the refusal
+// as a read error carrying the 503).
 func TestBodyBudget(t *testing.T) {
 	hold := make(chan struct{})
+	var once sync.Once
+	release := func() { once.Do(func() { close(hold) }) }
+	defer release()
 	var inHandler atomic.Int32
 	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		io.ReadAll(r.Body)
+		_, err := io.ReadAll(r.Body)
+		var me *model.Error
+		if errors.As(err, &me) {
+			http.Error(w, me.Msg, me.Status())
+			return
+		}
 		if inHandler.Add(1) == 1 {
 			<-hold
 		}
 		io.WriteString(w, "ok")
 	})
-	s := serve(t, Options{BodyBudget: 1000, MaxBody: 1000, BodyWait: 300 * time.Millisecond}, h)
+	const mb = 1 << 20
+	s := serve(t, Options{BodyBudget: mb, MaxBody: mb, BodyWait: 300 * time.Millisecond}, h)
 	post := func(n int) int {
 		req, _ := http.NewRequest(http.MethodPost, s.URL+"/x", strings.NewReader(strings.Repeat("a", n)))
 		req.Header.Set("Content-Type", "application/json")
@@ -163,19 +178,49 @@ func TestBodyBudget(t *testing.T) {
 		return resp.StatusCode
 	}
 	first := make(chan int)
-	go func() { first <- post(900) }()
+	go func() { first <- post(900 << 10) }()
 	for inHandler.Load() == 0 {
 		time.Sleep(5 * time.Millisecond)
 	}
-	if got := post(500); got != 503 {
-		t.Fatalf("over budget: %d, want 503", got)
+	if got := post(500 << 10); got != 503 {
+		t.Fatalf("large body over budget: %d, want 503", got)
 	}
-	close(hold)
+	if got := post(200 << 10); got != 503 {
+		t.Fatalf("small body over budget: %d, want 503", got)
+	}
+	release()
 	if got := <-first; got != 200 {
 		t.Fatalf("first: %d", got)
 	}
-	if got := post(500); got != 200 {
+	if got := post(500 << 10); got != 200 {
 		t.Fatalf("after release: %d", got)
+	}
+}
+
+// A client that declares a large body and sends nothing holds no budget
+// while it is small enough to be reserved as it arrives... and a large one
+// holds only its own share: a small request still goes through.
+func TestHalfSentBodiesDoNotBlockOthers(t *testing.T) {
+	s := serve(t, Options{BodyBudget: 1 << 20, MaxBody: 1 << 20, BodyWait: 300 * time.Millisecond, BodyIdle: 5 * time.Second}, nil)
+	addr := strings.TrimPrefix(s.URL, "http://")
+	for i := 0; i < 50; i++ {
+		c, err := net.Dial("tcp", addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		io.WriteString(c, "POST /x HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: 200000\r\n\r\n{\"half\":")
+	}
+	time.Sleep(100 * time.Millisecond)
+	req, _ := http.NewRequest(http.MethodPost, s.URL+"/x", strings.NewReader(`{"name":"x"}`))
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 200 {
+		t.Fatalf("a small write behind 50 half-sent bodies: %d", resp.StatusCode)
 	}
 }
 

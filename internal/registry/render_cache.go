@@ -29,6 +29,7 @@ type renderKey struct {
 
 type renderEntry struct {
 	key       renderKey
+	epoch     uint64 // the store's removal epoch it was rendered at
 	bucketID  string // the bucket the answer embeds
 	bucketRaw []byte
 	flowRaw   []byte
@@ -43,8 +44,11 @@ func (e *renderEntry) cost() int { return len(e.body) + len(e.bucketRaw) + len(e
 
 // get returns the cached answer if it was rendered from exactly the
 // bucket and flow records that raw returns now (raw reads the stored bytes
-// of a bucket or flow id in the caller's read transaction).
-func (c *renderCache) get(k renderKey, rawBucket, rawFlow func(string) []byte) ([]byte, bool) {
+// of a bucket or flow id in the caller's read transaction), and no flow
+// has been removed since: a flow deleted and created again with the same
+// id, name and times (a migration run twice) has byte-identical records
+// but other versions.
+func (c *renderCache) get(k renderKey, epoch uint64, rawBucket, rawFlow func(string) []byte) ([]byte, bool) {
 	if c == nil || c.max <= 0 {
 		return nil, false
 	}
@@ -55,7 +59,7 @@ func (c *renderCache) get(k renderKey, rawBucket, rawFlow func(string) []byte) (
 		return nil, false
 	}
 	e := el.Value.(*renderEntry)
-	if !bytes.Equal(e.flowRaw, rawFlow(k.flowID)) || !bytes.Equal(e.bucketRaw, rawBucket(e.bucketID)) {
+	if e.epoch != epoch || !bytes.Equal(e.flowRaw, rawFlow(k.flowID)) || !bytes.Equal(e.bucketRaw, rawBucket(e.bucketID)) {
 		return nil, false
 	}
 	c.ll.MoveToFront(el)
@@ -63,11 +67,11 @@ func (c *renderCache) get(k renderKey, rawBucket, rawFlow func(string) []byte) (
 }
 
 // put stores an answer; the records' bytes are copied.
-func (c *renderCache) put(k renderKey, bucketID string, bucketRaw, flowRaw, body []byte) {
+func (c *renderCache) put(k renderKey, epoch uint64, bucketID string, bucketRaw, flowRaw, body []byte) {
 	if c == nil || c.max <= 0 {
 		return
 	}
-	e := &renderEntry{key: k, bucketID: bucketID, bucketRaw: bytes.Clone(bucketRaw), flowRaw: bytes.Clone(flowRaw), body: body}
+	e := &renderEntry{key: k, epoch: epoch, bucketID: bucketID, bucketRaw: bytes.Clone(bucketRaw), flowRaw: bytes.Clone(flowRaw), body: body}
 	if e.cost() > c.max/8 {
 		return // one huge flow must not evict everything else
 	}

@@ -256,7 +256,7 @@ func (s *Service) VersionJSON(bucketID, flowID string, n int32) ([]byte, error) 
 	var out []byte
 	err := s.read(func(tx *store.Tx) error {
 		k := renderKey{bucketID: bucketID, flowID: flowID, version: n}
-		if body, ok := s.cache.get(k, tx.RawBucket, tx.RawFlow); ok {
+		if body, ok := s.cache.get(k, tx.RemovalEpoch(), tx.RawBucket, tx.RawFlow); ok {
 			out = body
 			return nil
 		}
@@ -282,7 +282,7 @@ func (s *Service) VersionJSON(bucketID, flowID string, n int32) ([]byte, error) 
 		if err != nil {
 			return err
 		}
-		s.cache.put(k, b.ID, tx.RawBucket(b.ID), tx.RawFlow(flowID), body)
+		s.cache.put(k, tx.RemovalEpoch(), b.ID, tx.RawBucket(b.ID), tx.RawFlow(flowID), body)
 		out = body
 		return nil
 	})

@@ -58,8 +58,9 @@ func (s *Store) Apply(entries []Entry) ([]Result, error) {
 	last := s.applied.Load()
 	newLast := last
 	var unknown *UnknownCommandError
+	removed := false
 	err := s.db.Update(func(tx *bolt.Tx) error {
-		w := wtx{tx: tx, tr: loadTracker(tx)}
+		w := wtx{tx: tx, tr: loadTracker(tx), removed: &removed}
 	entries:
 		for i, e := range entries {
 			if e.Index != 0 && e.Index <= last {
@@ -96,6 +97,9 @@ func (s *Store) Apply(entries []Entry) ([]Result, error) {
 		return nil, err
 	}
 	s.applied.Store(newLast)
+	if removed {
+		s.removals.Add(1)
+	}
 	s.wake()
 	if unknown != nil {
 		return results, unknown
@@ -126,6 +130,8 @@ var errAlreadyApplied = model.Errorf(model.KindInternal, "entry already applied"
 type wtx struct {
 	tx *bolt.Tx
 	tr *tracker
+	// removed is set when a flow is removed (see Store.removals).
+	removed *bool
 }
 
 func (w wtx) t(name []byte) table { return table{b: w.tx.Bucket(name), name: name, tr: w.tr} }
@@ -485,6 +491,9 @@ func (w wtx) deleteFlow(c *command.DeleteFlow) (any, error) {
 // removeFlow deletes a flow, its name index entry, versions, contents and
 // revision.
 func (w wtx) removeFlow(f FlowRec) error {
+	if w.removed != nil {
+		*w.removed = true
+	}
 	pfx := prefixed(f.ID)
 	for _, t := range [][]byte{tVersions, tContents} {
 		var keys [][]byte

@@ -13,13 +13,19 @@ import (
 // A log-backed store does not fsync its commits (see Options.LogBacked).
 // After a process crash the kernel still has every write, so the file is
 // consistent; after a crash of the machine it may not be (bbolt relies on
-// fsync to order data pages before the meta page). The boot mark tells the
-// two apart: it records the kernel's boot id when the store was opened and
-// whether it was closed cleanly (synced).
+// fsync to order data pages before the meta page). The same holds when the
+// file system under it failed and was mounted again (an ext4 error makes it
+// drop what it had not written) while the machine kept running. The boot
+// mark tells these apart: it records the kernel's boot id and the mount's
+// unique id when the store was opened, and whether it was closed cleanly
+// (synced).
 
 type bootMark struct {
 	BootID string `json:"bootId"`
-	Clean  bool   `json:"clean"`
+	// Mount is the unique id of the mount the store is on ("" where the
+	// kernel does not tell it).
+	Mount string `json:"mount,omitempty"`
+	Clean bool   `json:"clean"`
 }
 
 func bootMarkPath(path string) string { return path + ".boot" }
@@ -46,8 +52,9 @@ func checkBoot(path string) (string, error) {
 		if json.Unmarshal(b, &m) != nil {
 			m = bootMark{}
 		}
-		cur := bootID()
-		if !m.Clean && (cur == "" || m.BootID != cur) {
+		cur, mnt := bootID(), mountID(path)
+		remounted := m.Mount != "" && mnt != "" && m.Mount != mnt
+		if !m.Clean && (cur == "" || m.BootID != cur || remounted) {
 			if _, err := os.Stat(path); err == nil {
 				aside = fmt.Sprintf("%s.unsynced-%d", path, time.Now().UnixNano())
 				if err := os.Rename(path, aside); err != nil {
@@ -60,10 +67,11 @@ func checkBoot(path string) (string, error) {
 	default:
 		return "", err
 	}
-	return aside, writeBootMark(path, bootMark{BootID: bootID(), Clean: false})
+	return aside, writeBootMark(path, false)
 }
 
-func writeBootMark(path string, m bootMark) error {
+func writeBootMark(path string, clean bool) error {
+	m := bootMark{BootID: bootID(), Mount: mountID(path), Clean: clean}
 	b, _ := json.Marshal(m)
 	return durable.ReplaceFile(bootMarkPath(path), b, 0o644)
 }

@@ -9,7 +9,10 @@ import (
 
 // Tx is a consistent read-only view of the state. It is valid only inside
 // the function passed to Read.
-type Tx struct{ tx *bolt.Tx }
+type Tx struct {
+	tx    *bolt.Tx
+	epoch uint64
+}
 
 // Read runs fn against one consistent snapshot of the state.
 func (s *Store) Read(fn func(*Tx) error) error {
@@ -18,8 +21,17 @@ func (s *Store) Read(fn func(*Tx) error) error {
 	if s.db == nil {
 		return errors.New("store is closed")
 	}
-	return s.db.View(func(tx *bolt.Tx) error { return fn(&Tx{tx: tx}) })
+	// The epoch is read before the transaction begins (Apply bumps it
+	// after its commit), so a Tx never pairs a new epoch with old data.
+	epoch := s.removals.Load()
+	return s.db.View(func(tx *bolt.Tx) error { return fn(&Tx{tx: tx, epoch: epoch}) })
 }
+
+// RemovalEpoch counts, on this node since it started, the applied commands
+// that removed flows (deleting a flow or a bucket) and restores. A cache
+// of something derived from a flow's records is stale when the epoch has
+// moved: a flow deleted and created again can have byte-identical records.
+func (t *Tx) RemovalEpoch() uint64 { return t.epoch }
 
 func (t *Tx) b(name []byte) *bolt.Bucket { return t.tx.Bucket(name) }
 

@@ -71,9 +71,14 @@ type Store struct {
 	applyMu sync.Mutex
 
 	applied atomic.Uint64
+	// removals is the removal epoch (Tx.RemovalEpoch): not replicated,
+	// bumped after every applied batch that removed a flow and after
+	// restores.
+	removals atomic.Uint64
 	// discarded is set when Open found an unsynced file from a previous
-	// boot and moved it aside.
-	discarded string
+	// boot or mount, or a damaged file, and moved it aside.
+	discarded     string
+	discardReason string
 	// notify is closed and replaced after every applied batch, so waiters
 	// (linearizable reads on followers) wake without polling.
 	notifyMu sync.Mutex
@@ -92,8 +97,23 @@ func Open(path string, opts Options) (*Store, error) {
 			return nil, err
 		}
 		s.discarded = aside
+		if aside != "" {
+			s.discardReason = "the machine or its file system stopped without the store being synced"
+		}
 	}
-	db, err := openDB(path, opts)
+	db, err := openDBRecovering(path, opts)
+	if err != nil && opts.LogBacked && isDamaged(err) {
+		// A log-backed store holds nothing the Raft log and snapshots do
+		// not: a file that cannot be opened is moved aside and rebuilt,
+		// as after a crash of the machine (the node refuses to start if
+		// the log cannot cover it; see cluster.checkLogCovers).
+		aside := fmt.Sprintf("%s.damaged-%d", path, time.Now().UnixNano())
+		if rerr := os.Rename(path, aside); rerr != nil {
+			return nil, errors.Join(err, rerr)
+		}
+		s.discarded, s.discardReason = aside, "the store file is damaged ("+err.Error()+")"
+		db, err = openDB(path, opts)
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -177,7 +197,7 @@ func (s *Store) BecomeLogBacked() error {
 	if err := s.db.Sync(); err != nil {
 		return err
 	}
-	if err := writeBootMark(s.path, bootMark{BootID: bootID(), Clean: false}); err != nil {
+	if err := writeBootMark(s.path, false); err != nil {
 		return err
 	}
 	s.opts.LogBacked = true
@@ -189,9 +209,27 @@ func (s *Store) BecomeLogBacked() error {
 func (s *Store) Path() string { return s.path }
 
 // Discarded returns where Open moved an unsynced store file left by a
-// crash of the machine ("" when it did not): the state must then be
-// rebuilt from a Raft snapshot and the log.
-func (s *Store) Discarded() string { return s.discarded }
+// crash of the machine, or a damaged one ("" when it did not), and why:
+// the state must then be rebuilt from a Raft snapshot and the log.
+func (s *Store) Discarded() (path, reason string) { return s.discarded, s.discardReason }
+
+// openDBRecovering is openDB that turns a panic of bbolt while it reads a
+// damaged file into an error.
+func openDBRecovering(path string, opts Options) (db *bolt.DB, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			db, err = nil, fmt.Errorf("%w: %v", errDamaged, r)
+		}
+	}()
+	return openDB(path, opts)
+}
+
+var errDamaged = errors.New("damaged store file")
+
+func isDamaged(err error) bool {
+	return errors.Is(err, errDamaged) || errors.Is(err, bolt.ErrInvalid) || errors.Is(err, bolt.ErrChecksum) ||
+		errors.Is(err, bolt.ErrVersionMismatch) || errors.Is(err, bolt.ErrInvalidMapping)
+}
 
 // Close syncs (for a log-backed store) and closes the file.
 func (s *Store) Close() error {
@@ -207,7 +245,7 @@ func (s *Store) Close() error {
 	err = errors.Join(err, s.db.Close())
 	s.db = nil
 	if s.opts.LogBacked && err == nil {
-		err = writeBootMark(s.path, bootMark{BootID: bootID(), Clean: true})
+		err = writeBootMark(s.path, true)
 	}
 	return err
 }

@@ -1,0 +1,45 @@
+#!/usr/bin/env bash
+# Runs every Go fuzz target for a bounded time, one after the other, and
+# stops at the first failure.
+#
+#   scripts/fuzz.sh              10 s per target (what scripts/test.sh runs)
+#   scripts/fuzz.sh 600          10 min per target, to search longer
+#   scripts/fuzz.sh 600 Apply    only the targets whose name matches "Apply"
+#
+# Go fuzzes one target per invocation, so each runs on its own. A failing
+# input is minimized and written to testdata/fuzz/<Target>/ of its package
+# (Go's default); commit it: plain `go test` runs it from then on, as a
+# regression test, and so does every later fuzz run before it fuzzes.
+#
+# FUZZ_MINIMIZE bounds the minimization of each new input (Go's
+# -fuzzminimizetime; default 500x = 500 runs): Go's own default of 60 s
+# per input would spend a short run minimizing instead of fuzzing the
+# slower targets (store, api: about a millisecond or more per run).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+secs=${1:-10}
+only=${2:-}
+minimize=${FUZZ_MINIMIZE:-500x}
+
+# package target
+targets=(
+  "./internal/command FuzzDecode"
+  "./internal/store FuzzApply"
+  "./internal/api FuzzDecodeSnapshot"
+  "./internal/api FuzzRegistryHTTP"
+  "./internal/flowdoc FuzzDecode"
+  "./internal/flowdiff FuzzCompare"
+  "./internal/flowdiff FuzzDecoder"
+)
+
+for t in "${targets[@]}"; do
+  read -r pkg name <<<"$t"
+  if [ -n "$only" ] && ! [[ "$name" =~ $only ]]; then
+    continue
+  fi
+  echo "== fuzz $pkg $name (${secs}s)"
+  # -timeout: go test's default of 10 minutes would end a longer run.
+  go test -run='^$' -fuzz="^${name}\$" -fuzztime="${secs}s" \
+    -fuzzminimizetime="$minimize" -timeout="$((secs + 600))s" "$pkg"
+done

@@ -128,6 +128,8 @@ To form a cluster, start the first node, then start the others with
 	cfg.BodyBudget = guard.DefaultBodyBudget
 	f.Var(sizeValue{&cfg.BodyBudget}, "body-memory", "request body bytes held at once across all requests; beyond it requests wait, then get 503 (e.g. 128MiB)")
 	f.DurationVar(&cfg.BodyTimeout, "body-timeout", guard.DefaultBodyIdle, "cut off a request body that sends nothing for this long")
+	cfg.BodyMinRate = guard.DefaultBodyMinRate
+	f.Var(sizeValue{&cfg.BodyMinRate}, "body-min-rate", "slowest a large request body (over 256 KiB) may arrive, per second on average after 10 s; slower ones are cut off")
 	cfg.StorageReserve = disk.DefaultReserve
 	f.Var(sizeValue{&cfg.StorageReserve}, "storage-reserve", "free space kept on the data directory's file system; client writes are refused with 507 below it (e.g. 64MiB; -1 turns the check off)")
 	f.Uint64Var(&cfg.ReadyMaxLag, "ready-max-lag", 1000, "readiness fails while this node's applied index trails the leader's commit by more entries")

@@ -27,3 +27,25 @@ func (s *streamLayer) Addr() net.Addr {
 	}
 	return s.Listener.Addr()
 }
+
+// noPipeline is the Raft transport with pipelined replication turned off.
+// hashicorp/raft v1.7.3's pipeline can deadlock when a follower answers an
+// append with Success=false (it does when its disk fails): the decoder
+// stops reading answers while the sender waits to queue one more request,
+// and nothing closes the pipeline. The leader then never sends that
+// follower another entry while its heartbeats go on, so the follower is
+// neither fed nor replaced (hashicorp/raft#612; the systest
+// TestHardenDiskReadOnlyTornStore showed it). Without the pipeline, each
+// batch is one request and answer, which bounds what is in flight to one
+// batch per follower.
+type noPipeline struct{ *raft.NetworkTransport }
+
+func (noPipeline) AppendEntriesPipeline(raft.ServerID, raft.ServerAddress) (raft.AppendPipeline, error) {
+	return nil, raft.ErrPipelineReplicationNotSupported
+}
+
+var (
+	_ raft.Transport   = noPipeline{}
+	_ raft.WithPreVote = noPipeline{}
+	_ raft.WithClose   = noPipeline{}
+)

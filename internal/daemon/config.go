@@ -56,6 +56,7 @@ type Config struct {
 	// requests; BodyTimeout cuts off a body that stops arriving.
 	BodyBudget  int64
 	BodyTimeout time.Duration
+	BodyMinRate int64
 	// StorageReserve is the free space kept on the data directory's file
 	// system: client writes are refused with 507 below it (package disk).
 	StorageReserve int64

@@ -181,7 +181,7 @@ func Start(cfg Config, log *slog.Logger) (*Server, error) {
 	}
 	handler = guard.New(guard.Options{
 		Hosts: append(own.names(), cfg.AllowedHosts...), MaxBody: maxBody(cfg),
-		BodyBudget: cfg.BodyBudget, BodyIdle: cfg.BodyTimeout,
+		BodyBudget: cfg.BodyBudget, BodyIdle: cfg.BodyTimeout, BodyMinRate: cfg.BodyMinRate,
 	}, handler)
 
 	s := &Server{cfg: cfg, log: log, st: st, node: node, ln: ln, start: t0, backups: bk, disk: dm, stopDisk: stopDisk}

@@ -11,8 +11,11 @@
 //     multipart or form types NiFi uses on the few endpoints that take
 //     them), so a cross-site text/plain form post cannot write (415);
 //   - request bodies share a memory budget (a request waits for its share,
-//     then gets 503), and a body that stops arriving is cut off after an
-//     idle timeout, so half-sent bodies cannot pile up.
+//     then gets 503): small bodies account for their bytes as they arrive,
+//     in a pool of their own so they never wait behind large ones; large
+//     ones reserve their length first and must then arrive at a minimum
+//     rate; a body that stops arriving is cut off after an idle timeout.
+//     Half-sent bodies hold what they sent, and not for long.
 //
 // Errors are NiFi's: text/plain with the status.
 package guard
@@ -39,6 +42,10 @@ const (
 	DefaultBodyBudget = 128 << 20
 	DefaultBodyWait   = 10 * time.Second
 	DefaultBodyIdle   = 30 * time.Second
+	// DefaultBodyMinRate is about a 1 Mbit/s link.
+	DefaultBodyMinRate = 128 << 10
+	// rateGrace is how long a large body may arrive before its rate counts.
+	rateGrace = 10 * time.Second
 )
 
 // Options configure the guard.
@@ -47,8 +54,7 @@ type Options struct {
 	// literals and localhost (its advertised host, --allowed-hosts). A
 	// "*" entry turns the Host check off.
 	Hosts []string
-	// MaxBody is the largest body one request may send; a request without
-	// a Content-Length reserves budget in steps up to it.
+	// MaxBody is the largest body one request may send.
 	MaxBody int64
 	// BodyBudget bounds the body bytes all requests hold at once
 	// (DefaultBodyBudget when 0, no bound when negative).
@@ -59,6 +65,10 @@ type Options struct {
 	// BodyIdle cuts off a body that sends nothing for this long
 	// (DefaultBodyIdle when 0).
 	BodyIdle time.Duration
+	// BodyMinRate is the slowest a large body that has reserved its share
+	// may arrive, on average, after a grace period (DefaultBodyMinRate
+	// when 0): a client cannot hold a large share by trickling bytes.
+	BodyMinRate int64
 }
 
 // Guard is the middleware.
@@ -67,7 +77,11 @@ type Guard struct {
 	next   http.Handler
 	hosts  map[string]bool // lower-case host or host:port
 	anyHst bool
-	budget *budget
+	// Two pools, so small bodies never wait behind large ones: small
+	// bodies with a length account for their bytes in small as they
+	// arrive; large ones reserve their length in large before the
+	// handler runs, and bodies without a length account in large.
+	small, large *budget
 }
 
 // New wraps next.
@@ -81,6 +95,9 @@ func New(o Options, next http.Handler) *Guard {
 	if o.BodyIdle <= 0 {
 		o.BodyIdle = DefaultBodyIdle
 	}
+	if o.BodyMinRate <= 0 {
+		o.BodyMinRate = DefaultBodyMinRate
+	}
 	g := &Guard{o: o, next: next, hosts: map[string]bool{}}
 	for _, h := range o.Hosts {
 		h = strings.ToLower(strings.TrimSpace(h))
@@ -92,7 +109,9 @@ func New(o Options, next http.Handler) *Guard {
 		}
 	}
 	if o.BodyBudget > 0 {
-		g.budget = newBudget(o.BodyBudget)
+		smallPool := max(o.BodyBudget/4, min(o.BodyBudget, 4<<20))
+		g.small = newBudget(smallPool)
+		g.large = newBudget(max(o.BodyBudget-smallPool, 1))
 	}
 	return g
 }
@@ -117,23 +136,39 @@ func (g *Guard) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		g.next.ServeHTTP(w, r)
 		return
 	}
-	b := &body{rc: r.Body, g: g, ctl: http.NewResponseController(w), ctx: r.Context(), size: r.ContentLength}
+	b := &body{rc: r.Body, g: g, ctl: http.NewResponseController(w), ctx: r.Context(), size: r.ContentLength, start: time.Now()}
 	defer b.release()
-	if b.size > smallBody && g.budget != nil {
+	switch {
+	case g.small == nil:
+	case b.size > smallBody:
 		// A large body with a known length takes its whole share before
 		// the handler runs, so it is served or refused, never stalled
-		// halfway holding part of the budget while others hold the rest.
-		// Small bodies take theirs as their bytes arrive: a client that
-		// declares a body and sends nothing holds nothing.
+		// halfway holding part of the budget while others hold the rest;
+		// it must then arrive at BodyMinRate, so it cannot hold its share
+		// by trickling.
+		b.pool, b.prepaid = g.large, true
 		if err := b.reserve(min(b.size, max(g.o.MaxBody, 1))); err != nil {
 			w.Header().Set("Retry-After", "1")
 			refuse(w, http.StatusServiceUnavailable, errBusy.Msg)
 			return
 		}
+	case b.size > 0:
+		// Small bodies account for their bytes as they arrive: a client
+		// that declares a body and sends a few bytes holds a few bytes.
+		b.pool = g.small
+	default:
+		b.pool = g.large
 	}
 	b.extend()
+	orig := r.Body
 	r.Body = b
 	g.next.ServeHTTP(w, r)
+	// Give the server its own body back: after the handler it decides from
+	// that body's type and what is left of it whether to read the rest
+	// (up to 256 KB, to reuse the connection) or close; with a wrapper it
+	// would try to read the rest of every body, and wait on a client that
+	// stopped sending.
+	r.Body = orig
 }
 
 // hostAllowed accepts IP literals (DNS rebinding needs a name), localhost
@@ -256,14 +291,19 @@ func refuse(w http.ResponseWriter, status int, msg string) {
 
 // ---- bodies
 
-// body reserves budget as it is read (for bodies without a length) and
-// keeps a read deadline that moves with every byte that arrives.
+// body accounts for a request body in the budget and keeps a read
+// deadline that moves with every byte that arrives.
 type body struct {
-	rc   io.ReadCloser
-	g    *Guard
-	ctl  *http.ResponseController
-	ctx  context.Context
-	size int64
+	rc    io.ReadCloser
+	g     *Guard
+	ctl   *http.ResponseController
+	ctx   context.Context
+	size  int64
+	start time.Time
+	// pool is where the body's bytes count (nil: no budget); prepaid says
+	// its whole length was reserved before the handler ran.
+	pool    *budget
+	prepaid bool
 
 	mu       sync.Mutex
 	held     int64
@@ -272,23 +312,19 @@ type body struct {
 }
 
 // smallBody is the size up to which a body with a known length accounts
-// for its share of the budget as it arrives (so do bodies without a
-// length); larger ones reserve it before the handler runs.
+// for its bytes as they arrive, in the small pool; larger ones reserve
+// their length in the large pool before the handler runs.
 const smallBody = 256 << 10
 
 func (b *body) Read(p []byte) (int, error) {
 	n, err := b.rc.Read(p)
 	b.mu.Lock()
 	b.read += int64(n)
-	prepaid := b.size > smallBody && b.held > 0
 	b.mu.Unlock()
 	if n > 0 {
 		b.extend()
-		if b.g.budget != nil && !prepaid {
-			// Bodies that did not take their share up front account for
-			// what has arrived: a client that declares a body and sends a
-			// few bytes holds a few bytes. Reading stops while the budget
-			// is spent.
+		if b.pool != nil && !b.prepaid {
+			// Reading stops while the pool is spent.
 			if rerr := b.reserve(int64(n)); rerr != nil {
 				return n, rerr
 			}
@@ -296,7 +332,7 @@ func (b *body) Read(p []byte) (int, error) {
 	}
 	var ne net.Error
 	if errors.As(err, &ne) && ne.Timeout() {
-		err = fmt.Errorf("the request body stopped arriving for %v", b.g.o.BodyIdle)
+		err = fmt.Errorf("the request body stopped arriving, or arrived slower than %d bytes a second", b.g.o.BodyMinRate)
 	}
 	return n, err
 }
@@ -312,22 +348,30 @@ func (b *body) Reserved() int64 {
 	return b.held
 }
 
-// extend moves the read deadline: a body may arrive slowly, but not stop.
+// extend moves the read deadline: a body may arrive slowly, but not stop,
+// and a large one that holds its share must arrive at the minimum rate.
 func (b *body) extend() {
-	_ = b.ctl.SetReadDeadline(time.Now().Add(b.g.o.BodyIdle))
+	dl := time.Now().Add(b.g.o.BodyIdle)
+	if b.prepaid {
+		byRate := b.start.Add(rateGrace + time.Duration(float64(b.size)/float64(b.g.o.BodyMinRate)*float64(time.Second)))
+		if byRate.Before(dl) {
+			dl = byRate
+		}
+	}
+	_ = b.ctl.SetReadDeadline(dl)
 }
 
 func (b *body) reserve(n int64) error {
-	n = min(n, b.g.budget.size)
+	n = min(n, b.pool.size)
 	ctx, cancel := context.WithTimeout(b.ctx, b.g.o.BodyWait)
 	defer cancel()
-	if err := b.g.budget.acquire(ctx, n); err != nil {
+	if err := b.pool.acquire(ctx, n); err != nil {
 		return errBusy
 	}
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	if b.released {
-		b.g.budget.release(n)
+		b.pool.release(n)
 		return errBusy
 	}
 	b.held += n
@@ -339,13 +383,13 @@ func (b *body) reserve(n int64) error {
 func (b *body) release() {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	if b.g.budget != nil && b.held > 0 {
-		b.g.budget.release(b.held)
+	if b.pool != nil && b.held > 0 {
+		b.pool.release(b.held)
 	}
 	b.held = 0
 	b.released = true
-	// The connection may be reused: no deadline for the next request.
-	_ = b.ctl.SetReadDeadline(time.Time{})
+	// The read deadline stays: the server may still read what is left of
+	// the body (and sets its own deadlines for the next request).
 }
 
 // errBusy is a model error so the API answers it as 503 when a body read

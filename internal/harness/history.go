@@ -415,8 +415,9 @@ func (w *Workload) step(id int, n *Node, cl *client.Client, rnd *rand.Rand) bool
 
 // classify maps a write's error to its outcome: 409 is a refusal by the
 // state machine; a request that never reached a server, or that the server
-// answered with a definite "not done" (503 without "may or may not"), did
-// not happen; anything else (timeouts, broken connections, 5xx) is unknown.
+// answered with a definite "not done" (503 without "may or may not", or 507:
+// refused for want of disk space before anything was proposed), did not
+// happen; anything else (timeouts, broken connections, 5xx) is unknown.
 func classify(err error) linearize.Outcome {
 	var ce *client.Error
 	if errors.As(err, &ce) {
@@ -424,6 +425,8 @@ func classify(err error) linearize.Outcome {
 		case ce.Status == http.StatusConflict:
 			return linearize.Refused
 		case ce.Status == http.StatusServiceUnavailable && !strings.Contains(ce.Message, "may or may not"):
+			return linearize.Failed
+		case ce.Status == http.StatusInsufficientStorage:
 			return linearize.Failed
 		case ce.Status >= 400 && ce.Status < 500:
 			return linearize.Failed
@@ -446,7 +449,7 @@ func notSent(err error) bool {
 func (w *Workload) finish(op *Op, out linearize.Outcome, err error) {
 	w.outcome[out].Add(1)
 	var ce *client.Error
-	if errors.As(err, &ce) && ce.Status != http.StatusConflict && ce.Status != http.StatusServiceUnavailable {
+	if errors.As(err, &ce) && ce.Status != http.StatusConflict && ce.Status != http.StatusServiceUnavailable && ce.Status != http.StatusInsufficientStorage {
 		w.anomaly("#%d %s on %s: unexpected %v", op.Input.Tag, linearize.Describe(porcupine.Operation{Input: op.Input, Output: linearize.Output{Outcome: out}}), op.Node, err)
 	}
 	switch out {

@@ -275,18 +275,9 @@ func writeSnapshot(w http.ResponseWriter, status int, s *model.Snapshot) error {
 
 // body reads a request body up to the configured limit (413 above it).
 func (a *API) body(w http.ResponseWriter, r *http.Request) ([]byte, error) {
-	buf, err := readAll(http.MaxBytesReader(w, r.Body, a.opts.MaxBody), allocHint(r))
+	buf, err := ReadBody(w, r, a.opts.MaxBody)
 	if err != nil {
-		var mbe *http.MaxBytesError
-		if errors.As(err, &mbe) {
-			return nil, &model.Error{Kind: model.KindTooLarge,
-				Msg: "Request body exceeds the limit of " + strconv.FormatInt(a.opts.MaxBody, 10) + " bytes"}
-		}
-		var me *model.Error
-		if errors.As(err, &me) {
-			return nil, me
-		}
-		return nil, model.Invalid("Unable to read request body: " + err.Error())
+		return nil, err
 	}
 	// Invalid UTF-8 would be stored as sent inside a flow document and
 	// served back as invalid JSON, or silently replaced in names.
@@ -295,6 +286,46 @@ func (a *API) body(w http.ResponseWriter, r *http.Request) ([]byte, error) {
 	}
 	return buf, nil
 }
+
+// ReadBody reads a request body of at most maxBody bytes, with NiFi's
+// errors (413 above the limit). A body already read by a layer in front
+// (SetBody) is handed over without a copy.
+func ReadBody(w http.ResponseWriter, r *http.Request, maxBody int64) ([]byte, error) {
+	if b, ok := r.Body.(*readBody); ok {
+		if int64(len(b.b)) > maxBody {
+			return nil, tooLarge(maxBody)
+		}
+		return b.b, nil
+	}
+	buf, err := readAll(http.MaxBytesReader(w, r.Body, maxBody), allocHint(r))
+	if err != nil {
+		var mbe *http.MaxBytesError
+		if errors.As(err, &mbe) {
+			return nil, tooLarge(maxBody)
+		}
+		var me *model.Error
+		if errors.As(err, &me) {
+			return nil, me
+		}
+		return nil, model.Invalid("Unable to read request body: " + err.Error())
+	}
+	return buf, nil
+}
+
+func tooLarge(maxBody int64) *model.Error {
+	return &model.Error{Kind: model.KindTooLarge, Msg: "Request body exceeds the limit of " + strconv.FormatInt(maxBody, 10) + " bytes"}
+}
+
+// SetBody makes b the body of r, already read: ReadBody hands it over
+// without a copy, and other readers read it as usual.
+func SetBody(r *http.Request, b []byte) { r.Body = &readBody{Reader: bytes.NewReader(b), b: b} }
+
+type readBody struct {
+	*bytes.Reader
+	b []byte
+}
+
+func (*readBody) Close() error { return nil }
 
 // decodeSnapshotBody reads and decodes a snapshot body (nil when empty).
 func (a *API) decodeSnapshotBody(w http.ResponseWriter, r *http.Request) (*model.Snapshot, error) {

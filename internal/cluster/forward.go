@@ -6,7 +6,6 @@ import (
 	"errors"
 	"io"
 	"net/http"
-	"strconv"
 	"strings"
 	"time"
 
@@ -49,38 +48,74 @@ func (n *Node) Forwarder(maxBody int64, next http.Handler) http.Handler {
 			n.inflight.Add(1)
 			defer n.inflight.Add(-1)
 		}
-		if !isWrite(r) || n.IsLeader() {
+		if !isWrite(r) {
 			next.ServeHTTP(w, r)
 			return
 		}
 		if n.cfg.WriteMode == WriteRedirect {
-			n.redirect(w, r)
-			return
-		}
-		body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxBody))
-		if err != nil {
-			var mbe *http.MaxBytesError
-			var me *model.Error
-			switch {
-			case errors.As(err, &mbe):
-				api.WriteError(w, &model.Error{Kind: model.KindTooLarge, Msg: "Request body exceeds the limit of " + strconv.FormatInt(maxBody, 10) + " bytes"})
-			case errors.As(err, &me):
-				api.WriteError(w, me)
-			default:
-				api.WriteError(w, model.Invalid("Unable to read request body: "+err.Error()))
+			if n.IsLeader() {
+				next.ServeHTTP(w, r)
+			} else {
+				n.redirect(w, r)
 			}
 			return
+		}
+		body, err := api.ReadBody(w, r, maxBody)
+		if err != nil {
+			api.WriteError(w, err)
+			return
+		}
+		if n.IsLeader() {
+			// Served here; if this node stops leading before the write is
+			// appended, the answer says nothing was applied, and the
+			// write goes on to the next leader instead of failing.
+			api.SetBody(r, body)
+			c := &notApplied{ResponseWriter: w}
+			next.ServeHTTP(c, r)
+			if !c.caught {
+				return
+			}
 		}
 		n.forward(fc, w, r, body, next)
 	})
 }
+
+// notApplied passes an answer through unless it is a 503 that says the
+// write certainly changed nothing (model.HeaderNotApplied); that one it
+// keeps back, so the write can be sent elsewhere.
+type notApplied struct {
+	http.ResponseWriter
+	caught, wrote bool
+}
+
+func (c *notApplied) WriteHeader(code int) {
+	if !c.wrote && code == http.StatusServiceUnavailable && c.Header().Get(model.HeaderNotApplied) != "" {
+		c.caught = true
+		for k := range c.Header() {
+			c.Header().Del(k)
+		}
+		return
+	}
+	c.wrote = true
+	c.ResponseWriter.WriteHeader(code)
+}
+
+func (c *notApplied) Write(b []byte) (int, error) {
+	if c.caught {
+		return len(b), nil
+	}
+	c.wrote = true
+	return c.ResponseWriter.Write(b)
+}
+
+func (c *notApplied) Unwrap() http.ResponseWriter { return c.ResponseWriter }
 
 func (n *Node) forward(fc *http.Client, w http.ResponseWriter, r *http.Request, body []byte, local http.Handler) {
 	deadline := time.Now().Add(n.cfg.LeaderWait)
 	for {
 		if n.IsLeader() {
 			// Leadership came to us while we waited.
-			r.Body = io.NopCloser(bytes.NewReader(body))
+			api.SetBody(r, body)
 			local.ServeHTTP(w, r)
 			return
 		}

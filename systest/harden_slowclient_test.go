@@ -25,7 +25,7 @@ import (
 
 // slowClientAnonBound is the anonymous memory (RssAnon) the leader stays
 // under while it is attacked below. It follows from the defaults: request
-// bodies held at once are bounded by --body-memory (128 MiB), each 30 MB
+// bodies held at once are bounded by --body-memory (48 MiB), each 30 MB
 // commit holds about four copies of its document while it is decoded,
 // compacted, compressed and replicated, the Raft log keeps recent entries
 // in memory, and GOMEMLIMIT is 512 MiB (the collector works harder near
@@ -49,8 +49,11 @@ const slowClientAnonBound = 900 << 20
 // measures it over several runs for docs/benchmarks.md.
 func TestHardenSlowClients(t *testing.T) {
 	long(t)
-	c := harness.StartCluster(t, harness.ClusterOptions{N: 3, Zones: zones3,
-		ExtraArgs: []string{"--body-timeout", "5s", "--backup-stall-timeout", "5s"}})
+	args := []string{"--body-timeout", "5s", "--backup-stall-timeout", "5s"}
+	if extra := os.Getenv("WEIR_SLOWCLIENT_ARGS"); extra != "" {
+		args = append(args, strings.Fields(extra)...) // for experiments
+	}
+	c := harness.StartCluster(t, harness.ClusterOptions{N: 3, Zones: zones3, ExtraArgs: args})
 	leader := c.MustLeader()
 	lc := client.New(leader.API)
 	b, flows := bucketWithFlows(t, lc, "slow-clients", 9)

@@ -202,14 +202,11 @@ func Start(cfg Config, st *store.Store) (*Node, error) {
 	// raft-wal: an append-only segmented log with one fsync per batch of
 	// entries (raft-boltdb needs two per bbolt commit and its file never
 	// shrinks), read with pread so old segments do not inflate RSS.
-	var w *wal.WAL
-	var err error
+	walOpts := []func(*wal.WAL){wal.WithLogger(hlog.Named("wal"))}
 	if cfg.WALSegmentSize > 0 {
-		w, err = wal.Open(walDir, wal.WithLogger(hlog.Named("wal")), wal.WithSegmentSize(cfg.WALSegmentSize))
-	} else {
-		w, err = wal.Open(walDir, wal.WithLogger(hlog.Named("wal")))
+		walOpts = append(walOpts, wal.WithSegmentSize(cfg.WALSegmentSize))
 	}
-	logs := logStore{WAL: w, disk: cfg.Disk, stop: n.stopCh}
+	logs, err := openLogStore(walDir, cfg.Disk, n.stopCh, n.log, walOpts...)
 	if err != nil {
 		return nil, fmt.Errorf("open raft log: %w", err)
 	}
@@ -317,7 +314,7 @@ func Start(cfg Config, st *store.Store) (*Node, error) {
 	if single {
 		n.timeoutMode.Store(timeoutsFast)
 	}
-	r, err := raft.NewRaft(rc, fsm, logs, logs, snaps, n.trans)
+	r, err := raft.NewRaft(rc, fsm, logs, logs, snaps, noPipeline{n.trans})
 	if err != nil {
 		n.closeTransport()
 		return nil, fmt.Errorf("start raft: %w", err)

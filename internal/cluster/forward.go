@@ -6,6 +6,7 @@ import (
 	"errors"
 	"io"
 	"net/http"
+	"strconv"
 	"strings"
 	"time"
 
@@ -208,6 +209,10 @@ type cancelBody struct {
 
 func (b *cancelBody) Close() error { err := b.ReadCloser.Close(); b.cancel(); return err }
 
+// relay sends the leader's answer on. Its length goes with it, and if the
+// answer breaks off the client's connection is broken too: a client must
+// never take a cut body for a whole one (the leader's answer to a commit
+// is the version it stored).
 func relay(w http.ResponseWriter, resp *http.Response) {
 	defer resp.Body.Close()
 	for k, vs := range resp.Header {
@@ -216,8 +221,13 @@ func relay(w http.ResponseWriter, resp *http.Response) {
 		}
 		w.Header()[k] = vs
 	}
+	if resp.ContentLength >= 0 {
+		w.Header().Set("Content-Length", strconv.FormatInt(resp.ContentLength, 10))
+	}
 	w.WriteHeader(resp.StatusCode)
-	_, _ = io.Copy(w, resp.Body)
+	if _, err := io.Copy(w, resp.Body); err != nil {
+		panic(http.ErrAbortHandler)
+	}
 }
 
 func hopHeader(k string) bool {

@@ -105,6 +105,7 @@ To form a cluster, start the first node, then start the others with
 	f.StringSliceVar(&cfg.Join, "join", nil, "URL of an existing node to join (repeatable)")
 	f.StringVar(&cfg.Bootstrap, "bootstrap", "", "static initial voters, id=host:port,... (same list on every node)")
 	f.StringVar(&cfg.Zone, "zone", "", "availability zone of this node, for voter placement")
+	f.IntVar(&cfg.S2SMaxTransactions, "s2s-max-transactions", 0, "site-to-site transactions this node keeps open at once; beyond it clients are told to try another node (default 10000)")
 	f.StringVar(&cfg.ClusterKey, "cluster-key", "", "shared secret authenticating cluster traffic (prefer --cluster-key-file)")
 	f.StringVar(&cfg.ClusterKeyFile, "cluster-key-file", "", "file holding the cluster key (default <data-dir>/cluster.key, created by the first node)")
 	f.StringVar(&cfg.ClusterTLSCert, "cluster-tls-cert", "", "certificate for mutual TLS on the cluster port")

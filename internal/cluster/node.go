@@ -142,6 +142,9 @@ type Node struct {
 	mux   *Mux
 	rpc   *http.Server
 	peers *http.Client // internal HTTP over the cluster port
+	// proposer sends proposals to the leader, a fresh stream each (see
+	// forwardClient).
+	proposer *http.Client
 
 	// api serves forwarded requests on the leader.
 	apiMu sync.RWMutex
@@ -258,6 +261,7 @@ func Start(cfg Config, st *store.Store) (*Node, error) {
 		Logger:  hlog.Named("transport"),
 	})
 	n.peers = n.newPeerClient()
+	n.proposer = n.forwardClient()
 	go mux.Serve()
 
 	rc := n.raftConfig(hlog)

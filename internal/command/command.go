@@ -26,7 +26,7 @@ const FormatVersion = 1
 // Level is the command level this build understands: the highest Level of
 // its command types. Nodes record it in the member table (SetNode), and
 // the cluster's level is the lowest among its voters.
-const Level = 1
+const Level = 2
 
 // Type identifies a command.
 type Type uint8
@@ -44,7 +44,18 @@ const (
 	TypeSetNode        Type = 9
 	TypeRemoveNode     Type = 10
 
-	maxType = TypeRemoveNode
+	// Level 2: site-to-site ports and their replicated queues.
+	TypeCreatePort Type = 11
+	TypeUpdatePort Type = 12
+	TypeDeletePort Type = 13
+	TypeStageChunk Type = 14
+	TypeCommitTx   Type = 15
+	TypeDropTx     Type = 16
+	TypeLease      Type = 17
+	TypeAck        Type = 18
+	TypeRelease    Type = 19
+
+	maxType = TypeRelease
 )
 
 func (t Type) String() string {
@@ -69,6 +80,24 @@ func (t Type) String() string {
 		return "SetNode"
 	case TypeRemoveNode:
 		return "RemoveNode"
+	case TypeCreatePort:
+		return "CreatePort"
+	case TypeUpdatePort:
+		return "UpdatePort"
+	case TypeDeletePort:
+		return "DeletePort"
+	case TypeStageChunk:
+		return "StageChunk"
+	case TypeCommitTx:
+		return "CommitTx"
+	case TypeDropTx:
+		return "DropTx"
+	case TypeLease:
+		return "Lease"
+	case TypeAck:
+		return "Ack"
+	case TypeRelease:
+		return "Release"
 	}
 	return fmt.Sprintf("Type(%d)", uint8(t))
 }
@@ -198,6 +227,27 @@ func (*CreateVersion) Type() Type  { return TypeCreateVersion }
 func (*SetMaintenance) Type() Type { return TypeSetMaintenance }
 func (*SetNode) Type() Type        { return TypeSetNode }
 func (*RemoveNode) Type() Type     { return TypeRemoveNode }
+func (*CreatePort) Type() Type     { return TypeCreatePort }
+func (*UpdatePort) Type() Type     { return TypeUpdatePort }
+func (*DeletePort) Type() Type     { return TypeDeletePort }
+func (*StageChunk) Type() Type     { return TypeStageChunk }
+func (*CommitTx) Type() Type       { return TypeCommitTx }
+func (*DropTx) Type() Type         { return TypeDropTx }
+func (*Lease) Type() Type          { return TypeLease }
+func (*Ack) Type() Type            { return TypeAck }
+func (*Release) Type() Type        { return TypeRelease }
+
+// blobber is a command with a binary payload that travels after its JSON
+// header instead of inside it.
+type blobber interface {
+	blob() []byte
+	setBlob([]byte)
+}
+
+func (c *CreateVersion) blob() []byte     { return c.Content }
+func (c *CreateVersion) setBlob(b []byte) { c.Content = b }
+func (c *StageChunk) blob() []byte        { return c.Data }
+func (c *StageChunk) setBlob(b []byte)    { c.Data = b }
 
 // ErrMalformed is returned for bytes of a known format version and type
 // that do not parse: every replica of a build refuses them alike.
@@ -209,10 +259,13 @@ var ErrMalformed = errors.New("malformed command")
 var ErrUnknown = errors.New("unknown command")
 
 // LevelOf is the command level a node needs to apply commands of type t
-// (every type of this build is level 1; see Level).
+// (see Level): 1 for the registry and membership, 2 for site-to-site.
 func LevelOf(t Type) int {
-	if newOf(t) == nil {
+	switch {
+	case newOf(t) == nil:
 		return Level + 1
+	case t >= TypeCreatePort:
+		return 2
 	}
 	return 1
 }
@@ -224,8 +277,8 @@ func Encode(c Command) ([]byte, error) {
 		return nil, fmt.Errorf("encode %s: %w", c.Type(), err)
 	}
 	var blob []byte
-	if cv, ok := c.(*CreateVersion); ok {
-		blob = cv.Content
+	if b, ok := c.(blobber); ok {
+		blob = b.blob()
 	}
 	out := make([]byte, 0, 2+binary.MaxVarintLen64+len(hdr)+len(blob))
 	out = append(out, FormatVersion, byte(c.Type()))
@@ -236,7 +289,8 @@ func Encode(c Command) ([]byte, error) {
 }
 
 // Decode parses bytes produced by Encode. The returned CreateVersion.Content
-// aliases b; callers that keep it beyond b's lifetime must copy it.
+// and StageChunk.Data alias b; callers that keep them beyond b's lifetime
+// must copy them.
 func Decode(b []byte) (Command, error) {
 	if len(b) < 3 {
 		return nil, fmt.Errorf("%w: %d bytes", ErrMalformed, len(b))
@@ -257,8 +311,8 @@ func Decode(b []byte) (Command, error) {
 		return nil, fmt.Errorf("%w: %s header: %v", ErrMalformed, c.Type(), err)
 	}
 	rest := b[2+k+int(n):]
-	if cv, ok := c.(*CreateVersion); ok {
-		cv.Content = rest
+	if b, ok := c.(blobber); ok {
+		b.setBlob(rest)
 	} else if len(rest) != 0 {
 		return nil, fmt.Errorf("%w: %s has %d trailing bytes", ErrMalformed, c.Type(), len(rest))
 	}
@@ -287,6 +341,24 @@ func newOf(t Type) Command {
 		return &SetNode{}
 	case TypeRemoveNode:
 		return &RemoveNode{}
+	case TypeCreatePort:
+		return &CreatePort{}
+	case TypeUpdatePort:
+		return &UpdatePort{}
+	case TypeDeletePort:
+		return &DeletePort{}
+	case TypeStageChunk:
+		return &StageChunk{}
+	case TypeCommitTx:
+		return &CommitTx{}
+	case TypeDropTx:
+		return &DropTx{}
+	case TypeLease:
+		return &Lease{}
+	case TypeAck:
+		return &Ack{}
+	case TypeRelease:
+		return &Release{}
 	}
 	return nil
 }

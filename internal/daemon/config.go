@@ -26,6 +26,9 @@ type Config struct {
 	Join          []string
 	Bootstrap     string // id=addr,id=addr
 	Zone          string
+	// S2SMaxTransactions bounds the site-to-site transactions open at
+	// once on this node (0: the server's default).
+	S2SMaxTransactions int
 
 	ClusterKey     string
 	ClusterKeyFile string

@@ -15,6 +15,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/google/uuid"
+
 	"github.com/weir-nifi/weir/internal/adminauth"
 	"github.com/weir-nifi/weir/internal/api"
 	"github.com/weir-nifi/weir/internal/backup"
@@ -24,6 +26,8 @@ import (
 	"github.com/weir-nifi/weir/internal/metrics"
 	"github.com/weir-nifi/weir/internal/ops"
 	"github.com/weir-nifi/weir/internal/registry"
+	"github.com/weir-nifi/weir/internal/s2s/relay"
+	"github.com/weir-nifi/weir/internal/s2s/server"
 	"github.com/weir-nifi/weir/internal/store"
 )
 
@@ -44,6 +48,7 @@ type Server struct {
 	stopBackups context.CancelFunc
 	disk        *disk.Monitor
 	stopDisk    chan struct{}
+	s2s         *server.Server
 }
 
 // Start brings a node up: the HTTP port is open and the Raft node started
@@ -166,6 +171,24 @@ func Start(cfg Config, log *slog.Logger) (*Server, error) {
 
 	root := http.NewServeMux()
 	root.Handle(api.Base+"/", node.Forwarder(maxBody(cfg), a))
+
+	// Site-to-site: NiFi's HTTP S2S under /nifi-api on every node, over
+	// the replicated queues (package relay), and the port configuration.
+	rel := relay.New(node, st, relay.Options{Self: strings.TrimRight(cfg.Advertise, "/"), Log: log})
+	s2s, err := server.New(server.Options{
+		Ports: rel, Peers: rel, Queues: rel, Log: log,
+		Controller:      server.Controller{ID: rootGroupID(key), InstanceID: id, Name: "Weir"},
+		MaxTransactions: cfg.S2SMaxTransactions,
+	})
+	if err != nil {
+		node.Shutdown()
+		st.Close()
+		ln.Close()
+		close(stopDisk)
+		return nil, err
+	}
+	root.Handle(s2sBase+"/", s2s)
+	rel.Routes(root, func(*http.Request) string { return "admin" })
 	root.Handle(api.Base, http.RedirectHandler(api.Base+"/", http.StatusMovedPermanently))
 	node.Routes(root)
 
@@ -182,9 +205,10 @@ func Start(cfg Config, log *slog.Logger) (*Server, error) {
 	handler = guard.New(guard.Options{
 		Hosts: append(own.names(), cfg.AllowedHosts...), MaxBody: maxBody(cfg),
 		BodyBudget: cfg.BodyBudget, BodyIdle: cfg.BodyTimeout, BodyMinRate: cfg.BodyMinRate,
+		Streams: []string{s2sBase + "/data-transfer/"},
 	}, handler)
 
-	s := &Server{cfg: cfg, log: log, st: st, node: node, ln: ln, start: t0, backups: bk, disk: dm, stopDisk: stopDisk}
+	s := &Server{cfg: cfg, log: log, st: st, node: node, ln: ln, start: t0, backups: bk, disk: dm, stopDisk: stopDisk, s2s: s2s}
 	bctx, stopBackups := context.WithCancel(context.Background())
 	s.stopBackups = stopBackups
 	go bk.Run(bctx)
@@ -204,6 +228,16 @@ func Start(cfg Config, log *slog.Logger) (*Server, error) {
 		"dataDir", cfg.DataDir, "zone", cfg.Zone, "newCluster", fresh && len(cfg.Join) == 0, "clusterKey", keySrc,
 		"startup", time.Since(t0).Round(time.Millisecond))
 	return s, nil
+}
+
+// s2sBase is where NiFi's site-to-site clients find it.
+const s2sBase = "/nifi-api"
+
+// rootGroupID is the id /site-to-site reports for the "root process
+// group": stable for a cluster (derived one-way from its key), the same on
+// every node.
+func rootGroupID(key []byte) string {
+	return uuid.NewSHA1(uuid.NameSpaceOID, append([]byte("weir-s2s-root:"), key...)).String()
 }
 
 func maxBody(cfg Config) int64 {
@@ -232,6 +266,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	s.log.Info("shutting down")
 	s.stopBackups()
 	herr := s.http.Shutdown(ctx)
+	_ = s.s2s.Close() // rolls back open transactions (their staged chunks are dropped)
 	nerr := s.node.Shutdown()
 	close(s.stopDisk)
 	serr := s.st.Close()
@@ -307,6 +342,8 @@ func adminRequest(r *http.Request) bool {
 	case p == cluster.AdminBase+"/local":
 		return r.URL.Query().Has("recompute")
 	case strings.HasPrefix(p, cluster.AdminBase+"/"):
+		return r.Method != http.MethodGet && r.Method != http.MethodHead
+	case p == relay.AdminPath || strings.HasPrefix(p, relay.AdminPath+"/"):
 		return r.Method != http.MethodGet && r.Method != http.MethodHead
 	}
 	return false

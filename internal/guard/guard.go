@@ -76,6 +76,12 @@ type Options struct {
 	// may arrive, on average, after a grace period (DefaultBodyMinRate
 	// when 0): a client cannot hold a large share by trickling bytes.
 	BodyMinRate int64
+	// Streams are path prefixes whose bodies are streams the handler
+	// consumes in bounded memory (site-to-site pushes under
+	// /nifi-api/data-transfer): they may be of any type
+	// (application/octet-stream from NiFi) and are not counted in the
+	// budget, but are cut off when they stop arriving like any other.
+	Streams []string
 }
 
 // Guard is the middleware.
@@ -133,7 +139,8 @@ func (g *Guard) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		refuse(w, http.StatusBadRequest, msg)
 		return
 	}
-	if hasBody(r) && changesState(r.Method) {
+	stream := g.isStream(r.URL.Path)
+	if hasBody(r) && changesState(r.Method) && !stream {
 		if msg := badContentType(r); msg != "" {
 			refuse(w, http.StatusUnsupportedMediaType, msg)
 			return
@@ -146,7 +153,7 @@ func (g *Guard) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	b := &body{rc: r.Body, g: g, ctl: http.NewResponseController(w), ctx: r.Context(), size: r.ContentLength, start: time.Now()}
 	defer b.release()
 	switch {
-	case g.small == nil:
+	case g.small == nil, stream:
 	case b.size > smallBody:
 		// A large body with a known length takes its whole share before
 		// the handler runs, so it is served or refused, never stalled
@@ -176,6 +183,15 @@ func (g *Guard) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	// would try to read the rest of every body, and wait on a client that
 	// stopped sending.
 	r.Body = orig
+}
+
+func (g *Guard) isStream(path string) bool {
+	for _, p := range g.o.Streams {
+		if strings.HasPrefix(path, p) {
+			return true
+		}
+	}
+	return false
 }
 
 // hostAllowed accepts IP literals (DNS rebinding needs a name), localhost

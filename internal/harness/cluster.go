@@ -465,15 +465,27 @@ func (c *Cluster) WaitVoters(want int, timeout time.Duration) error {
 // Admin sends a signed cluster operation (join, remove, transfer-leader)
 // to a node and returns the HTTP status and body.
 func (c *Cluster) Admin(n *Node, op string, body any) (int, string, error) {
-	payload, err := json.Marshal(body)
+	return c.Signed(n, http.MethodPost, cluster.AdminBase+"/"+op, body)
+}
+
+// Signed sends a request signed with the cluster key (operations that
+// need it) to a node and returns the HTTP status and body. A nil body
+// sends none.
+func (c *Cluster) Signed(n *Node, method, path string, body any) (int, string, error) {
+	var payload []byte
+	if body != nil {
+		var err error
+		if payload, err = json.Marshal(body); err != nil {
+			return 0, "", err
+		}
+	}
+	req, err := http.NewRequest(method, n.API+path, bytes.NewReader(payload))
 	if err != nil {
 		return 0, "", err
 	}
-	req, err := http.NewRequest(http.MethodPost, n.API+cluster.AdminBase+"/"+op, bytes.NewReader(payload))
-	if err != nil {
-		return 0, "", err
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
 	}
-	req.Header.Set("Content-Type", "application/json")
 	adminauth.Sign([]byte(c.Opts.Key), req, payload)
 	resp, err := (&http.Client{Timeout: 30 * time.Second}).Do(req)
 	if err != nil {

@@ -49,6 +49,10 @@ type Error struct {
 	// leader), so a node that forwarded it may send it to another leader.
 	// The API sends it as the header X-Weir-Not-Applied.
 	NotApplied bool
+	// Reason is a machine-readable cause for callers inside Weir that must
+	// tell refusals of one kind apart (e.g. a full site-to-site queue from
+	// a stopped port); clients never see it.
+	Reason string
 }
 
 // HeaderNotApplied marks an answer to a write that certainly changed

@@ -11,6 +11,7 @@ import (
 
 	"github.com/weir-nifi/weir/internal/command"
 	"github.com/weir-nifi/weir/internal/model"
+	"github.com/weir-nifi/weir/internal/s2s/queue"
 )
 
 // Entry is one committed log entry to apply. Data is nil for entries that
@@ -153,6 +154,12 @@ func (w wtx) apply(data []byte) (any, error) {
 	// the write halfway through the command.
 	if err := checkArgs(c); err != nil {
 		return nil, err
+	}
+	// Site-to-site ports and queues have tables of their own, outside the
+	// registry's state hash; maintenance (a registry freeze) does not stop
+	// data from flowing.
+	if queue.Handles(c) {
+		return queue.Apply(w.tx, c)
 	}
 	switch c := c.(type) {
 	case *command.SetMaintenance:

@@ -49,9 +49,35 @@ func checkArgs(c command.Command) error {
 		return id("Node", c.ID)
 	case *command.RemoveNode:
 		return id("Node", c.ID)
+	case *command.CreatePort:
+		return all(id("Port", c.ID), name("Port", c.Name), key("Port name", []byte(c.Kind+"\x00"+c.Name)))
+	case *command.UpdatePort:
+		return id("Port", c.ID)
+	case *command.DeletePort:
+		return id("Port", c.ID)
+	case *command.StageChunk:
+		// Keys hold the id, then 8 bytes of offset.
+		if int64(len(c.Data)) > maxChunk {
+			return model.Invalid("A staged chunk is larger than a chunk may be")
+		}
+		return all(id("Port", c.Port), id("Transaction", c.Tx))
+	case *command.CommitTx:
+		return all(id("Port", c.Port), id("Transaction", c.Tx))
+	case *command.Lease:
+		return all(id("Port", c.Port), id("Transaction", c.Tx))
+	case *command.DropTx:
+		return id("Transaction", c.Tx)
+	case *command.Ack:
+		return id("Transaction", c.Tx)
+	case *command.Release:
+		return id("Transaction", c.Tx)
 	}
 	return nil
 }
+
+// maxChunk bounds a staged chunk: far above what the relay proposes (a few
+// MiB), far below what bbolt can hold in one value.
+const maxChunk = 256 << 20
 
 func all(errs ...error) error {
 	for _, err := range errs {

@@ -171,3 +171,7 @@ func (t *Tx) Counts() Counts { return summaryOf(t.tx).Counts }
 
 // Summary is the state hash and counts of this view.
 func (t *Tx) Summary() Summary { return summaryOf(t.tx) }
+
+// Bolt is the transaction underneath, for packages that keep tables of
+// their own in the store's file (site-to-site queues).
+func (t *Tx) Bolt() *bolt.Tx { return t.tx }

@@ -12,6 +12,8 @@ import (
 	"time"
 
 	bolt "go.etcd.io/bbolt"
+
+	"github.com/weir-nifi/weir/internal/s2s/queue"
 )
 
 // FormatVersion is the on-disk format this build writes and reads.
@@ -34,7 +36,9 @@ var (
 	// table (tNodes) is replicated too but describes the cluster, not the
 	// registry, so a registry restored into another cluster hashes equal.
 	registryTables = [][]byte{tBuckets, tBucketNames, tFlows, tFlowNames, tVersions, tContents, tRevisions}
-	allTables      = append([][]byte{tMeta, tNodes}, registryTables...)
+	// allTables are created by Open; the site-to-site tables (package
+	// queue) live in the same file, outside the state hash.
+	allTables = append(append([][]byte{tMeta, tNodes}, registryTables...), queue.Tables...)
 
 	formatKey      = []byte("format")
 	appliedKey     = []byte("applied")

@@ -1,0 +1,150 @@
+package cli
+
+import (
+	"fmt"
+	"net/http"
+	"net/url"
+	"text/tabwriter"
+
+	"github.com/spf13/cobra"
+
+	"github.com/weir-nifi/weir/internal/s2s/relay"
+)
+
+// portCmd is `weir port create|list|delete|enable|disable`: the public
+// site-to-site ports NiFi pushes to and pulls from (/weir-api/ports).
+func portCmd() *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "port",
+		Short: "Configure site-to-site ports (NiFi pushes to input ports, pulls from output ports)",
+		Long: `Ports are replicated configuration. An input port receives flowfiles from
+NiFi's Remote Process Groups (or any site-to-site client) into a queue kept on
+every node; an output port created --from an input port hands that queue's
+flowfiles to clients that pull (a relay). A push is confirmed only once a
+quorum has every byte; a pulled flowfile leaves the queue only when the
+client confirmed its checksum.`,
+	}
+
+	var cf adminFlags
+	var input, output, from, comments string
+	var maxFlowFiles int64
+	var maxBytes int64
+	create := &cobra.Command{
+		Use:   "create (--input NAME | --output NAME [--from INPUT])",
+		Short: "Create an input port, or an output port fed from an input port",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			req := relay.CreateRequest{Comments: comments, From: from, MaxFlowFiles: maxFlowFiles, MaxBytes: maxBytes}
+			switch {
+			case (input == "") == (output == ""):
+				return fmt.Errorf("give one of --input NAME or --output NAME")
+			case input != "":
+				req.Kind, req.Name = "input", input
+				if from != "" {
+					return fmt.Errorf("--from is for output ports")
+				}
+			default:
+				req.Kind, req.Name = "output", output
+			}
+			var p relay.PortStatus
+			if err := cf.call(cmd.Context(), http.MethodPost, relay.AdminPath, req, true, &p); err != nil {
+				return err
+			}
+			if cf.json {
+				return printJSON(cmd.OutOrStdout(), p)
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "created %s port %q with id %s\n", p.Kind, p.Name, p.ID)
+			return nil
+		},
+	}
+	cf.register(create, true)
+	create.Flags().StringVar(&input, "input", "", "name of a new input port")
+	create.Flags().StringVar(&output, "output", "", "name of a new output port")
+	create.Flags().StringVar(&from, "from", "", "input port (name or id) whose queue the output port hands out")
+	create.Flags().StringVar(&comments, "comments", "", "comments shown to site-to-site clients")
+	create.Flags().Int64Var(&maxFlowFiles, "max-flowfiles", 0, "input port: refuse pushes beyond this many queued flowfiles (0: no bound)")
+	create.Flags().Var(sizeValue{&maxBytes}, "max-bytes", "input port: refuse pushes beyond this many queued bytes, e.g. 10GiB (0: no bound)")
+
+	var lf adminFlags
+	list := &cobra.Command{
+		Use:   "list",
+		Short: "List ports with their queues",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			var ps []relay.PortStatus
+			if err := lf.call(cmd.Context(), http.MethodGet, relay.AdminPath, nil, false, &ps); err != nil {
+				return err
+			}
+			if lf.json {
+				return printJSON(cmd.OutOrStdout(), ps)
+			}
+			tw := tabwriter.NewWriter(cmd.OutOrStdout(), 2, 4, 2, ' ', 0)
+			fmt.Fprintln(tw, "NAME\tKIND\tID\tSTATE\tFROM\tQUEUED\tBYTES\tLEASED")
+			names := map[string]string{}
+			for _, p := range ps {
+				names[p.ID] = p.Name
+			}
+			for _, p := range ps {
+				state := "enabled"
+				if !p.Enabled {
+					state = "disabled"
+				}
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%d\t%d\t%d\n", p.Name, p.Kind, p.ID, state, names[p.From], p.Queued, p.QueuedBytes, p.Leased)
+			}
+			return tw.Flush()
+		},
+	}
+	lf.register(list, false)
+
+	var df adminFlags
+	var force bool
+	del := &cobra.Command{
+		Use:   "delete ID",
+		Short: "Delete a port (an input port holding flowfiles needs --force, which drops them)",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			path := relay.AdminPath + "/" + url.PathEscape(args[0])
+			if force {
+				path += "?force=true"
+			}
+			var p relay.PortStatus
+			if err := df.call(cmd.Context(), http.MethodDelete, path, nil, true, &p); err != nil {
+				return err
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "deleted %s port %q\n", p.Kind, p.Name)
+			return nil
+		},
+	}
+	df.register(del, true)
+	del.Flags().BoolVar(&force, "force", false, "drop the flowfiles queued behind an input port")
+
+	cmd.AddCommand(create, list, del, enableCmd(true), enableCmd(false))
+	return cmd
+}
+
+func enableCmd(on bool) *cobra.Command {
+	var f adminFlags
+	use, short := "enable ID", "Let clients use a port again"
+	if !on {
+		use, short = "disable ID", "Refuse new transactions on a port (503 {201}, port not running); its queue is kept"
+	}
+	cmd := &cobra.Command{
+		Use:   use,
+		Short: short,
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			var p relay.PortStatus
+			if err := f.call(cmd.Context(), http.MethodPut, relay.AdminPath+"/"+url.PathEscape(args[0]), relay.UpdateRequest{Enabled: &on}, true, &p); err != nil {
+				return err
+			}
+			state := "enabled"
+			if !p.Enabled {
+				state = "disabled"
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "%s port %q %s\n", p.Kind, p.Name, state)
+			return nil
+		},
+	}
+	f.register(cmd, true)
+	return cmd
+}

@@ -1,0 +1,108 @@
+package command
+
+// Site-to-site commands (level 2). Flowfile content travels through the
+// Raft log in chunks (StageChunk), so a quorum has it on disk before the
+// client is told it is stored; the queue tables are in the store but apart
+// from the registry's state hash (package queue). Every time is fixed by
+// the proposer (At) and Apply reads no clock.
+
+// Port kinds as CreatePort carries them.
+const (
+	PortInput  = "input"
+	PortOutput = "output"
+)
+
+// CreatePort adds a public site-to-site port. An input port owns a queue;
+// an output port is fed by the input port From (a relay queue), or by
+// nothing when From is empty.
+type CreatePort struct {
+	ID       string `json:"id"`
+	Name     string `json:"name"`
+	Kind     string `json:"kind"`
+	From     string `json:"from,omitempty"`
+	Comments string `json:"comments,omitempty"`
+	// MaxFlowFiles and MaxBytes bound an input port's queue: pushes that
+	// would pass them are refused (NiFi's "destination full"); 0 = none.
+	MaxFlowFiles int64  `json:"maxFlowFiles,omitempty"`
+	MaxBytes     int64  `json:"maxBytes,omitempty"`
+	At           int64  `json:"at"`
+	Actor        string `json:"actor"`
+}
+
+// UpdatePort changes the non-nil fields of a port.
+type UpdatePort struct {
+	ID           string  `json:"id"`
+	Enabled      *bool   `json:"enabled,omitempty"`
+	Comments     *string `json:"comments,omitempty"`
+	MaxFlowFiles *int64  `json:"maxFlowFiles,omitempty"`
+	MaxBytes     *int64  `json:"maxBytes,omitempty"`
+	At           int64   `json:"at"`
+	Actor        string  `json:"actor"`
+}
+
+// DeletePort removes a port. An input port whose queue holds flowfiles, or
+// that feeds an output port, is refused unless Force (which drops them).
+type DeletePort struct {
+	ID    string `json:"id"`
+	Force bool   `json:"force,omitempty"`
+	Actor string `json:"actor"`
+}
+
+// StageChunk appends the next bytes of a push transaction's packet stream
+// (StandardFlowFileCodec packets, uncompressed) to its staging area. Off is
+// the offset of Data in the stream; chunks come in order, and a chunk
+// already staged (a retried proposal) is accepted again without effect.
+// Packets lists the packets that end in this chunk as triples (offset of
+// the packet's first byte in the stream, encoded length, content size).
+type StageChunk struct {
+	Port    string  `json:"port"`
+	Tx      string  `json:"tx"`
+	Off     int64   `json:"off"`
+	Packets []int64 `json:"packets,omitempty"`
+	At      int64   `json:"at"`
+	Data    []byte  `json:"-"`
+}
+
+// CommitTx makes a staged transaction's flowfiles part of its port's queue.
+// Count and Bytes are what the proposer staged (packets, content bytes):
+// Apply refuses the commit if the staging area does not hold exactly that.
+type CommitTx struct {
+	Port  string `json:"port"`
+	Tx    string `json:"tx"`
+	Count int64  `json:"count"`
+	Bytes int64  `json:"bytes"`
+	At    int64  `json:"at"`
+}
+
+// DropTx forgets what a transaction staged (cancel, bad checksum, expiry).
+// A committed or unknown transaction is left alone.
+type DropTx struct {
+	Tx string `json:"tx"`
+	At int64  `json:"at"`
+}
+
+// Lease hands the oldest unleased flowfiles of an output port's queue to a
+// pull transaction, up to MaxCount flowfiles and MaxBytes content bytes (at
+// least one when any is available), until Expires. Leases that expired by
+// At are released first.
+type Lease struct {
+	Port     string `json:"port"`
+	Tx       string `json:"tx"`
+	MaxCount int64  `json:"maxCount"`
+	MaxBytes int64  `json:"maxBytes"`
+	At       int64  `json:"at"`
+	Expires  int64  `json:"expires"`
+}
+
+// Ack removes a lease's flowfiles from the queue: the client confirmed
+// their checksum.
+type Ack struct {
+	Tx string `json:"tx"`
+	At int64  `json:"at"`
+}
+
+// Release returns a lease's flowfiles to the queue, in their order.
+type Release struct {
+	Tx string `json:"tx"`
+	At int64  `json:"at"`
+}

@@ -1,0 +1,803 @@
+// Package queue is the replicated part of site-to-site: public ports and
+// the queues of flowfiles behind them, as tables in the store's bbolt file
+// applied from the Raft log (docs/s2s-design.md, "Durability").
+//
+// The store hands every site-to-site command to Apply inside its own
+// transaction, so a queue change and the applied index are written
+// together, snapshots and restores carry the queues, and the boot-id rule
+// that rebuilds an unsynced store after a machine crash covers them too.
+// The tables are not part of the registry's state hash or counts: data
+// traffic does not change what a registry backup reports.
+//
+// Apply follows the store's rules: it reads no clock (times come in the
+// commands), re-checks every precondition and refuses with a *model.Error
+// what it cannot apply, changing nothing. Any other error is a failure of
+// the database.
+package queue
+
+import (
+	"bytes"
+	"encoding/binary"
+	"encoding/json"
+	"fmt"
+
+	bolt "go.etcd.io/bbolt"
+
+	"github.com/weir-nifi/weir/internal/command"
+	"github.com/weir-nifi/weir/internal/model"
+)
+
+// Table names, all in the store's file.
+var (
+	tPorts     = []byte("q.ports")     // port id → Port
+	tPortNames = []byte("q.portNames") // kind + 0 + name → port id
+	tQueues    = []byte("q.queues")    // input port id → Stats
+	tFlows     = []byte("q.flows")     // key(queue)+u64(seq) → flowRec
+	tStaged    = []byte("q.staged")    // tx → stagedRec
+	tChunks    = []byte("q.chunks")    // key(tx)+u64(stream offset) → packet bytes
+	tRefs      = []byte("q.refs")      // key(tx)+u64(packet offset) → u64 length, u64 content size
+	tTxs       = []byte("q.txs")       // committed tx → txRec (flowfiles not yet acked)
+	tLeases    = []byte("q.leases")    // pull tx → leaseRec
+
+	// Tables are created by the store with its own.
+	Tables = [][]byte{tPorts, tPortNames, tQueues, tFlows, tStaged, tChunks, tRefs, tTxs, tLeases}
+)
+
+// Reasons set on refusals (model.Error.Reason) so the site-to-site server
+// can answer NiFi's codes for them.
+const (
+	ReasonUnknownPort = "s2s.unknownPort"
+	ReasonNotRunning  = "s2s.portNotRunning"
+	ReasonFull        = "s2s.destinationFull"
+	ReasonUnknownTx   = "s2s.unknownTransaction"
+)
+
+// StaleStaging is how long (by the times carried in commands) a staged
+// transaction that neither committed nor dropped is kept: its node died
+// mid-push. Apply drops it when a later StageChunk is older by this much.
+const StaleStaging = int64(10 * 60 * 1000)
+
+// SoftLimitPercent of a queue's bound answers commits with back-pressure
+// ({14}, "transaction finished, back off").
+const SoftLimitPercent = 80
+
+// Port is a public port's replicated configuration.
+type Port struct {
+	ID           string `json:"id"`
+	Name         string `json:"name"`
+	Kind         string `json:"kind"`
+	From         string `json:"from,omitempty"`
+	Comments     string `json:"comments,omitempty"`
+	Enabled      bool   `json:"enabled"`
+	MaxFlowFiles int64  `json:"maxFlowFiles,omitempty"`
+	MaxBytes     int64  `json:"maxBytes,omitempty"`
+	Created      int64  `json:"created"`
+	Modified     int64  `json:"modified"`
+}
+
+// Stats describe one queue (kept by Apply as it writes).
+type Stats struct {
+	NextSeq uint64 `json:"nextSeq"`
+	Count   int64  `json:"count"`
+	Bytes   int64  `json:"bytes"`
+	Leased  int64  `json:"leased"`
+}
+
+// Flow is a queued flowfile: where its packet is in its push transaction's
+// stream.
+type Flow struct {
+	Seq  uint64 `json:"seq"`
+	Tx   string `json:"tx"`
+	Off  int64  `json:"off"`
+	Len  int64  `json:"len"`
+	Size int64  `json:"size"`
+}
+
+// CommitResult is what CommitTx answers.
+type CommitResult struct {
+	First   uint64 `json:"first"`
+	Count   int64  `json:"count"`
+	Backoff bool   `json:"backoff"`
+}
+
+// LeaseResult is what Lease answers: the flowfiles leased, in order.
+type LeaseResult struct {
+	Flows []Flow `json:"flows"`
+}
+
+type stagedRec struct {
+	Port  string `json:"port"`
+	At    int64  `json:"at"`
+	Next  int64  `json:"next"`
+	Count int64  `json:"count"`
+	Bytes int64  `json:"bytes"`
+}
+
+type txRec struct {
+	Remaining int64 `json:"remaining"`
+}
+
+type leaseRec struct {
+	Port    string   `json:"port"`
+	Queue   string   `json:"queue"`
+	Expires int64    `json:"expires"`
+	Seqs    []uint64 `json:"seqs"`
+}
+
+// flowRec is a queued flowfile in tFlows: tx, packet offset and length,
+// content size, and the pull tx holding it ("" when available).
+type flowRec struct {
+	Tx    string
+	Off   int64
+	Len   int64
+	Size  int64
+	Lease string
+}
+
+func (f flowRec) encode() []byte {
+	b := make([]byte, 0, 2+len(f.Tx)+24+2+len(f.Lease))
+	b = binary.BigEndian.AppendUint16(b, uint16(len(f.Tx)))
+	b = append(b, f.Tx...)
+	b = binary.BigEndian.AppendUint64(b, uint64(f.Off))
+	b = binary.BigEndian.AppendUint64(b, uint64(f.Len))
+	b = binary.BigEndian.AppendUint64(b, uint64(f.Size))
+	b = binary.BigEndian.AppendUint16(b, uint16(len(f.Lease)))
+	return append(b, f.Lease...)
+}
+
+func decodeFlow(b []byte) (flowRec, error) {
+	var f flowRec
+	bad := fmt.Errorf("corrupt queue record (%d bytes)", len(b))
+	if len(b) < 2 {
+		return f, bad
+	}
+	n := int(binary.BigEndian.Uint16(b))
+	if len(b) < 2+n+24+2 {
+		return f, bad
+	}
+	f.Tx = string(b[2 : 2+n])
+	b = b[2+n:]
+	f.Off = int64(binary.BigEndian.Uint64(b))
+	f.Len = int64(binary.BigEndian.Uint64(b[8:]))
+	f.Size = int64(binary.BigEndian.Uint64(b[16:]))
+	m := int(binary.BigEndian.Uint16(b[24:]))
+	if len(b) != 26+m {
+		return f, bad
+	}
+	f.Lease = string(b[26:])
+	return f, nil
+}
+
+// key is uvarint(len(id)) + id + extra: no id is a prefix of another's key.
+func key(id string, extra ...byte) []byte {
+	b := make([]byte, 0, binary.MaxVarintLen32+len(id)+len(extra))
+	b = binary.AppendUvarint(b, uint64(len(id)))
+	b = append(b, id...)
+	return append(b, extra...)
+}
+
+func keyN(id string, n uint64) []byte {
+	var nb [8]byte
+	binary.BigEndian.PutUint64(nb[:], n)
+	return key(id, nb[:]...)
+}
+
+func nameKey(kind, name string) []byte { return []byte(kind + "\x00" + name) }
+
+func get(b *bolt.Bucket, k []byte, v any) (bool, error) {
+	raw := b.Get(k)
+	if raw == nil {
+		return false, nil
+	}
+	if err := json.Unmarshal(raw, v); err != nil {
+		return false, fmt.Errorf("corrupt queue record %q: %w", k, err)
+	}
+	return true, nil
+}
+
+func put(b *bolt.Bucket, k []byte, v any) error {
+	raw, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+	return b.Put(k, raw)
+}
+
+func refuse(kind model.Kind, reason, msg string) *model.Error {
+	return &model.Error{Kind: kind, Msg: msg, Reason: reason}
+}
+
+func unknownPort(id string) *model.Error {
+	return refuse(model.KindNotFound, ReasonUnknownPort, fmt.Sprintf("No site-to-site port with id '%s'.", id))
+}
+
+func unknownTx(tx string) *model.Error {
+	return refuse(model.KindNotFound, ReasonUnknownTx, fmt.Sprintf("Transaction '%s' is not staged or leased here (it was committed, dropped or expired).", tx))
+}
+
+// Handles reports whether c is a site-to-site command (applied by Apply).
+func Handles(c command.Command) bool { return c.Type() >= command.TypeCreatePort && c.Type() <= command.TypeRelease }
+
+// Apply applies one site-to-site command in the store's write
+// transaction. A *model.Error is a refusal and nothing was written;
+// any other error is a database failure.
+func Apply(btx *bolt.Tx, c command.Command) (any, error) {
+	w := wtx{tx: btx}
+	switch c := c.(type) {
+	case *command.CreatePort:
+		return w.createPort(c)
+	case *command.UpdatePort:
+		return w.updatePort(c)
+	case *command.DeletePort:
+		return w.deletePort(c)
+	case *command.StageChunk:
+		return w.stageChunk(c)
+	case *command.CommitTx:
+		return w.commitTx(c)
+	case *command.DropTx:
+		return nil, w.dropTx(c.Tx)
+	case *command.Lease:
+		return w.lease(c)
+	case *command.Ack:
+		return nil, w.ack(c)
+	case *command.Release:
+		return nil, w.release(c.Tx)
+	}
+	return nil, model.Invalid(fmt.Sprintf("command %s is not a site-to-site command", c.Type()))
+}
+
+type wtx struct{ tx *bolt.Tx }
+
+func (w wtx) b(name []byte) *bolt.Bucket { return w.tx.Bucket(name) }
+
+func (w wtx) port(id string) (Port, bool, error) {
+	var p Port
+	ok, err := get(w.b(tPorts), []byte(id), &p)
+	return p, ok, err
+}
+
+func (w wtx) stats(queue string) (Stats, error) {
+	var s Stats
+	_, err := get(w.b(tQueues), []byte(queue), &s)
+	return s, err
+}
+
+// ---- ports
+
+func (w wtx) createPort(c *command.CreatePort) (any, error) {
+	if c.Kind != command.PortInput && c.Kind != command.PortOutput {
+		return nil, model.Invalid(fmt.Sprintf("A port is '%s' or '%s', not '%s'.", command.PortInput, command.PortOutput, c.Kind))
+	}
+	if c.MaxFlowFiles < 0 || c.MaxBytes < 0 {
+		return nil, model.Invalid("Queue bounds cannot be negative.")
+	}
+	if _, ok, err := w.port(c.ID); err != nil {
+		return nil, err
+	} else if ok {
+		return nil, model.Conflict(fmt.Sprintf("A port with id '%s' already exists.", c.ID))
+	}
+	if w.b(tPortNames).Get(nameKey(c.Kind, c.Name)) != nil {
+		return nil, model.Conflict(fmt.Sprintf("An %s port named '%s' already exists.", c.Kind, c.Name))
+	}
+	if c.From != "" {
+		if c.Kind != command.PortOutput {
+			return nil, model.Invalid("Only an output port is fed from another port.")
+		}
+		if err := w.checkFeed(c.From, ""); err != nil {
+			return nil, err
+		}
+	}
+	p := Port{ID: c.ID, Name: c.Name, Kind: c.Kind, From: c.From, Comments: c.Comments, Enabled: true,
+		MaxFlowFiles: c.MaxFlowFiles, MaxBytes: c.MaxBytes, Created: c.At, Modified: c.At}
+	if err := put(w.b(tPorts), []byte(p.ID), p); err != nil {
+		return nil, err
+	}
+	if err := w.b(tPortNames).Put(nameKey(p.Kind, p.Name), []byte(p.ID)); err != nil {
+		return nil, err
+	}
+	if p.Kind == command.PortInput {
+		if err := put(w.b(tQueues), []byte(p.ID), Stats{}); err != nil {
+			return nil, err
+		}
+	}
+	return p, nil
+}
+
+// checkFeed checks that input port from may feed an output port (other
+// than self): it exists, is an input port and feeds no other output port
+// (a queue has one reader, so two outputs would each see half the data).
+func (w wtx) checkFeed(from, self string) error {
+	src, ok, err := w.port(from)
+	if err != nil {
+		return err
+	}
+	if !ok || src.Kind != command.PortInput {
+		return model.Invalid(fmt.Sprintf("'%s' is not an input port; an output port is fed from an input port.", from))
+	}
+	return w.b(tPorts).ForEach(func(_, v []byte) error {
+		var p Port
+		if err := json.Unmarshal(v, &p); err != nil {
+			return fmt.Errorf("corrupt port record: %w", err)
+		}
+		if p.From == from && p.ID != self {
+			return model.Conflict(fmt.Sprintf("Input port '%s' already feeds output port '%s'.", src.Name, p.Name))
+		}
+		return nil
+	})
+}
+
+func (w wtx) updatePort(c *command.UpdatePort) (any, error) {
+	p, ok, err := w.port(c.ID)
+	if err != nil {
+		return nil, err
+	}
+	if !ok {
+		return nil, unknownPort(c.ID)
+	}
+	if (c.MaxFlowFiles != nil && *c.MaxFlowFiles < 0) || (c.MaxBytes != nil && *c.MaxBytes < 0) {
+		return nil, model.Invalid("Queue bounds cannot be negative.")
+	}
+	if c.Enabled != nil {
+		p.Enabled = *c.Enabled
+	}
+	if c.Comments != nil {
+		p.Comments = *c.Comments
+	}
+	if c.MaxFlowFiles != nil {
+		p.MaxFlowFiles = *c.MaxFlowFiles
+	}
+	if c.MaxBytes != nil {
+		p.MaxBytes = *c.MaxBytes
+	}
+	p.Modified = c.At
+	return p, put(w.b(tPorts), []byte(p.ID), p)
+}
+
+func (w wtx) deletePort(c *command.DeletePort) (any, error) {
+	p, ok, err := w.port(c.ID)
+	if err != nil {
+		return nil, err
+	}
+	if !ok {
+		return nil, unknownPort(c.ID)
+	}
+	if p.Kind == command.PortInput {
+		st, err := w.stats(p.ID)
+		if err != nil {
+			return nil, err
+		}
+		var feeds []Port
+		if err := w.b(tPorts).ForEach(func(_, v []byte) error {
+			var o Port
+			if err := json.Unmarshal(v, &o); err != nil {
+				return fmt.Errorf("corrupt port record: %w", err)
+			}
+			if o.From == p.ID {
+				feeds = append(feeds, o)
+			}
+			return nil
+		}); err != nil {
+			return nil, err
+		}
+		if !c.Force && (st.Count > 0 || len(feeds) > 0) {
+			return nil, model.Conflict(fmt.Sprintf("Input port '%s' holds %d flowfiles and feeds %d output ports; delete with force to drop them.", p.Name, st.Count, len(feeds)))
+		}
+		if err := w.dropQueue(p.ID); err != nil {
+			return nil, err
+		}
+		for _, o := range feeds {
+			o.From = ""
+			if err := put(w.b(tPorts), []byte(o.ID), o); err != nil {
+				return nil, err
+			}
+		}
+	}
+	if err := w.b(tPortNames).Delete(nameKey(p.Kind, p.Name)); err != nil {
+		return nil, err
+	}
+	return p, w.b(tPorts).Delete([]byte(p.ID))
+}
+
+// dropQueue deletes a queue with its flowfiles and their content. Leases
+// on it stay until acked, released or expired; they find nothing.
+func (w wtx) dropQueue(queue string) error {
+	pre := key(queue)
+	c := w.b(tFlows).Cursor()
+	for k, v := c.Seek(pre); k != nil && bytes.HasPrefix(k, pre); k, v = c.Seek(pre) {
+		f, err := decodeFlow(v)
+		if err != nil {
+			return err
+		}
+		if err := w.b(tFlows).Delete(k); err != nil {
+			return err
+		}
+		if err := w.flowGone(f.Tx); err != nil {
+			return err
+		}
+	}
+	return w.b(tQueues).Delete([]byte(queue))
+}
+
+// flowGone counts one flowfile of a committed tx as gone and deletes the
+// tx's content once none is left.
+func (w wtx) flowGone(tx string) error {
+	var t txRec
+	ok, err := get(w.b(tTxs), []byte(tx), &t)
+	if err != nil || !ok {
+		return err
+	}
+	t.Remaining--
+	if t.Remaining > 0 {
+		return put(w.b(tTxs), []byte(tx), t)
+	}
+	if err := w.b(tTxs).Delete([]byte(tx)); err != nil {
+		return err
+	}
+	return w.deletePrefixed(tChunks, tx)
+}
+
+func (w wtx) deletePrefixed(table []byte, id string) error {
+	pre := key(id)
+	b := w.b(table)
+	c := b.Cursor()
+	for k, _ := c.Seek(pre); k != nil && bytes.HasPrefix(k, pre); k, _ = c.Seek(pre) {
+		if err := b.Delete(k); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// ---- push
+
+func (w wtx) inputPort(id string) (Port, error) {
+	p, ok, err := w.port(id)
+	if err != nil {
+		return p, err
+	}
+	if !ok || p.Kind != command.PortInput {
+		return p, unknownPort(id)
+	}
+	if !p.Enabled {
+		return p, refuse(model.KindUnavailable, ReasonNotRunning, fmt.Sprintf("Input port '%s' is disabled.", p.Name))
+	}
+	return p, nil
+}
+
+func (w wtx) stageChunk(c *command.StageChunk) (any, error) {
+	if c.Tx == "" {
+		return nil, model.Invalid("A staged chunk needs a transaction id.")
+	}
+	if _, err := w.inputPort(c.Port); err != nil {
+		return nil, err
+	}
+	if err := w.dropStale(c.At); err != nil {
+		return nil, err
+	}
+	var s stagedRec
+	ok, err := get(w.b(tStaged), []byte(c.Tx), &s)
+	if err != nil {
+		return nil, err
+	}
+	switch {
+	case !ok && c.Off != 0:
+		return nil, unknownTx(c.Tx)
+	case !ok:
+		s = stagedRec{Port: c.Port, At: c.At}
+	case s.Port != c.Port:
+		return nil, model.Invalid(fmt.Sprintf("Transaction '%s' stages for another port.", c.Tx))
+	case c.Off < s.Next:
+		// A proposal retried after its answer was lost: accept it again
+		// if it is the chunk already staged there, change nothing.
+		if got := w.b(tChunks).Get(keyN(c.Tx, uint64(c.Off))); got != nil && len(got) == len(c.Data) {
+			return nil, nil
+		}
+		return nil, model.Invalid(fmt.Sprintf("Chunk at %d of transaction '%s' overlaps what is staged (%d bytes).", c.Off, c.Tx, s.Next))
+	case c.Off > s.Next:
+		return nil, model.Invalid(fmt.Sprintf("Chunk at %d of transaction '%s' leaves a gap after %d staged bytes.", c.Off, c.Tx, s.Next))
+	}
+	end := c.Off + int64(len(c.Data))
+	if len(c.Packets)%3 != 0 {
+		return nil, model.Invalid("Packet references come in triples (offset, length, size).")
+	}
+	prev := int64(-1)
+	for i := 0; i < len(c.Packets); i += 3 {
+		off, n, size := c.Packets[i], c.Packets[i+1], c.Packets[i+2]
+		if off <= prev || off < 0 || n <= 0 || size < 0 || size > n || off+n > end || off+n <= c.Off || off+n < off {
+			return nil, model.Invalid(fmt.Sprintf("Packet reference (%d, %d, %d) does not end in the chunk at %d of %d bytes.", off, n, size, c.Off, len(c.Data)))
+		}
+		prev = off
+		var v [16]byte
+		binary.BigEndian.PutUint64(v[:], uint64(n))
+		binary.BigEndian.PutUint64(v[8:], uint64(size))
+		if err := w.b(tRefs).Put(keyN(c.Tx, uint64(off)), v[:]); err != nil {
+			return nil, err
+		}
+		s.Count++
+		s.Bytes += size
+	}
+	if len(c.Data) > 0 {
+		if err := w.b(tChunks).Put(keyN(c.Tx, uint64(c.Off)), c.Data); err != nil {
+			return nil, err
+		}
+	}
+	s.Next = end
+	return nil, put(w.b(tStaged), []byte(c.Tx), s)
+}
+
+// dropStale drops staged transactions older than StaleStaging at time at.
+func (w wtx) dropStale(at int64) error {
+	var stale []string
+	if err := w.b(tStaged).ForEach(func(k, v []byte) error {
+		var s stagedRec
+		if err := json.Unmarshal(v, &s); err != nil {
+			return fmt.Errorf("corrupt staged record: %w", err)
+		}
+		if at-s.At > StaleStaging {
+			stale = append(stale, string(k))
+		}
+		return nil
+	}); err != nil {
+		return err
+	}
+	for _, tx := range stale {
+		if err := w.dropTx(tx); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (w wtx) dropTx(tx string) error {
+	if w.b(tStaged).Get([]byte(tx)) == nil {
+		return nil
+	}
+	if err := w.deletePrefixed(tChunks, tx); err != nil {
+		return err
+	}
+	if err := w.deletePrefixed(tRefs, tx); err != nil {
+		return err
+	}
+	return w.b(tStaged).Delete([]byte(tx))
+}
+
+func (w wtx) commitTx(c *command.CommitTx) (any, error) {
+	var s stagedRec
+	ok, err := get(w.b(tStaged), []byte(c.Tx), &s)
+	if err != nil {
+		return nil, err
+	}
+	if !ok {
+		if c.Count == 0 && c.Bytes == 0 {
+			return CommitResult{}, nil // nothing was pushed
+		}
+		if w.b(tTxs).Get([]byte(c.Tx)) != nil {
+			return CommitResult{Count: c.Count}, nil // a retried commit
+		}
+		return nil, unknownTx(c.Tx)
+	}
+	if s.Port != c.Port {
+		return nil, model.Invalid(fmt.Sprintf("Transaction '%s' was staged for another port.", c.Tx))
+	}
+	if s.Count != c.Count || s.Bytes != c.Bytes {
+		return nil, model.Invalid(fmt.Sprintf("Transaction '%s' staged %d flowfiles of %d bytes, not %d of %d.", c.Tx, s.Count, s.Bytes, c.Count, c.Bytes))
+	}
+	p, err := w.inputPort(c.Port)
+	if err != nil {
+		return nil, err
+	}
+	st, err := w.stats(p.ID)
+	if err != nil {
+		return nil, err
+	}
+	if (p.MaxFlowFiles > 0 && st.Count+c.Count > p.MaxFlowFiles) || (p.MaxBytes > 0 && st.Bytes+c.Bytes > p.MaxBytes) {
+		return nil, refuse(model.KindUnavailable, ReasonFull, fmt.Sprintf("Input port '%s' is full (%d flowfiles, %d bytes queued).", p.Name, st.Count, st.Bytes))
+	}
+	res := CommitResult{First: st.NextSeq, Count: c.Count}
+	pre := key(c.Tx)
+	rc := w.b(tRefs).Cursor()
+	for k, v := rc.Seek(pre); k != nil && bytes.HasPrefix(k, pre); k, v = rc.Seek(pre) {
+		if len(v) != 16 || len(k) != len(pre)+8 {
+			return nil, fmt.Errorf("corrupt staged packet reference %q", k)
+		}
+		f := flowRec{Tx: c.Tx, Off: int64(binary.BigEndian.Uint64(k[len(pre):])),
+			Len: int64(binary.BigEndian.Uint64(v)), Size: int64(binary.BigEndian.Uint64(v[8:]))}
+		if err := w.b(tFlows).Put(keyN(p.ID, st.NextSeq), f.encode()); err != nil {
+			return nil, err
+		}
+		st.NextSeq++
+		if err := w.b(tRefs).Delete(k); err != nil {
+			return nil, err
+		}
+	}
+	st.Count += c.Count
+	st.Bytes += c.Bytes
+	if err := put(w.b(tQueues), []byte(p.ID), st); err != nil {
+		return nil, err
+	}
+	if err := w.b(tStaged).Delete([]byte(c.Tx)); err != nil {
+		return nil, err
+	}
+	if c.Count == 0 {
+		return res, w.deletePrefixed(tChunks, c.Tx)
+	}
+	res.Backoff = (p.MaxFlowFiles > 0 && st.Count*100 > p.MaxFlowFiles*SoftLimitPercent) ||
+		(p.MaxBytes > 0 && st.Bytes*100 > p.MaxBytes*SoftLimitPercent)
+	return res, put(w.b(tTxs), []byte(c.Tx), txRec{Remaining: c.Count})
+}
+
+// ---- pull
+
+func (w wtx) lease(c *command.Lease) (any, error) {
+	if c.Tx == "" {
+		return nil, model.Invalid("A lease needs a transaction id.")
+	}
+	p, ok, err := w.port(c.Port)
+	if err != nil {
+		return nil, err
+	}
+	if !ok || p.Kind != command.PortOutput {
+		return nil, unknownPort(c.Port)
+	}
+	if !p.Enabled {
+		return nil, refuse(model.KindUnavailable, ReasonNotRunning, fmt.Sprintf("Output port '%s' is disabled.", p.Name))
+	}
+	if err := w.expireLeases(c.At); err != nil {
+		return nil, err
+	}
+	var l leaseRec
+	if ok, err := get(w.b(tLeases), []byte(c.Tx), &l); err != nil {
+		return nil, err
+	} else if ok {
+		return w.leased(l) // a retried proposal
+	}
+	if p.From == "" || c.MaxCount <= 0 {
+		return LeaseResult{}, nil
+	}
+	st, err := w.stats(p.From)
+	if err != nil {
+		return nil, err
+	}
+	l = leaseRec{Port: p.ID, Queue: p.From, Expires: c.Expires}
+	var out LeaseResult
+	var n int64
+	pre := key(p.From)
+	fc := w.b(tFlows).Cursor()
+	var updates [][2][]byte
+	for k, v := fc.Seek(pre); k != nil && bytes.HasPrefix(k, pre); k, v = fc.Next() {
+		f, err := decodeFlow(v)
+		if err != nil {
+			return nil, err
+		}
+		if f.Lease != "" {
+			continue
+		}
+		if len(out.Flows) > 0 && (int64(len(out.Flows)) >= c.MaxCount || (c.MaxBytes > 0 && n+f.Size > c.MaxBytes)) {
+			break
+		}
+		seq := binary.BigEndian.Uint64(k[len(pre):])
+		out.Flows = append(out.Flows, Flow{Seq: seq, Tx: f.Tx, Off: f.Off, Len: f.Len, Size: f.Size})
+		n += f.Size
+		f.Lease = c.Tx
+		updates = append(updates, [2][]byte{bytes.Clone(k), f.encode()})
+		l.Seqs = append(l.Seqs, seq)
+	}
+	if len(out.Flows) == 0 {
+		return out, nil
+	}
+	for _, u := range updates { // not while the cursor walks
+		if err := w.b(tFlows).Put(u[0], u[1]); err != nil {
+			return nil, err
+		}
+	}
+	st.Leased += int64(len(l.Seqs))
+	if err := put(w.b(tQueues), []byte(p.From), st); err != nil {
+		return nil, err
+	}
+	return out, put(w.b(tLeases), []byte(c.Tx), l)
+}
+
+// leased lists what an existing lease holds.
+func (w wtx) leased(l leaseRec) (LeaseResult, error) {
+	var out LeaseResult
+	for _, seq := range l.Seqs {
+		v := w.b(tFlows).Get(keyN(l.Queue, seq))
+		if v == nil {
+			continue
+		}
+		f, err := decodeFlow(v)
+		if err != nil {
+			return out, err
+		}
+		out.Flows = append(out.Flows, Flow{Seq: seq, Tx: f.Tx, Off: f.Off, Len: f.Len, Size: f.Size})
+	}
+	return out, nil
+}
+
+func (w wtx) expireLeases(at int64) error {
+	var expired []string
+	if err := w.b(tLeases).ForEach(func(k, v []byte) error {
+		var l leaseRec
+		if err := json.Unmarshal(v, &l); err != nil {
+			return fmt.Errorf("corrupt lease record: %w", err)
+		}
+		if l.Expires <= at {
+			expired = append(expired, string(k))
+		}
+		return nil
+	}); err != nil {
+		return err
+	}
+	for _, tx := range expired {
+		if err := w.release(tx); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// endLease ends a lease: ack removes its flowfiles, otherwise they become
+// available again in their places.
+func (w wtx) endLease(tx string, ack bool) (bool, error) {
+	var l leaseRec
+	ok, err := get(w.b(tLeases), []byte(tx), &l)
+	if err != nil || !ok {
+		return ok, err
+	}
+	st, err := w.stats(l.Queue)
+	if err != nil {
+		return true, err
+	}
+	for _, seq := range l.Seqs {
+		k := keyN(l.Queue, seq)
+		v := w.b(tFlows).Get(k)
+		if v == nil {
+			continue
+		}
+		f, err := decodeFlow(v)
+		if err != nil {
+			return true, err
+		}
+		if f.Lease != tx {
+			continue
+		}
+		st.Leased--
+		if ack {
+			st.Count--
+			st.Bytes -= f.Size
+			if err := w.b(tFlows).Delete(k); err != nil {
+				return true, err
+			}
+			if err := w.flowGone(f.Tx); err != nil {
+				return true, err
+			}
+			continue
+		}
+		f.Lease = ""
+		if err := w.b(tFlows).Put(k, f.encode()); err != nil {
+			return true, err
+		}
+	}
+	if w.b(tQueues).Get([]byte(l.Queue)) != nil {
+		if err := put(w.b(tQueues), []byte(l.Queue), st); err != nil {
+			return true, err
+		}
+	}
+	return true, w.b(tLeases).Delete([]byte(tx))
+}
+
+func (w wtx) ack(c *command.Ack) error {
+	if err := w.expireLeases(c.At); err != nil {
+		return err
+	}
+	ok, err := w.endLease(c.Tx, true)
+	if err == nil && !ok {
+		return refuse(model.KindNotFound, ReasonUnknownTx, fmt.Sprintf("The lease of transaction '%s' is gone (it expired or was released); its flowfiles will be sent again.", c.Tx))
+	}
+	return err
+}
+
+func (w wtx) release(tx string) error {
+	_, err := w.endLease(tx, false)
+	return err
+}

@@ -1,0 +1,77 @@
+package queue
+
+import (
+	"bytes"
+	"encoding/binary"
+	"encoding/json"
+	"fmt"
+	"slices"
+
+	bolt "go.etcd.io/bbolt"
+)
+
+// Ports lists the configured ports, by name.
+func Ports(btx *bolt.Tx) ([]Port, error) {
+	var out []Port
+	err := btx.Bucket(tPorts).ForEach(func(_, v []byte) error {
+		var p Port
+		if err := json.Unmarshal(v, &p); err != nil {
+			return fmt.Errorf("corrupt port record: %w", err)
+		}
+		out = append(out, p)
+		return nil
+	})
+	slices.SortFunc(out, func(a, b Port) int {
+		if c := bytes.Compare([]byte(a.Name), []byte(b.Name)); c != 0 {
+			return c
+		}
+		return bytes.Compare([]byte(a.Kind), []byte(b.Kind))
+	})
+	return out, err
+}
+
+// QueueStats returns the stats of an input port's queue (zero when it
+// has none).
+func QueueStats(btx *bolt.Tx, queue string) (Stats, error) {
+	var s Stats
+	_, err := get(btx.Bucket(tQueues), []byte(queue), &s)
+	return s, err
+}
+
+// Chunk returns a copy of the staged or committed bytes of transaction tx
+// that hold stream offset off, and the offset they start at. The copy is
+// what lets a pull stream to a slow client without holding a read
+// transaction (which would keep bbolt from growing its map).
+func Chunk(btx *bolt.Tx, tx string, off int64) (start int64, data []byte, err error) {
+	pre := key(tx)
+	c := btx.Bucket(tChunks).Cursor()
+	k, v := c.Seek(keyN(tx, uint64(off)))
+	switch {
+	case k == nil:
+		k, v = c.Last()
+	case !bytes.Equal(k, keyN(tx, uint64(off))):
+		k, v = c.Prev()
+	}
+	if k == nil || !bytes.HasPrefix(k, pre) || len(k) != len(pre)+8 {
+		return 0, nil, fmt.Errorf("content of transaction '%s' at %d is missing", tx, off)
+	}
+	start = int64(binary.BigEndian.Uint64(k[len(pre):]))
+	if off >= start+int64(len(v)) {
+		return 0, nil, fmt.Errorf("content of transaction '%s' at %d is missing", tx, off)
+	}
+	return start, bytes.Clone(v), nil
+}
+
+// Staged reports whether tx has staged content (tests).
+func Staged(btx *bolt.Tx, tx string) bool { return btx.Bucket(tStaged).Get([]byte(tx)) != nil }
+
+// Empty reports whether no table holds anything but ports and queue
+// stats: nothing staged, queued, leased or kept as content (tests).
+func Empty(btx *bolt.Tx) bool {
+	for _, t := range [][]byte{tFlows, tStaged, tChunks, tRefs, tTxs, tLeases} {
+		if k, _ := btx.Bucket(t).Cursor().First(); k != nil {
+			return false
+		}
+	}
+	return true
+}

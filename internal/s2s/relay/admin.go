@@ -1,0 +1,196 @@
+package relay
+
+import (
+	"encoding/json"
+	"errors"
+	"io"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/weir-nifi/weir/internal/command"
+	"github.com/weir-nifi/weir/internal/model"
+	"github.com/weir-nifi/weir/internal/s2s/queue"
+)
+
+// AdminPath is where ports are configured:
+//
+//	GET    /weir-api/ports            ports with their queues (any node)
+//	POST   /weir-api/ports            create {name, kind, from, comments, maxFlowFiles, maxBytes}
+//	GET    /weir-api/ports/{id}       one port
+//	PUT    /weir-api/ports/{id}       change {enabled, comments, maxFlowFiles, maxBytes}
+//	DELETE /weir-api/ports/{id}       delete (?force=true drops queued flowfiles)
+//
+// Writes are replicated commands, proposed from whichever node gets them;
+// reads wait for the node to have applied every earlier write.
+const AdminPath = "/weir-api/ports"
+
+// CreateRequest creates a port. From names (or is the id of) the input
+// port an output port is fed from.
+type CreateRequest struct {
+	Name         string `json:"name"`
+	Kind         string `json:"kind"`
+	From         string `json:"from,omitempty"`
+	Comments     string `json:"comments,omitempty"`
+	MaxFlowFiles int64  `json:"maxFlowFiles,omitempty"`
+	MaxBytes     int64  `json:"maxBytes,omitempty"`
+}
+
+// UpdateRequest changes the fields it sets.
+type UpdateRequest struct {
+	Enabled      *bool   `json:"enabled,omitempty"`
+	Comments     *string `json:"comments,omitempty"`
+	MaxFlowFiles *int64  `json:"maxFlowFiles,omitempty"`
+	MaxBytes     *int64  `json:"maxBytes,omitempty"`
+}
+
+// Routes adds the admin API to mux. actor names who made a request.
+func (r *Relay) Routes(mux *http.ServeMux, actor func(*http.Request) string) {
+	mux.HandleFunc("GET "+AdminPath, func(w http.ResponseWriter, req *http.Request) {
+		if err := r.c.ReadBarrier(req.Context()); err != nil {
+			writeError(w, err)
+			return
+		}
+		ps, err := r.Status()
+		if err != nil {
+			writeError(w, err)
+			return
+		}
+		if ps == nil {
+			ps = []PortStatus{}
+		}
+		writeJSON(w, http.StatusOK, ps)
+	})
+	mux.HandleFunc("GET "+AdminPath+"/{id}", func(w http.ResponseWriter, req *http.Request) {
+		if err := r.c.ReadBarrier(req.Context()); err != nil {
+			writeError(w, err)
+			return
+		}
+		p, err := r.find(req.PathValue("id"))
+		if err != nil {
+			writeError(w, err)
+			return
+		}
+		writeJSON(w, http.StatusOK, p)
+	})
+	mux.HandleFunc("POST "+AdminPath, func(w http.ResponseWriter, req *http.Request) {
+		var cr CreateRequest
+		if err := decode(req, &cr); err != nil {
+			writeError(w, err)
+			return
+		}
+		cmd := &command.CreatePort{ID: uuid.NewString(), Name: strings.TrimSpace(cr.Name), Kind: cr.Kind,
+			Comments: cr.Comments, MaxFlowFiles: cr.MaxFlowFiles, MaxBytes: cr.MaxBytes,
+			At: r.now(), Actor: actor(req)}
+		if cmd.Name == "" {
+			writeError(w, model.Invalid("A port needs a name."))
+			return
+		}
+		if cr.From != "" {
+			if err := r.c.ReadBarrier(req.Context()); err != nil {
+				writeError(w, err)
+				return
+			}
+			src, err := r.find(cr.From)
+			if err != nil {
+				writeError(w, err)
+				return
+			}
+			cmd.From = src.ID
+		}
+		var p queue.Port
+		if err := r.c.ProposeAnywhere(req.Context(), cmd, &p); err != nil {
+			writeError(w, err)
+			return
+		}
+		w.Header().Set("Location", AdminPath+"/"+p.ID)
+		writeJSON(w, http.StatusCreated, p)
+	})
+	mux.HandleFunc("PUT "+AdminPath+"/{id}", func(w http.ResponseWriter, req *http.Request) {
+		var ur UpdateRequest
+		if err := decode(req, &ur); err != nil {
+			writeError(w, err)
+			return
+		}
+		var p queue.Port
+		cmd := &command.UpdatePort{ID: req.PathValue("id"), Enabled: ur.Enabled, Comments: ur.Comments,
+			MaxFlowFiles: ur.MaxFlowFiles, MaxBytes: ur.MaxBytes, At: r.now(), Actor: actor(req)}
+		if err := r.c.ProposeAnywhere(req.Context(), cmd, &p); err != nil {
+			writeError(w, err)
+			return
+		}
+		writeJSON(w, http.StatusOK, p)
+	})
+	mux.HandleFunc("DELETE "+AdminPath+"/{id}", func(w http.ResponseWriter, req *http.Request) {
+		force, _ := strconv.ParseBool(req.URL.Query().Get("force"))
+		var p queue.Port
+		cmd := &command.DeletePort{ID: req.PathValue("id"), Force: force, Actor: actor(req)}
+		if err := r.c.ProposeAnywhere(req.Context(), cmd, &p); err != nil {
+			writeError(w, err)
+			return
+		}
+		writeJSON(w, http.StatusOK, p)
+	})
+}
+
+// find returns the port with id or name ref (input ports first: a name
+// shared by an input and an output port means the input one, which is
+// what "from" refers to).
+func (r *Relay) find(ref string) (PortStatus, error) {
+	ps, err := r.Status()
+	if err != nil {
+		return PortStatus{}, err
+	}
+	for _, p := range ps {
+		if p.ID == ref {
+			return p, nil
+		}
+	}
+	for _, kind := range []string{command.PortInput, command.PortOutput} {
+		for _, p := range ps {
+			if p.Name == ref && p.Kind == kind {
+				return p, nil
+			}
+		}
+	}
+	return PortStatus{}, model.NotFound("No site-to-site port has the id or name '" + ref + "'.")
+}
+
+func decode(req *http.Request, v any) error {
+	dec := json.NewDecoder(io.LimitReader(req.Body, 1<<20))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		return model.Invalid("Cannot read the request body: " + err.Error())
+	}
+	return nil
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	b, err := json.Marshal(v)
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	_, _ = w.Write(b)
+}
+
+// writeError answers as the rest of Weir does: text/plain with the status
+// of the error's kind.
+func writeError(w http.ResponseWriter, err error) {
+	var me *model.Error
+	if !errors.As(err, &me) {
+		me = model.Errorf(model.KindInternal, "%v", err)
+	}
+	if me.Kind == model.KindUnavailable && me.RetryAfter > 0 {
+		w.Header().Set("Retry-After", strconv.Itoa(int((me.RetryAfter+time.Second-1)/time.Second)))
+	}
+	w.Header().Set("Content-Type", "text/plain")
+	w.Header().Set("X-Content-Type-Options", "nosniff")
+	w.WriteHeader(me.Status())
+	_, _ = io.WriteString(w, me.Msg)
+}

@@ -1,0 +1,501 @@
+// Package relay gives the site-to-site server (package server) its ports,
+// peers and queues over the cluster: content is cut into chunks and
+// proposed through the Raft log as it streams in, so a push is answered
+// only once a quorum has every byte on disk; commits, leases, acks and
+// releases are commands too, proposed from whichever node holds the
+// transaction; pulls read the node's own replica of the queue tables
+// (package queue). See docs/s2s-design.md.
+package relay
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/url"
+	"strconv"
+	"time"
+
+	"github.com/weir-nifi/weir/internal/command"
+	"github.com/weir-nifi/weir/internal/model"
+	"github.com/weir-nifi/weir/internal/s2s/codec"
+	"github.com/weir-nifi/weir/internal/s2s/queue"
+	"github.com/weir-nifi/weir/internal/s2s/server"
+	"github.com/weir-nifi/weir/internal/store"
+)
+
+// Cluster is what the relay needs from the Raft node.
+type Cluster interface {
+	// ProposeAnywhere replicates a command from any node (the leader
+	// proposes it, a follower sends it to the leader) and decodes its
+	// result into out.
+	ProposeAnywhere(ctx context.Context, c command.Command, out any) error
+	// ReadBarrier waits until this node has applied everything committed
+	// when it was called.
+	ReadBarrier(ctx context.Context) error
+	// IsLeader reports whether this node leads (no barrier needed then).
+	IsLeader() bool
+}
+
+// Options configure a Relay; zero fields take defaults.
+type Options struct {
+	// ChunkBytes is the size of the content chunks proposed while a push
+	// streams in (default 1 MiB): the memory a push holds, and how long a
+	// registry write may wait behind one in the log.
+	ChunkBytes int
+	// LeaseTTL is how long a pull's flowfiles stay leased to it if its node
+	// dies before acking or releasing them (default 2 minutes).
+	LeaseTTL time.Duration
+	// PullCount and PullBytes bound one pull when the client sets no batch
+	// limits (defaults 1000 flowfiles, 16 MiB: at least one flowfile is
+	// handed out whatever its size).
+	PullCount int
+	PullBytes int64
+	// Self is this node's public API URL, listed as a peer when the member
+	// table does not have it yet.
+	Self string
+	Log  *slog.Logger
+	// Now is the clock stamped into commands (tests).
+	Now func() time.Time
+}
+
+// Relay implements server.Ports, server.Peers and server.Queues.
+type Relay struct {
+	c   Cluster
+	st  *store.Store
+	opt Options
+}
+
+var (
+	_ server.Ports  = (*Relay)(nil)
+	_ server.Peers  = (*Relay)(nil)
+	_ server.Queues = (*Relay)(nil)
+)
+
+// New returns a relay over a cluster node and its store.
+func New(c Cluster, st *store.Store, opt Options) *Relay {
+	if opt.ChunkBytes <= 0 {
+		opt.ChunkBytes = 1 << 20
+	}
+	if opt.LeaseTTL <= 0 {
+		opt.LeaseTTL = 2 * time.Minute
+	}
+	if opt.PullCount <= 0 {
+		opt.PullCount = 1000
+	}
+	if opt.PullBytes <= 0 {
+		opt.PullBytes = 16 << 20
+	}
+	if opt.Log == nil {
+		opt.Log = slog.New(slog.DiscardHandler)
+	}
+	if opt.Now == nil {
+		opt.Now = time.Now
+	}
+	return &Relay{c: c, st: st, opt: opt}
+}
+
+func (r *Relay) now() int64 { return r.opt.Now().UnixMilli() }
+
+// serverError maps the queue's refusals to the server's errors, so
+// clients get NiFi's codes for them.
+func serverError(err error) error {
+	var me *model.Error
+	if !errors.As(err, &me) {
+		return err
+	}
+	switch me.Reason {
+	case queue.ReasonUnknownPort:
+		return fmt.Errorf("%w: %s", server.ErrUnknownPort, me.Msg)
+	case queue.ReasonNotRunning:
+		return fmt.Errorf("%w: %s", server.ErrPortNotRunning, me.Msg)
+	case queue.ReasonFull:
+		return fmt.Errorf("%w: %s", server.ErrDestinationFull, me.Msg)
+	}
+	return err
+}
+
+// ---- ports and peers
+
+// Ports lists the configured ports.
+func (r *Relay) Ports() []server.Port {
+	ps, err := r.ports()
+	if err != nil {
+		r.opt.Log.Warn("cannot read site-to-site ports", "err", err)
+		return nil
+	}
+	out := make([]server.Port, 0, len(ps))
+	for _, p := range ps {
+		sp := server.Port{ID: p.ID, Name: p.Name, Comments: p.Comments, Type: server.InputPort, State: server.Running}
+		if p.Kind == command.PortOutput {
+			sp.Type = server.OutputPort
+		}
+		if !p.Enabled {
+			sp.State = server.Disabled
+		}
+		out = append(out, sp)
+	}
+	return out
+}
+
+func (r *Relay) ports() ([]queue.Port, error) {
+	var ps []queue.Port
+	err := r.st.Read(func(tx *store.Tx) (err error) {
+		ps, err = queue.Ports(tx.Bolt())
+		return err
+	})
+	return ps, err
+}
+
+// PortStatus is one port with its queue, as `weir port list` shows it.
+type PortStatus struct {
+	queue.Port
+	Queued      int64 `json:"queued"`
+	QueuedBytes int64 `json:"queuedBytes"`
+	Leased      int64 `json:"leased"`
+}
+
+// Status lists the ports with the state of the queue each reads or feeds.
+func (r *Relay) Status() ([]PortStatus, error) {
+	var out []PortStatus
+	err := r.st.Read(func(tx *store.Tx) error {
+		ps, err := queue.Ports(tx.Bolt())
+		if err != nil {
+			return err
+		}
+		for _, p := range ps {
+			q := p.ID
+			if p.Kind == command.PortOutput {
+				q = p.From
+			}
+			s, err := queue.QueueStats(tx.Bolt(), q)
+			if err != nil {
+				return err
+			}
+			out = append(out, PortStatus{Port: p, Queued: s.Count, QueuedBytes: s.Bytes, Leased: s.Leased})
+		}
+		return nil
+	})
+	return out, err
+}
+
+// Peers lists every member of the cluster with its public address. Every
+// node holds every queue, so each reports the same count: the cluster's
+// queued flowfiles.
+func (r *Relay) Peers(ctx context.Context) ([]server.Peer, error) {
+	var nodes []store.NodeRec
+	var queued int64
+	err := r.st.Read(func(tx *store.Tx) error {
+		var err error
+		if nodes, err = tx.Nodes(); err != nil {
+			return err
+		}
+		ps, err := queue.Ports(tx.Bolt())
+		if err != nil {
+			return err
+		}
+		for _, p := range ps {
+			if p.Kind == command.PortInput {
+				s, err := queue.QueueStats(tx.Bolt(), p.ID)
+				if err != nil {
+					return err
+				}
+				queued += s.Count
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	var out []server.Peer
+	seen := map[string]bool{}
+	add := func(apiURL, zone string) {
+		p, ok := peerOf(apiURL)
+		if !ok || seen[p.Hostname+":"+strconv.Itoa(p.Port)] {
+			return
+		}
+		seen[p.Hostname+":"+strconv.Itoa(p.Port)] = true
+		p.Zone = zone
+		p.FlowFileCount = int(min(queued, 1<<31-1))
+		out = append(out, p)
+	}
+	for _, n := range nodes {
+		add(n.APIURL, n.Zone)
+	}
+	if len(out) == 0 {
+		add(r.opt.Self, "")
+	}
+	return out, nil
+}
+
+func peerOf(apiURL string) (server.Peer, bool) {
+	u, err := url.Parse(apiURL)
+	if err != nil || u.Host == "" {
+		return server.Peer{}, false
+	}
+	host, port := u.Hostname(), u.Port()
+	if port == "" {
+		port = "80"
+		if u.Scheme == "https" {
+			port = "443"
+		}
+	}
+	n, err := strconv.Atoi(port)
+	if err != nil {
+		return server.Peer{}, false
+	}
+	if ip := net.ParseIP(host); ip != nil && ip.IsUnspecified() {
+		return server.Peer{}, false
+	}
+	return server.Peer{Hostname: host, Port: n, Secure: u.Scheme == "https"}, true
+}
+
+// ---- push
+
+// Full reports an input port whose queue reached its bound.
+func (r *Relay) Full(port string) bool {
+	full := false
+	_ = r.st.Read(func(tx *store.Tx) error {
+		ps, err := queue.Ports(tx.Bolt())
+		if err != nil {
+			return err
+		}
+		for _, p := range ps {
+			if p.ID != port || p.Kind != command.PortInput {
+				continue
+			}
+			s, err := queue.QueueStats(tx.Bolt(), p.ID)
+			if err != nil {
+				return err
+			}
+			full = (p.MaxFlowFiles > 0 && s.Count >= p.MaxFlowFiles) || (p.MaxBytes > 0 && s.Bytes >= p.MaxBytes)
+		}
+		return nil
+	})
+	return full
+}
+
+type staged struct {
+	port, tx     string
+	count, bytes int64
+}
+
+// chunker cuts the packet stream of one push into chunks and proposes each
+// as soon as it is full: the memory a push holds is one chunk.
+type chunker struct {
+	r       *Relay
+	ctx     context.Context
+	port    string
+	tx      string
+	buf     []byte
+	off     int64   // stream offset of buf[0]
+	packets []int64 // packets that ended in buf
+	err     error
+}
+
+func (c *chunker) Write(p []byte) (int, error) {
+	if c.err != nil {
+		return 0, c.err
+	}
+	n := len(p)
+	for len(p) > 0 {
+		// A full chunk is proposed only when more bytes come: a packet
+		// ending exactly at its end is then listed in it (StageChunk lists
+		// the packets that end in the chunk).
+		if len(c.buf) == cap(c.buf) {
+			if err := c.flush(); err != nil {
+				return 0, err
+			}
+		}
+		k := min(len(p), cap(c.buf)-len(c.buf))
+		c.buf = append(c.buf, p[:k]...)
+		p = p[k:]
+	}
+	return n, nil
+}
+
+func (c *chunker) flush() error {
+	if c.err != nil {
+		return c.err
+	}
+	if len(c.buf) == 0 && len(c.packets) == 0 {
+		return nil
+	}
+	cmd := &command.StageChunk{Port: c.port, Tx: c.tx, Off: c.off, Packets: c.packets, At: c.r.now(), Data: c.buf}
+	if err := c.r.c.ProposeAnywhere(c.ctx, cmd, nil); err != nil {
+		c.err = serverError(err)
+		return c.err
+	}
+	c.off += int64(len(c.buf))
+	c.buf = c.buf[:0]
+	c.packets = nil
+	return nil
+}
+
+// Stage proposes the push body's packets in chunks; it returns once the
+// last chunk is committed, so the 202 means a quorum has every byte.
+func (r *Relay) Stage(ctx context.Context, port, tx string, packets server.PacketReader) (server.Staged, error) {
+	s := &staged{port: port, tx: tx}
+	ch := &chunker{r: r, ctx: ctx, port: port, tx: tx, buf: make([]byte, 0, r.opt.ChunkBytes)}
+	enc := codec.NewEncoder(ch, false)
+	err := func() error {
+		for {
+			p, err := packets.Next()
+			if err == io.EOF {
+				return ch.flush()
+			}
+			if err != nil {
+				return err
+			}
+			start := ch.off + int64(len(ch.buf))
+			if err := enc.Encode(p.Attributes, p.Size, p.Content); err != nil {
+				return err
+			}
+			end := ch.off + int64(len(ch.buf))
+			ch.packets = append(ch.packets, start, end-start, p.Size)
+			s.count++
+			s.bytes += p.Size
+		}
+	}()
+	if err != nil {
+		r.Discard(s)
+		return nil, err
+	}
+	return s, nil
+}
+
+// Commit makes the staged flowfiles part of the queue on a quorum.
+func (r *Relay) Commit(ctx context.Context, st server.Staged) (bool, error) {
+	s := st.(*staged)
+	var res queue.CommitResult
+	err := r.c.ProposeAnywhere(ctx, &command.CommitTx{Port: s.port, Tx: s.tx, Count: s.count, Bytes: s.bytes, At: r.now()}, &res)
+	if err != nil {
+		return false, serverError(err)
+	}
+	return res.Backoff, nil
+}
+
+// Discard drops what a transaction staged. It runs detached from the
+// request: a dropped client must not leave its chunks behind (those that
+// do, when this node dies, are dropped by Apply after queue.StaleStaging).
+func (r *Relay) Discard(st server.Staged) {
+	s := st.(*staged)
+	r.detached(&command.DropTx{Tx: s.tx, At: r.now()})
+}
+
+func (r *Relay) detached(c command.Command) {
+	go func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		if err := r.c.ProposeAnywhere(ctx, c, nil); err != nil {
+			r.opt.Log.Warn("site-to-site: cannot replicate "+c.Type().String(), "err", err)
+		}
+	}()
+}
+
+// ---- pull
+
+type lease struct {
+	r     *Relay
+	tx    string
+	flows []queue.Flow
+	next  int
+	dec   *codec.Decoder
+}
+
+// Lease leases the port's oldest available flowfiles to a pull, up to the
+// client's batch limits, through the log: no other node hands them out
+// until this lease is acked, released or expires.
+func (r *Relay) Lease(ctx context.Context, port, tx string, limits server.BatchLimits) (server.Lease, error) {
+	cmd := &command.Lease{Port: port, Tx: tx, MaxCount: int64(r.opt.PullCount), MaxBytes: r.opt.PullBytes, At: r.now()}
+	if limits.Count > 0 {
+		cmd.MaxCount = int64(limits.Count)
+	}
+	if limits.Bytes > 0 {
+		cmd.MaxBytes = limits.Bytes
+	}
+	cmd.Expires = cmd.At + r.opt.LeaseTTL.Milliseconds()
+	var res queue.LeaseResult
+	if err := r.c.ProposeAnywhere(ctx, cmd, &res); err != nil {
+		return nil, serverError(err)
+	}
+	l := &lease{r: r, tx: tx, flows: res.Flows}
+	if len(l.flows) > 0 && !r.c.IsLeader() {
+		// The lease is applied on the leader; read once this replica
+		// has applied it (and so every chunk it names).
+		if err := r.c.ReadBarrier(ctx); err != nil {
+			r.Release(l)
+			return nil, err
+		}
+	}
+	return l, nil
+}
+
+// Next hands out the next leased flowfile, read from this node's replica.
+func (l *lease) Next(ctx context.Context) (*server.FlowFile, error) {
+	if l.next >= len(l.flows) {
+		return nil, io.EOF
+	}
+	f := l.flows[l.next]
+	l.next++
+	rd := &contentReader{st: l.r.st, tx: f.Tx, off: f.Off, end: f.Off + f.Len}
+	p, err := codec.NewDecoder(rd, false, codec.Limits{}).Next()
+	if err != nil {
+		return nil, fmt.Errorf("queued flowfile %d: %w", f.Seq, err)
+	}
+	return &server.FlowFile{Attributes: p.Attributes, Size: p.Size, Content: p.Content}, nil
+}
+
+// Ack removes the lease's flowfiles from the queue on a quorum.
+func (r *Relay) Ack(ctx context.Context, sl server.Lease) error {
+	l := sl.(*lease)
+	if len(l.flows) == 0 {
+		return nil
+	}
+	return serverError(r.c.ProposeAnywhere(ctx, &command.Ack{Tx: l.tx, At: r.now()}, nil))
+}
+
+// Release hands the lease's flowfiles back, in their places.
+func (r *Relay) Release(sl server.Lease) {
+	l := sl.(*lease)
+	if len(l.flows) == 0 {
+		return
+	}
+	r.detached(&command.Release{Tx: l.tx, At: r.now()})
+}
+
+// contentReader reads bytes [off, end) of a transaction's stream from the
+// store, one chunk copy at a time, never holding a read transaction while
+// the caller writes to a client.
+type contentReader struct {
+	st       *store.Store
+	tx       string
+	off, end int64
+	chunk    []byte
+	start    int64
+}
+
+func (c *contentReader) Read(p []byte) (int, error) {
+	if c.off >= c.end {
+		return 0, io.EOF
+	}
+	if c.off < c.start || c.off >= c.start+int64(len(c.chunk)) {
+		err := c.st.Read(func(tx *store.Tx) (err error) {
+			c.start, c.chunk, err = queue.Chunk(tx.Bolt(), c.tx, c.off)
+			return err
+		})
+		if err != nil {
+			return 0, err
+		}
+	}
+	b := c.chunk[c.off-c.start:]
+	b = b[:min(int64(len(b)), c.end-c.off)]
+	n := copy(p, b)
+	c.off += int64(n)
+	return n, nil
+}
+
+var _ io.Reader = (*contentReader)(nil)

@@ -76,7 +76,11 @@ func s2sFile(r *rand.Rand, p, seq int, big bool) (client.FlowFile, sent) {
 // the nodes hold the same registry state.
 func TestS2SRelayFaults(t *testing.T) {
 	long(t)
-	c := harness.StartCluster(t, harness.ClusterOptions{N: 3, Zones: zones3})
+	// Snapshots often (followers catch up from snapshots holding queued
+	// data), short transaction and lease TTLs (abandoned pulls come back
+	// within the test).
+	args := append([]string{"--s2s-transaction-ttl", "2s", "--s2s-lease-ttl", "6s"}, snapshotArgs...)
+	c := harness.StartCluster(t, harness.ClusterOptions{N: 3, Zones: zones3, ExtraArgs: args})
 	leader := c.MustLeader()
 	var follower *harness.Node
 	for _, n := range c.Nodes {
@@ -165,17 +169,45 @@ func TestS2SRelayFaults(t *testing.T) {
 	}
 	t.Logf("confirmed %d flowfiles, %d push attempts failed", len(acked), pushErrs.Load())
 
+	// A puller that crashes after reading a batch (it never confirms): the
+	// transaction expires and its flowfiles come back. A node that dies
+	// while serving a pull: its lease expires and they come back.
+	loc := s2sCreate(t, c.Nodes[0], "output-ports", out)
+	if status, _, _ := s2sDo(t, http.MethodGet, loc+"/flow-files", nil, map[string]string{"x-nifi-site-to-site-batch-count": "3"}); status != http.StatusAccepted {
+		t.Fatalf("abandoned pull: %d", status)
+	}
+	// One pull at a time holds a port's flowfiles (in-order delivery): the
+	// abandoned one first expires.
+	for d := time.Now().Add(30 * time.Second); s2sStatus(t, c, c.Nodes[0])["in"].Leased != 0; time.Sleep(100 * time.Millisecond) {
+		if time.Now().After(d) {
+			t.Fatal("the abandoned pull's lease was not released")
+		}
+	}
+	victim := c.Nodes[1]
+	loc = s2sCreate(t, victim, "output-ports", out)
+	if status, _, _ := s2sDo(t, http.MethodGet, loc+"/flow-files", nil, map[string]string{"x-nifi-site-to-site-batch-count": "3"}); status != http.StatusAccepted {
+		t.Fatalf("pull from the node to kill: %d", status)
+	}
+	victim.Kill()
+	victim.Start()
+	if _, err := c.WaitLeader(60 * time.Second); err != nil {
+		t.Fatal(err)
+	}
+
 	// Pull everything: from every node in turn, with one cancelled pull
 	// (the client refuses to keep what it got) whose flowfiles must come
-	// again.
+	// again, until the queue is empty with nothing leased.
 	got := map[[2]int][]sent{}
 	var order [2][]int
-	empty := 0
 	cancelled := false
 	pctx := context.Background()
-	for i := 0; empty < 2*len(c.Nodes); i++ {
+	deadline := time.Now().Add(2 * time.Minute)
+	for i := 0; ; i++ {
+		if time.Now().After(deadline) {
+			t.Fatalf("pulls did not drain the queue: %+v", s2sStatus(t, c, c.Nodes[0])["in"])
+		}
 		n := c.Nodes[i%len(c.Nodes)]
-		cl := &client.Client{URL: n.API, Compress: i%2 == 1, BatchCount: 7}
+		cl := &client.Client{URL: n.API, Compress: i%2 == 1, BatchCount: 7, HTTP: &http.Client{Timeout: 30 * time.Second}}
 		var batch []client.FlowFile
 		k, err := cl.Receive(pctx, out, func(fs []client.FlowFile) error {
 			if !cancelled && len(fs) > 0 {
@@ -186,17 +218,19 @@ func TestS2SRelayFaults(t *testing.T) {
 			return nil
 		})
 		if err != nil {
-			if !cancelled || err.Error() != "refused on purpose" {
+			if err.Error() != "refused on purpose" {
 				t.Logf("pull from %s: %v", n.Opts.ID, err)
 			}
 			time.Sleep(100 * time.Millisecond)
 			continue
 		}
 		if k == 0 {
-			empty++
+			if st := s2sStatus(t, c, n)["in"]; st.Queued == 0 && st.Leased == 0 {
+				break
+			}
+			time.Sleep(200 * time.Millisecond)
 			continue
 		}
-		empty = 0
 		for _, f := range batch {
 			p, _ := strconv.Atoi(f.Attributes["pusher"])
 			s, _ := strconv.Atoi(f.Attributes["seq"])

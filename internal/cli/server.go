@@ -106,6 +106,8 @@ To form a cluster, start the first node, then start the others with
 	f.StringVar(&cfg.Bootstrap, "bootstrap", "", "static initial voters, id=host:port,... (same list on every node)")
 	f.StringVar(&cfg.Zone, "zone", "", "availability zone of this node, for voter placement")
 	f.IntVar(&cfg.S2SMaxTransactions, "s2s-max-transactions", 0, "site-to-site transactions this node keeps open at once; beyond it clients are told to try another node (default 10000)")
+	f.DurationVar(&cfg.S2STransactionTTL, "s2s-transaction-ttl", 0, "how long an idle site-to-site transaction lives before it is rolled back (default 30s, as NiFi)")
+	f.DurationVar(&cfg.S2SLeaseTTL, "s2s-lease-ttl", 0, "how long pulled flowfiles stay leased to a pull whose node died before they are handed out again (default 2m; must exceed --s2s-transaction-ttl)")
 	f.StringVar(&cfg.ClusterKey, "cluster-key", "", "shared secret authenticating cluster traffic (prefer --cluster-key-file)")
 	f.StringVar(&cfg.ClusterKeyFile, "cluster-key-file", "", "file holding the cluster key (default <data-dir>/cluster.key, created by the first node)")
 	f.StringVar(&cfg.ClusterTLSCert, "cluster-tls-cert", "", "certificate for mutual TLS on the cluster port")

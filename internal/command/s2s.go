@@ -81,10 +81,11 @@ type DropTx struct {
 	At int64  `json:"at"`
 }
 
-// Lease hands the oldest unleased flowfiles of an output port's queue to a
-// pull transaction, up to MaxCount flowfiles and MaxBytes content bytes (at
-// least one when any is available), until Expires. Leases that expired by
-// At are released first.
+// Lease hands the oldest flowfiles of an output port's queue to a pull
+// transaction, up to MaxCount flowfiles and MaxBytes content bytes (at
+// least one when any is available), until Expires, unless another lease on
+// the queue is live (then nothing: delivery is in order). Leases that
+// expired by At are released first.
 type Lease struct {
 	Port     string `json:"port"`
 	Tx       string `json:"tx"`

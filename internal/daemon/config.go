@@ -29,6 +29,12 @@ type Config struct {
 	// S2SMaxTransactions bounds the site-to-site transactions open at
 	// once on this node (0: the server's default).
 	S2SMaxTransactions int
+	// S2STransactionTTL is how long an idle site-to-site transaction
+	// lives (0: NiFi's 30 s); S2SLeaseTTL how long a pull's flowfiles stay
+	// leased when the node serving it dies (0: 2 minutes). The lease TTL
+	// must exceed the transaction TTL.
+	S2STransactionTTL time.Duration
+	S2SLeaseTTL       time.Duration
 
 	ClusterKey     string
 	ClusterKeyFile string

@@ -1,6 +1,7 @@
 package daemon
 
 import (
+	"cmp"
 	"context"
 	"crypto/tls"
 	"crypto/x509"
@@ -98,6 +99,9 @@ func Start(cfg Config, log *slog.Logger) (*Server, error) {
 		return nil, err
 	}
 
+	if ttl, lease := cmp.Or(cfg.S2STransactionTTL, 30*time.Second), cmp.Or(cfg.S2SLeaseTTL, 2*time.Minute); lease <= ttl {
+		return nil, fmt.Errorf("--s2s-lease-ttl (%v) must be longer than --s2s-transaction-ttl (%v): a live pull's flowfiles would be handed out again", lease, ttl)
+	}
 	ln, err := net.Listen("tcp", cfg.Listen)
 	if err != nil {
 		return nil, fmt.Errorf("listen %s: %w", cfg.Listen, err)
@@ -174,11 +178,11 @@ func Start(cfg Config, log *slog.Logger) (*Server, error) {
 
 	// Site-to-site: NiFi's HTTP S2S under /nifi-api on every node, over
 	// the replicated queues (package relay), and the port configuration.
-	rel := relay.New(node, st, relay.Options{Self: strings.TrimRight(cfg.Advertise, "/"), Log: log})
+	rel := relay.New(node, st, relay.Options{Self: strings.TrimRight(cfg.Advertise, "/"), Log: log, Admit: dm.Admit, LeaseTTL: cfg.S2SLeaseTTL})
 	s2s, err := server.New(server.Options{
 		Ports: rel, Peers: rel, Queues: rel, Log: log,
 		Controller:      server.Controller{ID: rootGroupID(key), InstanceID: id, Name: "Weir"},
-		MaxTransactions: cfg.S2SMaxTransactions,
+		MaxTransactions: cfg.S2SMaxTransactions, TTL: cfg.S2STransactionTTL,
 	})
 	if err != nil {
 		node.Shutdown()

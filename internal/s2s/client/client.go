@@ -39,10 +39,14 @@ type Client struct {
 	BatchBytes int64
 }
 
-// FlowFile is a flowfile held in memory.
+// FlowFile is a flowfile. Received flowfiles hold their content in
+// Content; one to send may instead give Size bytes to stream from Reader
+// (when Reader is set), so its size is not bounded by memory.
 type FlowFile struct {
 	Attributes map[string]string
 	Content    []byte
+	Reader     io.Reader
+	Size       int64
 }
 
 // ErrBadChecksum is returned when the server's CRC of a push does not
@@ -202,17 +206,30 @@ func (c *Client) Send(ctx context.Context, port string, files []FlowFile) (backo
 	if err != nil {
 		return false, err
 	}
-	var body bytes.Buffer
-	enc := codec.NewEncoder(&body, c.Compress)
-	for _, f := range files {
-		if err := enc.Encode(f.Attributes, int64(len(f.Content)), bytes.NewReader(f.Content)); err != nil {
-			_, _ = c.end(ctx, loc, server.CodeCancelTransaction, "")
-			return false, err
+	// The body streams: packets are encoded as the request is written.
+	pr, pw := io.Pipe()
+	enc := codec.NewEncoder(pw, c.Compress)
+	encoded := make(chan error, 1)
+	go func() {
+		var err error
+		for _, f := range files {
+			content, size := f.Reader, f.Size
+			if content == nil {
+				content, size = bytes.NewReader(f.Content), int64(len(f.Content))
+			}
+			if err = enc.Encode(f.Attributes, size, content); err != nil {
+				break
+			}
 		}
-	}
-	resp, err := c.do(ctx, http.MethodPost, loc+"/flow-files", &body, map[string]string{
+		pw.CloseWithError(err)
+		encoded <- err
+	}()
+	resp, err := c.do(ctx, http.MethodPost, loc+"/flow-files", pr, map[string]string{
 		"Content-Type": "application/octet-stream", "Accept": "text/plain"})
+	pr.CloseWithError(errors.New("request ended"))
+	encErr := <-encoded
 	if err != nil {
+		_, _ = c.end(context.WithoutCancel(ctx), loc, server.CodeCancelTransaction, "")
 		return false, err
 	}
 	b, rerr := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
@@ -223,6 +240,10 @@ func (c *Client) Send(ctx context.Context, port string, files []FlowFile) (backo
 	}
 	if rerr != nil {
 		return false, rerr
+	}
+	if encErr != nil {
+		_, _ = c.end(context.WithoutCancel(ctx), loc, server.CodeCancelTransaction, "")
+		return false, encErr
 	}
 	if want := codec.FormatChecksum(enc.Checksum()); strings.TrimSpace(string(b)) != want {
 		_, _ = c.end(ctx, loc, server.CodeBadChecksum, "")

@@ -654,6 +654,13 @@ func (w wtx) lease(c *command.Lease) (any, error) {
 	if p.From == "" || c.MaxCount <= 0 {
 		return LeaseResult{}, nil
 	}
+	// One live lease per queue: flowfiles are handed out strictly in
+	// order, and those of a lease that is released or expires are the
+	// next to go. A concurrent pull finds nothing (200, empty) until the
+	// live one acks, releases or expires.
+	if busy, err := w.queueLeased(p.From); err != nil || busy {
+		return LeaseResult{}, err
+	}
 	st, err := w.stats(p.From)
 	if err != nil {
 		return nil, err
@@ -695,6 +702,20 @@ func (w wtx) lease(c *command.Lease) (any, error) {
 		return nil, err
 	}
 	return out, put(w.b(tLeases), []byte(c.Tx), l)
+}
+
+// queueLeased reports whether a lease is live on a queue.
+func (w wtx) queueLeased(queue string) (bool, error) {
+	busy := false
+	err := w.b(tLeases).ForEach(func(_, v []byte) error {
+		var l leaseRec
+		if err := json.Unmarshal(v, &l); err != nil {
+			return fmt.Errorf("corrupt lease record: %w", err)
+		}
+		busy = busy || l.Queue == queue
+		return nil
+	})
+	return busy, err
 }
 
 // leased lists what an existing lease holds.

@@ -75,3 +75,20 @@ func Empty(btx *bolt.Tx) bool {
 	}
 	return true
 }
+
+// StagedTxs counts the transactions staging for a port (pushes in flight,
+// or left by a node that died mid-push until Apply drops them).
+func StagedTxs(btx *bolt.Tx, port string) (int, error) {
+	n := 0
+	err := btx.Bucket(tStaged).ForEach(func(_, v []byte) error {
+		var s stagedRec
+		if err := json.Unmarshal(v, &s); err != nil {
+			return fmt.Errorf("corrupt staged record: %w", err)
+		}
+		if s.Port == port {
+			n++
+		}
+		return nil
+	})
+	return n, err
+}

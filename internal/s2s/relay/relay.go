@@ -53,6 +53,14 @@ type Options struct {
 	// handed out whatever its size).
 	PullCount int
 	PullBytes int64
+	// MaxStaging bounds the pushes staging at once on this node (default
+	// 64): with ChunkBytes, the memory pushes hold. Others wait their turn.
+	MaxStaging int
+	// Admit, when set, is asked before each chunk is proposed whether the
+	// node's disk takes that many more bytes (disk.Monitor.Admit): a full
+	// or failed disk refuses pushes as "destination full", so clients try
+	// another node, instead of filling the disk.
+	Admit func(n int64) (release func(), err error)
 	// Self is this node's public API URL, listed as a peer when the member
 	// table does not have it yet.
 	Self string
@@ -63,9 +71,10 @@ type Options struct {
 
 // Relay implements server.Ports, server.Peers and server.Queues.
 type Relay struct {
-	c   Cluster
-	st  *store.Store
-	opt Options
+	c       Cluster
+	st      *store.Store
+	opt     Options
+	staging chan struct{}
 }
 
 var (
@@ -94,7 +103,10 @@ func New(c Cluster, st *store.Store, opt Options) *Relay {
 	if opt.Now == nil {
 		opt.Now = time.Now
 	}
-	return &Relay{c: c, st: st, opt: opt}
+	if opt.MaxStaging <= 0 {
+		opt.MaxStaging = 64
+	}
+	return &Relay{c: c, st: st, opt: opt, staging: make(chan struct{}, opt.MaxStaging)}
 }
 
 func (r *Relay) now() int64 { return r.opt.Now().UnixMilli() }
@@ -155,6 +167,8 @@ type PortStatus struct {
 	Queued      int64 `json:"queued"`
 	QueuedBytes int64 `json:"queuedBytes"`
 	Leased      int64 `json:"leased"`
+	// Staging counts an input port's pushes not yet committed or dropped.
+	Staging int `json:"staging"`
 }
 
 // Status lists the ports with the state of the queue each reads or feeds.
@@ -174,7 +188,13 @@ func (r *Relay) Status() ([]PortStatus, error) {
 			if err != nil {
 				return err
 			}
-			out = append(out, PortStatus{Port: p, Queued: s.Count, QueuedBytes: s.Bytes, Leased: s.Leased})
+			staging := 0
+			if p.Kind == command.PortInput {
+				if staging, err = queue.StagedTxs(tx.Bolt(), p.ID); err != nil {
+					return err
+				}
+			}
+			out = append(out, PortStatus{Port: p, Queued: s.Count, QueuedBytes: s.Bytes, Leased: s.Leased, Staging: staging})
 		}
 		return nil
 	})
@@ -255,8 +275,16 @@ func peerOf(apiURL string) (server.Peer, bool) {
 
 // ---- push
 
-// Full reports an input port whose queue reached its bound.
+// Full reports an input port whose queue reached its bound, or a node
+// whose disk takes no more: clients are sent to another node.
 func (r *Relay) Full(port string) bool {
+	if r.opt.Admit != nil {
+		release, err := r.opt.Admit(0)
+		if err != nil {
+			return true
+		}
+		release()
+	}
 	full := false
 	_ = r.st.Read(func(tx *store.Tx) error {
 		ps, err := queue.Ports(tx.Bolt())
@@ -324,6 +352,14 @@ func (c *chunker) flush() error {
 	if len(c.buf) == 0 && len(c.packets) == 0 {
 		return nil
 	}
+	if c.r.opt.Admit != nil {
+		release, err := c.r.opt.Admit(int64(len(c.buf)))
+		if err != nil {
+			c.err = fmt.Errorf("%w: %v", server.ErrDestinationFull, err)
+			return c.err
+		}
+		defer release()
+	}
 	cmd := &command.StageChunk{Port: c.port, Tx: c.tx, Off: c.off, Packets: c.packets, At: c.r.now(), Data: c.buf}
 	if err := c.r.c.ProposeAnywhere(c.ctx, cmd, nil); err != nil {
 		c.err = serverError(err)
@@ -338,6 +374,12 @@ func (c *chunker) flush() error {
 // Stage proposes the push body's packets in chunks; it returns once the
 // last chunk is committed, so the 202 means a quorum has every byte.
 func (r *Relay) Stage(ctx context.Context, port, tx string, packets server.PacketReader) (server.Staged, error) {
+	select {
+	case r.staging <- struct{}{}:
+		defer func() { <-r.staging }()
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
 	s := &staged{port: port, tx: tx}
 	ch := &chunker{r: r, ctx: ctx, port: port, tx: tx, buf: make([]byte, 0, r.opt.ChunkBytes)}
 	enc := codec.NewEncoder(ch, false)

@@ -31,6 +31,10 @@ targets=(
   "./internal/flowdoc FuzzDecode"
   "./internal/flowdiff FuzzCompare"
   "./internal/flowdiff FuzzDecoder"
+  "./internal/s2s/codec FuzzDecoder"
+  "./internal/s2s/codec FuzzCompressionReader"
+  "./internal/s2s/codec FuzzV3Decoder"
+  "./internal/s2s/server FuzzPushBody"
 )
 
 for t in "${targets[@]}"; do

@@ -4,10 +4,11 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"net/url"
 	"os"
 	"path/filepath"
-	"sort"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -108,19 +109,9 @@ func apifuzzOps(t *testing.T) []*fzOp {
 	doc := apifuzzSpec(t)
 	var ops []*fzOp
 	pm := doc.Paths.Map()
-	templates := make([]string, 0, len(pm))
-	for p := range pm {
-		templates = append(templates, p)
-	}
-	sort.Strings(templates)
-	for _, tmpl := range templates {
+	for _, tmpl := range slices.Sorted(maps.Keys(pm)) {
 		item := pm[tmpl]
-		methods := make([]string, 0, 4)
-		for m := range item.Operations() {
-			methods = append(methods, m)
-		}
-		sort.Strings(methods)
-		for _, m := range methods {
+		for _, m := range slices.Sorted(maps.Keys(item.Operations())) {
 			op := item.GetOperation(m)
 			o := &fzOp{method: m, template: apifuzzBase + tmpl, pathTypes: map[string]*openapi3.Schema{}, weight: 1}
 			params := append(append(openapi3.Parameters{}, item.Parameters...), op.Parameters...)
@@ -143,12 +134,7 @@ func apifuzzOps(t *testing.T) []*fzOp {
 				}
 			}
 			if rb := op.RequestBody; rb != nil && rb.Value != nil {
-				mts := make([]string, 0, len(rb.Value.Content))
-				for mt := range rb.Value.Content {
-					mts = append(mts, mt)
-				}
-				sort.Strings(mts)
-				for _, mt := range mts {
+				for _, mt := range slices.Sorted(maps.Keys(rb.Value.Content)) {
 					o.bodyTypes = append(o.bodyTypes, mt)
 					if c := rb.Value.Content[mt]; (mt == "application/json" || mt == "*/*") && c.Schema != nil {
 						o.body = c.Schema.Value
@@ -244,6 +230,11 @@ var fzAlnum = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
 
 func (f *apiFuzzer) pick(n int) int        { return f.rng.Intn(n) }
 func (f *apiFuzzer) chance(p float64) bool { return f.rng.Float64() < p }
+
+// someBucket and someFlow pick one of the known buckets or flows (there
+// must be one).
+func (f *apiFuzzer) someBucket() fzBucket { return f.buckets[f.pick(len(f.buckets))] }
+func (f *apiFuzzer) someFlow() fzFlow     { return f.flows[f.pick(len(f.flows))] }
 
 func (f *apiFuzzer) alnum(n int) string {
 	b := make([]byte, n)
@@ -352,7 +343,7 @@ func (f *apiFuzzer) genPath(o *fzOp) (string, fzPath) {
 		pc.flow, pc.bucket, pc.next = fl.id, fl.bucket, fl.versions+1
 	}
 	if pc.bucket == "" && len(f.buckets) > 0 && f.chance(0.7) {
-		pc.bucket = f.buckets[f.pick(len(f.buckets))].id
+		pc.bucket = f.someBucket().id
 	}
 	segs := strings.Split(o.template, "/")
 	for i, s := range segs {
@@ -380,7 +371,7 @@ func (f *apiFuzzer) pathValue(o *fzOp, name string, pc fzPath, fl *fzFlow) strin
 		case r < 0.78 && pc.bucket != "":
 			return f.decorate(url.PathEscape(pc.bucket))
 		case r < 0.82 && len(f.flows) > 0:
-			return url.PathEscape(f.flows[f.pick(len(f.flows))].id) // a flow id where a bucket id goes
+			return url.PathEscape(f.someFlow().id) // a flow id where a bucket id goes
 		}
 		return f.hostileSeg()
 	case "flowId":
@@ -392,7 +383,7 @@ func (f *apiFuzzer) pathValue(o *fzOp, name string, pc fzPath, fl *fzFlow) strin
 		case r < 0.78 && pc.flow != "":
 			return f.decorate(url.PathEscape(pc.flow))
 		case r < 0.82 && len(f.buckets) > 0:
-			return url.PathEscape(f.buckets[f.pick(len(f.buckets))].id)
+			return url.PathEscape(f.someBucket().id)
 		}
 		return f.hostileSeg()
 	case "versionNumber", "versionA", "versionB":
@@ -407,7 +398,7 @@ func (f *apiFuzzer) pathValue(o *fzOp, name string, pc fzPath, fl *fzFlow) strin
 		return f.hostileSeg()
 	case "bucketName":
 		if r < 0.4 && len(f.buckets) > 0 {
-			return url.PathEscape(f.buckets[f.pick(len(f.buckets))].name)
+			return url.PathEscape(f.someBucket().name)
 		}
 	case "bundleType":
 		if r < 0.5 {
@@ -451,7 +442,7 @@ func (f *apiFuzzer) queryValue(name string, s *openapi3.Schema, pc fzPath) strin
 		return f.uuid()
 	case "bucketName":
 		if len(f.buckets) > 0 && f.chance(0.5) {
-			return url.QueryEscape(f.buckets[f.pick(len(f.buckets))].name)
+			return url.QueryEscape(f.someBucket().name)
 		}
 	case "recompute":
 		return []string{"1", "true", "0", ""}[f.pick(4)]
@@ -524,11 +515,7 @@ func (f *apiFuzzer) genValue(s *openapi3.Schema, field string, depth int, pc fzP
 		for _, r := range s.Required {
 			req[r] = true
 		}
-		names := make([]string, 0, len(s.Properties))
-		for n := range s.Properties {
-			names = append(names, n)
-		}
-		sort.Strings(names)
+		names := slices.Sorted(maps.Keys(s.Properties))
 		p := []float64{0.5, 0.4, 0.2, 0.05, 0.02}[min(depth, 4)]
 		for _, n := range names {
 			ps := s.Properties[n]
@@ -613,9 +600,9 @@ func (f *apiFuzzer) genString(field string, pc fzPath, admin string) string {
 		case r < 0.5:
 			return f.uuid()
 		case r < 0.6 && len(f.buckets) > 0:
-			return f.buckets[f.pick(len(f.buckets))].id
+			return f.someBucket().id
 		case r < 0.7 && len(f.flows) > 0:
-			return f.flows[f.pick(len(f.flows))].id
+			return f.someFlow().id
 		}
 		return f.hostileText()
 	case "bucketIdentifier":
@@ -623,7 +610,7 @@ func (f *apiFuzzer) genString(field string, pc fzPath, admin string) string {
 		case r < 0.7 && pc.bucket != "":
 			return pc.bucket
 		case r < 0.8 && len(f.buckets) > 0:
-			return f.buckets[f.pick(len(f.buckets))].id
+			return f.someBucket().id
 		}
 		return f.hostileText()
 	case "flowIdentifier":
@@ -631,7 +618,7 @@ func (f *apiFuzzer) genString(field string, pc fzPath, admin string) string {
 		case r < 0.7 && pc.flow != "":
 			return pc.flow
 		case r < 0.8 && len(f.flows) > 0:
-			return f.flows[f.pick(len(f.flows))].id
+			return f.someFlow().id
 		}
 		return f.hostileText()
 	case "name", "identity":
@@ -717,12 +704,7 @@ func (s fzSlot) set(v any) {
 func fzSlots(v any, depth int, out []fzSlot) []fzSlot {
 	switch x := v.(type) {
 	case map[string]any:
-		keys := make([]string, 0, len(x))
-		for k := range x {
-			keys = append(keys, k)
-		}
-		sort.Strings(keys)
-		for _, k := range keys {
+		for _, k := range slices.Sorted(maps.Keys(x)) {
 			out = append(out, fzSlot{obj: x, key: k, depth: depth})
 			out = fzSlots(x[k], depth+1, out)
 		}

@@ -74,11 +74,12 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"maps"
 	"math/rand"
 	"net/http"
 	"net/url"
 	"os"
-	"sort"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -863,51 +864,41 @@ func (f *apiFuzzer) replenish() {
 		return n
 	}
 	for tries := 0; (len(f.buckets) < 3 || len(f.flows) < 4 || withVersions() < 3) && tries < 5; tries++ {
-		st, b := f.call("POST", apifuzzBase+"/buckets", map[string]any{"name": f.name(), "description": "apifuzz seed"}, false)
-		if st != 200 {
-			f.t.Fatalf("apifuzz: seed a bucket: %d %s", st, b)
-		}
-		f.learn(b)
-		var bk struct {
-			Identifier string `json:"identifier"`
-		}
-		_ = json.Unmarshal(b, &bk)
+		bk := f.seed("a bucket", apifuzzBase+"/buckets", map[string]any{"name": f.name(), "description": "apifuzz seed"})
 		for i := 0; i < 2; i++ {
-			st, b := f.call("POST", apifuzzBase+"/buckets/"+bk.Identifier+"/flows", map[string]any{"name": f.name()}, false)
-			if st != 200 {
-				f.t.Fatalf("apifuzz: seed a flow: %d %s", st, b)
-			}
-			f.learn(b)
-			var fl struct {
-				Identifier string `json:"identifier"`
-			}
-			_ = json.Unmarshal(b, &fl)
+			fl := f.seed("a flow", apifuzzBase+"/buckets/"+bk+"/flows", map[string]any{"name": f.name()})
 			for v := 1; v <= 2; v++ {
 				snap := map[string]any{
 					"snapshotMetadata": map[string]any{"version": v, "comments": "apifuzz seed"},
 					"flowContents":     map[string]any{"identifier": "pg", "name": "PG", "processors": []any{}},
 				}
-				st, b := f.call("POST", apifuzzBase+"/buckets/"+bk.Identifier+"/flows/"+fl.Identifier+"/versions", snap, false)
-				if st != 200 {
-					f.t.Fatalf("apifuzz: seed a version: %d %s", st, b)
-				}
-				f.learn(b)
+				f.seed("a version", apifuzzBase+"/buckets/"+bk+"/flows/"+fl+"/versions", snap)
 			}
 		}
 	}
+}
+
+// seed creates what replenish asks for (an unsigned POST that must answer
+// 200), learns from the answer and returns its identifier.
+func (f *apiFuzzer) seed(what, path string, body any) string {
+	st, b := f.call("POST", path, body, false)
+	if st != 200 {
+		f.t.Fatalf("apifuzz: seed %s: %d %s", what, st, b)
+	}
+	f.learn(b)
+	var x struct {
+		Identifier string `json:"identifier"`
+	}
+	_ = json.Unmarshal(b, &x)
+	return x.Identifier
 }
 
 // ---- the report
 
 func (f *apiFuzzer) report(ran int, elapsed time.Duration) {
 	t := f.t
-	codes := make([]int, 0, len(f.statuses))
-	for s := range f.statuses {
-		codes = append(codes, s)
-	}
-	sort.Ints(codes)
 	var b strings.Builder
-	for _, s := range codes {
+	for _, s := range slices.Sorted(maps.Keys(f.statuses)) {
 		name := "no answer"
 		if s != 0 {
 			name = strconv.Itoa(s)
@@ -938,11 +929,7 @@ func (f *apiFuzzer) report(ran int, elapsed time.Duration) {
 	for _, n := range f.notes {
 		t.Logf("apifuzz: note: %s", n)
 	}
-	keys := make([]string, 0, len(f.viol))
-	for k := range f.viol {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
+	keys := slices.Sorted(maps.Keys(f.viol))
 	if len(keys) == 0 {
 		t.Logf("apifuzz: no invariant violated")
 		return
@@ -980,12 +967,7 @@ func (f *apiFuzzer) report(ran int, elapsed time.Duration) {
 func (f *apiFuzzer) repro(fc *fzCase, full bool, bodyFile string) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "curl -sS -i --path-as-is -X %s", fc.method)
-	hs := make([]string, 0, len(fc.header))
-	for k := range fc.header {
-		hs = append(hs, k)
-	}
-	sort.Strings(hs)
-	for _, k := range hs {
+	for _, k := range slices.Sorted(maps.Keys(fc.header)) {
 		v := fc.header.Get(k)
 		if len(v) > 200 && !full {
 			v = v[:100] + fmt.Sprintf("…(%d bytes)", len(v))

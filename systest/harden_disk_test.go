@@ -56,6 +56,52 @@ func hdClusterArgs(t *testing.T, args []string) *harness.DiskCluster {
 	return dc
 }
 
+// hdLoaded starts a cluster (hdCluster) and a workload on it, and waits
+// for progress acknowledged writes.
+func hdLoaded(t *testing.T, progress int64) (*harness.DiskCluster, *harness.Cluster, *harness.Workload) {
+	t.Helper()
+	dc := hdCluster(t)
+	return dc, dc.Cluster, hdLoad(dc.Cluster, progress)
+}
+
+// hdLoad starts a workload on c and waits for progress acknowledged
+// writes.
+func hdLoad(c *harness.Cluster, progress int64) *harness.Workload {
+	w := c.StartWorkload(harness.WorkloadOptions{})
+	w.MustProgress(progress)
+	return w
+}
+
+// hdConverged fails the test unless n, back from its fault, catches up:
+// the cluster converges. diag, if not nil, is called on failure and what
+// it returns ends the message.
+func hdConverged(t *testing.T, c *harness.Cluster, n *harness.Node, after string, diag func() string) {
+	t.Helper()
+	if _, err := c.WaitConverged(90 * time.Second); err != nil {
+		more := ""
+		if diag != nil {
+			more = diag()
+		}
+		t.Fatalf("%s did not catch up after %s: %v%s", n.Opts.ID, after, err, more)
+	}
+}
+
+// hdResume waits, once a node is back, for every node to vote again and
+// for the workload to go on.
+func hdResume(t *testing.T, c *harness.Cluster, w *harness.Workload) {
+	t.Helper()
+	waitVoters(t, c, len(c.Nodes))
+	w.MustProgress(50)
+}
+
+// hdFinish ends a scenario: nothing acknowledged lost (Workload.Verify),
+// no node panicked.
+func hdFinish(t *testing.T, c *harness.Cluster, w *harness.Workload) {
+	t.Helper()
+	w.Verify(t)
+	hdNoPanic(t, c.Nodes...)
+}
+
 // ---- observing a node
 
 var hdHTTP = &http.Client{Timeout: 10 * time.Second}
@@ -300,10 +346,7 @@ func hdFollower(c *harness.Cluster, leader *harness.Node) *harness.Node {
 // once space is freed it is UP again by itself and the cluster converges
 // with nothing acknowledged lost.
 func TestHardenDiskFullLeader(t *testing.T) {
-	dc := hdCluster(t)
-	c := dc.Cluster
-	w := c.StartWorkload(harness.WorkloadOptions{})
-	w.MustProgress(50)
+	dc, c, w := hdLoaded(t, 50)
 	pids := hdPIDs(c)
 	old := c.MustLeader()
 	d := dc.DiskOf(old)
@@ -384,8 +427,7 @@ func TestHardenDiskFullLeader(t *testing.T) {
 	phase(t, "recovered after space was freed", t1)
 	w.MustProgress(50)
 	hdSamePIDs(t, c, pids)
-	w.Verify(t)
-	hdNoPanic(t, c.Nodes...)
+	hdFinish(t, c, w)
 }
 
 // ---- b. a follower's disk is completely full
@@ -397,10 +439,7 @@ func TestHardenDiskFullLeader(t *testing.T) {
 // storm). Once space is freed it recovers by itself, catches up and
 // converges; nothing acknowledged is lost.
 func TestHardenDiskFullFollowerTrulyFull(t *testing.T) {
-	dc := hdCluster(t)
-	c := dc.Cluster
-	w := c.StartWorkload(harness.WorkloadOptions{})
-	w.MustProgress(50)
+	dc, c, w := hdLoaded(t, 50)
 	pids := hdPIDs(c)
 	leader := c.MustLeader()
 	f := hdFollower(c, leader)
@@ -441,18 +480,14 @@ func TestHardenDiskFullFollowerTrulyFull(t *testing.T) {
 	dc.DiskOf(f).Unfill()
 	hdWaitStorage(t, f, 60*time.Second, "storage UP again after space was freed", hdUp)
 	phase(t, f.Opts.ID+" UP again", t1)
-	if _, err := c.WaitConverged(90 * time.Second); err != nil {
-		t.Fatalf("%s did not catch up after space was freed: %v", f.Opts.ID, err)
-	}
+	hdConverged(t, c, f, "space was freed", nil)
 	phase(t, f.Opts.ID+" caught up", t1)
-	waitVoters(t, c, len(c.Nodes))
-	w.MustProgress(50)
+	hdResume(t, c, w)
 	hdSamePIDs(t, c, pids)
 	if term2 := hdMaxTerm(c); term2 > term1+3 {
 		t.Errorf("election storm on recovery: the term went from %d to %d", term1, term2)
 	}
-	w.Verify(t)
-	hdNoPanic(t, c.Nodes...)
+	hdFinish(t, c, w)
 }
 
 // TestHardenDiskFullFollowerLogRotation is b. with the follower's Raft log,
@@ -473,8 +508,7 @@ func TestHardenDiskFullFollowerLogRotation(t *testing.T) {
 	hdBallast(t, leader, 48)
 	c.MustConverge()
 
-	w := c.StartWorkload(harness.WorkloadOptions{})
-	w.MustProgress(50)
+	w := hdLoad(c, 50)
 	pids := hdPIDs(c)
 	f := hdFollower(c, c.MustLeader())
 	off := len(f.Log())
@@ -498,11 +532,7 @@ func TestHardenDiskFullFollowerLogRotation(t *testing.T) {
 	if strings.Contains(log, "cannot apply committed entries") {
 		t.Logf("%s: the store met the full disk before the Raft log did; this run checks the same as TestHardenDiskFullFollowerTrulyFull", f.Opts.ID)
 	}
-	for _, s := range []string{"rotate error", "segment is sealed"} {
-		if i := strings.Index(log, s); i >= 0 {
-			t.Logf("%s's log shows %q: %s", f.Opts.ID, s, lineAt(log, i))
-		}
-	}
+	hdLogRotation(t, f, log, "")
 	phase(t, f.Opts.ID+" met the full disk", t0)
 	w.MustProgress(50)
 	time.Sleep(5 * time.Second)
@@ -511,21 +541,25 @@ func TestHardenDiskFullFollowerLogRotation(t *testing.T) {
 	dc.DiskOf(f).Unfill()
 	off = len(f.Log())
 	hdWaitStorage(t, f, 60*time.Second, "storage UP again after space was freed", hdUp)
-	if _, err := c.WaitConverged(90 * time.Second); err != nil {
-		log := f.Log()[off:]
-		for _, s := range []string{"rotate error", "segment is sealed"} {
-			if i := strings.Index(log, s); i >= 0 {
-				t.Logf("%s's log since space was freed shows %q: %s", f.Opts.ID, s, lineAt(log, i))
-			}
-		}
-		t.Fatalf("%s did not catch up after space was freed: %v", f.Opts.ID, err)
-	}
+	hdConverged(t, c, f, "space was freed", func() string {
+		hdLogRotation(t, f, f.Log()[off:], " since space was freed")
+		return ""
+	})
 	phase(t, f.Opts.ID+" caught up", t1)
-	waitVoters(t, c, len(c.Nodes))
-	w.MustProgress(50)
+	hdResume(t, c, w)
 	hdSamePIDs(t, c, pids)
-	w.Verify(t)
-	hdNoPanic(t, c.Nodes...)
+	hdFinish(t, c, w)
+}
+
+// hdLogRotation logs where n's log shows a Raft log segment that could not
+// be rotated to, or a sealed one; since says which part of the log it is.
+func hdLogRotation(t *testing.T, n *harness.Node, log, since string) {
+	t.Helper()
+	for _, s := range []string{"rotate error", "segment is sealed"} {
+		if i := strings.Index(log, s); i >= 0 {
+			t.Logf("%s's log%s shows %q: %s", n.Opts.ID, since, s, lineAt(log, i))
+		}
+	}
 }
 
 // hdBallast commits n versions of about 340 KB of incompressible text to
@@ -672,10 +706,7 @@ func TestHardenDiskFullSingleNode(t *testing.T) {
 // stopped, the file system checked and mounted again, and the node,
 // started again, catches up and converges; nothing acknowledged is lost.
 func TestHardenDiskReadOnly(t *testing.T) {
-	dc := hdCluster(t)
-	c := dc.Cluster
-	w := c.StartWorkload(harness.WorkloadOptions{})
-	w.MustProgress(50)
+	dc, c, w := hdLoaded(t, 50)
 	pids := hdPIDs(c)
 	old := c.MustLeader()
 	t0 := time.Now()
@@ -726,13 +757,9 @@ func TestHardenDiskReadOnly(t *testing.T) {
 	dc.DiskOf(old).Repair()
 	c.StartNodes(old)
 	phase(t, old.Opts.ID+" stopped, repaired, started", t1)
-	if _, err := c.WaitConverged(90 * time.Second); err != nil {
-		t.Fatalf("%s did not catch up after the repair: %v", old.Opts.ID, err)
-	}
-	waitVoters(t, c, len(c.Nodes))
-	w.MustProgress(50)
-	w.Verify(t)
-	hdNoPanic(t, c.Nodes...)
+	hdConverged(t, c, old, "the repair", nil)
+	hdResume(t, c, w)
+	hdFinish(t, c, w)
 }
 
 // TestHardenDiskReadOnlyTornStore is d. on a follower, with the worst
@@ -744,10 +771,7 @@ func TestHardenDiskReadOnly(t *testing.T) {
 // its file lost writes. After stop, e2fsck and start the node must not
 // crash (or crash-loop), and must catch up and converge.
 func TestHardenDiskReadOnlyTornStore(t *testing.T) {
-	dc := hdCluster(t)
-	c := dc.Cluster
-	w := c.StartWorkload(harness.WorkloadOptions{})
-	w.MustProgress(100)
+	dc, c, w := hdLoaded(t, 100)
 	f := hdFollower(c, c.MustLeader())
 	d := dc.DiskOf(f)
 	d.WriteBack(filepath.Join(f.Opts.DataDir, "state.db"), 0, 8192)
@@ -764,13 +788,9 @@ func TestHardenDiskReadOnlyTornStore(t *testing.T) {
 	if err := f.WaitReady(60 * time.Second); err != nil {
 		t.Fatalf("%s after the repair: %v\n%s", f.Opts.ID, err, tail(f.Log()[off:], 40))
 	}
-	if _, err := c.WaitConverged(90 * time.Second); err != nil {
-		t.Fatalf("%s did not catch up after the repair: %v\n%s", f.Opts.ID, err, tail(f.Log()[off:], 40))
-	}
-	waitVoters(t, c, len(c.Nodes))
-	w.MustProgress(50)
-	w.Verify(t)
-	hdNoPanic(t, c.Nodes...)
+	hdConverged(t, c, f, "the repair", func() string { return "\n" + tail(f.Log()[off:], 40) })
+	hdResume(t, c, w)
+	hdFinish(t, c, w)
 }
 
 // hdTerminate stops a node with SIGTERM and says whether it exited by
@@ -813,11 +833,8 @@ func hdTerminate(t *testing.T, n *harness.Node) {
 // (recomputed) must converge, and no node may crash on start.
 func TestHardenPowerCutLosesUnsyncedWrites(t *testing.T) {
 	t.Run("AllNodes", func(t *testing.T) {
-		dc := hdCluster(t)
-		c := dc.Cluster
-		w := c.StartWorkload(harness.WorkloadOptions{})
-		w.MustProgress(100)
-		for round := 1; round <= 2; round++ {
+		hdPowerCutRounds(t, 100, func(round int, dc *harness.DiskCluster, w *harness.Workload) {
+			c := dc.Cluster
 			t0 := time.Now()
 			harness.PowerCutAll(t, dc.Disks...)
 			c.KillAll()
@@ -836,19 +853,11 @@ func TestHardenPowerCutLosesUnsyncedWrites(t *testing.T) {
 			if _, err := c.WaitConverged(90 * time.Second); err != nil {
 				t.Fatal(err)
 			}
-			w.MustProgress(100)
-			waitVoters(t, c, len(c.Nodes))
-			c.CheckAlive()
-		}
-		w.Verify(t)
-		hdNoPanic(t, c.Nodes...)
+		})
 	})
 	t.Run("LeaderOnly", func(t *testing.T) {
-		dc := hdCluster(t)
-		c := dc.Cluster
-		w := c.StartWorkload(harness.WorkloadOptions{})
-		w.MustProgress(100)
-		for round := 1; round <= 2; round++ {
+		hdPowerCutRounds(t, 50, func(round int, dc *harness.DiskCluster, w *harness.Workload) {
+			c := dc.Cluster
 			t0 := time.Now()
 			old := c.MustLeader()
 			d := dc.DiskOf(old)
@@ -866,13 +875,25 @@ func TestHardenPowerCutLosesUnsyncedWrites(t *testing.T) {
 				t.Fatal(err)
 			}
 			phase(t, fmt.Sprintf("round %d: %s back and converged", round, old.Opts.ID), t0)
-			w.MustProgress(50)
-			waitVoters(t, c, len(c.Nodes))
-			c.CheckAlive()
-		}
-		w.Verify(t)
-		hdNoPanic(t, c.Nodes...)
+		})
 	})
+}
+
+// hdPowerCutRounds starts a cluster under load (100 acknowledged writes)
+// and runs two rounds of cut, which cuts the power and brings the nodes
+// back until the cluster converges; after each round the workload makes
+// progress more acknowledged writes, every node votes and none exited.
+// Then nothing acknowledged may be lost.
+func hdPowerCutRounds(t *testing.T, progress int64, cut func(round int, dc *harness.DiskCluster, w *harness.Workload)) {
+	t.Helper()
+	dc, c, w := hdLoaded(t, 100)
+	for round := 1; round <= 2; round++ {
+		cut(round, dc, w)
+		w.MustProgress(progress)
+		waitVoters(t, c, len(c.Nodes))
+		c.CheckAlive()
+	}
+	hdFinish(t, c, w)
 }
 
 // hdCheckRebuilt checks that a node started after a simulated reboot

@@ -216,7 +216,9 @@ func unknownTx(tx string) *model.Error {
 }
 
 // Handles reports whether c is a site-to-site command (applied by Apply).
-func Handles(c command.Command) bool { return c.Type() >= command.TypeCreatePort && c.Type() <= command.TypeRelease }
+func Handles(c command.Command) bool {
+	return c.Type() >= command.TypeCreatePort && c.Type() <= command.TypeRelease
+}
 
 // Apply applies one site-to-site command in the store's write
 // transaction. A *model.Error is a refusal and nothing was written;

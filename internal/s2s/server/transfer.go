@@ -128,6 +128,27 @@ func (s *Server) openTx(w http.ResponseWriter, r *http.Request, typ PortType) (t
 	return txRequest{version: version, hs: hs, tx: tx}, true
 }
 
+// beginExchange starts a request that exchanges flow files on a
+// transaction (a push's body, a pull's batch): the checks of openTx, then
+// the open transaction turns busy with a context derived from the
+// request's, which a cancel (DELETE) or the server closing cancels; in any
+// other state it is 409, saying it cannot do what now. ok is false when
+// the answer was written; otherwise the caller must call cancel when the
+// request ends.
+func (s *Server) beginExchange(w http.ResponseWriter, r *http.Request, typ PortType, what string) (txRequest, context.Context, context.CancelFunc, bool) {
+	req, ok := s.openTx(w, r, typ)
+	if !ok {
+		return req, nil, nil, false
+	}
+	ctx, cancel := context.WithCancel(r.Context())
+	if state, ok := s.begin(req.tx, cancel); !ok {
+		stateConflict(w, state, what)
+		cancel()
+		return req, nil, nil, false
+	}
+	return req, ctx, cancel, true
+}
+
 // stateConflict answers a request the transaction's state does not allow
 // (NiFi answers these with 500; they are the client's doing).
 func stateConflict(w http.ResponseWriter, state txState, what string) {
@@ -145,17 +166,12 @@ func stateConflict(w http.ResponseWriter, state txState, what string) {
 // not a well-formed packet stream, or breaks any limit, is 400 and leaves
 // nothing staged; the transaction stays open for another try.
 func (s *Server) receiveFlowFiles(w http.ResponseWriter, r *http.Request) {
-	req, ok := s.openTx(w, r, InputPort)
+	req, ctx, cancel, ok := s.beginExchange(w, r, InputPort, "receive flow files")
 	if !ok {
 		return
 	}
-	tx := req.tx
-	ctx, cancel := context.WithCancel(r.Context())
 	defer cancel()
-	if state, ok := s.begin(tx, cancel); !ok {
-		stateConflict(w, state, "receive flow files")
-		return
-	}
+	tx := req.tx
 
 	dec := codec.NewDecoder(r.Body, req.hs.compress, s.limits)
 	first, err := dec.Next()
@@ -250,17 +266,12 @@ func (s *Server) transferFlowFiles(w http.ResponseWriter, r *http.Request) {
 		writeText(w, http.StatusMethodNotAllowed, "Method Not Allowed")
 		return
 	}
-	req, ok := s.openTx(w, r, OutputPort)
+	req, ctx, cancel, ok := s.beginExchange(w, r, OutputPort, "send flow files")
 	if !ok {
 		return
 	}
-	tx := req.tx
-	ctx, cancel := context.WithCancel(r.Context())
 	defer cancel()
-	if state, ok := s.begin(tx, cancel); !ok {
-		stateConflict(w, state, "send flow files")
-		return
-	}
+	tx := req.tx
 	lease, err := s.queues.Lease(ctx, tx.port, tx.id, req.hs.batch)
 	if err != nil {
 		s.reopen(tx)

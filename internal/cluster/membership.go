@@ -8,6 +8,7 @@ import (
 	"io"
 	"net/http"
 	"sort"
+	"strings"
 	"time"
 
 	"github.com/hashicorp/raft"
@@ -231,19 +232,56 @@ func (n *Node) nodeRec(id string) (store.NodeRec, bool) {
 // before levels, counts as level 1). A rolling upgrade raises it once the
 // last voter runs the new build.
 func (n *Node) clusterLevel() int {
+	level, _ := n.clusterLevelDetail()
+	return level
+}
+
+// clusterLevelDetail also names the voters without a record in the member
+// table (just started, not registered yet).
+func (n *Node) clusterLevelDetail() (int, []string) {
 	f := n.raft.GetConfiguration()
 	if f.Error() != nil {
-		return 1
+		return 1, nil
 	}
 	levels := map[string]int{}
 	_ = n.st.Read(func(tx *store.Tx) error {
 		ns, err := tx.Nodes()
 		for _, r := range ns {
-			levels[r.ID] = r.Level
+			levels[r.ID] = max(r.Level, 1)
 		}
 		return err
 	})
-	return lowestLevel(f.Configuration().Servers, levels)
+	var missing []string
+	for _, s := range f.Configuration().Servers {
+		if _, ok := levels[string(s.ID)]; !ok && s.Suffrage == raft.Voter {
+			missing = append(missing, string(s.ID))
+		}
+	}
+	return lowestLevel(f.Configuration().Servers, levels), missing
+}
+
+// levelGate refuses a command of level need unless every voter can apply
+// it. Voters that have not registered yet (a cluster that just started)
+// are waited for up to LeaderWait before the refusal.
+func (n *Node) levelGate(ctx context.Context, t command.Type, need int) error {
+	deadline := time.Now().Add(n.cfg.LeaderWait)
+	for {
+		have, missing := n.clusterLevelDetail()
+		if have >= need {
+			return nil
+		}
+		if len(missing) == 0 {
+			return model.Unavailable(fmt.Sprintf("Not every voter runs a build that can apply %s (command level %d; the cluster's voters understand level %d). Finish the rolling upgrade first.", t, need, have), 30*time.Second)
+		}
+		if time.Now().After(deadline) {
+			return model.Unavailable(fmt.Sprintf("Voters %s have not registered their build with the cluster yet (they may have just started), so %s (command level %d) cannot be proposed. Retry shortly.", strings.Join(missing, ", "), t, need), time.Second)
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
 }
 
 func lowestLevel(servers []raft.Server, levels map[string]int) int {

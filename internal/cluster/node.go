@@ -581,8 +581,8 @@ func (n *Node) Propose(ctx context.Context, c command.Command) (any, error) {
 	// The version gate: a command kind newer builds introduced is proposed
 	// only once every voter can apply it; an older voter would stop at it.
 	if need := command.LevelOf(c.Type()); need > 1 {
-		if have := n.clusterLevel(); have < need {
-			return nil, model.Unavailable(fmt.Sprintf("Not every voter runs a build that can apply %s (command level %d; the cluster's voters understand level %d). Finish the rolling upgrade first.", c.Type(), need, have), 30*time.Second)
+		if err := n.levelGate(ctx, c.Type(), need); err != nil {
+			return nil, err
 		}
 	}
 	data, err := command.Encode(c)

@@ -6,6 +6,7 @@ import (
 	"crypto/sha256"
 	"encoding/binary"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"strings"
@@ -14,6 +15,7 @@ import (
 	"time"
 
 	"github.com/weir-nifi/weir/internal/harness"
+	"github.com/weir-nifi/weir/internal/metrics"
 	"github.com/weir-nifi/weir/internal/s2s/client"
 	"github.com/weir-nifi/weir/internal/s2s/relay"
 )
@@ -191,6 +193,29 @@ func TestS2SRelayBadInput(t *testing.T) {
 		t.Fatalf("pull after refusals: %d %v %+v", k, err, got)
 	}
 	s2sSettled(t, c, 0)
+
+	// The metrics tell the story: one flowfile in through n, one out
+	// through the third node, the refused pull counted, nothing queued.
+	text := func(n *harness.Node) string {
+		resp, err := http.Get(n.API + metrics.Path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return string(b)
+	}
+	for _, want := range []string{`weir_s2s_flowfiles_total{direction="in",port="in"} 1`, `weir_s2s_transactions_total{outcome="committed",port="in"} 1`,
+		`weir_s2s_queued_flowfiles{kind="input",port="in"} 0`} {
+		if got := text(n); !strings.Contains(got, want+"\n") {
+			t.Errorf("metrics of %s lack %s", n.Opts.ID, want)
+		}
+	}
+	for _, want := range []string{`weir_s2s_flowfiles_total{direction="out",port="out"} 1`, `weir_s2s_transactions_total{outcome="released",port="out"} 1`} {
+		if got := text(c.Nodes[2]); !strings.Contains(got, want+"\n") {
+			t.Errorf("metrics of %s lack %s", c.Nodes[2].Opts.ID, want)
+		}
+	}
 	c.MustConverge()
 }
 
@@ -293,3 +318,54 @@ func TestS2SRelayLargeFlowFile(t *testing.T) {
 // s2sLargeAnonBoundMiB is the stated bound for a node's anonymous memory
 // while a 100 MiB flowfile passes through (docs/benchmarks.md).
 const s2sLargeAnonBoundMiB = 200
+
+// TestS2SPeers asks every node for the peer list: each lists every live
+// node with its address and zone, a killed node drops out of the lists
+// of the others, and comes back when it restarts.
+func TestS2SPeers(t *testing.T) {
+	c := harness.StartCluster(t, harness.ClusterOptions{N: 3, Zones: zones3})
+	c.MustLeader()
+	peersOf := func(n *harness.Node) map[string]string {
+		ps, err := (&client.Client{URL: n.API}).Peers(context.Background())
+		if err != nil {
+			t.Fatalf("peers from %s: %v", n.Opts.ID, err)
+		}
+		out := map[string]string{}
+		for _, p := range ps {
+			out[fmt.Sprintf("http://%s:%d", p.Hostname, p.Port)] = p.Zone
+		}
+		return out
+	}
+	waitPeers := func(from *harness.Node, want []*harness.Node) {
+		t.Helper()
+		deadline := time.Now().Add(20 * time.Second)
+		for {
+			got := peersOf(from)
+			ok := len(got) == len(want)
+			for _, n := range want {
+				if zone, in := got[n.API]; !in || zone != n.Opts.Zone {
+					ok = false
+				}
+			}
+			if ok {
+				return
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("peers from %s: %v, want the %d nodes %v", from.Opts.ID, got, len(want), want)
+			}
+			time.Sleep(200 * time.Millisecond)
+		}
+	}
+	for _, n := range c.Nodes {
+		waitPeers(n, c.Nodes)
+	}
+	dead := c.Nodes[2]
+	dead.Kill()
+	for _, n := range c.Nodes[:2] {
+		waitPeers(n, c.Nodes[:2])
+	}
+	dead.Start()
+	for _, n := range c.Nodes {
+		waitPeers(n, c.Nodes)
+	}
+}

@@ -145,6 +145,10 @@ type Node struct {
 	// proposer sends proposals to the leader, a fresh stream each (see
 	// forwardClient).
 	proposer *http.Client
+	// live caches LiveMembers.
+	liveMu sync.Mutex
+	live   map[string]bool
+	liveAt time.Time
 
 	// api serves forwarded requests on the leader.
 	apiMu sync.RWMutex

@@ -235,3 +235,25 @@ func suffrage(s raft.ServerSuffrage) string {
 	}
 	return "staging"
 }
+
+// liveTTL is how long LiveMembers reuses a probe round.
+const liveTTL = 2 * time.Second
+
+// LiveMembers returns the ids of the members in the Raft configuration
+// that answered a probe just now (this node always), probing at most every
+// liveTTL: site-to-site peer lists name only nodes that are up.
+func (n *Node) LiveMembers() map[string]bool {
+	n.liveMu.Lock()
+	defer n.liveMu.Unlock()
+	if n.live != nil && time.Since(n.liveAt) < liveTTL {
+		return n.live
+	}
+	live := map[string]bool{n.cfg.ID: true}
+	if f := n.raft.GetConfiguration(); f.Error() == nil {
+		for id := range n.probeAll(f.Configuration().Servers) {
+			live[id] = true
+		}
+	}
+	n.live, n.liveAt = live, time.Now()
+	return live
+}

@@ -192,6 +192,7 @@ func Start(cfg Config, log *slog.Logger) (*Server, error) {
 		return nil, err
 	}
 	root.Handle(s2sBase+"/", s2s)
+	met.RegisterPorts(rel)
 	rel.Routes(root, func(*http.Request) string { return "admin" })
 	root.Handle(api.Base, http.RedirectHandler(api.Base+"/", http.StatusMovedPermanently))
 	node.Routes(root)

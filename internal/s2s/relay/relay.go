@@ -37,6 +37,8 @@ type Cluster interface {
 	ReadBarrier(ctx context.Context) error
 	// IsLeader reports whether this node leads (no barrier needed then).
 	IsLeader() bool
+	// LiveMembers names the members that answer (this node included).
+	LiveMembers() map[string]bool
 }
 
 // Options configure a Relay; zero fields take defaults.
@@ -75,6 +77,7 @@ type Relay struct {
 	st      *store.Store
 	opt     Options
 	staging chan struct{}
+	stats   counters
 }
 
 var (
@@ -201,9 +204,10 @@ func (r *Relay) Status() ([]PortStatus, error) {
 	return out, err
 }
 
-// Peers lists every member of the cluster with its public address. Every
-// node holds every queue, so each reports the same count: the cluster's
-// queued flowfiles.
+// Peers lists the members of the cluster that answer, with their public
+// addresses and zones. Every node holds every queue, so each reports the
+// same count (the cluster's queued flowfiles) and NiFi's clients spread
+// evenly over them.
 func (r *Relay) Peers(ctx context.Context) ([]server.Peer, error) {
 	var nodes []store.NodeRec
 	var queued int64
@@ -242,8 +246,11 @@ func (r *Relay) Peers(ctx context.Context) ([]server.Peer, error) {
 		p.FlowFileCount = int(min(queued, 1<<31-1))
 		out = append(out, p)
 	}
+	live := r.c.LiveMembers()
 	for _, n := range nodes {
-		add(n.APIURL, n.Zone)
+		if live[n.ID] {
+			add(n.APIURL, n.Zone)
+		}
 	}
 	if len(out) == 0 {
 		add(r.opt.Self, "")
@@ -415,8 +422,14 @@ func (r *Relay) Commit(ctx context.Context, st server.Staged) (bool, error) {
 	var res queue.CommitResult
 	err := r.c.ProposeAnywhere(ctx, &command.CommitTx{Port: s.port, Tx: s.tx, Count: s.count, Bytes: s.bytes, At: r.now()}, &res)
 	if err != nil {
+		r.stats.add(s.port, "commit_failed", 0, 0)
 		return false, serverError(err)
 	}
+	outcome := "committed"
+	if res.Backoff {
+		outcome = "backoff"
+	}
+	r.stats.add(s.port, outcome, s.count, s.bytes)
 	return res.Backoff, nil
 }
 
@@ -425,6 +438,7 @@ func (r *Relay) Commit(ctx context.Context, st server.Staged) (bool, error) {
 // do, when this node dies, are dropped by Apply after queue.StaleStaging).
 func (r *Relay) Discard(st server.Staged) {
 	s := st.(*staged)
+	r.stats.add(s.port, "discarded", 0, 0)
 	r.detached(&command.DropTx{Tx: s.tx, At: r.now()})
 }
 
@@ -442,6 +456,7 @@ func (r *Relay) detached(c command.Command) {
 
 type lease struct {
 	r     *Relay
+	port  string
 	tx    string
 	flows []queue.Flow
 	next  int
@@ -464,7 +479,7 @@ func (r *Relay) Lease(ctx context.Context, port, tx string, limits server.BatchL
 	if err := r.c.ProposeAnywhere(ctx, cmd, &res); err != nil {
 		return nil, serverError(err)
 	}
-	l := &lease{r: r, tx: tx, flows: res.Flows}
+	l := &lease{r: r, port: port, tx: tx, flows: res.Flows}
 	if len(l.flows) > 0 && !r.c.IsLeader() {
 		// The lease is applied on the leader; read once this replica
 		// has applied it (and so every chunk it names).
@@ -497,7 +512,16 @@ func (r *Relay) Ack(ctx context.Context, sl server.Lease) error {
 	if len(l.flows) == 0 {
 		return nil
 	}
-	return serverError(r.c.ProposeAnywhere(ctx, &command.Ack{Tx: l.tx, At: r.now()}, nil))
+	if err := r.c.ProposeAnywhere(ctx, &command.Ack{Tx: l.tx, At: r.now()}, nil); err != nil {
+		r.stats.add(l.port, "ack_failed", 0, 0)
+		return serverError(err)
+	}
+	var n int64
+	for _, f := range l.flows {
+		n += f.Size
+	}
+	r.stats.add(l.port, "acked", int64(len(l.flows)), n)
+	return nil
 }
 
 // Release hands the lease's flowfiles back, in their places.
@@ -506,6 +530,7 @@ func (r *Relay) Release(sl server.Lease) {
 	if len(l.flows) == 0 {
 		return
 	}
+	r.stats.add(l.port, "released", 0, 0)
 	r.detached(&command.Release{Tx: l.tx, At: r.now()})
 }
 

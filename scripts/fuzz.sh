@@ -35,7 +35,23 @@ targets=(
   "./internal/s2s/codec FuzzCompressionReader"
   "./internal/s2s/codec FuzzV3Decoder"
   "./internal/s2s/server FuzzPushBody"
+  "./internal/identity FuzzChain"
+  "./internal/identity FuzzMapping"
 )
+
+# Every fuzz target in the tree must be listed above: a new one that is
+# not would silently never run.
+listed=" $(printf '%s|' "${targets[@]}") "
+missing=0
+while IFS=: read -r file line; do
+  name=$(sed -E 's/^func (Fuzz[A-Za-z0-9_]*).*/\1/' <<<"$line")
+  entry="./$(dirname "$file") $name"
+  if [[ "$listed" != *"$entry|"* ]]; then
+    echo "fuzz.sh: $entry is not listed in scripts/fuzz.sh" >&2
+    missing=1
+  fi
+done < <(grep -rH --include='*_test.go' -E '^func Fuzz[A-Za-z0-9_]*\(' internal bench 2>/dev/null)
+[ "$missing" = 0 ] || exit 1
 
 for t in "${targets[@]}"; do
   read -r pkg name <<<"$t"

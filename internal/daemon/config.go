@@ -38,9 +38,20 @@ type Config struct {
 
 	ClusterKey     string
 	ClusterKeyFile string
-	ClusterTLSCert string
-	ClusterTLSKey  string
-	ClusterTLSCA   string
+	// TLSCert and TLSKey turn on HTTPS for clients (the API, site-to-site
+	// and operations); TLSCA verifies client certificates, which
+	// ClientAuth ("none", "want", "need") asks for. The files are reloaded
+	// when they change.
+	TLSCert, TLSKey, TLSCA string
+	ClientAuth             string
+	// IdentityMappings rewrite certificate subjects and proxied identities
+	// (NiFi's pattern/value/transform); NodeIdentities are the NiFi nodes
+	// allowed to proxy their users (X-ProxiedEntitiesChain).
+	IdentityMappings []string
+	NodeIdentities   []string
+	ClusterTLSCert   string
+	ClusterTLSKey    string
+	ClusterTLSCA     string
 
 	WriteMode string
 	MaxVoters int

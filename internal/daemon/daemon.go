@@ -20,16 +20,19 @@ import (
 
 	"github.com/weir-nifi/weir/internal/adminauth"
 	"github.com/weir-nifi/weir/internal/api"
+	"github.com/weir-nifi/weir/internal/authn"
 	"github.com/weir-nifi/weir/internal/backup"
 	"github.com/weir-nifi/weir/internal/cluster"
 	"github.com/weir-nifi/weir/internal/disk"
 	"github.com/weir-nifi/weir/internal/guard"
+	"github.com/weir-nifi/weir/internal/identity"
 	"github.com/weir-nifi/weir/internal/metrics"
 	"github.com/weir-nifi/weir/internal/ops"
 	"github.com/weir-nifi/weir/internal/registry"
 	"github.com/weir-nifi/weir/internal/s2s/relay"
 	"github.com/weir-nifi/weir/internal/s2s/server"
 	"github.com/weir-nifi/weir/internal/store"
+	"github.com/weir-nifi/weir/internal/tlsfiles"
 )
 
 // The backup service yields to the node's writes (see backup/yield.go).
@@ -102,12 +105,22 @@ func Start(cfg Config, log *slog.Logger) (*Server, error) {
 	if ttl, lease := cmp.Or(cfg.S2STransactionTTL, 30*time.Second), cmp.Or(cfg.S2SLeaseTTL, 2*time.Minute); lease <= ttl {
 		return nil, fmt.Errorf("--s2s-lease-ttl (%v) must be longer than --s2s-transaction-ttl (%v): a live pull's flowfiles would be handed out again", lease, ttl)
 	}
+	sec, err := secureOptions(cfg, log)
+	if err != nil {
+		return nil, err
+	}
 	ln, err := net.Listen("tcp", cfg.Listen)
 	if err != nil {
 		return nil, fmt.Errorf("listen %s: %w", cfg.Listen, err)
 	}
 	if cfg.Advertise == "" {
 		cfg.Advertise = "http://" + ln.Addr().String()
+		if sec != nil {
+			cfg.Advertise = "https://" + ln.Addr().String()
+		}
+	}
+	if sec != nil {
+		ln = tls.NewListener(ln, sec.tls.Config())
 	}
 	dm := disk.New(disk.Options{Dir: cfg.DataDir, Reserve: cfg.StorageReserve, Log: log})
 	st, err := store.Open(filepath.Join(cfg.DataDir, "state.db"), store.Options{NoSync: cfg.UnsafeNoSync, LogBacked: !seed})
@@ -207,6 +220,11 @@ func Start(cfg Config, log *slog.Logger) (*Server, error) {
 	} else {
 		handler = adminauth.NewVerifier(key, own.has).Middleware(adminRequest, handler)
 	}
+	if sec != nil && sec.certs {
+		// Who calls: a client certificate, a NiFi node proxying its user,
+		// or anonymous (refused but for health probes).
+		handler = authn.Middleware(authn.Options{Mappings: sec.mappings, Proxies: cfg.NodeIdentities, Open: openToAnonymous}, handler)
+	}
 	handler = guard.New(guard.Options{
 		Hosts: append(own.names(), cfg.AllowedHosts...), MaxBody: maxBody(cfg),
 		BodyBudget: cfg.BodyBudget, BodyIdle: cfg.BodyTimeout, BodyMinRate: cfg.BodyMinRate,
@@ -233,6 +251,62 @@ func Start(cfg Config, log *slog.Logger) (*Server, error) {
 		"dataDir", cfg.DataDir, "zone", cfg.Zone, "newCluster", fresh && len(cfg.Join) == 0, "clusterKey", keySrc,
 		"startup", time.Since(t0).Round(time.Millisecond))
 	return s, nil
+}
+
+// security is what secureOptions made of the TLS flags (nil: plain HTTP).
+type security struct {
+	tls      *tlsfiles.Server
+	mappings []identity.Mapping
+	// certs: callers identify with client certificates (want or need).
+	certs bool
+}
+
+func secureOptions(cfg Config, log *slog.Logger) (*security, error) {
+	if cfg.TLSCert == "" && cfg.TLSKey == "" {
+		if cfg.TLSCA != "" || len(cfg.NodeIdentities) > 0 {
+			return nil, errors.New("--tls-ca and --node-identity need HTTPS: give --tls-cert and --tls-key")
+		}
+		return nil, nil
+	}
+	mode := cfg.ClientAuth
+	if mode == "" {
+		mode = "none"
+		if cfg.TLSCA != "" {
+			mode = "want"
+		}
+	}
+	auth, err := tlsfiles.ClientAuth(mode)
+	if err != nil {
+		return nil, err
+	}
+	if auth == tls.NoClientCert {
+		log.Warn("HTTPS without client certificates (--client-auth none): traffic is encrypted, but every caller is anonymous with all permissions, as in an unsecured registry")
+	}
+	ts, err := tlsfiles.New(tlsfiles.Files{Cert: cfg.TLSCert, Key: cfg.TLSKey, CA: cfg.TLSCA, ClientAuth: auth, Log: log})
+	if err != nil {
+		return nil, err
+	}
+	sec := &security{tls: ts, certs: auth != tls.NoClientCert}
+	for _, m := range cfg.IdentityMappings {
+		im, err := identity.ParseMapping(m)
+		if err != nil {
+			return nil, err
+		}
+		sec.mappings = append(sec.mappings, im)
+	}
+	return sec, nil
+}
+
+// openToAnonymous lets health probes through without a certificate.
+func openToAnonymous(r *http.Request) bool {
+	if r.Method != http.MethodGet && r.Method != http.MethodHead {
+		return false
+	}
+	switch r.URL.Path {
+	case ops.Base + "/health/liveness", ops.Base + "/health/readiness":
+		return true
+	}
+	return false
 }
 
 // s2sBase is where NiFi's site-to-site clients find it.

@@ -32,6 +32,8 @@ type ClusterOptions struct {
 	Join bool
 	// Key is the cluster key (default TestKey).
 	Key string
+	// TLS makes every node serve HTTPS (see NodeTLS).
+	TLS *NodeTLS
 }
 
 // Cluster is a set of weir nodes on their own loopback IPs
@@ -76,7 +78,7 @@ func NewCluster(t testing.TB, o ClusterOptions) *Cluster {
 		if len(o.Zones) > 0 {
 			zone = o.Zones[i%len(o.Zones)]
 		}
-		n := NewNode(t, Options{ID: fmt.Sprintf("n%d", i+1), IP: ip, Zone: zone, Key: o.Key})
+		n := NewNode(t, Options{ID: fmt.Sprintf("n%d", i+1), IP: ip, Zone: zone, Key: o.Key, TLS: o.TLS})
 		c.Nodes = append(c.Nodes, n)
 		c.Proxies = append(c.Proxies, c.Net.NewProxy(t, ip, n.Raft))
 	}
@@ -206,14 +208,9 @@ func (c *Cluster) Running() []*Node {
 
 // ---- observing the cluster
 
-var pollClient = &http.Client{Timeout: time.Second}
-
 // LocalOf fetches a node's own view with a short timeout (a paused node
 // does not answer).
-func LocalOf(n *Node) (Local, error) { return localOf(n, pollClient, "") }
-
-// recomputeClient waits for a node to walk its whole store.
-var recomputeClient = &http.Client{Timeout: time.Minute}
+func LocalOf(n *Node) (Local, error) { return localOf(n, n.Client(time.Second), "") }
 
 func localOf(n *Node, hc *http.Client, query string) (Local, error) {
 	var l Local
@@ -381,7 +378,7 @@ func (c *Cluster) WaitConverged(timeout time.Duration) (string, error) {
 // from its entries; each must equal the converged hash ref.
 func (c *Cluster) verifyStateHashes(ref Local) error {
 	for _, n := range c.Running() {
-		l, err := localOf(n, recomputeClient, "?recompute=1")
+		l, err := localOf(n, n.Client(time.Minute), "?recompute=1")
 		if err != nil {
 			return fmt.Errorf("%s: recompute the state hash: %w", n.Opts.ID, err)
 		}
@@ -428,7 +425,7 @@ func describeLocals(ls map[*Node]Local) string {
 func (c *Cluster) Status(n *Node) (cluster.Status, error) {
 	var st cluster.Status
 	// The report probes every member (up to 700 ms each, in parallel).
-	resp, err := (&http.Client{Timeout: 5 * time.Second}).Get(n.API + cluster.AdminBase + "/status")
+	resp, err := n.Client(5 * time.Second).Get(n.API + cluster.AdminBase + "/status")
 	if err != nil {
 		return st, err
 	}
@@ -487,7 +484,7 @@ func (c *Cluster) Signed(n *Node, method, path string, body any) (int, string, e
 		req.Header.Set("Content-Type", "application/json")
 	}
 	adminauth.Sign([]byte(c.Opts.Key), req, payload)
-	resp, err := (&http.Client{Timeout: 30 * time.Second}).Do(req)
+	resp, err := n.Client(30 * time.Second).Do(req)
 	if err != nil {
 		return 0, "", err
 	}

@@ -2,6 +2,7 @@ package harness
 
 import (
 	"context"
+	"crypto/x509/pkix"
 	"encoding/json"
 	"fmt"
 	"net"
@@ -76,6 +77,8 @@ type Options struct {
 	Key      string   // cluster key (default: a fixed test key)
 	Args     []string // extra flags (e.g. --bootstrap, --join)
 	Env      []string
+	// TLS makes the node serve HTTPS with a certificate for its IP.
+	TLS *NodeTLS
 }
 
 // TestKey is the cluster key test nodes share by default.
@@ -114,8 +117,12 @@ func NewNode(t testing.TB, o Options) *Node {
 	if o.ID == "" {
 		o.ID = "n-" + strings.ReplaceAll(o.IP, ".", "-")
 	}
+	scheme := "http"
+	if o.TLS != nil {
+		scheme = "https"
+	}
 	n := &Node{t: t, Opts: o,
-		API:     fmt.Sprintf("http://%s:%d", o.IP, o.HTTPPort),
+		API:     fmt.Sprintf("%s://%s:%d", scheme, o.IP, o.HTTPPort),
 		Raft:    fmt.Sprintf("%s:%d", o.IP, o.RaftPort),
 		LogPath: filepath.Join(o.DataDir, "..", filepath.Base(o.DataDir)+"-"+o.ID+".log"),
 	}
@@ -149,6 +156,15 @@ func (n *Node) Start() {
 	}
 	if n.Opts.Zone != "" {
 		args = append(args, "--zone", n.Opts.Zone)
+	}
+	if tl := n.Opts.TLS; tl != nil {
+		mode := tl.ClientAuth
+		if mode == "" {
+			mode = "need"
+		}
+		cert, key := tl.PKI.WriteFiles(tl.PKI.Issue(pkix.Name{CommonName: n.Opts.IP, OrganizationalUnit: []string{"weir"}},
+			[]string{n.Opts.IP}, time.Now().Add(-time.Hour), time.Now().Add(12*time.Hour)), "server-"+n.Opts.ID)
+		args = append(args, "--tls-cert", cert, "--tls-key", key, "--tls-ca", tl.PKI.CAFile, "--client-auth", mode)
 	}
 	args = append(args, n.Opts.Args...)
 	logf, err := os.OpenFile(n.LogPath, os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o644)
@@ -245,12 +261,20 @@ type Local struct {
 	HashIndex    uint64 `json:"stateHashIndex"`
 }
 
-var httpc = &http.Client{Timeout: 3 * time.Second}
+// Client returns an HTTP client for the node: over TLS with the harness's
+// certificate when the node serves HTTPS.
+func (n *Node) Client(timeout time.Duration) *http.Client {
+	if n.Opts.TLS == nil {
+		return &http.Client{Timeout: timeout}
+	}
+	tl := n.Opts.TLS
+	return &http.Client{Timeout: timeout, Transport: &http.Transport{TLSClientConfig: tl.PKI.ClientConfig(tl.Client), ForceAttemptHTTP2: true}}
+}
 
 // Local fetches the node's own view.
 func (n *Node) Local() (Local, error) {
 	var l Local
-	resp, err := httpc.Get(n.API + "/weir-api/cluster/local")
+	resp, err := n.Client(3 * time.Second).Get(n.API + "/weir-api/cluster/local")
 	if err != nil {
 		return l, err
 	}

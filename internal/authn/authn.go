@@ -1,0 +1,109 @@
+// Package authn decides who makes a request on the public port when Weir
+// serves HTTPS: the mapped subject of a verified client certificate, or
+// the end user of an X-ProxiedEntitiesChain that a trusted proxy (a NiFi
+// node identity) sends on behalf of its users, or anonymous. It attaches
+// the caller to the request (api.WithCaller); forwarded writes carry it to
+// the leader over the authenticated cluster port.
+//
+// Until users, groups and policies exist (issue 11), an authenticated
+// caller may do everything an unsecured registry allows, and an anonymous
+// caller is refused (401) except on the paths Options.Open lets through
+// (health probes): with HTTPS on, only holders of a certificate from the
+// configured CA reach the registry.
+package authn
+
+import (
+	"fmt"
+	"net/http"
+
+	"github.com/weir-nifi/weir/internal/api"
+	"github.com/weir-nifi/weir/internal/identity"
+	"github.com/weir-nifi/weir/internal/model"
+	"github.com/weir-nifi/weir/internal/registry"
+)
+
+// Options configure the middleware.
+type Options struct {
+	// Mappings rewrite certificate subjects (NiFi's identity mappings).
+	Mappings []identity.Mapping
+	// Proxies are the identities (after mapping) allowed to send
+	// X-ProxiedEntitiesChain: NiFi's node identities.
+	Proxies []string
+	// Open reports requests an anonymous caller may make.
+	Open func(*http.Request) bool
+}
+
+// Middleware wraps next.
+func Middleware(o Options, next http.Handler) http.Handler {
+	proxies := map[string]bool{}
+	for _, p := range o.Proxies {
+		proxies[p] = true
+	}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		caller, err := callerOf(r, o.Mappings, proxies)
+		if err == nil && caller.Anonymous && (o.Open == nil || !o.Open(r)) {
+			err = &model.Error{Kind: model.KindUnauthorized, Msg: "Anonymous access is not allowed: this Weir serves HTTPS and needs a client certificate from its CA (or a NiFi node proxying a user)."}
+		}
+		if err != nil {
+			api.WriteError(w, err)
+			return
+		}
+		next.ServeHTTP(w, r.WithContext(api.WithCaller(r.Context(), caller)))
+	})
+}
+
+// action is NiFi's name for what a request does, in proxy refusals.
+func action(method string) string {
+	switch method {
+	case http.MethodGet, http.MethodHead, http.MethodOptions:
+		return "READ"
+	case http.MethodDelete:
+		return "DELETE"
+	}
+	return "WRITE"
+}
+
+func callerOf(r *http.Request, ms []identity.Mapping, proxies map[string]bool) (registry.Caller, error) {
+	var certID string
+	if r.TLS != nil && len(r.TLS.VerifiedChains) > 0 && len(r.TLS.VerifiedChains[0]) > 0 {
+		certID = identity.Map(identity.SubjectDN(r.TLS.VerifiedChains[0][0].Subject), ms)
+	}
+	header := r.Header.Values(identity.HeaderProxiedEntitiesChain)
+	if len(header) == 0 {
+		if certID == "" {
+			return registry.Anonymous, nil
+		}
+		return registry.Caller{Identity: certID}, nil
+	}
+	if certID == "" {
+		// NiFi honours the chain only from certificate callers.
+		return registry.Caller{}, &model.Error{Kind: model.KindUnauthorized, Msg: "A proxied entities chain is only accepted from a caller that authenticated with a client certificate."}
+	}
+	chain, err := identity.ParseChain(header[0])
+	if err != nil || len(header) > 1 {
+		return registry.Caller{}, model.Invalid(identity.ErrChain.Error())
+	}
+	if len(chain) == 0 {
+		return registry.Caller{Identity: certID}, nil
+	}
+	// NiFi maps every identity of the chain, as it maps certificates.
+	for i, id := range chain {
+		if id != "" {
+			chain[i] = identity.Map(id, ms)
+		}
+	}
+	// Every proxy in the chain, and the caller itself, must be trusted.
+	for _, p := range append(chain[1:], certID) {
+		if !proxies[p] {
+			kind := model.KindForbidden
+			if chain[0] == "" {
+				kind = model.KindUnauthorized
+			}
+			return registry.Caller{}, &model.Error{Kind: kind, Msg: fmt.Sprintf("Untrusted proxy [%s] for %s operation.", p, action(r.Method))}
+		}
+	}
+	if chain[0] == "" {
+		return registry.Anonymous, nil
+	}
+	return registry.Caller{Identity: chain[0]}, nil
+}

@@ -49,28 +49,29 @@ func checkArgs(c command.Command) error {
 		return id("Node", c.ID)
 	case *command.RemoveNode:
 		return id("Node", c.ID)
+	// Site-to-site keys hold an id, then 8 bytes (an offset or a
+	// sequence number): qid checks room for them.
 	case *command.CreatePort:
-		return all(id("Port", c.ID), name("Port", c.Name), key("Port name", []byte(c.Kind+"\x00"+c.Name)))
+		return all(qid("Port", c.ID), name("Port", c.Name), key("Port name", []byte(c.Kind+"\x00"+c.Name)))
 	case *command.UpdatePort:
-		return id("Port", c.ID)
+		return qid("Port", c.ID)
 	case *command.DeletePort:
-		return id("Port", c.ID)
+		return qid("Port", c.ID)
 	case *command.StageChunk:
-		// Keys hold the id, then 8 bytes of offset.
 		if int64(len(c.Data)) > maxChunk {
 			return model.Invalid("A staged chunk is larger than a chunk may be")
 		}
-		return all(id("Port", c.Port), id("Transaction", c.Tx))
+		return all(qid("Port", c.Port), qid("Transaction", c.Tx))
 	case *command.CommitTx:
-		return all(id("Port", c.Port), id("Transaction", c.Tx))
+		return all(qid("Port", c.Port), qid("Transaction", c.Tx))
 	case *command.Lease:
-		return all(id("Port", c.Port), id("Transaction", c.Tx))
+		return all(qid("Port", c.Port), qid("Transaction", c.Tx))
 	case *command.DropTx:
-		return id("Transaction", c.Tx)
+		return qid("Transaction", c.Tx)
 	case *command.Ack:
-		return id("Transaction", c.Tx)
+		return qid("Transaction", c.Tx)
 	case *command.Release:
-		return id("Transaction", c.Tx)
+		return qid("Transaction", c.Tx)
 	}
 	return nil
 }
@@ -95,6 +96,15 @@ func id(what, v string) error {
 		return model.Invalid(what + " identifier must not be empty")
 	}
 	return key(what+" identifier", prefixed(v, 0, 0, 0, 0))
+}
+
+// qid checks an identifier of the site-to-site tables, whose keys add 8
+// bytes to it.
+func qid(what, v string) error {
+	if v == "" {
+		return model.Invalid(what + " identifier must not be empty")
+	}
+	return key(what+" identifier", prefixed(v, 0, 0, 0, 0, 0, 0, 0, 0))
 }
 
 func name(what, v string) error {

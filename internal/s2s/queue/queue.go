@@ -106,11 +106,13 @@ type LeaseResult struct {
 }
 
 type stagedRec struct {
-	Port  string `json:"port"`
-	At    int64  `json:"at"`
-	Next  int64  `json:"next"`
-	Count int64  `json:"count"`
-	Bytes int64  `json:"bytes"`
+	Port string `json:"port"`
+	At   int64  `json:"at"`
+	Next int64  `json:"next"`
+	// NextPacket is where the next packet must start.
+	NextPacket int64 `json:"nextPacket"`
+	Count      int64 `json:"count"`
+	Bytes      int64 `json:"bytes"`
 }
 
 type txRec struct {
@@ -473,15 +475,16 @@ func (w wtx) stageChunk(c *command.StageChunk) (any, error) {
 	if _, err := w.inputPort(c.Port); err != nil {
 		return nil, err
 	}
-	if err := w.dropStale(c.At); err != nil {
-		return nil, err
-	}
 	var s stagedRec
 	ok, err := get(w.b(tStaged), []byte(c.Tx), &s)
 	if err != nil {
 		return nil, err
 	}
 	switch {
+	case !ok && w.b(tTxs).Get([]byte(c.Tx)) != nil:
+		// Staging again under a committed transaction's id would let a
+		// later drop delete content its queued flowfiles point to.
+		return nil, unknownTx(c.Tx)
 	case !ok && c.Off != 0:
 		return nil, unknownTx(c.Tx)
 	case !ok:
@@ -491,51 +494,64 @@ func (w wtx) stageChunk(c *command.StageChunk) (any, error) {
 	case c.Off < s.Next:
 		// A proposal retried after its answer was lost: accept it again
 		// if it is the chunk already staged there, change nothing.
-		if got := w.b(tChunks).Get(keyN(c.Tx, uint64(c.Off))); got != nil && len(got) == len(c.Data) {
+		if got := w.b(tChunks).Get(keyN(c.Tx, uint64(c.Off))); got != nil && bytes.Equal(got, c.Data) {
 			return nil, nil
 		}
 		return nil, model.Invalid(fmt.Sprintf("Chunk at %d of transaction '%s' overlaps what is staged (%d bytes).", c.Off, c.Tx, s.Next))
 	case c.Off > s.Next:
 		return nil, model.Invalid(fmt.Sprintf("Chunk at %d of transaction '%s' leaves a gap after %d staged bytes.", c.Off, c.Tx, s.Next))
 	}
+	// Every packet reference is checked before anything is written: the
+	// packets lie back to back in the stream, and those listed here end
+	// in this chunk.
 	end := c.Off + int64(len(c.Data))
 	if len(c.Packets)%3 != 0 {
 		return nil, model.Invalid("Packet references come in triples (offset, length, size).")
 	}
-	prev := int64(-1)
+	next := s.NextPacket
+	var count, size int64
 	for i := 0; i < len(c.Packets); i += 3 {
-		off, n, size := c.Packets[i], c.Packets[i+1], c.Packets[i+2]
-		if off <= prev || off < 0 || n <= 0 || size < 0 || size > n || off+n > end || off+n <= c.Off || off+n < off {
-			return nil, model.Invalid(fmt.Sprintf("Packet reference (%d, %d, %d) does not end in the chunk at %d of %d bytes.", off, n, size, c.Off, len(c.Data)))
+		off, n, sz := c.Packets[i], c.Packets[i+1], c.Packets[i+2]
+		if off != next || n <= 0 || sz < 0 || sz > n || off > end-n || off+n <= c.Off {
+			return nil, model.Invalid(fmt.Sprintf("Packet reference (%d, %d, %d) is not the next packet (at %d) ending in the chunk at %d of %d bytes.", off, n, sz, next, c.Off, len(c.Data)))
 		}
-		prev = off
+		next = off + n
+		count++
+		size += sz
+	}
+	// Now that the chunk is accepted: forget pushes whose nodes died.
+	if err := w.dropStale(c.At, c.Tx); err != nil {
+		return nil, err
+	}
+	for i := 0; i < len(c.Packets); i += 3 {
 		var v [16]byte
-		binary.BigEndian.PutUint64(v[:], uint64(n))
-		binary.BigEndian.PutUint64(v[8:], uint64(size))
-		if err := w.b(tRefs).Put(keyN(c.Tx, uint64(off)), v[:]); err != nil {
+		binary.BigEndian.PutUint64(v[:], uint64(c.Packets[i+1]))
+		binary.BigEndian.PutUint64(v[8:], uint64(c.Packets[i+2]))
+		if err := w.b(tRefs).Put(keyN(c.Tx, uint64(c.Packets[i])), v[:]); err != nil {
 			return nil, err
 		}
-		s.Count++
-		s.Bytes += size
 	}
 	if len(c.Data) > 0 {
 		if err := w.b(tChunks).Put(keyN(c.Tx, uint64(c.Off)), c.Data); err != nil {
 			return nil, err
 		}
 	}
-	s.Next = end
+	s.Next, s.NextPacket = end, next
+	s.Count += count
+	s.Bytes += size
 	return nil, put(w.b(tStaged), []byte(c.Tx), s)
 }
 
-// dropStale drops staged transactions older than StaleStaging at time at.
-func (w wtx) dropStale(at int64) error {
+// dropStale drops staged transactions other than keep older than
+// StaleStaging at time at.
+func (w wtx) dropStale(at int64, keep string) error {
 	var stale []string
 	if err := w.b(tStaged).ForEach(func(k, v []byte) error {
 		var s stagedRec
 		if err := json.Unmarshal(v, &s); err != nil {
 			return fmt.Errorf("corrupt staged record: %w", err)
 		}
-		if at-s.At > StaleStaging {
+		if string(k) != keep && at-s.At > StaleStaging {
 			stale = append(stale, string(k))
 		}
 		return nil
@@ -623,9 +639,14 @@ func (w wtx) commitTx(c *command.CommitTx) (any, error) {
 	if c.Count == 0 {
 		return res, w.deletePrefixed(tChunks, c.Tx)
 	}
-	res.Backoff = (p.MaxFlowFiles > 0 && st.Count*100 > p.MaxFlowFiles*SoftLimitPercent) ||
-		(p.MaxBytes > 0 && st.Bytes*100 > p.MaxBytes*SoftLimitPercent)
+	res.Backoff = above(st.Count, p.MaxFlowFiles) || above(st.Bytes, p.MaxBytes)
 	return res, put(w.b(tTxs), []byte(c.Tx), txRec{Remaining: c.Count})
+}
+
+// above reports v over SoftLimitPercent of bound (when bounded), without
+// overflowing on bounds near the largest int64.
+func above(v, bound int64) bool {
+	return bound > 0 && float64(v) > float64(bound)*SoftLimitPercent/100
 }
 
 // ---- pull
@@ -810,13 +831,20 @@ func (w wtx) endLease(tx string, ack bool) (bool, error) {
 }
 
 func (w wtx) ack(c *command.Ack) error {
+	// A lease that is gone, or expired by the ack's time, is refused
+	// before anything is written; its flowfiles go out again.
+	var l leaseRec
+	ok, err := get(w.b(tLeases), []byte(c.Tx), &l)
+	if err != nil {
+		return err
+	}
+	if !ok || l.Expires <= c.At {
+		return refuse(model.KindNotFound, ReasonUnknownTx, fmt.Sprintf("The lease of transaction '%s' is gone (it expired or was released); its flowfiles will be sent again.", c.Tx))
+	}
 	if err := w.expireLeases(c.At); err != nil {
 		return err
 	}
-	ok, err := w.endLease(c.Tx, true)
-	if err == nil && !ok {
-		return refuse(model.KindNotFound, ReasonUnknownTx, fmt.Sprintf("The lease of transaction '%s' is gone (it expired or was released); its flowfiles will be sent again.", c.Tx))
-	}
+	_, err = w.endLease(c.Tx, true)
 	return err
 }
 

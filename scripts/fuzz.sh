@@ -26,6 +26,7 @@ minimize=${FUZZ_MINIMIZE:-500x}
 targets=(
   "./internal/command FuzzDecode"
   "./internal/store FuzzApply"
+  "./internal/tenants FuzzApplyTenants"
   "./internal/api FuzzDecodeSnapshot"
   "./internal/api FuzzRegistryHTTP"
   "./internal/flowdoc FuzzDecode"

@@ -25,7 +25,8 @@ import (
 //     tokens, login and logout needs HTTPS, which NiFi refuses with 409.
 //   - /tenants, /policies: an unsecured registry runs a default authorizer
 //     that manages no users, groups or policies (409), except the list of
-//     authorizable resources.
+//     authorizable resources; a secured one manages them (ManageTenants,
+//     tenants.go).
 //   - bundles, extensions, the extension repository: empty results, NiFi's
 //     404s for unknown bundles, and uploads refused with 409.
 //
@@ -141,8 +142,26 @@ func (a *API) accessSurface() {
 
 // ---- /tenants (TenantResource, StandardServiceFacade, AuthorizationService)
 
+// managedOr answers with the managed handler (tenants.go) once
+// ManageTenants set a service, and with unmanaged before.
+func (a *API) managedOr(routes func(TenantService) tenantRoutes, pick func(tenantRoutes) handlerFunc, unmanaged handlerFunc) handlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) error {
+		if svc := a.tenantService(); svc != nil {
+			return pick(routes(svc))(w, r)
+		}
+		return unmanaged(w, r)
+	}
+}
+
+func pickList(t tenantRoutes) handlerFunc   { return t.list }
+func pickGet(t tenantRoutes) handlerFunc    { return t.get }
+func pickCreate(t tenantRoutes) handlerFunc { return t.create }
+func pickUpdate(t tenantRoutes) handlerFunc { return t.update }
+func pickDelete(t tenantRoutes) handlerFunc { return t.del }
+
 func (a *API) tenantSurface() {
-	// Reads call verifyAuthorizerIsManaged, writes
+	// Unmanaged (an unsecured registry): reads call
+	// verifyAuthorizerIsManaged, writes
 	// verifyAuthorizerSupportsConfigurableUserGroups, before anything else
 	// in the facade. Jersey has read the body (400 for bad JSON) and the
 	// resource method has checked a PUT's body and ids before that.
@@ -151,20 +170,21 @@ func (a *API) tenantSurface() {
 		decodeBody func(a *API, w http.ResponseWriter, r *http.Request) (present bool, id *string, err error)
 		noBody     string
 		what       string
+		routes     func(TenantService) tenantRoutes
 	}
 	for _, k := range []kind{
-		{"/tenants/users", decodeUser, "User details must be specified when updating a user.", "user"},
-		{"/tenants/user-groups", decodeUserGroup, "User group details must be specified to update a user group.", "user group"},
+		{"/tenants/users", decodeUser, "User details must be specified when updating a user.", "user", a.managedUsers},
+		{"/tenants/user-groups", decodeUserGroup, "User group details must be specified to update a user group.", "user group", a.managedGroups},
 	} {
-		a.sget(k.path, refuse(msgNonManagedAuthorizer))
-		a.sget(k.path+"/{id}", refuse(msgNonManagedAuthorizer))
-		a.spost(k.path, func(w http.ResponseWriter, r *http.Request) error {
+		a.sget(k.path, a.managedOr(k.routes, pickList, refuse(msgNonManagedAuthorizer)))
+		a.sget(k.path+"/{id}", a.managedOr(k.routes, pickGet, refuse(msgNonManagedAuthorizer)))
+		a.spost(k.path, a.managedOr(k.routes, pickCreate, func(w http.ResponseWriter, r *http.Request) error {
 			if _, _, err := k.decodeBody(a, w, r); err != nil {
 				return err
 			}
 			return model.Conflict(msgNonConfigurableUsers)
-		})
-		a.sput(k.path+"/{id}", func(w http.ResponseWriter, r *http.Request) error {
+		}))
+		a.sput(k.path+"/{id}", a.managedOr(k.routes, pickUpdate, func(w http.ResponseWriter, r *http.Request) error {
 			present, id, err := k.decodeBody(a, w, r)
 			if err != nil {
 				return err
@@ -173,13 +193,13 @@ func (a *API) tenantSurface() {
 				return err
 			}
 			return model.Conflict(msgNonConfigurableUsers)
-		})
-		a.sdel(k.path+"/{id}", func(w http.ResponseWriter, r *http.Request) error {
+		}))
+		a.sdel(k.path+"/{id}", a.managedOr(k.routes, pickDelete, func(w http.ResponseWriter, r *http.Request) error {
 			if _, err := revisionParams(r); err != nil {
 				return err
 			}
 			return model.Conflict(msgNonConfigurableUsers)
-		})
+		}))
 	}
 }
 
@@ -217,19 +237,20 @@ func checkBodyID(present bool, bodyID *string, pathID, noBody, what string) erro
 // ---- /policies (AccessPolicyResource)
 
 func (a *API) policySurface() {
-	// Every policy operation but the resource list calls
+	// Unmanaged, every policy operation but the resource list calls
 	// verifyAuthorizerIsManaged first: writes reach it through
 	// verifyAuthorizerSupportsConfigurablePolicies.
-	a.sget("/policies", refuse(msgNonManagedAuthorizer))
-	a.sget("/policies/{id}", refuse(msgNonManagedAuthorizer))
-	a.spost("/policies", func(w http.ResponseWriter, r *http.Request) error {
+	routes := a.managedPolicies
+	a.sget("/policies", a.managedOr(routes, pickList, refuse(msgNonManagedAuthorizer)))
+	a.sget("/policies/{id}", a.managedOr(routes, pickGet, refuse(msgNonManagedAuthorizer)))
+	a.spost("/policies", a.managedOr(routes, pickCreate, func(w http.ResponseWriter, r *http.Request) error {
 		var p model.AccessPolicy
 		if _, err := a.decode(w, r, &p); err != nil {
 			return err
 		}
 		return model.Conflict(msgNonManagedAuthorizer)
-	})
-	a.sput("/policies/{id}", func(w http.ResponseWriter, r *http.Request) error {
+	}))
+	a.sput("/policies/{id}", a.managedOr(routes, pickUpdate, func(w http.ResponseWriter, r *http.Request) error {
 		var p model.AccessPolicy
 		ok, err := a.decode(w, r, &p)
 		if err != nil {
@@ -240,15 +261,16 @@ func (a *API) policySurface() {
 			return err
 		}
 		return model.Conflict(msgNonManagedAuthorizer)
-	})
-	a.sdel("/policies/{id}", func(w http.ResponseWriter, r *http.Request) error {
+	}))
+	a.sdel("/policies/{id}", a.managedOr(routes, pickDelete, func(w http.ResponseWriter, r *http.Request) error {
 		if _, err := revisionParams(r); err != nil {
 			return err
 		}
 		return model.Conflict(msgNonManagedAuthorizer)
-	})
+	}))
 	// getAccessPolicyForResource parses the action (RequestAction.valueOfValue)
-	// before the facade refuses. The resource template is ".+".
+	// before the facade refuses or looks the policy up. The resource
+	// template is ".+".
 	a.sget("/policies/{action}/{resource...}", func(w http.ResponseWriter, r *http.Request) error {
 		if r.PathValue("resource") == "" {
 			return model.NotFound(msgHTTPNotFound)
@@ -258,6 +280,9 @@ func (a *API) policySurface() {
 		case "read", "write", "delete":
 		default:
 			return model.Invalid("Action '" + action + "' is invalid. Must be one of [read, write, delete]")
+		}
+		if svc := a.tenantService(); svc != nil {
+			return policyForResource(svc, w, r)
 		}
 		return model.Conflict(msgNonManagedAuthorizer)
 	})

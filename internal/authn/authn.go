@@ -5,11 +5,11 @@
 // the caller to the request (api.WithCaller); forwarded writes carry it to
 // the leader over the authenticated cluster port.
 //
-// Until users, groups and policies exist (issue 11), an authenticated
-// caller may do everything an unsecured registry allows, and an anonymous
-// caller is refused (401) except on the paths Options.Open lets through
-// (health probes): with HTTPS on, only holders of a certificate from the
-// configured CA reach the registry.
+// Without an initial admin (no managed policies), an authenticated caller
+// may do everything an unsecured registry allows, only the configured
+// node identities may proxy, and an anonymous caller is refused (401)
+// except on the paths Options.Open lets through (health probes). With
+// managed policies (Options.Managed), package authz decides everything.
 package authn
 
 import (
@@ -31,6 +31,10 @@ type Options struct {
 	Proxies []string
 	// Open reports requests an anonymous caller may make.
 	Open func(*http.Request) bool
+	// Managed says policies decide (package authz): the chain's proxies
+	// are passed on to be checked against /proxy instead of Proxies, and
+	// anonymous callers are passed on (they may read public buckets).
+	Managed bool
 }
 
 // Middleware wraps next.
@@ -40,8 +44,8 @@ func Middleware(o Options, next http.Handler) http.Handler {
 		proxies[p] = true
 	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		caller, err := callerOf(r, o.Mappings, proxies)
-		if err == nil && caller.Anonymous && (o.Open == nil || !o.Open(r)) {
+		caller, err := callerOf(r, o.Mappings, proxies, o.Managed)
+		if err == nil && caller.Anonymous && !o.Managed && (o.Open == nil || !o.Open(r)) {
 			err = &model.Error{Kind: model.KindUnauthorized, Msg: "Anonymous access is not allowed: this Weir serves HTTPS and needs a client certificate from its CA (or a NiFi node proxying a user)."}
 		}
 		if err != nil {
@@ -63,7 +67,7 @@ func action(method string) string {
 	return "WRITE"
 }
 
-func callerOf(r *http.Request, ms []identity.Mapping, proxies map[string]bool) (registry.Caller, error) {
+func callerOf(r *http.Request, ms []identity.Mapping, proxies map[string]bool, managed bool) (registry.Caller, error) {
 	var certID string
 	if r.TLS != nil && len(r.TLS.VerifiedChains) > 0 && len(r.TLS.VerifiedChains[0]) > 0 {
 		certID = identity.Map(identity.SubjectDN(r.TLS.VerifiedChains[0][0].Subject), ms)
@@ -91,6 +95,14 @@ func callerOf(r *http.Request, ms []identity.Mapping, proxies map[string]bool) (
 		if id != "" {
 			chain[i] = identity.Map(id, ms)
 		}
+	}
+	if managed {
+		// Policies decide: every proxy, the caller last, needs /proxy.
+		c := registry.Caller{Identity: chain[0], Proxies: append(chain[1:len(chain):len(chain)], certID)}
+		if chain[0] == "" {
+			c.Identity, c.Anonymous = registry.Anonymous.Identity, true
+		}
+		return c, nil
 	}
 	// Every proxy in the chain, and the caller itself, must be trusted.
 	for _, p := range append(chain[1:], certID) {

@@ -115,6 +115,7 @@ To form a cluster, start the first node, then start the others with
 	f.StringVar(&cfg.TLSCA, "tls-ca", "", "CA certificates (PEM) that client certificates must chain to")
 	f.StringVar(&cfg.ClientAuth, "client-auth", "", "client certificates over HTTPS: none (encryption only; every caller is anonymous with all permissions), want (callers without a certificate are refused except health probes) or need (default: want with --tls-ca, else none)")
 	f.StringArrayVar(&cfg.IdentityMappings, "identity-mapping", nil, "NiFi identity mapping for certificate subjects and proxied users: 'pattern=REGEX;value=VALUE[;transform=UPPER|LOWER|NONE]' (repeatable, first match wins)")
+	f.StringVar(&cfg.InitialAdmin, "initial-admin-identity", "", "identity (after mapping) of the initial admin: turns on users, groups and policies, seeded with NiFi's initial policies for it and the --node-identity values")
 	f.StringArrayVar(&cfg.NodeIdentities, "node-identity", nil, "identity (after mapping) of a NiFi node allowed to proxy its users with X-ProxiedEntitiesChain (repeatable)")
 	f.StringVar(&cfg.ClusterTLSCert, "cluster-tls-cert", "", "certificate for mutual TLS on the cluster port")
 	f.StringVar(&cfg.ClusterTLSKey, "cluster-tls-key", "", "private key for --cluster-tls-cert")

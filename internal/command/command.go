@@ -26,7 +26,7 @@ const FormatVersion = 1
 // Level is the command level this build understands: the highest Level of
 // its command types. Nodes record it in the member table (SetNode), and
 // the cluster's level is the lowest among its voters.
-const Level = 2
+const Level = 3
 
 // Type identifies a command.
 type Type uint8
@@ -55,7 +55,19 @@ const (
 	TypeAck        Type = 18
 	TypeRelease    Type = 19
 
-	maxType = TypeRelease
+	// Level 3: users, groups and access policies.
+	TypeCreateUser   Type = 20
+	TypeUpdateUser   Type = 21
+	TypeDeleteUser   Type = 22
+	TypeCreateGroup  Type = 23
+	TypeUpdateGroup  Type = 24
+	TypeDeleteGroup  Type = 25
+	TypeCreatePolicy Type = 26
+	TypeUpdatePolicy Type = 27
+	TypeDeletePolicy Type = 28
+	TypeSeedSecurity Type = 29
+
+	maxType = TypeSeedSecurity
 )
 
 func (t Type) String() string {
@@ -98,6 +110,26 @@ func (t Type) String() string {
 		return "Ack"
 	case TypeRelease:
 		return "Release"
+	case TypeCreateUser:
+		return "CreateUser"
+	case TypeUpdateUser:
+		return "UpdateUser"
+	case TypeDeleteUser:
+		return "DeleteUser"
+	case TypeCreateGroup:
+		return "CreateGroup"
+	case TypeUpdateGroup:
+		return "UpdateGroup"
+	case TypeDeleteGroup:
+		return "DeleteGroup"
+	case TypeCreatePolicy:
+		return "CreatePolicy"
+	case TypeUpdatePolicy:
+		return "UpdatePolicy"
+	case TypeDeletePolicy:
+		return "DeletePolicy"
+	case TypeSeedSecurity:
+		return "SeedSecurity"
 	}
 	return fmt.Sprintf("Type(%d)", uint8(t))
 }
@@ -259,11 +291,14 @@ var ErrMalformed = errors.New("malformed command")
 var ErrUnknown = errors.New("unknown command")
 
 // LevelOf is the command level a node needs to apply commands of type t
-// (see Level): 1 for the registry and membership, 2 for site-to-site.
+// (see Level): 1 for the registry and membership, 2 for site-to-site, 3
+// for users, groups and policies.
 func LevelOf(t Type) int {
 	switch {
 	case newOf(t) == nil:
 		return Level + 1
+	case t >= TypeCreateUser:
+		return 3
 	case t >= TypeCreatePort:
 		return 2
 	}
@@ -359,6 +394,26 @@ func newOf(t Type) Command {
 		return &Ack{}
 	case TypeRelease:
 		return &Release{}
+	case TypeCreateUser:
+		return &CreateUser{}
+	case TypeUpdateUser:
+		return &UpdateUser{}
+	case TypeDeleteUser:
+		return &DeleteUser{}
+	case TypeCreateGroup:
+		return &CreateGroup{}
+	case TypeUpdateGroup:
+		return &UpdateGroup{}
+	case TypeDeleteGroup:
+		return &DeleteGroup{}
+	case TypeCreatePolicy:
+		return &CreatePolicy{}
+	case TypeUpdatePolicy:
+		return &UpdatePolicy{}
+	case TypeDeletePolicy:
+		return &DeletePolicy{}
+	case TypeSeedSecurity:
+		return &SeedSecurity{}
 	}
 	return nil
 }

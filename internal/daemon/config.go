@@ -49,9 +49,13 @@ type Config struct {
 	// allowed to proxy their users (X-ProxiedEntitiesChain).
 	IdentityMappings []string
 	NodeIdentities   []string
-	ClusterTLSCert   string
-	ClusterTLSKey    string
-	ClusterTLSCA     string
+	// InitialAdmin turns on managed users, groups and policies (NiFi's
+	// initial admin identity): seeded at start with NiFi's initial
+	// policies for it and for NodeIdentities.
+	InitialAdmin   string
+	ClusterTLSCert string
+	ClusterTLSKey  string
+	ClusterTLSCA   string
 
 	WriteMode string
 	MaxVoters int

@@ -21,6 +21,7 @@ import (
 	"github.com/weir-nifi/weir/internal/adminauth"
 	"github.com/weir-nifi/weir/internal/api"
 	"github.com/weir-nifi/weir/internal/authn"
+	"github.com/weir-nifi/weir/internal/authz"
 	"github.com/weir-nifi/weir/internal/backup"
 	"github.com/weir-nifi/weir/internal/cluster"
 	"github.com/weir-nifi/weir/internal/disk"
@@ -170,7 +171,21 @@ func Start(cfg Config, log *slog.Logger) (*Server, error) {
 	}
 	svc := registry.New(node, st, registry.Options{Revisions: cfg.Revisions})
 	a := api.New(svc, node, node, api.Options{MaxBody: cfg.MaxBody, Log: log, Disk: dm})
-	node.SetAPI(a)
+	// With an initial admin, policies decide every request (package
+	// authz), on the node that executes it: forwarded writes are
+	// authorized by the leader.
+	managed := sec != nil && sec.certs && cfg.InitialAdmin != ""
+	guarded := func(h http.Handler) http.Handler {
+		if !managed {
+			return h
+		}
+		return authz.Middleware(authzOptions(node, st), h)
+	}
+	if managed {
+		a.ManageTenants(svc)
+	}
+	apiH := guarded(a)
+	node.SetAPI(apiH)
 
 	// Operations: health, maintenance, backups, metrics (under the API
 	// base, so writes among them are forwarded to the leader).
@@ -187,7 +202,7 @@ func Start(cfg Config, log *slog.Logger) (*Server, error) {
 	a.Handle("GET "+metrics.Path, met.Handler())
 
 	root := http.NewServeMux()
-	root.Handle(api.Base+"/", node.Forwarder(maxBody(cfg), a))
+	root.Handle(api.Base+"/", node.Forwarder(maxBody(cfg), apiH))
 
 	// Site-to-site: NiFi's HTTP S2S under /nifi-api on every node, over
 	// the replicated queues (package relay), and the port configuration.
@@ -204,11 +219,18 @@ func Start(cfg Config, log *slog.Logger) (*Server, error) {
 		close(stopDisk)
 		return nil, err
 	}
-	root.Handle(s2sBase+"/", s2s)
+	root.Handle(s2sBase+"/", guarded(s2s))
 	met.RegisterPorts(rel)
-	rel.Routes(root, func(*http.Request) string { return "admin" })
+	wmux := http.NewServeMux() // /weir-api: ports and cluster membership
+	rel.Routes(wmux, func(r *http.Request) string {
+		if c, ok := api.CallerFrom(r.Context()); ok {
+			return c.Identity
+		}
+		return "anonymous"
+	})
 	root.Handle(api.Base, http.RedirectHandler(api.Base+"/", http.StatusMovedPermanently))
-	node.Routes(root)
+	node.Routes(wmux)
+	root.Handle("/weir-api/", guarded(wmux))
 
 	// Outermost: what every request must satisfy (Host, clean path, JSON
 	// bodies, the body budget), then proof of the cluster key for the
@@ -223,7 +245,7 @@ func Start(cfg Config, log *slog.Logger) (*Server, error) {
 	if sec != nil && sec.certs {
 		// Who calls: a client certificate, a NiFi node proxying its user,
 		// or anonymous (refused but for health probes).
-		handler = authn.Middleware(authn.Options{Mappings: sec.mappings, Proxies: cfg.NodeIdentities, Open: openToAnonymous}, handler)
+		handler = authn.Middleware(authn.Options{Mappings: sec.mappings, Proxies: cfg.NodeIdentities, Open: openToAnonymous, Managed: managed}, handler)
 	}
 	handler = guard.New(guard.Options{
 		Hosts: append(own.names(), cfg.AllowedHosts...), MaxBody: maxBody(cfg),
@@ -235,6 +257,9 @@ func Start(cfg Config, log *slog.Logger) (*Server, error) {
 	bctx, stopBackups := context.WithCancel(context.Background())
 	s.stopBackups = stopBackups
 	go bk.Run(bctx)
+	if managed {
+		go seedSecurity(bctx, node, cfg.InitialAdmin, cfg.NodeIdentities, log)
+	}
 	s.http = &http.Server{
 		Handler:           met.Middleware(handler),
 		ReadHeaderTimeout: 10 * time.Second,
@@ -287,6 +312,9 @@ func secureOptions(cfg Config, log *slog.Logger) (*security, error) {
 		return nil, err
 	}
 	sec := &security{tls: ts, certs: auth != tls.NoClientCert}
+	if cfg.InitialAdmin != "" && !sec.certs {
+		return nil, errors.New("--initial-admin-identity needs client certificates: give --tls-ca (and --client-auth want or need)")
+	}
 	for _, m := range cfg.IdentityMappings {
 		im, err := identity.ParseMapping(m)
 		if err != nil {

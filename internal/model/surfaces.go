@@ -2,11 +2,11 @@ package model
 
 import "encoding/json"
 
-// Wire types of the parts of the API Weir answers without storing anything
-// yet: authorization (resources, tenants, policies) and extension bundles.
-// Tenants and policies are only decoded today (an unsecured registry
-// refuses to manage them after validating the request); the extension
-// types are sent with the empty results of a registry without bundles.
+// Wire types of authorization (resources, tenants, policies) and of
+// extension bundles. An unsecured registry only decodes tenants and
+// policies (it refuses to manage them after validating the request); a
+// secured one manages them (package tenants). The extension types are sent
+// with the empty results of a registry without bundles.
 
 // Resource is an authorizable resource (GET /policies/resources).
 type Resource struct {
@@ -24,26 +24,27 @@ type Tenant struct {
 	Revision            *RevisionInfo         `json:"revision,omitempty"`
 }
 
-// User is a tenant with the groups it belongs to.
+// User is a tenant with the groups it belongs to. Its lists are always
+// sent (NiFi's AuthorizationService fills them, possibly empty).
 type User struct {
-	AccessPolicies      []AccessPolicySummary `json:"accessPolicies,omitempty"`
+	AccessPolicies      []AccessPolicySummary `json:"accessPolicies"`
 	Configurable        *bool                 `json:"configurable,omitempty"`
 	Identifier          *string               `json:"identifier,omitempty"`
 	Identity            *string               `json:"identity,omitempty"`
 	ResourcePermissions *ResourcePermissions  `json:"resourcePermissions,omitempty"`
 	Revision            *RevisionInfo         `json:"revision,omitempty"`
-	UserGroups          []Tenant              `json:"userGroups,omitempty"`
+	UserGroups          []Tenant              `json:"userGroups"`
 }
 
-// UserGroup is a tenant with its member users.
+// UserGroup is a tenant with its member users (lists always sent).
 type UserGroup struct {
-	AccessPolicies      []AccessPolicySummary `json:"accessPolicies,omitempty"`
+	AccessPolicies      []AccessPolicySummary `json:"accessPolicies"`
 	Configurable        *bool                 `json:"configurable,omitempty"`
 	Identifier          *string               `json:"identifier,omitempty"`
 	Identity            *string               `json:"identity,omitempty"`
 	ResourcePermissions *ResourcePermissions  `json:"resourcePermissions,omitempty"`
 	Revision            *RevisionInfo         `json:"revision,omitempty"`
-	Users               []Tenant              `json:"users,omitempty"`
+	Users               []Tenant              `json:"users"`
 }
 
 // AccessPolicySummary is a policy without its tenants.
@@ -55,15 +56,16 @@ type AccessPolicySummary struct {
 	Revision     *RevisionInfo `json:"revision,omitempty"`
 }
 
-// AccessPolicy grants an action on a resource to users and groups.
+// AccessPolicy grants an action on a resource to users and groups (lists
+// always sent).
 type AccessPolicy struct {
 	Action       *string       `json:"action,omitempty"`
 	Configurable *bool         `json:"configurable,omitempty"`
 	Identifier   *string       `json:"identifier,omitempty"`
 	Resource     *string       `json:"resource,omitempty"`
 	Revision     *RevisionInfo `json:"revision,omitempty"`
-	UserGroups   []Tenant      `json:"userGroups,omitempty"`
-	Users        []Tenant      `json:"users,omitempty"`
+	UserGroups   []Tenant      `json:"userGroups"`
+	Users        []Tenant      `json:"users"`
 }
 
 // ExtensionRepoBucket is one bucket of the extension repository browse

@@ -34,6 +34,9 @@ type State interface {
 type Caller struct {
 	Identity  string
 	Anonymous bool
+	// Proxies are the identities the request came through on behalf of
+	// the end user (NiFi nodes), in X-ProxiedEntitiesChain order.
+	Proxies []string `json:",omitempty"`
 }
 
 // Anonymous is the caller of every request while Weir runs unsecured.

@@ -12,6 +12,7 @@ import (
 	"github.com/weir-nifi/weir/internal/command"
 	"github.com/weir-nifi/weir/internal/model"
 	"github.com/weir-nifi/weir/internal/s2s/queue"
+	"github.com/weir-nifi/weir/internal/tenants"
 )
 
 // Entry is one committed log entry to apply. Data is nil for entries that
@@ -176,6 +177,12 @@ func (w wtx) apply(data []byte) (any, error) {
 	}
 	if m.On {
 		return nil, MaintenanceError(m)
+	}
+	// Users, groups and policies have tables of their own, outside the
+	// registry's state hash; they are registry configuration, which
+	// maintenance freezes too.
+	if tenants.Handles(c) {
+		return tenants.Apply(w.tx, c)
 	}
 	switch c := c.(type) {
 	case *command.CreateBucket:

@@ -72,6 +72,46 @@ func checkArgs(c command.Command) error {
 		return qid("Transaction", c.Tx)
 	case *command.Release:
 		return qid("Transaction", c.Tx)
+	case *command.CreateUser:
+		return all(id("User", c.ID), key("User identity", []byte(c.Identity)))
+	case *command.UpdateUser:
+		return all(id("User", c.ID), key("User identity", []byte(c.Identity)))
+	case *command.DeleteUser:
+		return id("User", c.ID)
+	case *command.CreateGroup:
+		return all(id("User group", c.ID), key("User group identity", []byte(c.Identity)), ids("User", c.Users))
+	case *command.UpdateGroup:
+		return all(id("User group", c.ID), key("User group identity", []byte(c.Identity)), ids("User", c.Users))
+	case *command.DeleteGroup:
+		return id("User group", c.ID)
+	case *command.CreatePolicy:
+		return all(id("Access policy", c.ID), key("Access policy resource", []byte(c.Resource)),
+			ids("User", c.Users), ids("User group", c.Groups))
+	case *command.UpdatePolicy:
+		return all(id("Access policy", c.ID), ids("User", c.Users), ids("User group", c.Groups))
+	case *command.DeletePolicy:
+		return id("Access policy", c.ID)
+	case *command.SeedSecurity:
+		for _, u := range c.Users {
+			if err := all(id("User", u.ID), key("User identity", []byte(u.Identity))); err != nil {
+				return err
+			}
+		}
+		for _, p := range c.Policies {
+			if err := all(id("Access policy", p.ID), key("Access policy resource", []byte(p.Resource))); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// ids checks a list of identifiers.
+func ids(what string, vs []string) error {
+	for _, v := range vs {
+		if err := id(what, v); err != nil {
+			return err
+		}
 	}
 	return nil
 }

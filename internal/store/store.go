@@ -14,6 +14,7 @@ import (
 	bolt "go.etcd.io/bbolt"
 
 	"github.com/weir-nifi/weir/internal/s2s/queue"
+	"github.com/weir-nifi/weir/internal/tenants"
 )
 
 // FormatVersion is the on-disk format this build writes and reads.
@@ -37,8 +38,9 @@ var (
 	// registry, so a registry restored into another cluster hashes equal.
 	registryTables = [][]byte{tBuckets, tBucketNames, tFlows, tFlowNames, tVersions, tContents, tRevisions}
 	// allTables are created by Open; the site-to-site tables (package
-	// queue) live in the same file, outside the state hash.
-	allTables = append(append([][]byte{tMeta, tNodes}, registryTables...), queue.Tables...)
+	// queue) and the users, groups and policies (package tenants) live in
+	// the same file, outside the state hash.
+	allTables = append(append(append([][]byte{tMeta, tNodes}, registryTables...), queue.Tables...), tenants.Tables...)
 
 	formatKey      = []byte("format")
 	appliedKey     = []byte("applied")

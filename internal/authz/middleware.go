@@ -1,0 +1,196 @@
+package authz
+
+import (
+	"bytes"
+	"encoding/json"
+	"net/http"
+	"strconv"
+
+	"github.com/weir-nifi/weir/internal/api"
+	"github.com/weir-nifi/weir/internal/model"
+)
+
+// Options connect the middleware to the node.
+type Options struct {
+	// Load returns the current policies. It is called once per request.
+	Load func(r *http.Request) (PolicySource, error)
+	// Bucket reports whether a bucket exists and is publicly readable.
+	Bucket func(id string) (public, exists bool)
+	// FlowBucket finds the bucket of a flow.
+	FlowBucket func(flowID string) (string, bool)
+}
+
+// allPermissions is how Weir's answers render permissions before this
+// middleware sets the caller's (model.AllPermissions, marshalled).
+var allPermissions = []byte(`"permissions":{"canDelete":true,"canRead":true,"canWrite":true}`)
+
+// Middleware authorizes every request it passes to next, which must be
+// the handler that executes it (on a follower, writes are forwarded first
+// and authorized by the leader, whose policies are current; reads load
+// policies through Options.Load, which waits for the node to be current).
+func Middleware(o Options, next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		t := TargetOf(r.Method, r.URL.Path)
+		if t.Kind == Open {
+			next.ServeHTTP(w, r)
+			return
+		}
+		c := callerOf(r)
+		p, err := o.Load(r)
+		if err != nil {
+			api.WriteError(w, err)
+			return
+		}
+		switch t.Kind {
+		case Access:
+			writeJSON(w, currentUser(p, c))
+			return
+		case Config:
+			if !Allowed(p, c.Identity, Policies, Read) && !Allowed(p, c.Identity, Tenants, Read) || c.Anonymous {
+				api.WriteError(w, Denied(c, Policies, Read))
+				return
+			}
+			next.ServeHTTP(w, r)
+			return
+		case ListBuckets, ListItems:
+			filterList(w, r, next, func(bucket string) (bool, model.Permissions) {
+				public, _ := o.Bucket(bucket)
+				perms := Permissions(p, c, BucketResource(bucket), public)
+				return perms.CanRead, perms
+			}, t.Kind == ListItems)
+			return
+		}
+		if t.Flow != "" {
+			b, ok := o.FlowBucket(t.Flow)
+			if !ok {
+				next.ServeHTTP(w, r) // the handler answers 404
+				return
+			}
+			t.Bucket, t.Resource = b, BucketResource(b)
+		}
+		public := false
+		if t.Bucket != "" {
+			var exists bool
+			public, exists = o.Bucket(t.Bucket)
+			if !exists {
+				next.ServeHTTP(w, r) // 404 from the handler, as NiFi looks the bucket up first
+				return
+			}
+		}
+		if err := Authorize(p, c, t.Resource, t.Action, public); err != nil {
+			api.WriteError(w, err)
+			return
+		}
+		if t.Bucket == "" {
+			next.ServeHTTP(w, r)
+			return
+		}
+		perms := Permissions(p, c, t.Resource, public)
+		rewrite(w, r, next, func(body []byte) []byte {
+			return bytes.ReplaceAll(body, allPermissions, permissionsJSON(perms))
+		})
+	})
+}
+
+func callerOf(r *http.Request) Caller {
+	rc, ok := api.CallerFrom(r.Context())
+	if !ok {
+		return Caller{Identity: "anonymous", Anonymous: true}
+	}
+	return Caller{Identity: rc.Identity, Anonymous: rc.Anonymous, Proxies: rc.Proxies}
+}
+
+func permissionsJSON(p model.Permissions) []byte {
+	return []byte(`"permissions":{"canDelete":` + strconv.FormatBool(p.CanDelete) + `,"canRead":` + strconv.FormatBool(p.CanRead) + `,"canWrite":` + strconv.FormatBool(p.CanWrite) + `}`)
+}
+
+func currentUser(p PolicySource, c Caller) model.CurrentUser {
+	perm := func(resource string) *model.Permissions {
+		pm := Permissions(p, c, resource, false)
+		return &pm
+	}
+	rp := &model.ResourcePermissions{Buckets: perm(Buckets), Tenants: perm(Tenants), Policies: perm(Policies), Proxy: perm(Proxy)}
+	any := model.Permissions{}
+	for _, r := range TopLevel {
+		pm := Permissions(p, c, r, false)
+		any.CanRead = any.CanRead || pm.CanRead
+		any.CanWrite = any.CanWrite || pm.CanWrite
+		any.CanDelete = any.CanDelete || pm.CanDelete
+	}
+	rp.AnyTopLevelResource = &any
+	return model.CurrentUser{Identity: c.Identity, Anonymous: c.Anonymous, ResourcePermissions: rp}
+}
+
+func writeJSON(w http.ResponseWriter, v any) {
+	b, err := model.Marshal(v)
+	if err != nil {
+		api.WriteError(w, err)
+		return
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Content-Length", strconv.Itoa(len(b)))
+	w.WriteHeader(http.StatusOK)
+	_, _ = w.Write(b)
+}
+
+// recorder holds an answer so it can be rewritten before it is sent.
+type recorder struct {
+	h      http.Header
+	status int
+	body   bytes.Buffer
+}
+
+func (rec *recorder) Header() http.Header         { return rec.h }
+func (rec *recorder) WriteHeader(status int)      { rec.status = status }
+func (rec *recorder) Write(p []byte) (int, error) { return rec.body.Write(p) }
+
+// rewrite runs next into a buffer and sends its answer with a JSON body
+// passed through fn (other answers unchanged).
+func rewrite(w http.ResponseWriter, r *http.Request, next http.Handler, fn func([]byte) []byte) {
+	rec := &recorder{h: w.Header(), status: http.StatusOK}
+	next.ServeHTTP(rec, r)
+	body := rec.body.Bytes()
+	if ct := rec.h.Get("Content-Type"); len(body) > 0 && (ct == "application/json" || bytes.HasPrefix([]byte(ct), []byte("application/json;"))) {
+		body = fn(body)
+		rec.h.Set("Content-Length", strconv.Itoa(len(body)))
+	}
+	w.WriteHeader(rec.status)
+	_, _ = w.Write(body)
+}
+
+// filterList keeps the entries of a bucket or item list the caller may
+// read, each with the caller's permissions, in their order and with their
+// bytes otherwise untouched (Weir renders fields in Jackson's order).
+func filterList(w http.ResponseWriter, r *http.Request, next http.Handler, can func(bucket string) (bool, model.Permissions), items bool) {
+	rewrite(w, r, next, func(body []byte) []byte {
+		var entries []json.RawMessage
+		if json.Unmarshal(body, &entries) != nil {
+			return body
+		}
+		out := []byte{'['}
+		n := 0
+		for _, e := range entries {
+			var ids struct {
+				Identifier       string `json:"identifier"`
+				BucketIdentifier string `json:"bucketIdentifier"`
+			}
+			if json.Unmarshal(e, &ids) != nil {
+				continue
+			}
+			bucket := ids.Identifier
+			if items {
+				bucket = ids.BucketIdentifier
+			}
+			ok, perms := can(bucket)
+			if !ok {
+				continue
+			}
+			if n > 0 {
+				out = append(out, ',')
+			}
+			out = append(out, bytes.ReplaceAll(e, allPermissions, permissionsJSON(perms))...)
+			n++
+		}
+		return append(out, ']')
+	})
+}

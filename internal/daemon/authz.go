@@ -1,0 +1,151 @@
+package daemon
+
+import (
+	"context"
+	"log/slog"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/weir-nifi/weir/internal/authz"
+	"github.com/weir-nifi/weir/internal/cluster"
+	"github.com/weir-nifi/weir/internal/command"
+	"github.com/weir-nifi/weir/internal/store"
+	"github.com/weir-nifi/weir/internal/tenants"
+)
+
+// policies adapts the replicated tenants state to authz.
+type policies struct{ s *tenants.State }
+
+func (p policies) UserID(identity string) (string, bool) {
+	u, ok := p.s.UserByIdentity(identity)
+	return u.ID, ok
+}
+
+func (p policies) GroupIDs(userID string) []string {
+	var out []string
+	for _, g := range p.s.GroupsOf(userID) {
+		out = append(out, g.ID)
+	}
+	return out
+}
+
+func (p policies) Policy(resource, action string) ([]string, []string, bool) {
+	pol, ok := p.s.PolicyFor(resource, action)
+	return pol.Users, pol.Groups, ok
+}
+
+// policyCache keeps the tenants state of the version last read: policies
+// change seldom, requests are many.
+type policyCache struct {
+	st      *store.Store
+	mu      sync.Mutex
+	version uint64
+	state   *tenants.State
+}
+
+func (c *policyCache) load() (authz.PolicySource, error) {
+	var out *tenants.State
+	err := c.st.Read(func(tx *store.Tx) error {
+		v := tenants.Version(tx.Bolt())
+		c.mu.Lock()
+		defer c.mu.Unlock()
+		if c.state != nil && c.version == v {
+			out = c.state
+			return nil
+		}
+		s, err := tenants.Load(tx.Bolt())
+		if err != nil {
+			return err
+		}
+		c.state, c.version, out = s, v, s
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return policies{out}, nil
+}
+
+// authzOptions connect authz to the node: every decision first waits until
+// this node has applied everything committed (a revoked policy is in force
+// on every node once the revoke returned), then reads the cached policies.
+func authzOptions(node *cluster.Node, st *store.Store) authz.Options {
+	cache := &policyCache{st: st}
+	return authz.Options{
+		Load: func(r *http.Request) (authz.PolicySource, error) {
+			if err := node.ReadBarrier(r.Context()); err != nil {
+				return nil, err
+			}
+			return cache.load()
+		},
+		Bucket: func(id string) (public, exists bool) {
+			_ = st.Read(func(tx *store.Tx) error {
+				b, ok, err := tx.Bucket(id)
+				public, exists = b.AllowPublicRead, ok
+				return err
+			})
+			return public, exists
+		},
+		FlowBucket: func(flowID string) (bucket string, ok bool) {
+			_ = st.Read(func(tx *store.Tx) error {
+				f, found, err := tx.Flow(flowID)
+				bucket, ok = f.BucketID, found
+				return err
+			})
+			return bucket, ok
+		},
+	}
+}
+
+// seedPolicies is NiFi Registry's InitialPolicies for the initial admin
+// and the NiFi node identities, and Weir's additions: the admin may read
+// site-to-site, NiFi nodes may read it and push to and pull from every
+// port (site-to-site clients are NiFi nodes).
+func seedPolicies(admin string, nodes []string) *command.SeedSecurity {
+	seed := &command.SeedSecurity{At: time.Now().UnixMilli()}
+	seed.Users = append(seed.Users, command.SeedUser{ID: uuid.NewString(), Identity: admin})
+	for _, n := range nodes {
+		seed.Users = append(seed.Users, command.SeedUser{ID: uuid.NewString(), Identity: n})
+	}
+	grant := func(resource, action string, ids ...string) {
+		seed.Policies = append(seed.Policies, command.SeedPolicy{ID: uuid.NewString(), Resource: resource, Action: action, Identities: ids})
+	}
+	rwd := []string{authz.Read, authz.Write, authz.Delete}
+	for _, r := range []string{authz.Tenants, authz.Policies, authz.Buckets, authz.Actuator, authz.Swagger, authz.Proxy} {
+		for _, a := range rwd {
+			ids := []string{admin}
+			if r == authz.Proxy || (r == authz.Buckets && a == authz.Read) {
+				ids = append(ids, nodes...)
+			}
+			grant(r, a, ids...)
+		}
+	}
+	grant(authz.SiteToSite, authz.Read, append([]string{admin}, nodes...)...)
+	if len(nodes) > 0 {
+		grant("/data-transfer/input-ports", authz.Write, nodes...)
+		grant("/data-transfer/output-ports", authz.Write, nodes...)
+	}
+	return seed
+}
+
+// seedSecurity proposes the initial policies until the cluster takes them (Apply
+// creates only what is missing, so every node may propose them at every
+// start).
+func seedSecurity(ctx context.Context, node *cluster.Node, admin string, nodes []string, log *slog.Logger) {
+	for wait := 200 * time.Millisecond; ; wait = min(wait*2, 10*time.Second) {
+		err := node.ProposeAnywhere(ctx, seedPolicies(admin, nodes), nil)
+		if err == nil {
+			log.Info("initial admin and node identities are in the policies", "admin", admin, "nodes", len(nodes))
+			return
+		}
+		log.Warn("cannot seed the initial policies yet; retrying", "err", err, "retryIn", wait)
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(wait):
+		}
+	}
+}

@@ -182,5 +182,34 @@ func TestSecuredPolicies(t *testing.T) {
 	for _, n := range []*harness.Node{n1, n2, n0} {
 		s.must(n, s.nifi, chain("alice"), http.MethodGet, "/buckets/"+bA, "", http.StatusForbidden)
 	}
+
+	// The audit trail, merged from every node by the CLI: alice's refused
+	// write (through NiFi) and the admin's policy change are there.
+	cert, key := s.pki.WriteFiles(admin, "admin-client")
+	out, errOut, err := weirCLI(t, "audit", "--all", "--json", "--server", n0.API, "--tls-cert", cert, "--tls-key", key, "--tls-ca", s.pki.CAFile)
+	if err != nil {
+		t.Fatalf("weir audit: %v %s", err, errOut)
+	}
+	var events []struct {
+		Identity, Method, Path, Outcome, Action, Resource string
+		Proxies                                           []string
+		Status                                            int
+	}
+	if err := json.Unmarshal([]byte(out), &events); err != nil {
+		t.Fatalf("%v: %s", err, out)
+	}
+	var denied, revoked bool
+	for _, e := range events {
+		if e.Identity == "alice" && e.Outcome == "denied" && e.Method == http.MethodPost && e.Resource == "/buckets/"+bB &&
+			slices.Equal(e.Proxies, []string{"nifi-1"}) && e.Status == http.StatusForbidden {
+			denied = true
+		}
+		if e.Identity == "admin" && e.Outcome == "allowed" && e.Method == http.MethodPut && e.Path == "/nifi-registry-api/policies/"+readA {
+			revoked = true
+		}
+	}
+	if !denied || !revoked {
+		t.Fatalf("audit lacks alice's refusal (%v) or the admin's revoke (%v): %s", denied, revoked, out)
+	}
 	s.c.MustConverge()
 }

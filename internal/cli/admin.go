@@ -3,6 +3,8 @@ package cli
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -24,6 +26,45 @@ type adminFlags struct {
 	json    bool
 	timeout time.Duration
 	cred    credFlags
+	tls     tlsFlags
+}
+
+// tlsFlags are the client side of a node serving HTTPS: the CA to trust
+// and the certificate that names the caller.
+type tlsFlags struct{ cert, key, ca string }
+
+func (t *tlsFlags) register(cmd *cobra.Command) {
+	f := cmd.Flags()
+	f.StringVar(&t.cert, "tls-cert", "", "client certificate (PEM) for a node serving HTTPS with client certificates")
+	f.StringVar(&t.key, "tls-key", "", "private key (PEM) for --tls-cert")
+	f.StringVar(&t.ca, "tls-ca", "", "CA certificates (PEM) to verify the node with (default: the system's)")
+}
+
+// client returns an HTTP client for the flags (the default one without).
+func (t *tlsFlags) client() (*http.Client, error) {
+	if t.cert == "" && t.ca == "" {
+		return http.DefaultClient, nil
+	}
+	cfg := &tls.Config{MinVersion: tls.VersionTLS12}
+	if t.cert != "" {
+		c, err := tls.LoadX509KeyPair(t.cert, t.key)
+		if err != nil {
+			return nil, fmt.Errorf("--tls-cert/--tls-key: %w", err)
+		}
+		cfg.Certificates = []tls.Certificate{c}
+	}
+	if t.ca != "" {
+		pem, err := os.ReadFile(t.ca)
+		if err != nil {
+			return nil, err
+		}
+		pool := x509.NewCertPool()
+		if !pool.AppendCertsFromPEM(pem) {
+			return nil, fmt.Errorf("--tls-ca %s: no certificates found", t.ca)
+		}
+		cfg.RootCAs = pool
+	}
+	return &http.Client{Transport: &http.Transport{TLSClientConfig: cfg, ForceAttemptHTTP2: true}}, nil
 }
 
 func (a *adminFlags) register(cmd *cobra.Command, signed bool) {
@@ -31,6 +72,7 @@ func (a *adminFlags) register(cmd *cobra.Command, signed bool) {
 	f.StringVar(&a.server, "server", "http://127.0.0.1:18080", "base URL of any Weir node")
 	f.BoolVar(&a.json, "json", false, "print JSON")
 	f.DurationVar(&a.timeout, "timeout", 30*time.Second, "request timeout")
+	a.tls.register(cmd)
 	if signed {
 		a.cred.register(cmd)
 	}
@@ -106,7 +148,11 @@ func (a *adminFlags) call(ctx context.Context, method, path string, body any, si
 			return err
 		}
 	}
-	resp, err := http.DefaultClient.Do(req)
+	hc, err := a.tls.client()
+	if err != nil {
+		return err
+	}
+	resp, err := hc.Do(req)
 	if err != nil {
 		return err
 	}

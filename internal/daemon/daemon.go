@@ -19,6 +19,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/weir-nifi/weir/internal/adminauth"
+	"github.com/weir-nifi/weir/internal/audit"
 	"github.com/weir-nifi/weir/internal/api"
 	"github.com/weir-nifi/weir/internal/authn"
 	"github.com/weir-nifi/weir/internal/authz"
@@ -175,11 +176,13 @@ func Start(cfg Config, log *slog.Logger) (*Server, error) {
 	// authz), on the node that executes it: forwarded writes are
 	// authorized by the leader.
 	managed := sec != nil && sec.certs && cfg.InitialAdmin != ""
+	// The audit log records what each node executes and refuses.
+	aud := audit.New(id, log, 0)
 	guarded := func(h http.Handler) http.Handler {
-		if !managed {
-			return h
+		if managed {
+			h = authz.Middleware(authzOptions(node, st), h)
 		}
-		return authz.Middleware(authzOptions(node, st), h)
+		return aud.Middleware(h)
 	}
 	if managed {
 		a.ManageTenants(svc)
@@ -221,7 +224,8 @@ func Start(cfg Config, log *slog.Logger) (*Server, error) {
 	}
 	root.Handle(s2sBase+"/", guarded(s2s))
 	met.RegisterPorts(rel)
-	wmux := http.NewServeMux() // /weir-api: ports and cluster membership
+	wmux := http.NewServeMux() // /weir-api: ports, cluster membership, audit
+	wmux.Handle("GET "+audit.Path, aud.Handler())
 	rel.Routes(wmux, func(r *http.Request) string {
 		if c, ok := api.CallerFrom(r.Context()); ok {
 			return c.Identity

@@ -37,6 +37,7 @@ targets=(
   "./internal/s2s/codec FuzzV3Decoder"
   "./internal/s2s/server FuzzPushBody"
   "./internal/s2s/queue FuzzApplyS2S"
+  "./internal/tokens FuzzVerify"
   "./internal/identity FuzzChain"
   "./internal/identity FuzzMapping"
 )

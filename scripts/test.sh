@@ -1,9 +1,30 @@
 #!/usr/bin/env bash
 # Runs every test of the project, the way CI does: formatting, vet, then
 # unit, contract and system tests (system tests start real weir processes
-# on 127.0.0.x). Needs only Go; modules come from the Go module proxy.
+# on 127.0.0.x). Needs Go; modules come from the Go module proxy. The
+# real components some tests start (slapd for LDAP logins, nats-server for
+# the site-to-site benchmark's tooling test) are installed from Debian when
+# missing and this runs as root; those tests fail, not skip, when CI=true
+# and the component is absent.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+
+echo "== test dependencies"
+need=""
+command -v slapd >/dev/null 2>&1 || [ -x /usr/sbin/slapd ] || need="$need slapd ldap-utils"
+command -v nats-server >/dev/null 2>&1 || need="$need nats-server"
+if [ -n "$need" ]; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+    export DEBIAN_FRONTEND=noninteractive
+    # shellcheck disable=SC2086
+    apt-get install -y --no-install-recommends $need >/dev/null 2>&1 || { apt-get update >/dev/null && apt-get install -y --no-install-recommends $need >/dev/null; }
+    # The packages may start system services; the tests start their own.
+    pkill -x slapd 2>/dev/null || true
+    pkill -x nats-server 2>/dev/null || true
+  else
+    echo "missing:$need (not root or no apt-get: the tests that need them will skip, or fail with CI=true)"
+  fi
+fi
 
 echo "== go version: $(go version)"
 echo "== modules"

@@ -24,16 +24,16 @@ type secured struct {
 	nifi  tls.Certificate
 }
 
-func startSecured(t *testing.T) *secured {
+func startSecured(t *testing.T, extra ...string) *secured {
 	pki := harness.NewPKI(t, "Weir test CA")
 	s := &secured{t: t, pki: pki, admin: pki.Client("Admin", "ops"), nifi: pki.Client("NiFi-1", "nifi")}
 	s.c = harness.StartCluster(t, harness.ClusterOptions{N: 3,
 		TLS: &harness.NodeTLS{PKI: pki, ClientAuth: "want", Client: s.admin},
-		ExtraArgs: []string{
+		ExtraArgs: append([]string{
 			"--identity-mapping", "pattern=^CN=(.*?), OU=(.*?)$;value=$1;transform=LOWER",
 			"--initial-admin-identity", "admin",
 			"--node-identity", "nifi-1",
-		}})
+		}, extra...)})
 	s.c.MustLeader()
 	// The seed is proposed at start: wait until the admin holds /tenants.
 	deadline := time.Now().Add(30 * time.Second)

@@ -13,8 +13,10 @@
 package authn
 
 import (
+	"context"
 	"fmt"
 	"net/http"
+	"strings"
 
 	"github.com/weir-nifi/weir/internal/api"
 	"github.com/weir-nifi/weir/internal/identity"
@@ -31,6 +33,9 @@ type Options struct {
 	Proxies []string
 	// Open reports requests an anonymous caller may make.
 	Open func(*http.Request) bool
+	// Bearer verifies an access token ("Authorization: Bearer"; package
+	// login) and returns its identity; nil accepts none.
+	Bearer func(ctx context.Context, raw string) (string, error)
 	// Managed says policies decide (package authz): the chain's proxies
 	// are passed on to be checked against /proxy instead of Proxies, and
 	// anonymous callers are passed on (they may read public buckets).
@@ -44,7 +49,7 @@ func Middleware(o Options, next http.Handler) http.Handler {
 		proxies[p] = true
 	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		caller, err := callerOf(r, o.Mappings, proxies, o.Managed)
+		caller, err := o.callerOf(r, proxies)
 		if err == nil && caller.Anonymous && !o.Managed && (o.Open == nil || !o.Open(r)) {
 			err = &model.Error{Kind: model.KindUnauthorized, Msg: "Anonymous access is not allowed: this Weir serves HTTPS and needs a client certificate from its CA (or a NiFi node proxying a user)."}
 		}
@@ -67,7 +72,19 @@ func action(method string) string {
 	return "WRITE"
 }
 
-func callerOf(r *http.Request, ms []identity.Mapping, proxies map[string]bool, managed bool) (registry.Caller, error) {
+func (o Options) callerOf(r *http.Request, proxies map[string]bool) (registry.Caller, error) {
+	ms, managed := o.Mappings, o.Managed
+	if h := r.Header.Get("Authorization"); len(h) > 7 && strings.EqualFold(h[:7], "Bearer ") && o.Bearer != nil {
+		if len(r.Header.Values(identity.HeaderProxiedEntitiesChain)) > 0 {
+			// NiFi honours the chain only from certificate callers.
+			return registry.Caller{}, &model.Error{Kind: model.KindUnauthorized, Msg: "A proxied entities chain is only accepted from a caller that authenticated with a client certificate, not with an access token."}
+		}
+		id, err := o.Bearer(r.Context(), strings.TrimSpace(h[7:]))
+		if err != nil {
+			return registry.Caller{}, err
+		}
+		return registry.Caller{Identity: id}, nil
+	}
 	var certID string
 	if r.TLS != nil && len(r.TLS.VerifiedChains) > 0 && len(r.TLS.VerifiedChains[0]) > 0 {
 		certID = identity.Map(identity.SubjectDN(r.TLS.VerifiedChains[0][0].Subject), ms)

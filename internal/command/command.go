@@ -26,7 +26,7 @@ const FormatVersion = 1
 // Level is the command level this build understands: the highest Level of
 // its command types. Nodes record it in the member table (SetNode), and
 // the cluster's level is the lowest among its voters.
-const Level = 3
+const Level = 4
 
 // Type identifies a command.
 type Type uint8
@@ -67,7 +67,11 @@ const (
 	TypeDeletePolicy Type = 28
 	TypeSeedSecurity Type = 29
 
-	maxType = TypeSeedSecurity
+	// Level 4: access tokens.
+	TypeAddSigningKey Type = 30
+	TypeRevokeToken   Type = 31
+
+	maxType = TypeRevokeToken
 )
 
 func (t Type) String() string {
@@ -130,6 +134,10 @@ func (t Type) String() string {
 		return "DeletePolicy"
 	case TypeSeedSecurity:
 		return "SeedSecurity"
+	case TypeAddSigningKey:
+		return "AddSigningKey"
+	case TypeRevokeToken:
+		return "RevokeToken"
 	}
 	return fmt.Sprintf("Type(%d)", uint8(t))
 }
@@ -297,6 +305,8 @@ func LevelOf(t Type) int {
 	switch {
 	case newOf(t) == nil:
 		return Level + 1
+	case t >= TypeAddSigningKey:
+		return 4
 	case t >= TypeCreateUser:
 		return 3
 	case t >= TypeCreatePort:
@@ -414,6 +424,10 @@ func newOf(t Type) Command {
 		return &DeletePolicy{}
 	case TypeSeedSecurity:
 		return &SeedSecurity{}
+	case TypeAddSigningKey:
+		return &AddSigningKey{}
+	case TypeRevokeToken:
+		return &RevokeToken{}
 	}
 	return nil
 }

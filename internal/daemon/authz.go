@@ -2,6 +2,7 @@ package daemon
 
 import (
 	"context"
+	"crypto/rand"
 	"log/slog"
 	"net/http"
 	"sync"
@@ -12,8 +13,11 @@ import (
 	"github.com/weir-nifi/weir/internal/authz"
 	"github.com/weir-nifi/weir/internal/cluster"
 	"github.com/weir-nifi/weir/internal/command"
+	"github.com/weir-nifi/weir/internal/identity"
+	"github.com/weir-nifi/weir/internal/login"
 	"github.com/weir-nifi/weir/internal/store"
 	"github.com/weir-nifi/weir/internal/tenants"
+	"github.com/weir-nifi/weir/internal/tokens"
 )
 
 // policies adapts the replicated tenants state to authz.
@@ -146,6 +150,87 @@ func seedSecurity(ctx context.Context, node *cluster.Node, admin string, nodes [
 		case <-ctx.Done():
 			return
 		case <-time.After(wait):
+		}
+	}
+}
+
+// loginOptions connect package login to the node.
+func loginOptions(cfg Config, sec *security, node *cluster.Node, st *store.Store, log *slog.Logger) (login.Options, error) {
+	o := login.Options{TTL: cfg.TokenTTL, Log: log,
+		Keys: func(ctx context.Context) ([]tokens.Key, error) {
+			// Current keys and revocations: a token logged out on any
+			// node is refused here once the logout returned.
+			if err := node.ReadBarrier(ctx); err != nil {
+				return nil, err
+			}
+			var keys []tokens.Key
+			err := st.Read(func(tx *store.Tx) (err error) {
+				keys, err = tokens.Keys(tx.Bolt())
+				return err
+			})
+			return keys, err
+		},
+		Revoked: func(id string) bool {
+			revoked := false
+			_ = st.Read(func(tx *store.Tx) error {
+				revoked = tokens.Revoked(tx.Bolt(), id)
+				return nil
+			})
+			return revoked
+		},
+		Propose: func(ctx context.Context, c command.Command) error { return node.ProposeAnywhere(ctx, c, nil) },
+	}
+	if cfg.LDAP.URL != "" {
+		if err := cfg.LDAP.Check(); err != nil {
+			return o, err
+		}
+		l := cfg.LDAP
+		o.LDAP = &l
+	}
+	for _, m := range cfg.LoginMappings {
+		im, err := identity.ParseMapping(m)
+		if err != nil {
+			return o, err
+		}
+		o.Mappings = append(o.Mappings, im)
+	}
+	return o, nil
+}
+
+// rotateKeys adds a signing key when there is none or the newest is older
+// than every (default 24 h). Nodes may race; the extra key is harmless
+// (Apply keeps the newest tokens.MaxKeys).
+func rotateKeys(ctx context.Context, node *cluster.Node, st *store.Store, every time.Duration, log *slog.Logger) {
+	if every <= 0 {
+		every = 24 * time.Hour
+	}
+	check := min(every/4, time.Minute)
+	for wait := 200 * time.Millisecond; ; {
+		var newest int64
+		_ = st.Read(func(tx *store.Tx) error {
+			keys, err := tokens.Keys(tx.Bolt())
+			if len(keys) > 0 {
+				newest = keys[0].Created
+			}
+			return err
+		})
+		next := check
+		if time.Since(time.UnixMilli(newest)) >= every {
+			secret := make([]byte, 32)
+			if _, err := rand.Read(secret); err == nil {
+				err = node.ProposeAnywhere(ctx, &command.AddSigningKey{ID: uuid.NewString(), Secret: secret, At: time.Now().UnixMilli()}, nil)
+				if err != nil {
+					log.Warn("cannot add a token signing key yet; retrying", "err", err, "retryIn", wait)
+					next, wait = wait, min(wait*2, 10*time.Second)
+				} else {
+					log.Info("added a token signing key")
+				}
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(next):
 		}
 	}
 }

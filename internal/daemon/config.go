@@ -12,6 +12,7 @@ import (
 
 	"github.com/weir-nifi/weir/internal/cluster"
 	"github.com/weir-nifi/weir/internal/durable"
+	"github.com/weir-nifi/weir/internal/ldapauth"
 )
 
 // Config is the whole server configuration (flags and WEIR_* variables).
@@ -52,10 +53,17 @@ type Config struct {
 	// InitialAdmin turns on managed users, groups and policies (NiFi's
 	// initial admin identity): seeded at start with NiFi's initial
 	// policies for it and for NodeIdentities.
-	InitialAdmin   string
-	ClusterTLSCert string
-	ClusterTLSKey  string
-	ClusterTLSCA   string
+	InitialAdmin string
+	// LDAP is the login provider (managed mode); LoginMappings rewrite the
+	// identities logins yield. TokenTTL is how long an access token is
+	// valid, TokenKeyRotation how often a new signing key is added.
+	LDAP             ldapauth.Config
+	LoginMappings    []string
+	TokenTTL         time.Duration
+	TokenKeyRotation time.Duration
+	ClusterTLSCert   string
+	ClusterTLSKey    string
+	ClusterTLSCA     string
 
 	WriteMode string
 	MaxVoters int

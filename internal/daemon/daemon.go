@@ -19,8 +19,8 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/weir-nifi/weir/internal/adminauth"
-	"github.com/weir-nifi/weir/internal/audit"
 	"github.com/weir-nifi/weir/internal/api"
+	"github.com/weir-nifi/weir/internal/audit"
 	"github.com/weir-nifi/weir/internal/authn"
 	"github.com/weir-nifi/weir/internal/authz"
 	"github.com/weir-nifi/weir/internal/backup"
@@ -28,6 +28,7 @@ import (
 	"github.com/weir-nifi/weir/internal/disk"
 	"github.com/weir-nifi/weir/internal/guard"
 	"github.com/weir-nifi/weir/internal/identity"
+	"github.com/weir-nifi/weir/internal/login"
 	"github.com/weir-nifi/weir/internal/metrics"
 	"github.com/weir-nifi/weir/internal/ops"
 	"github.com/weir-nifi/weir/internal/registry"
@@ -236,6 +237,32 @@ func Start(cfg Config, log *slog.Logger) (*Server, error) {
 	node.Routes(wmux)
 	root.Handle("/weir-api/", guarded(wmux))
 
+	// Access tokens (managed mode): issued for certificates and LDAP
+	// logins, verified on every node, revoked by logout everywhere.
+	var bearer func(context.Context, string) (string, error)
+	if managed {
+		lopts, err := loginOptions(cfg, sec, node, st, log)
+		if err != nil {
+			_ = node.Shutdown()
+			st.Close()
+			ln.Close()
+			close(stopDisk)
+			return nil, err
+		}
+		lmux := http.NewServeMux()
+		login.Routes(lmux, api.Base, lopts)
+		for _, p := range []string{"POST " + api.Base + "/access/token", "POST " + api.Base + "/access/token/login", "DELETE " + api.Base + "/access/logout"} {
+			root.Handle(p, aud.Middleware(lmux))
+		}
+		bearer = func(ctx context.Context, raw string) (string, error) {
+			c, err := lopts.Verify(ctx, raw)
+			if err != nil {
+				return "", err
+			}
+			return c.Subject, nil
+		}
+	}
+
 	// Outermost: what every request must satisfy (Host, clean path, JSON
 	// bodies, the body budget), then proof of the cluster key for the
 	// operations that need it. A follower checks both before it forwards.
@@ -249,7 +276,7 @@ func Start(cfg Config, log *slog.Logger) (*Server, error) {
 	if sec != nil && sec.certs {
 		// Who calls: a client certificate, a NiFi node proxying its user,
 		// or anonymous (refused but for health probes).
-		handler = authn.Middleware(authn.Options{Mappings: sec.mappings, Proxies: cfg.NodeIdentities, Open: openToAnonymous, Managed: managed}, handler)
+		handler = authn.Middleware(authn.Options{Mappings: sec.mappings, Proxies: cfg.NodeIdentities, Open: openToAnonymous, Managed: managed, Bearer: bearer}, handler)
 	}
 	handler = guard.New(guard.Options{
 		Hosts: append(own.names(), cfg.AllowedHosts...), MaxBody: maxBody(cfg),
@@ -263,6 +290,7 @@ func Start(cfg Config, log *slog.Logger) (*Server, error) {
 	go bk.Run(bctx)
 	if managed {
 		go seedSecurity(bctx, node, cfg.InitialAdmin, cfg.NodeIdentities, log)
+		go rotateKeys(bctx, node, st, cfg.TokenKeyRotation, log)
 	}
 	s.http = &http.Server{
 		Handler:           met.Middleware(handler),

@@ -13,6 +13,7 @@ import (
 	"github.com/weir-nifi/weir/internal/model"
 	"github.com/weir-nifi/weir/internal/s2s/queue"
 	"github.com/weir-nifi/weir/internal/tenants"
+	"github.com/weir-nifi/weir/internal/tokens"
 )
 
 // Entry is one committed log entry to apply. Data is nil for entries that
@@ -161,6 +162,10 @@ func (w wtx) apply(data []byte) (any, error) {
 	// data from flowing.
 	if queue.Handles(c) {
 		return queue.Apply(w.tx, c)
+	}
+	// Token keys and logouts go on in maintenance too.
+	if tokens.Handles(c) {
+		return tokens.Apply(w.tx, c)
 	}
 	switch c := c.(type) {
 	case *command.SetMaintenance:

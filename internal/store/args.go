@@ -72,6 +72,10 @@ func checkArgs(c command.Command) error {
 		return qid("Transaction", c.Tx)
 	case *command.Release:
 		return qid("Transaction", c.Tx)
+	case *command.AddSigningKey:
+		return id("Signing key", c.ID)
+	case *command.RevokeToken:
+		return id("Token", c.TokenID)
 	case *command.CreateUser:
 		return all(id("User", c.ID), key("User identity", []byte(c.Identity)))
 	case *command.UpdateUser:

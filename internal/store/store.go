@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -15,6 +16,7 @@ import (
 
 	"github.com/weir-nifi/weir/internal/s2s/queue"
 	"github.com/weir-nifi/weir/internal/tenants"
+	"github.com/weir-nifi/weir/internal/tokens"
 )
 
 // FormatVersion is the on-disk format this build writes and reads.
@@ -40,7 +42,7 @@ var (
 	// allTables are created by Open; the site-to-site tables (package
 	// queue) and the users, groups and policies (package tenants) live in
 	// the same file, outside the state hash.
-	allTables = append(append(append([][]byte{tMeta, tNodes}, registryTables...), queue.Tables...), tenants.Tables...)
+	allTables = slices.Concat([][]byte{tMeta, tNodes}, registryTables, queue.Tables, tenants.Tables, tokens.Tables)
 
 	formatKey      = []byte("format")
 	appliedKey     = []byte("applied")

@@ -89,118 +89,75 @@ func created(w http.ResponseWriter, r *http.Request, path, id string, v any) err
 	return WriteJSON(w, http.StatusCreated, v)
 }
 
-// ---- managed /tenants (TenantResource)
-
-func (a *API) managedUsers(svc TenantService) tenantRoutes {
-	return tenantRoutes{
-		list: func(w http.ResponseWriter, r *http.Request) error {
-			us, err := svc.ListUsers()
-			if err != nil {
-				return err
-			}
-			return WriteJSON(w, 200, us)
-		},
-		get: func(w http.ResponseWriter, r *http.Request) error {
-			u, err := svc.GetUser(r.PathValue("id"))
-			if err != nil {
-				return err
-			}
-			return WriteJSON(w, 200, u)
-		},
-		create: func(w http.ResponseWriter, r *http.Request) error {
-			var in model.User
-			ok, err := a.decode(w, r, &in)
-			if err != nil {
-				return err
-			}
-			u, err := svc.CreateUser(r.Context(), callerOf(r), orNil(ok, &in))
-			if err != nil {
-				return err
-			}
-			return created(w, r, "tenants/users", model.Deref(u.Identifier), u)
-		},
-		update: func(w http.ResponseWriter, r *http.Request) error {
-			var in model.User
-			ok, err := a.decode(w, r, &in)
-			if err != nil {
-				return err
-			}
-			if err := checkBodyID(ok, in.Identifier, r.PathValue("id"), "User details must be specified when updating a user.", "user"); err != nil {
-				return err
-			}
-			u, err := svc.UpdateUser(r.Context(), callerOf(r), r.PathValue("id"), &in)
-			if err != nil {
-				return err
-			}
-			return WriteJSON(w, 200, u)
-		},
-		del: func(w http.ResponseWriter, r *http.Request) error {
-			rev, err := revisionParams(r)
-			if err != nil {
-				return err
-			}
-			u, err := svc.DeleteUser(r.Context(), callerOf(r), r.PathValue("id"), rev)
-			if err != nil {
-				return err
-			}
-			return WriteJSON(w, 200, u)
-		},
-	}
+// collection is one managed collection: where its entities live (for a
+// create's Location), the messages of an update's body check, and the
+// service's calls.
+type collection[T any] struct {
+	path   string // below the API base, no leading slash
+	noBody string // an update without a body
+	what   string // the entity in an update's id mismatch message
+	id     func(*T) *string
+	list   func() ([]*T, error)
+	get    func(id string) (*T, error)
+	create func(ctx context.Context, c registry.Caller, in *T) (*T, error)
+	update func(ctx context.Context, c registry.Caller, id string, in *T) (*T, error)
+	del    func(ctx context.Context, c registry.Caller, id string, rev registry.RevisionParam) (*T, error)
 }
 
-func (a *API) managedGroups(svc TenantService) tenantRoutes {
+// routes are the five handlers of a collection.
+func (c collection[T]) routes(a *API) tenantRoutes {
 	return tenantRoutes{
 		list: func(w http.ResponseWriter, r *http.Request) error {
-			gs, err := svc.ListUserGroups()
+			vs, err := c.list()
 			if err != nil {
 				return err
 			}
-			return WriteJSON(w, 200, gs)
+			return WriteJSON(w, 200, vs)
 		},
 		get: func(w http.ResponseWriter, r *http.Request) error {
-			g, err := svc.GetUserGroup(r.PathValue("id"))
+			v, err := c.get(r.PathValue("id"))
 			if err != nil {
 				return err
 			}
-			return WriteJSON(w, 200, g)
+			return WriteJSON(w, 200, v)
 		},
 		create: func(w http.ResponseWriter, r *http.Request) error {
-			var in model.UserGroup
+			var in T
 			ok, err := a.decode(w, r, &in)
 			if err != nil {
 				return err
 			}
-			g, err := svc.CreateUserGroup(r.Context(), callerOf(r), orNil(ok, &in))
+			v, err := c.create(r.Context(), callerOf(r), orNil(ok, &in))
 			if err != nil {
 				return err
 			}
-			return created(w, r, "tenants/user-groups", model.Deref(g.Identifier), g)
+			return created(w, r, c.path, model.Deref(c.id(v)), v)
 		},
 		update: func(w http.ResponseWriter, r *http.Request) error {
-			var in model.UserGroup
+			var in T
 			ok, err := a.decode(w, r, &in)
 			if err != nil {
 				return err
 			}
-			if err := checkBodyID(ok, in.Identifier, r.PathValue("id"), "User group details must be specified to update a user group.", "user group"); err != nil {
+			if err := checkBodyID(ok, c.id(&in), r.PathValue("id"), c.noBody, c.what); err != nil {
 				return err
 			}
-			g, err := svc.UpdateUserGroup(r.Context(), callerOf(r), r.PathValue("id"), &in)
+			v, err := c.update(r.Context(), callerOf(r), r.PathValue("id"), &in)
 			if err != nil {
 				return err
 			}
-			return WriteJSON(w, 200, g)
+			return WriteJSON(w, 200, v)
 		},
 		del: func(w http.ResponseWriter, r *http.Request) error {
 			rev, err := revisionParams(r)
 			if err != nil {
 				return err
 			}
-			g, err := svc.DeleteUserGroup(r.Context(), callerOf(r), r.PathValue("id"), rev)
+			v, err := c.del(r.Context(), callerOf(r), r.PathValue("id"), rev)
 			if err != nil {
 				return err
 			}
-			return WriteJSON(w, 200, g)
+			return WriteJSON(w, 200, v)
 		},
 	}
 }
@@ -210,63 +167,32 @@ type tenantRoutes struct {
 	list, get, create, update, del handlerFunc
 }
 
+// ---- managed /tenants (TenantResource)
+
+func (a *API) managedUsers(svc TenantService) tenantRoutes {
+	return collection[model.User]{
+		path: "tenants/users", noBody: "User details must be specified when updating a user.", what: "user",
+		id:   func(u *model.User) *string { return u.Identifier },
+		list: svc.ListUsers, get: svc.GetUser, create: svc.CreateUser, update: svc.UpdateUser, del: svc.DeleteUser,
+	}.routes(a)
+}
+
+func (a *API) managedGroups(svc TenantService) tenantRoutes {
+	return collection[model.UserGroup]{
+		path: "tenants/user-groups", noBody: "User group details must be specified to update a user group.", what: "user group",
+		id:   func(g *model.UserGroup) *string { return g.Identifier },
+		list: svc.ListUserGroups, get: svc.GetUserGroup, create: svc.CreateUserGroup, update: svc.UpdateUserGroup, del: svc.DeleteUserGroup,
+	}.routes(a)
+}
+
 // ---- managed /policies (AccessPolicyResource)
 
 func (a *API) managedPolicies(svc TenantService) tenantRoutes {
-	return tenantRoutes{
-		list: func(w http.ResponseWriter, r *http.Request) error {
-			ps, err := svc.ListPolicies()
-			if err != nil {
-				return err
-			}
-			return WriteJSON(w, 200, ps)
-		},
-		get: func(w http.ResponseWriter, r *http.Request) error {
-			p, err := svc.GetPolicy(r.PathValue("id"))
-			if err != nil {
-				return err
-			}
-			return WriteJSON(w, 200, p)
-		},
-		create: func(w http.ResponseWriter, r *http.Request) error {
-			var in model.AccessPolicy
-			ok, err := a.decode(w, r, &in)
-			if err != nil {
-				return err
-			}
-			p, err := svc.CreatePolicy(r.Context(), callerOf(r), orNil(ok, &in))
-			if err != nil {
-				return err
-			}
-			return created(w, r, "policies", model.Deref(p.Identifier), p)
-		},
-		update: func(w http.ResponseWriter, r *http.Request) error {
-			var in model.AccessPolicy
-			ok, err := a.decode(w, r, &in)
-			if err != nil {
-				return err
-			}
-			if err := checkBodyID(ok, in.Identifier, r.PathValue("id"), "Access policy details must be specified when updating a policy.", "policy"); err != nil {
-				return err
-			}
-			p, err := svc.UpdatePolicy(r.Context(), callerOf(r), r.PathValue("id"), &in)
-			if err != nil {
-				return err
-			}
-			return WriteJSON(w, 200, p)
-		},
-		del: func(w http.ResponseWriter, r *http.Request) error {
-			rev, err := revisionParams(r)
-			if err != nil {
-				return err
-			}
-			p, err := svc.DeletePolicy(r.Context(), callerOf(r), r.PathValue("id"), rev)
-			if err != nil {
-				return err
-			}
-			return WriteJSON(w, 200, p)
-		},
-	}
+	return collection[model.AccessPolicy]{
+		path: "policies", noBody: "Access policy details must be specified when updating a policy.", what: "policy",
+		id:   func(p *model.AccessPolicy) *string { return p.Identifier },
+		list: svc.ListPolicies, get: svc.GetPolicy, create: svc.CreatePolicy, update: svc.UpdatePolicy, del: svc.DeletePolicy,
+	}.routes(a)
 }
 
 // policyForResource is getAccessPolicyForResource after the action was

@@ -1,6 +1,7 @@
 package api
 
 import (
+	"encoding/json"
 	"fmt"
 	"io"
 	"log/slog"
@@ -166,4 +167,96 @@ func TestManagedTenantsRevisions(t *testing.T) {
 		`},"userGroups":[]}`}.run(t, a)
 	_ = allPerms
 	_ = http.StatusOK
+}
+
+// The order of an update's checks (the entity exists, then the revision is
+// current, then the body's problem), the derived messages of each kind, and
+// the order of the lists, for users, groups and policies alike.
+func TestManagedTenantsCheckOrder(t *testing.T) {
+	a, svc := tenantAPI(t, true)
+	a.ManageTenants(svc)
+	stale := func(entity, id string) string {
+		return "The " + entity + " you attempted to update with id '" + id + "' is out of date with the server. You may need to refresh your client and try again."
+	}
+	for _, c := range []tcase{
+		// Creates: a body, a revision, no identifier.
+		{"POST", "/tenants/users", `{"identity":"bob","revision":{"version":0}}`, 201, `{…`},                   // id-1
+		{"POST", "/tenants/users", `{"identity":"alice","revision":{"version":0}}`, 201, `{…`},                 // id-2
+		{"POST", "/tenants/user-groups", `{"identity":"g","revision":{"version":0}}`, 201, `{…`},               // id-3
+		{"POST", "/policies", `{"resource":"/tenants","action":"write","revision":{"version":0}}`, 201, `{…`},  // id-4
+		{"POST", "/policies", `{"resource":"/tenants","action":"READ","revision":{"version":0}}`, 201, `{…`},   // id-5
+		{"POST", "/policies", `{"resource":"/buckets","action":"delete","revision":{"version":0}}`, 201, `{…`}, // id-6
+		{"POST", "/tenants/users", `{"identifier":"x","identity":"c","revision":{"version":0}}`, 400,
+			"User identifier cannot be specified when creating a new user."},
+		{"POST", "/tenants/user-groups", `{"identifier":"x","identity":"h","revision":{"version":0}}`, 400,
+			"User Group identifier cannot be specified when creating a new user group."},
+		{"POST", "/policies", `{"identifier":"x","resource":"/x","action":"read","revision":{"version":0}}`, 400,
+			"Access Policy identifier cannot be specified when creating a new access policy."},
+		{"POST", "/tenants/user-groups", `{"identity":"h","revision":{"version":1}}`, 400,
+			"A revision of 0 must be specified when creating a new User Group."},
+		{"POST", "/policies", `{"resource":"/x","action":"read","revision":{"version":1}}`, 400,
+			"A revision of 0 must be specified when creating a new Access Policy."},
+
+		// Users: 404, then a stale revision, then the blank identity.
+		{"PUT", "/tenants/users/nope", `{"identifier":"nope","identity":" ","revision":{"version":0,"clientId":"z"}}`, 404,
+			"The specified user ID does not exist in this registry."},
+		{"PUT", "/tenants/users/id-1", `{"identifier":"id-1","identity":" ","revision":{"version":0,"clientId":"z"}}`, 400,
+			stale("User", "id-1")},
+		{"PUT", "/tenants/users/id-1", `{"identifier":"id-1","identity":" ","revision":{"version":1}}`, 400,
+			"User identity must be specified when updating a user."},
+
+		// Groups: a missing user is reported before a blank identity.
+		{"PUT", "/tenants/user-groups/nope", `{"identifier":"nope","identity":" ","revision":{"version":0,"clientId":"z"}}`, 404,
+			"The specified user group ID does not exist in this registry."},
+		{"PUT", "/tenants/user-groups/id-3", `{"identifier":"id-3","identity":" ","users":[{"identifier":"u?"}],"revision":{"version":0,"clientId":"z"}}`, 400,
+			stale("User Group", "id-3")},
+		{"PUT", "/tenants/user-groups/id-3", `{"identifier":"id-3","identity":" ","users":[{"identifier":"u?"}],"revision":{"version":1}}`, 400,
+			"Unable to find user with id 'u?'."},
+		{"PUT", "/tenants/user-groups/id-3", `{"identifier":"id-3","identity":" ","users":[{"identifier":"id-1"}],"revision":{"version":1}}`, 400,
+			"User group identity must be specified when updating a group."},
+		{"PUT", "/tenants/user-groups/id-3", `{"identifier":"id-3","identity":"g2","users":[{"identifier":"id-1"}],"revision":{"version":1}}`, 200,
+			`{"accessPolicies":[],"configurable":true,"identifier":"id-3","identity":"g2",…`},
+		{"GET", "/tenants/user-groups/id-3", "", 200, `{"accessPolicies":[],"configurable":true,"identifier":"id-3","identity":"g2",…`},
+		{"GET", "/tenants/user-groups/nope", "", 404, "The specified user group ID does not exist in this registry."},
+
+		// Policies: missing users are reported before missing groups.
+		{"PUT", "/policies/nope", `{"identifier":"nope","revision":{"version":0,"clientId":"z"}}`, 404,
+			"The specified policy does not exist in this registry."},
+		{"PUT", "/policies/id-4", `{"identifier":"id-4","userGroups":[{"identifier":"g?"}],"revision":{"version":0,"clientId":"z"}}`, 400,
+			stale("Access Policy", "id-4")},
+		{"PUT", "/policies/id-4", `{"identifier":"id-4","users":[{"identifier":"u?"}],"userGroups":[{"identifier":"g?"}],"revision":{"version":1}}`, 400,
+			"Unable to find user with id 'u?'."},
+		{"PUT", "/policies/id-4", `{"identifier":"id-4","userGroups":[{"identifier":"g?"}],"revision":{"version":1}}`, 400,
+			"Unable to find user group with id 'g?'."},
+
+		// Deletes: a revision, then the entity.
+		{"DELETE", "/tenants/user-groups/nope?version=0", "", 404, "The specified user group ID does not exist in this registry."},
+		{"DELETE", "/policies/nope?version=0", "", 404, "The specified policy does not exist in this registry."},
+		{"DELETE", "/policies/id-6?version=0&clientId=z", "", 400,
+			"The Access Policy you attempted to delete with id 'id-6' is out of date with the server. You may need to refresh your client and try again."},
+	} {
+		c.run(t, a)
+	}
+
+	ids := func(path string) string {
+		var got []struct{ Identifier string }
+		rec := tcase{"GET", path, "", 200, "[…"}.run(t, a)
+		if err := json.Unmarshal(rec.Body.Bytes(), &got); err != nil {
+			t.Fatal(err)
+		}
+		var out []string
+		for _, g := range got {
+			out = append(out, g.Identifier)
+		}
+		return strings.Join(out, ",")
+	}
+	for path, want := range map[string]string{
+		"/tenants/users":       "id-2,id-1", // alice, bob
+		"/tenants/user-groups": "id-3",
+		"/policies":            "id-6,id-5,id-4", // /buckets delete, /tenants read, /tenants write
+	} {
+		if got := ids(path); got != want {
+			t.Errorf("GET %s: %s, want %s", path, got, want)
+		}
+	}
 }

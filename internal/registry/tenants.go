@@ -124,11 +124,15 @@ func sortTenants(ts []model.Tenant) []model.Tenant {
 }
 
 func sortedPolicies(ps []tenants.Policy) []tenants.Policy {
-	slices.SortFunc(ps, func(a, b tenants.Policy) int {
-		return cmp.Or(cmp.Compare(a.Resource, b.Resource), cmp.Compare(actionRank(a.Action), actionRank(b.Action)),
-			cmp.Compare(a.ID, b.ID))
-	})
+	slices.SortFunc(ps, comparePolicies)
 	return ps
+}
+
+// comparePolicies orders policies by resource, action (as NiFi lists
+// them), then id.
+func comparePolicies(a, b tenants.Policy) int {
+	return cmp.Or(cmp.Compare(a.Resource, b.Resource), cmp.Compare(actionRank(a.Action), actionRank(b.Action)),
+		cmp.Compare(a.ID, b.ID))
 }
 
 func actionRank(a string) int { return slices.Index(tenants.Actions, a) }
@@ -233,103 +237,114 @@ func (s *Service) renderPolicy(st *tenants.State, p tenants.Policy, rev *model.R
 	}
 }
 
+// ---- kinds
+
+// tenantKind is what users, groups and policies share in the service: a
+// table of the State, NiFi's entity type name (in revision messages and in
+// "<entity> cannot be null", "<entity> identifier is required" and
+// "<entity> identifier cannot be specified when creating a new <entity,
+// lower case>."), the order of a list and the rendering.
+type tenantKind[E, M any] struct {
+	entity   string
+	notFound string
+	table    func(*tenants.State) map[string]E
+	rev      func(E) tenants.Revision
+	compare  func(a, b E) int
+	body     func(*M) (id *string, rev *model.RevisionInfo)
+	render   func(s *Service, st *tenants.State, e E, rev *model.RevisionInfo) *M
+}
+
+var (
+	userKind = &tenantKind[tenants.User, model.User]{entity: userEntity, notFound: tenants.MsgUserNotFound,
+		table:   func(st *tenants.State) map[string]tenants.User { return st.Users },
+		rev:     func(u tenants.User) tenants.Revision { return u.Rev },
+		compare: func(a, b tenants.User) int { return compareTenants(a.Identity, a.ID, b.Identity, b.ID) },
+		body:    func(u *model.User) (*string, *model.RevisionInfo) { return u.Identifier, u.Revision },
+		render:  (*Service).renderUser}
+	groupKind = &tenantKind[tenants.Group, model.UserGroup]{entity: groupEntity, notFound: tenants.MsgGroupNotFound,
+		table:   func(st *tenants.State) map[string]tenants.Group { return st.Groups },
+		rev:     func(g tenants.Group) tenants.Revision { return g.Rev },
+		compare: func(a, b tenants.Group) int { return compareTenants(a.Identity, a.ID, b.Identity, b.ID) },
+		body:    func(g *model.UserGroup) (*string, *model.RevisionInfo) { return g.Identifier, g.Revision },
+		render:  (*Service).renderGroup}
+	policyKind = &tenantKind[tenants.Policy, model.AccessPolicy]{entity: policyEntity, notFound: tenants.MsgPolicyNotFound,
+		table:   func(st *tenants.State) map[string]tenants.Policy { return st.Policies },
+		rev:     func(p tenants.Policy) tenants.Revision { return p.Rev },
+		compare: comparePolicies,
+		body:    func(p *model.AccessPolicy) (*string, *model.RevisionInfo) { return p.Identifier, p.Revision },
+		render:  (*Service).renderPolicy}
+)
+
+// compareTenants orders users and groups by identity, then id.
+func compareTenants(identityA, idA, identityB, idB string) int {
+	return cmp.Or(cmp.Compare(identityA, identityB), cmp.Compare(idA, idB))
+}
+
+// show renders an entity with its revision (written: as a write answers it).
+func (k *tenantKind[E, M]) show(s *Service, st *tenants.State, e E, written bool) *M {
+	return k.render(s, st, e, s.tenantRevision(k.rev(e), written))
+}
+
+// find loads the state and the entity with id (404 when there is none).
+func (k *tenantKind[E, M]) find(s *Service, id string) (*tenants.State, E, error) {
+	var e E
+	st, err := s.Tenants()
+	if err != nil {
+		return nil, e, err
+	}
+	e, ok := k.table(st)[id]
+	if !ok {
+		return nil, e, model.NotFound(k.notFound)
+	}
+	return st, e, nil
+}
+
+// list renders every entity of the kind, in its order.
+func (k *tenantKind[E, M]) list(s *Service) ([]*M, error) {
+	st, err := s.Tenants()
+	if err != nil {
+		return nil, err
+	}
+	es := make([]E, 0, len(k.table(st)))
+	for _, e := range k.table(st) {
+		es = append(es, e)
+	}
+	slices.SortFunc(es, k.compare)
+	out := make([]*M, 0, len(es))
+	for _, e := range es {
+		out = append(out, k.show(s, st, e, false))
+	}
+	return out, nil
+}
+
+// get renders one entity.
+func (k *tenantKind[E, M]) get(s *Service, id string) (*M, error) {
+	st, e, err := k.find(s, id)
+	if err != nil {
+		return nil, err
+	}
+	return k.show(s, st, e, false), nil
+}
+
 // ---- reads
 
 // ListUsers returns every user, ordered by identity.
-func (s *Service) ListUsers() ([]*model.User, error) {
-	st, err := s.Tenants()
-	if err != nil {
-		return nil, err
-	}
-	us := make([]tenants.User, 0, len(st.Users))
-	for _, u := range st.Users {
-		us = append(us, u)
-	}
-	slices.SortFunc(us, func(a, b tenants.User) int {
-		return cmp.Or(cmp.Compare(a.Identity, b.Identity), cmp.Compare(a.ID, b.ID))
-	})
-	out := make([]*model.User, 0, len(us))
-	for _, u := range us {
-		out = append(out, s.renderUser(st, u, s.tenantRevision(u.Rev, false)))
-	}
-	return out, nil
-}
+func (s *Service) ListUsers() ([]*model.User, error) { return userKind.list(s) }
 
 // GetUser returns one user.
-func (s *Service) GetUser(id string) (*model.User, error) {
-	st, err := s.Tenants()
-	if err != nil {
-		return nil, err
-	}
-	u, ok := st.Users[id]
-	if !ok {
-		return nil, model.NotFound(tenants.MsgUserNotFound)
-	}
-	return s.renderUser(st, u, s.tenantRevision(u.Rev, false)), nil
-}
+func (s *Service) GetUser(id string) (*model.User, error) { return userKind.get(s, id) }
 
 // ListUserGroups returns every group, ordered by identity.
-func (s *Service) ListUserGroups() ([]*model.UserGroup, error) {
-	st, err := s.Tenants()
-	if err != nil {
-		return nil, err
-	}
-	gs := make([]tenants.Group, 0, len(st.Groups))
-	for _, g := range st.Groups {
-		gs = append(gs, g)
-	}
-	slices.SortFunc(gs, func(a, b tenants.Group) int {
-		return cmp.Or(cmp.Compare(a.Identity, b.Identity), cmp.Compare(a.ID, b.ID))
-	})
-	out := make([]*model.UserGroup, 0, len(gs))
-	for _, g := range gs {
-		out = append(out, s.renderGroup(st, g, s.tenantRevision(g.Rev, false)))
-	}
-	return out, nil
-}
+func (s *Service) ListUserGroups() ([]*model.UserGroup, error) { return groupKind.list(s) }
 
 // GetUserGroup returns one group.
-func (s *Service) GetUserGroup(id string) (*model.UserGroup, error) {
-	st, err := s.Tenants()
-	if err != nil {
-		return nil, err
-	}
-	g, ok := st.Groups[id]
-	if !ok {
-		return nil, model.NotFound(tenants.MsgGroupNotFound)
-	}
-	return s.renderGroup(st, g, s.tenantRevision(g.Rev, false)), nil
-}
+func (s *Service) GetUserGroup(id string) (*model.UserGroup, error) { return groupKind.get(s, id) }
 
 // ListPolicies returns every access policy, ordered by resource and action.
-func (s *Service) ListPolicies() ([]*model.AccessPolicy, error) {
-	st, err := s.Tenants()
-	if err != nil {
-		return nil, err
-	}
-	ps := make([]tenants.Policy, 0, len(st.Policies))
-	for _, p := range st.Policies {
-		ps = append(ps, p)
-	}
-	out := make([]*model.AccessPolicy, 0, len(ps))
-	for _, p := range sortedPolicies(ps) {
-		out = append(out, s.renderPolicy(st, p, s.tenantRevision(p.Rev, false)))
-	}
-	return out, nil
-}
+func (s *Service) ListPolicies() ([]*model.AccessPolicy, error) { return policyKind.list(s) }
 
 // GetPolicy returns one access policy.
-func (s *Service) GetPolicy(id string) (*model.AccessPolicy, error) {
-	st, err := s.Tenants()
-	if err != nil {
-		return nil, err
-	}
-	p, ok := st.Policies[id]
-	if !ok {
-		return nil, model.NotFound(tenants.MsgPolicyNotFound)
-	}
-	return s.renderPolicy(st, p, s.tenantRevision(p.Rev, false)), nil
-}
+func (s *Service) GetPolicy(id string) (*model.AccessPolicy, error) { return policyKind.get(s, id) }
 
 // GetPolicyFor returns the policy for an action (any case) on a resource.
 func (s *Service) GetPolicyFor(action, resource string) (*model.AccessPolicy, error) {
@@ -345,7 +360,7 @@ func (s *Service) GetPolicyFor(action, resource string) (*model.AccessPolicy, er
 	if !ok {
 		return nil, model.NotFound("No policy found for action='" + action + "', resource='" + resource + "'")
 	}
-	return s.renderPolicy(st, p, s.tenantRevision(p.Rev, false)), nil
+	return policyKind.show(s, st, p, false), nil
 }
 
 // ---- writes
@@ -366,10 +381,14 @@ func tenantIDs(ts []model.Tenant, exists func(string) bool, what string) ([]stri
 	return out, nil
 }
 
-func (st *tenantsView) userExists(id string) bool  { _, ok := st.Users[id]; return ok }
-func (st *tenantsView) groupExists(id string) bool { _, ok := st.Groups[id]; return ok }
+// userIDs and groupIDs are tenantIDs for a body's users and user groups.
+func userIDs(st *tenants.State, ts []model.Tenant) ([]string, error) {
+	return tenantIDs(ts, func(id string) bool { _, ok := st.Users[id]; return ok }, "user")
+}
 
-type tenantsView struct{ *tenants.State }
+func groupIDs(st *tenants.State, ts []model.Tenant) ([]string, error) {
+	return tenantIDs(ts, func(id string) bool { _, ok := st.Groups[id]; return ok }, "user group")
+}
 
 // stateResult unwraps what a tenants command answered.
 func stateResult(v any, err error) (*tenants.State, error) {
@@ -383,10 +402,8 @@ func stateResult(v any, err error) (*tenants.State, error) {
 	return st, nil
 }
 
-// blankRevisionCheck gives NiFi's order for an update whose body the
-// state machine would refuse before it looks at the revision: the entity
-// must exist (404), the revision must be current (400), then the body's
-// problem.
+// checkCurrent refuses a claim that is out of date for an update (400);
+// a nil claim (revisions off) passes.
 func (s *Service) checkCurrent(rev tenants.Revision, c *command.Claim, entityType, id string) error {
 	if c == nil {
 		return nil
@@ -397,180 +414,172 @@ func (s *Service) checkCurrent(rev tenants.Revision, c *command.Claim, entityTyp
 	return nil
 }
 
-// CreateUser creates a user (StandardServiceFacade.createUser).
-func (s *Service) CreateUser(ctx context.Context, caller Caller, in *model.User) (*model.User, error) {
+// createClaim starts a create: a body is required, then its revision
+// claim, then it must carry no identifier.
+func (k *tenantKind[E, M]) createClaim(s *Service, in *M) (*command.Claim, error) {
 	if in == nil {
-		return nil, model.Invalid("User cannot be null")
+		return nil, model.Invalid(k.entity + " cannot be null")
 	}
-	claim, err := s.createClaim(in.Revision, userEntity)
+	id, rev := k.body(in)
+	claim, err := s.createClaim(rev, k.entity)
 	if err != nil {
 		return nil, err
 	}
-	if in.Identifier != nil {
-		return nil, model.Invalid("User identifier cannot be specified when creating a new user.")
+	if id != nil {
+		return nil, model.Invalid(k.entity + " identifier cannot be specified when creating a new " + strings.ToLower(k.entity) + ".")
 	}
-	if in.Identity == nil || blank(in.Identity) {
-		return nil, model.Invalid("User identity must be specified when creating a new user.")
-	}
-	id := s.opts.NewID()
-	st, err := stateResult(s.p.Propose(ctx, &command.CreateUser{ID: id, Identity: *in.Identity, Rev: claim, Actor: caller.Identity}))
-	if err != nil {
-		return nil, err
-	}
-	u := st.Users[id]
-	return s.renderUser(st, u, s.tenantRevision(u.Rev, true)), nil
+	return claim, nil
 }
 
-// UpdateUser changes a user's identity (StandardServiceFacade.updateUser).
-func (s *Service) UpdateUser(ctx context.Context, caller Caller, id string, in *model.User) (*model.User, error) {
+// update is an update in NiFi's order: a body is required, its revision
+// claim must parse, the entity must exist (404); then build checks the body
+// and makes the command. When build refuses the body (a problem the state
+// machine would find before it looks at the revision), an out-of-date
+// revision is reported first (400), then the body's problem.
+func (k *tenantKind[E, M]) update(ctx context.Context, s *Service, id string, in *M,
+	build func(cur *tenants.State, claim *command.Claim) (command.Command, error)) (*M, error) {
 	if in == nil {
-		return nil, model.Invalid("User cannot be null")
+		return nil, model.Invalid(k.entity + " cannot be null")
 	}
-	claim, err := s.claimFor(in.Revision)
+	_, rev := k.body(in)
+	claim, err := s.claimFor(rev)
 	if err != nil {
 		return nil, err
 	}
-	cur, err := s.Tenants()
+	cur, e, err := k.find(s, id)
 	if err != nil {
 		return nil, err
 	}
-	u, ok := cur.Users[id]
-	if !ok {
-		return nil, model.NotFound(tenants.MsgUserNotFound)
-	}
-	if in.Identity == nil || blank(in.Identity) {
-		if err := s.checkCurrent(u.Rev, claim, userEntity, id); err != nil {
-			return nil, err
+	c, err := build(cur, claim)
+	if err != nil {
+		if cerr := s.checkCurrent(k.rev(e), claim, k.entity, id); cerr != nil {
+			return nil, cerr
 		}
-		return nil, model.Invalid("User identity must be specified when updating a user.")
-	}
-	st, err := stateResult(s.p.Propose(ctx, &command.UpdateUser{ID: id, Identity: *in.Identity, Rev: claim, Actor: caller.Identity}))
-	if err != nil {
 		return nil, err
 	}
-	u = st.Users[id]
-	return s.renderUser(st, u, s.tenantRevision(u.Rev, true)), nil
+	return k.propose(ctx, s, id, c)
 }
 
-// DeleteUser removes a user from the registry, its groups and policies.
-func (s *Service) DeleteUser(ctx context.Context, caller Caller, id string, rev RevisionParam) (*model.User, error) {
+// remove is a delete: an identifier, a revision claim, an existing entity
+// (404), then the command; the answer has no revision.
+func (k *tenantKind[E, M]) remove(ctx context.Context, s *Service, id string, rev RevisionParam,
+	cmd func(claim *command.Claim) command.Command) (*M, error) {
 	if strings.TrimSpace(id) == "" {
-		return nil, model.Invalid("User identifier is required")
+		return nil, model.Invalid(k.entity + " identifier is required")
 	}
 	claim, err := s.deleteClaim(rev)
 	if err != nil {
 		return nil, err
 	}
-	if _, err := s.GetUser(id); err != nil {
+	if _, _, err := k.find(s, id); err != nil {
 		return nil, err
 	}
-	st, err := stateResult(s.p.Propose(ctx, &command.DeleteUser{ID: id, Rev: claim, Actor: caller.Identity}))
+	st, err := stateResult(s.p.Propose(ctx, cmd(claim)))
 	if err != nil {
 		return nil, err
 	}
-	return s.renderUser(st, st.Users[id], s.deletedRevision()), nil
+	return k.render(s, st, k.table(st)[id], s.deletedRevision()), nil
+}
+
+// propose proposes a create or update of entity id and renders the result.
+func (k *tenantKind[E, M]) propose(ctx context.Context, s *Service, id string, c command.Command) (*M, error) {
+	st, err := stateResult(s.p.Propose(ctx, c))
+	if err != nil {
+		return nil, err
+	}
+	return k.show(s, st, k.table(st)[id], true), nil
+}
+
+// CreateUser creates a user (StandardServiceFacade.createUser).
+func (s *Service) CreateUser(ctx context.Context, caller Caller, in *model.User) (*model.User, error) {
+	claim, err := userKind.createClaim(s, in)
+	if err != nil {
+		return nil, err
+	}
+	if blank(in.Identity) {
+		return nil, model.Invalid("User identity must be specified when creating a new user.")
+	}
+	id := s.opts.NewID()
+	return userKind.propose(ctx, s, id, &command.CreateUser{ID: id, Identity: *in.Identity, Rev: claim, Actor: caller.Identity})
+}
+
+// UpdateUser changes a user's identity (StandardServiceFacade.updateUser).
+func (s *Service) UpdateUser(ctx context.Context, caller Caller, id string, in *model.User) (*model.User, error) {
+	return userKind.update(ctx, s, id, in, func(_ *tenants.State, claim *command.Claim) (command.Command, error) {
+		if blank(in.Identity) {
+			return nil, model.Invalid("User identity must be specified when updating a user.")
+		}
+		return &command.UpdateUser{ID: id, Identity: *in.Identity, Rev: claim, Actor: caller.Identity}, nil
+	})
+}
+
+// DeleteUser removes a user from the registry, its groups and policies.
+func (s *Service) DeleteUser(ctx context.Context, caller Caller, id string, rev RevisionParam) (*model.User, error) {
+	return userKind.remove(ctx, s, id, rev, func(claim *command.Claim) command.Command {
+		return &command.DeleteUser{ID: id, Rev: claim, Actor: caller.Identity}
+	})
 }
 
 // CreateUserGroup creates a group (StandardServiceFacade.createUserGroup).
 func (s *Service) CreateUserGroup(ctx context.Context, caller Caller, in *model.UserGroup) (*model.UserGroup, error) {
-	if in == nil {
-		return nil, model.Invalid("User Group cannot be null")
-	}
-	claim, err := s.createClaim(in.Revision, groupEntity)
+	claim, err := groupKind.createClaim(s, in)
 	if err != nil {
 		return nil, err
 	}
-	if in.Identifier != nil {
-		return nil, model.Invalid("User Group identifier cannot be specified when creating a new user group.")
-	}
-	if in.Identity == nil || blank(in.Identity) {
+	if blank(in.Identity) {
 		return nil, model.Invalid("User group identity must be specified when creating a new group.")
 	}
 	cur, err := s.Tenants()
 	if err != nil {
 		return nil, err
 	}
-	v := &tenantsView{cur}
-	users, err := tenantIDs(in.Users, v.userExists, "user")
+	users, err := userIDs(cur, in.Users)
 	if err != nil {
 		return nil, err
 	}
 	id := s.opts.NewID()
-	st, err := stateResult(s.p.Propose(ctx, &command.CreateGroup{ID: id, Identity: *in.Identity, Users: users, Rev: claim, Actor: caller.Identity}))
-	if err != nil {
-		return nil, err
-	}
-	g := st.Groups[id]
-	return s.renderGroup(st, g, s.tenantRevision(g.Rev, true)), nil
+	return groupKind.propose(ctx, s, id, &command.CreateGroup{ID: id, Identity: *in.Identity, Users: users, Rev: claim, Actor: caller.Identity})
 }
 
 // UpdateUserGroup replaces a group's identity and members.
 func (s *Service) UpdateUserGroup(ctx context.Context, caller Caller, id string, in *model.UserGroup) (*model.UserGroup, error) {
-	if in == nil {
-		return nil, model.Invalid("User Group cannot be null")
-	}
-	claim, err := s.claimFor(in.Revision)
-	if err != nil {
-		return nil, err
-	}
-	cur, err := s.Tenants()
-	if err != nil {
-		return nil, err
-	}
-	g, ok := cur.Groups[id]
-	if !ok {
-		return nil, model.NotFound(tenants.MsgGroupNotFound)
-	}
-	v := &tenantsView{cur}
-	users, uerr := tenantIDs(in.Users, v.userExists, "user")
-	if in.Identity == nil || blank(in.Identity) || uerr != nil {
-		if err := s.checkCurrent(g.Rev, claim, groupEntity, id); err != nil {
+	return groupKind.update(ctx, s, id, in, func(cur *tenants.State, claim *command.Claim) (command.Command, error) {
+		users, err := userIDs(cur, in.Users)
+		if err != nil {
 			return nil, err
 		}
-		if uerr == nil {
-			uerr = model.Invalid("User group identity must be specified when updating a group.")
+		if blank(in.Identity) {
+			return nil, model.Invalid("User group identity must be specified when updating a group.")
 		}
-		return nil, uerr
-	}
-	st, err := stateResult(s.p.Propose(ctx, &command.UpdateGroup{ID: id, Identity: *in.Identity, Users: users, Rev: claim, Actor: caller.Identity}))
-	if err != nil {
-		return nil, err
-	}
-	g = st.Groups[id]
-	return s.renderGroup(st, g, s.tenantRevision(g.Rev, true)), nil
+		return &command.UpdateGroup{ID: id, Identity: *in.Identity, Users: users, Rev: claim, Actor: caller.Identity}, nil
+	})
 }
 
 // DeleteUserGroup removes a group from the registry and its policies.
 func (s *Service) DeleteUserGroup(ctx context.Context, caller Caller, id string, rev RevisionParam) (*model.UserGroup, error) {
-	if strings.TrimSpace(id) == "" {
-		return nil, model.Invalid("User Group identifier is required")
+	return groupKind.remove(ctx, s, id, rev, func(claim *command.Claim) command.Command {
+		return &command.DeleteGroup{ID: id, Rev: claim, Actor: caller.Identity}
+	})
+}
+
+// policyMembers turns a policy body's users, then its user groups, into
+// identifiers.
+func policyMembers(cur *tenants.State, in *model.AccessPolicy) (users, groups []string, err error) {
+	if users, err = userIDs(cur, in.Users); err != nil {
+		return nil, nil, err
 	}
-	claim, err := s.deleteClaim(rev)
-	if err != nil {
-		return nil, err
+	if groups, err = groupIDs(cur, in.UserGroups); err != nil {
+		return nil, nil, err
 	}
-	if _, err := s.GetUserGroup(id); err != nil {
-		return nil, err
-	}
-	st, err := stateResult(s.p.Propose(ctx, &command.DeleteGroup{ID: id, Rev: claim, Actor: caller.Identity}))
-	if err != nil {
-		return nil, err
-	}
-	return s.renderGroup(st, st.Groups[id], s.deletedRevision()), nil
+	return users, groups, nil
 }
 
 // CreatePolicy creates an access policy (StandardServiceFacade and
 // AuthorizationService.createAccessPolicy).
 func (s *Service) CreatePolicy(ctx context.Context, caller Caller, in *model.AccessPolicy) (*model.AccessPolicy, error) {
-	if in == nil {
-		return nil, model.Invalid("Access Policy cannot be null")
-	}
-	claim, err := s.createClaim(in.Revision, policyEntity)
+	claim, err := policyKind.createClaim(s, in)
 	if err != nil {
 		return nil, err
-	}
-	if in.Identifier != nil {
-		return nil, model.Invalid("Access Policy identifier cannot be specified when creating a new access policy.")
 	}
 	if in.Resource == nil {
 		return nil, model.Invalid("Resource must be specified when creating a new access policy.")
@@ -595,79 +604,32 @@ func (s *Service) CreatePolicy(ctx context.Context, caller Caller, in *model.Acc
 	if _, ok := cur.PolicyFor(*in.Resource, action); ok {
 		return nil, model.Conflict(fmt.Sprintf("Found multiple policies for '%s' with '%s'.", *in.Resource, action))
 	}
-	v := &tenantsView{cur}
-	users, err := tenantIDs(in.Users, v.userExists, "user")
-	if err != nil {
-		return nil, err
-	}
-	groups, err := tenantIDs(in.UserGroups, v.groupExists, "user group")
+	users, groups, err := policyMembers(cur, in)
 	if err != nil {
 		return nil, err
 	}
 	id := s.opts.NewID()
-	st, err := stateResult(s.p.Propose(ctx, &command.CreatePolicy{ID: id, Resource: *in.Resource, Action: action,
-		Users: users, Groups: groups, Rev: claim, Actor: caller.Identity}))
-	if err != nil {
-		return nil, err
-	}
-	p := st.Policies[id]
-	return s.renderPolicy(st, p, s.tenantRevision(p.Rev, true)), nil
+	return policyKind.propose(ctx, s, id, &command.CreatePolicy{ID: id, Resource: *in.Resource, Action: action,
+		Users: users, Groups: groups, Rev: claim, Actor: caller.Identity})
 }
 
 // UpdatePolicy replaces a policy's users and groups; its resource and
 // action stay (AuthorizationService.updateAccessPolicy).
 func (s *Service) UpdatePolicy(ctx context.Context, caller Caller, id string, in *model.AccessPolicy) (*model.AccessPolicy, error) {
-	if in == nil {
-		return nil, model.Invalid("Access Policy cannot be null")
-	}
-	claim, err := s.claimFor(in.Revision)
-	if err != nil {
-		return nil, err
-	}
-	cur, err := s.Tenants()
-	if err != nil {
-		return nil, err
-	}
-	p, ok := cur.Policies[id]
-	if !ok {
-		return nil, model.NotFound(tenants.MsgPolicyNotFound)
-	}
-	v := &tenantsView{cur}
-	users, err := tenantIDs(in.Users, v.userExists, "user")
-	if err == nil {
-		var groups []string
-		if groups, err = tenantIDs(in.UserGroups, v.groupExists, "user group"); err == nil {
-			st, err := stateResult(s.p.Propose(ctx, &command.UpdatePolicy{ID: id, Users: users, Groups: groups, Rev: claim, Actor: caller.Identity}))
-			if err != nil {
-				return nil, err
-			}
-			p = st.Policies[id]
-			return s.renderPolicy(st, p, s.tenantRevision(p.Rev, true)), nil
+	return policyKind.update(ctx, s, id, in, func(cur *tenants.State, claim *command.Claim) (command.Command, error) {
+		users, groups, err := policyMembers(cur, in)
+		if err != nil {
+			return nil, err
 		}
-	}
-	if cerr := s.checkCurrent(p.Rev, claim, policyEntity, id); cerr != nil {
-		return nil, cerr
-	}
-	return nil, err
+		return &command.UpdatePolicy{ID: id, Users: users, Groups: groups, Rev: claim, Actor: caller.Identity}, nil
+	})
 }
 
 // DeletePolicy removes an access policy.
 func (s *Service) DeletePolicy(ctx context.Context, caller Caller, id string, rev RevisionParam) (*model.AccessPolicy, error) {
-	if strings.TrimSpace(id) == "" {
-		return nil, model.Invalid("Access Policy identifier is required")
-	}
-	claim, err := s.deleteClaim(rev)
-	if err != nil {
-		return nil, err
-	}
-	if _, err := s.GetPolicy(id); err != nil {
-		return nil, err
-	}
-	st, err := stateResult(s.p.Propose(ctx, &command.DeletePolicy{ID: id, Rev: claim, Actor: caller.Identity}))
-	if err != nil {
-		return nil, err
-	}
-	return s.renderPolicy(st, st.Policies[id], s.deletedRevision()), nil
+	return policyKind.remove(ctx, s, id, rev, func(claim *command.Claim) command.Command {
+		return &command.DeletePolicy{ID: id, Rev: claim, Actor: caller.Identity}
+	})
 }
 
 // SeedSecurity proposes the users and policies a secured registry starts

@@ -146,11 +146,7 @@ func (s *State) Around(id string) *State {
 	}
 	if g, ok := s.Groups[id]; ok {
 		out.Groups[id] = g
-		for _, u := range g.Users {
-			if x, ok := s.Users[u]; ok {
-				out.Users[u] = x
-			}
-		}
+		copyIDs(out.Users, s.Users, g.Users)
 		for _, p := range s.Policies {
 			if slices.Contains(p.Groups, id) {
 				out.Policies[p.ID] = p
@@ -159,62 +155,35 @@ func (s *State) Around(id string) *State {
 	}
 	if p, ok := s.Policies[id]; ok {
 		out.Policies[id] = p
-		for _, u := range p.Users {
-			if x, ok := s.Users[u]; ok {
-				out.Users[u] = x
-			}
-		}
-		for _, g := range p.Groups {
-			if x, ok := s.Groups[g]; ok {
-				out.Groups[g] = x
-			}
-		}
+		copyIDs(out.Users, s.Users, p.Users)
+		copyIDs(out.Groups, s.Groups, p.Groups)
 	}
 	return out
+}
+
+// copyIDs copies the entities of src that ids name into dst.
+func copyIDs[E any](dst, src map[string]E, ids []string) {
+	for _, id := range ids {
+		if e, ok := src[id]; ok {
+			dst[id] = e
+		}
+	}
 }
 
 // Load reads every user, group and policy.
 func Load(btx *bolt.Tx) (*State, error) {
 	s := newState()
 	s.Version = Version(btx)
-	if err := btx.Bucket(tUsers).ForEach(func(k, v []byte) error {
-		var u User
-		if err := decode(k, v, &u); err != nil {
-			return err
-		}
-		s.Users[u.ID] = u
-		return nil
-	}); err != nil {
+	if err := userKind.load(btx, s); err != nil {
 		return nil, err
 	}
-	if err := btx.Bucket(tGroups).ForEach(func(k, v []byte) error {
-		var g Group
-		if err := decode(k, v, &g); err != nil {
-			return err
-		}
-		s.Groups[g.ID] = g
-		return nil
-	}); err != nil {
+	if err := groupKind.load(btx, s); err != nil {
 		return nil, err
 	}
-	if err := btx.Bucket(tPolicies).ForEach(func(k, v []byte) error {
-		var p Policy
-		if err := decode(k, v, &p); err != nil {
-			return err
-		}
-		s.Policies[p.ID] = p
-		return nil
-	}); err != nil {
+	if err := policyKind.load(btx, s); err != nil {
 		return nil, err
 	}
 	return s, nil
-}
-
-func decode(k, v []byte, out any) error {
-	if err := json.Unmarshal(v, out); err != nil {
-		return fmt.Errorf("corrupt tenants record %q: %w", k, err)
-	}
-	return nil
 }
 
 // Version counts the tenants commands applied (refusals excepted): a State
@@ -241,7 +210,7 @@ func Apply(btx *bolt.Tx, c command.Command) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	w := &wtx{tx: btx, st: st, dirty: map[string]bool{}}
+	w := &wtx{tx: btx, st: st, dirty: map[string]func() error{}}
 	var res *State
 	switch c := c.(type) {
 	case *command.CreateUser:
@@ -289,9 +258,10 @@ func Apply(btx *bolt.Tx, c command.Command) (any, error) {
 type wtx struct {
 	tx    *bolt.Tx
 	st    *State
-	dirty map[string]bool // "u"/"g"/"p" + id
+	dirty map[string]func() error // kind's prefix + id → writes the entity
 }
 
+// flush writes what changed, in the order of the dirty keys.
 func (w *wtx) flush() error {
 	keys := make([]string, 0, len(w.dirty))
 	for k := range w.dirty {
@@ -299,44 +269,110 @@ func (w *wtx) flush() error {
 	}
 	sort.Strings(keys)
 	for _, k := range keys {
-		id := k[1:]
-		var (
-			table []byte
-			v     any
-			ok    bool
-		)
-		switch k[0] {
-		case 'u':
-			table = tUsers
-			v, ok = w.st.Users[id]
-		case 'g':
-			table = tGroups
-			v, ok = w.st.Groups[id]
-		case 'p':
-			table = tPolicies
-			v, ok = w.st.Policies[id]
-		}
-		b := w.tx.Bucket(table)
-		if !ok {
-			if err := b.Delete([]byte(id)); err != nil {
-				return err
-			}
-			continue
-		}
-		raw, err := json.Marshal(v)
-		if err != nil {
-			return err
-		}
-		if err := b.Put([]byte(id), raw); err != nil {
+		if err := w.dirty[k](); err != nil {
 			return err
 		}
 	}
 	return nil
 }
 
-func (w *wtx) putUser(u User)     { w.st.Users[u.ID] = u; w.dirty["u"+u.ID] = true }
-func (w *wtx) putGroup(g Group)   { w.st.Groups[g.ID] = g; w.dirty["g"+g.ID] = true }
-func (w *wtx) putPolicy(p Policy) { w.st.Policies[p.ID] = p; w.dirty["p"+p.ID] = true }
+// ---- kinds
+
+// kind is what users, groups and policies share: a table in the State
+// and in the store's file, NiFi's entity type name and messages.
+type kind[E any] struct {
+	prefix   string // of its keys in wtx.dirty
+	bucket   []byte
+	entity   string // NiFi's entity type name (revision messages)
+	notFound string // 404 for an unknown id
+	dupID    string // 409 for a create with an id the table has
+	table    func(*State) map[string]E
+	id       func(E) string
+	rev      func(E) Revision
+}
+
+var (
+	userKind = &kind[User]{prefix: "u", bucket: tUsers, entity: "User", notFound: MsgUserNotFound,
+		dupID: "A user with the same identifier already exists",
+		table: func(s *State) map[string]User { return s.Users },
+		id:    func(u User) string { return u.ID }, rev: func(u User) Revision { return u.Rev }}
+	groupKind = &kind[Group]{prefix: "g", bucket: tGroups, entity: "User Group", notFound: MsgGroupNotFound,
+		dupID: "A user group with the same identifier already exists",
+		table: func(s *State) map[string]Group { return s.Groups },
+		id:    func(g Group) string { return g.ID }, rev: func(g Group) Revision { return g.Rev }}
+	policyKind = &kind[Policy]{prefix: "p", bucket: tPolicies, entity: "Access Policy", notFound: MsgPolicyNotFound,
+		dupID: "An access policy with the same identifier already exists",
+		table: func(s *State) map[string]Policy { return s.Policies },
+		id:    func(p Policy) string { return p.ID }, rev: func(p Policy) Revision { return p.Rev }}
+)
+
+// load reads the kind's table into s.
+func (k *kind[E]) load(btx *bolt.Tx, s *State) error {
+	m := k.table(s)
+	return btx.Bucket(k.bucket).ForEach(func(key, v []byte) error {
+		var e E
+		if err := json.Unmarshal(v, &e); err != nil {
+			return fmt.Errorf("corrupt tenants record %q: %w", key, err)
+		}
+		m[k.id(e)] = e
+		return nil
+	})
+}
+
+// put sets an entity in the loaded state (written by flush).
+func (k *kind[E]) put(w *wtx, e E) {
+	id := k.id(e)
+	k.table(w.st)[id] = e
+	k.touch(w, id)
+}
+
+// touch marks id changed: flush writes the entity, or deletes its record
+// when the state no longer has it.
+func (k *kind[E]) touch(w *wtx, id string) {
+	w.dirty[k.prefix+id] = func() error {
+		b := w.tx.Bucket(k.bucket)
+		e, ok := k.table(w.st)[id]
+		if !ok {
+			return b.Delete([]byte(id))
+		}
+		raw, err := json.Marshal(e)
+		if err != nil {
+			return err
+		}
+		return b.Put([]byte(id), raw)
+	}
+}
+
+// free refuses an id the kind's table has (409).
+func (k *kind[E]) free(w *wtx, id string) error {
+	if _, ok := k.table(w.st)[id]; ok {
+		return model.Conflict(k.dupID)
+	}
+	return nil
+}
+
+// claimed finds an entity (404) and checks a claim on it for an action
+// (400), returning the entity and its next revision.
+func (k *kind[E]) claimed(w *wtx, id string, c *command.Claim, action, actor string) (E, Revision, error) {
+	e, ok := k.table(w.st)[id]
+	if !ok {
+		return e, Revision{}, model.NotFound(k.notFound)
+	}
+	rev, err := claim(k.rev(e), c, k.entity, action, id, actor)
+	return e, rev, err
+}
+
+// remove is the common part of a delete: the entity must exist and the
+// claim hold; it answers the entity with what relates to it, as before.
+func (k *kind[E]) remove(w *wtx, id string, c *command.Claim, actor string) (*State, error) {
+	if _, _, err := k.claimed(w, id, c, "delete", actor); err != nil {
+		return nil, err
+	}
+	before := w.st.Around(id)
+	delete(k.table(w.st), id)
+	k.touch(w, id)
+	return before, nil
+}
 
 // ---- checks
 
@@ -383,6 +419,34 @@ func duplicateIdentity(identity string) *model.Error {
 
 func blank(s string) bool { return strings.TrimSpace(s) == "" }
 
+// newTenant checks a new user or group in NiFi's order: an identity, an id
+// that neither its own kind nor the other has, the revision claim, an
+// identity no user or group has. It returns the new entity's revision.
+func newTenant[A, B any](w *wtx, own *kind[A], other *kind[B], id, identity, noIdentity string, c *command.Claim, actor string) (Revision, error) {
+	if blank(identity) {
+		return Revision{}, model.Invalid(noIdentity)
+	}
+	if err := own.free(w, id); err != nil {
+		return Revision{}, err
+	}
+	if err := other.free(w, id); err != nil {
+		return Revision{}, err
+	}
+	rev, err := claim(Revision{}, c, own.entity, "create", id, actor)
+	if err != nil {
+		return Revision{}, err
+	}
+	return rev, w.identityTaken(id, identity)
+}
+
+// newIdentity checks the identity an update gives a user or group.
+func (w *wtx) newIdentity(selfID, identity, noIdentity string) error {
+	if blank(identity) {
+		return model.Invalid(noIdentity)
+	}
+	return w.identityTaken(selfID, identity)
+}
+
 // members sorts and deduplicates ids (NiFi keeps sets) and checks that
 // each names an existing entity of the kind.
 func members(ids []string, exists func(string) bool, what string) ([]string, error) {
@@ -428,71 +492,48 @@ func CheckResource(resource string) error {
 // ---- users
 
 func (w *wtx) createUser(c *command.CreateUser) (*State, error) {
-	if blank(c.Identity) {
-		return nil, model.Invalid("User identity must be specified when creating a new user.")
-	}
-	if _, ok := w.st.Users[c.ID]; ok {
-		return nil, model.Conflict("A user with the same identifier already exists")
-	}
-	if _, ok := w.st.Groups[c.ID]; ok {
-		return nil, model.Conflict("A user group with the same identifier already exists")
-	}
-	rev, err := claim(Revision{}, c.Rev, "User", "create", c.ID, c.Actor)
+	rev, err := newTenant(w, userKind, groupKind, c.ID, c.Identity, "User identity must be specified when creating a new user.", c.Rev, c.Actor)
 	if err != nil {
 		return nil, err
 	}
-	if err := w.identityTaken(c.ID, c.Identity); err != nil {
-		return nil, err
-	}
-	w.putUser(User{ID: c.ID, Identity: c.Identity, Rev: rev})
+	userKind.put(w, User{ID: c.ID, Identity: c.Identity, Rev: rev})
 	return w.st.Around(c.ID), nil
 }
 
 func (w *wtx) updateUser(c *command.UpdateUser) (*State, error) {
-	u, ok := w.st.Users[c.ID]
-	if !ok {
-		return nil, model.NotFound(MsgUserNotFound)
-	}
-	rev, err := claim(u.Rev, c.Rev, "User", "update", c.ID, c.Actor)
+	u, rev, err := userKind.claimed(w, c.ID, c.Rev, "update", c.Actor)
 	if err != nil {
 		return nil, err
 	}
-	if blank(c.Identity) {
-		return nil, model.Invalid("User identity must be specified when updating a user.")
-	}
-	if err := w.identityTaken(c.ID, c.Identity); err != nil {
+	if err := w.newIdentity(c.ID, c.Identity, "User identity must be specified when updating a user."); err != nil {
 		return nil, err
 	}
 	u.Identity, u.Rev = c.Identity, rev
-	w.putUser(u)
+	userKind.put(w, u)
 	return w.st.Around(c.ID), nil
 }
 
 func (w *wtx) deleteUser(c *command.DeleteUser) (*State, error) {
-	u, ok := w.st.Users[c.ID]
-	if !ok {
-		return nil, model.NotFound(MsgUserNotFound)
-	}
-	if _, err := claim(u.Rev, c.Rev, "User", "delete", c.ID, c.Actor); err != nil {
+	before, err := userKind.remove(w, c.ID, c.Rev, c.Actor)
+	if err != nil {
 		return nil, err
 	}
-	before := w.st.Around(c.ID)
-	delete(w.st.Users, c.ID)
-	w.dirty["u"+c.ID] = true
 	// As NiFi's providers do: the user leaves every group and policy.
-	for _, g := range w.st.Groups {
-		if i := slices.Index(g.Users, c.ID); i >= 0 {
-			g.Users = nilIfEmpty(slices.Delete(slices.Clone(g.Users), i, i+1))
-			w.putGroup(g)
-		}
-	}
-	for _, p := range w.st.Policies {
-		if i := slices.Index(p.Users, c.ID); i >= 0 {
-			p.Users = nilIfEmpty(slices.Delete(slices.Clone(p.Users), i, i+1))
-			w.putPolicy(p)
-		}
-	}
+	leave(w, groupKind, func(g *Group) *[]string { return &g.Users }, c.ID)
+	leave(w, policyKind, func(p *Policy) *[]string { return &p.Users }, c.ID)
 	return before, nil
+}
+
+// leave takes id out of the member list (users or groups) of every entity
+// of the kind that has it.
+func leave[E any](w *wtx, k *kind[E], members func(*E) *[]string, id string) {
+	for _, e := range k.table(w.st) {
+		ids := members(&e)
+		if i := slices.Index(*ids, id); i >= 0 {
+			*ids = nilIfEmpty(slices.Delete(slices.Clone(*ids), i, i+1))
+			k.put(w, e)
+		}
+	}
 }
 
 func nilIfEmpty(s []string) []string {
@@ -505,43 +546,24 @@ func nilIfEmpty(s []string) []string {
 // ---- groups
 
 func (w *wtx) createGroup(c *command.CreateGroup) (*State, error) {
-	if blank(c.Identity) {
-		return nil, model.Invalid("User group identity must be specified when creating a new group.")
-	}
-	if _, ok := w.st.Groups[c.ID]; ok {
-		return nil, model.Conflict("A user group with the same identifier already exists")
-	}
-	if _, ok := w.st.Users[c.ID]; ok {
-		return nil, model.Conflict("A user with the same identifier already exists")
-	}
-	rev, err := claim(Revision{}, c.Rev, "User Group", "create", c.ID, c.Actor)
+	rev, err := newTenant(w, groupKind, userKind, c.ID, c.Identity, "User group identity must be specified when creating a new group.", c.Rev, c.Actor)
 	if err != nil {
-		return nil, err
-	}
-	if err := w.identityTaken(c.ID, c.Identity); err != nil {
 		return nil, err
 	}
 	users, err := w.userIDs(c.Users)
 	if err != nil {
 		return nil, err
 	}
-	w.putGroup(Group{ID: c.ID, Identity: c.Identity, Users: users, Rev: rev})
+	groupKind.put(w, Group{ID: c.ID, Identity: c.Identity, Users: users, Rev: rev})
 	return w.st.Around(c.ID), nil
 }
 
 func (w *wtx) updateGroup(c *command.UpdateGroup) (*State, error) {
-	g, ok := w.st.Groups[c.ID]
-	if !ok {
-		return nil, model.NotFound(MsgGroupNotFound)
-	}
-	rev, err := claim(g.Rev, c.Rev, "User Group", "update", c.ID, c.Actor)
+	g, rev, err := groupKind.claimed(w, c.ID, c.Rev, "update", c.Actor)
 	if err != nil {
 		return nil, err
 	}
-	if blank(c.Identity) {
-		return nil, model.Invalid("User group identity must be specified when updating a group.")
-	}
-	if err := w.identityTaken(c.ID, c.Identity); err != nil {
+	if err := w.newIdentity(c.ID, c.Identity, "User group identity must be specified when updating a group."); err != nil {
 		return nil, err
 	}
 	users, err := w.userIDs(c.Users)
@@ -549,31 +571,31 @@ func (w *wtx) updateGroup(c *command.UpdateGroup) (*State, error) {
 		return nil, err
 	}
 	g.Identity, g.Users, g.Rev = c.Identity, users, rev
-	w.putGroup(g)
+	groupKind.put(w, g)
 	return w.st.Around(c.ID), nil
 }
 
 func (w *wtx) deleteGroup(c *command.DeleteGroup) (*State, error) {
-	g, ok := w.st.Groups[c.ID]
-	if !ok {
-		return nil, model.NotFound(MsgGroupNotFound)
-	}
-	if _, err := claim(g.Rev, c.Rev, "User Group", "delete", c.ID, c.Actor); err != nil {
+	before, err := groupKind.remove(w, c.ID, c.Rev, c.Actor)
+	if err != nil {
 		return nil, err
 	}
-	before := w.st.Around(c.ID)
-	delete(w.st.Groups, c.ID)
-	w.dirty["g"+c.ID] = true
-	for _, p := range w.st.Policies {
-		if i := slices.Index(p.Groups, c.ID); i >= 0 {
-			p.Groups = nilIfEmpty(slices.Delete(slices.Clone(p.Groups), i, i+1))
-			w.putPolicy(p)
-		}
-	}
+	leave(w, policyKind, func(p *Policy) *[]string { return &p.Groups }, c.ID)
 	return before, nil
 }
 
 // ---- policies
+
+// policyMembers checks a policy's users, then its groups.
+func (w *wtx) policyMembers(userIDs, groupIDs []string) (users, groups []string, err error) {
+	if users, err = w.userIDs(userIDs); err != nil {
+		return nil, nil, err
+	}
+	if groups, err = w.groupIDs(groupIDs); err != nil {
+		return nil, nil, err
+	}
+	return users, groups, nil
+}
 
 func (w *wtx) createPolicy(c *command.CreatePolicy) (*State, error) {
 	if err := CheckResource(c.Resource); err != nil {
@@ -582,62 +604,40 @@ func (w *wtx) createPolicy(c *command.CreatePolicy) (*State, error) {
 	if err := CheckAction(c.Action); err != nil {
 		return nil, err
 	}
-	if _, ok := w.st.Policies[c.ID]; ok {
-		return nil, model.Conflict("An access policy with the same identifier already exists")
+	if err := policyKind.free(w, c.ID); err != nil {
+		return nil, err
 	}
-	rev, err := claim(Revision{}, c.Rev, "Access Policy", "create", c.ID, c.Actor)
+	rev, err := claim(Revision{}, c.Rev, policyKind.entity, "create", c.ID, c.Actor)
 	if err != nil {
 		return nil, err
 	}
 	if _, ok := w.st.PolicyFor(c.Resource, c.Action); ok {
 		return nil, model.Conflict(fmt.Sprintf("Found multiple policies for '%s' with '%s'.", c.Resource, c.Action))
 	}
-	users, err := w.userIDs(c.Users)
+	users, groups, err := w.policyMembers(c.Users, c.Groups)
 	if err != nil {
 		return nil, err
 	}
-	groups, err := w.groupIDs(c.Groups)
-	if err != nil {
-		return nil, err
-	}
-	w.putPolicy(Policy{ID: c.ID, Resource: c.Resource, Action: c.Action, Users: users, Groups: groups, Rev: rev})
+	policyKind.put(w, Policy{ID: c.ID, Resource: c.Resource, Action: c.Action, Users: users, Groups: groups, Rev: rev})
 	return w.st.Around(c.ID), nil
 }
 
 func (w *wtx) updatePolicy(c *command.UpdatePolicy) (*State, error) {
-	p, ok := w.st.Policies[c.ID]
-	if !ok {
-		return nil, model.NotFound(MsgPolicyNotFound)
-	}
-	rev, err := claim(p.Rev, c.Rev, "Access Policy", "update", c.ID, c.Actor)
+	p, rev, err := policyKind.claimed(w, c.ID, c.Rev, "update", c.Actor)
 	if err != nil {
 		return nil, err
 	}
-	users, err := w.userIDs(c.Users)
-	if err != nil {
-		return nil, err
-	}
-	groups, err := w.groupIDs(c.Groups)
+	users, groups, err := w.policyMembers(c.Users, c.Groups)
 	if err != nil {
 		return nil, err
 	}
 	p.Users, p.Groups, p.Rev = users, groups, rev
-	w.putPolicy(p)
+	policyKind.put(w, p)
 	return w.st.Around(c.ID), nil
 }
 
 func (w *wtx) deletePolicy(c *command.DeletePolicy) (*State, error) {
-	p, ok := w.st.Policies[c.ID]
-	if !ok {
-		return nil, model.NotFound(MsgPolicyNotFound)
-	}
-	if _, err := claim(p.Rev, c.Rev, "Access Policy", "delete", c.ID, c.Actor); err != nil {
-		return nil, err
-	}
-	before := w.st.Around(c.ID)
-	delete(w.st.Policies, c.ID)
-	w.dirty["p"+c.ID] = true
-	return before, nil
+	return policyKind.remove(w, c.ID, c.Rev, c.Actor)
 }
 
 // ---- seeding
@@ -683,7 +683,7 @@ func (w *wtx) seed(c *command.SeedSecurity) error {
 		if err := w.identityTaken(su.ID, su.Identity); err != nil {
 			return err // a group has the identity
 		}
-		w.putUser(User{ID: su.ID, Identity: su.Identity})
+		userKind.put(w, User{ID: su.ID, Identity: su.Identity})
 	}
 	for _, sp := range c.Policies {
 		var ids []string
@@ -708,7 +708,7 @@ func (w *wtx) seed(c *command.SeedSecurity) error {
 			continue
 		}
 		p.Users = merged
-		w.putPolicy(p)
+		policyKind.put(w, p)
 	}
 	return nil
 }

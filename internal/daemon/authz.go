@@ -3,8 +3,10 @@ package daemon
 import (
 	"context"
 	"crypto/rand"
+	"errors"
 	"log/slog"
 	"net/http"
+	"strings"
 	"sync"
 	"time"
 
@@ -186,6 +188,14 @@ func loginOptions(cfg Config, sec *security, node *cluster.Node, st *store.Store
 		}
 		l := cfg.LDAP
 		o.LDAP = &l
+	}
+	if cfg.OIDC.Issuer != "" {
+		if cfg.OIDC.ClientID == "" {
+			return o, errors.New("--oidc-issuer needs --oidc-client-id (and --oidc-client-secret)")
+		}
+		oc := cfg.OIDC
+		oc.RedirectBase = strings.TrimRight(cfg.Advertise, "/")
+		o.OIDC = &oc
 	}
 	for _, m := range cfg.LoginMappings {
 		im, err := identity.ParseMapping(m)

@@ -13,6 +13,7 @@ import (
 	"github.com/weir-nifi/weir/internal/cluster"
 	"github.com/weir-nifi/weir/internal/durable"
 	"github.com/weir-nifi/weir/internal/ldapauth"
+	"github.com/weir-nifi/weir/internal/login"
 )
 
 // Config is the whole server configuration (flags and WEIR_* variables).
@@ -58,6 +59,7 @@ type Config struct {
 	// identities logins yield. TokenTTL is how long an access token is
 	// valid, TokenKeyRotation how often a new signing key is added.
 	LDAP             ldapauth.Config
+	OIDC             login.OIDC
 	LoginMappings    []string
 	TokenTTL         time.Duration
 	TokenKeyRotation time.Duration

@@ -251,7 +251,12 @@ func Start(cfg Config, log *slog.Logger) (*Server, error) {
 		}
 		lmux := http.NewServeMux()
 		login.Routes(lmux, api.Base, lopts)
-		for _, p := range []string{"POST " + api.Base + "/access/token", "POST " + api.Base + "/access/token/login", "DELETE " + api.Base + "/access/logout"} {
+		paths := []string{"POST " + api.Base + "/access/token", "POST " + api.Base + "/access/token/login", "DELETE " + api.Base + "/access/logout"}
+		if lopts.OIDC != nil {
+			paths = append(paths, "GET "+api.Base+"/access/oidc/request", "GET "+api.Base+"/access/oidc/callback",
+				"POST "+api.Base+"/access/oidc/exchange", "GET "+api.Base+"/access/oidc/logout")
+		}
+		for _, p := range paths {
 			root.Handle(p, aud.Middleware(lmux))
 		}
 		bearer = func(ctx context.Context, raw string) (string, error) {

@@ -30,6 +30,9 @@ type Options struct {
 	// LDAP checks passwords; nil means no login provider (password logins
 	// are refused as NiFi refuses them without one).
 	LDAP *ldapauth.Config
+	// OIDC is the OpenID Connect provider (nil: none; /access/oidc/*
+	// answer as NiFi without one).
+	OIDC *OIDC
 	// Mappings rewrite the identity a login yields (NiFi's login identity
 	// mappings).
 	Mappings []identity.Mapping
@@ -63,6 +66,9 @@ const msgBadCredentials = "The supplied username and password are not valid."
 // Routes registers the handlers under base (/nifi-registry-api).
 func Routes(mux *http.ServeMux, base string, o Options) {
 	o.defaults()
+	if o.OIDC != nil {
+		oidcRoutes(mux, base, o)
+	}
 	mux.HandleFunc("POST "+base+"/access/token", func(w http.ResponseWriter, r *http.Request) {
 		// A client certificate (the caller authn found) gets a token for
 		// its identity; otherwise a user name and password, as a form or

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"net/http"
 	"strconv"
+	"sync"
 
 	"github.com/weir-nifi/weir/internal/api"
 	"github.com/weir-nifi/weir/internal/model"
@@ -87,7 +88,10 @@ func Middleware(o Options, next http.Handler) http.Handler {
 		}
 		perms := Permissions(p, c, t.Resource, public)
 		rewrite(w, r, next, func(body []byte) []byte {
-			return bytes.ReplaceAll(body, allPermissions, permissionsJSON(perms))
+			if perms == (model.Permissions{CanRead: true, CanWrite: true, CanDelete: true}) || !bytes.Contains(body, allPermissions) {
+			return body // nothing to change
+		}
+		return bytes.ReplaceAll(body, allPermissions, permissionsJSON(perms))
 		})
 	})
 }
@@ -137,17 +141,29 @@ func writeJSON(w http.ResponseWriter, v any) {
 type recorder struct {
 	h      http.Header
 	status int
-	body   bytes.Buffer
+	body   *bytes.Buffer
 }
 
 func (rec *recorder) Header() http.Header         { return rec.h }
 func (rec *recorder) WriteHeader(status int)      { rec.status = status }
 func (rec *recorder) Write(p []byte) (int, error) { return rec.body.Write(p) }
 
+// buffers hold answers being rewritten (a flow version is tens of KB;
+// growing a fresh buffer for each showed in profiles).
+var buffers = sync.Pool{New: func() any { return new(bytes.Buffer) }}
+
 // rewrite runs next into a buffer and sends its answer with a JSON body
 // passed through fn (other answers unchanged).
 func rewrite(w http.ResponseWriter, r *http.Request, next http.Handler, fn func([]byte) []byte) {
 	rec := &recorder{h: w.Header(), status: http.StatusOK}
+	buf := buffers.Get().(*bytes.Buffer)
+	buf.Reset()
+	rec.body = buf
+	defer func() {
+		if buf.Cap() <= 4<<20 {
+			buffers.Put(buf)
+		}
+	}()
 	next.ServeHTTP(rec, r)
 	body := rec.body.Bytes()
 	if ct := rec.h.Get("Content-Type"); len(body) > 0 && (ct == "application/json" || bytes.HasPrefix([]byte(ct), []byte("application/json;"))) {

@@ -13,7 +13,6 @@ import (
 	"os"
 	"path/filepath"
 	"sync/atomic"
-	"testing"
 	"time"
 )
 
@@ -21,7 +20,7 @@ import (
 // server certificates for loopback addresses and client certificates
 // with any subject, written as PEM files where the weir flags want them.
 type PKI struct {
-	t      testing.TB
+	t      T
 	Dir    string
 	CA     *x509.Certificate
 	CAFile string
@@ -30,8 +29,16 @@ type PKI struct {
 
 var serial atomic.Int64
 
+// T is what PKI needs of a test (testing.TB has it; benchmarks outside
+// go test bring their own).
+type T interface {
+	Helper()
+	Fatal(args ...any)
+	TempDir() string
+}
+
 // NewPKI makes a CA named cn.
-func NewPKI(t testing.TB, cn string) *PKI {
+func NewPKI(t T, cn string) *PKI {
 	t.Helper()
 	p := &PKI{t: t, Dir: t.TempDir()}
 	p.key = newKey(t)
@@ -50,7 +57,7 @@ func NewPKI(t testing.TB, cn string) *PKI {
 	return p
 }
 
-func newKey(t testing.TB) *ecdsa.PrivateKey {
+func newKey(t T) *ecdsa.PrivateKey {
 	k, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
 		t.Fatal(err)
@@ -58,7 +65,7 @@ func newKey(t testing.TB) *ecdsa.PrivateKey {
 	return k
 }
 
-func writePEM(t testing.TB, path, typ string, der []byte) {
+func writePEM(t T, path, typ string, der []byte) {
 	if err := os.WriteFile(path+".tmp", pem.EncodeToMemory(&pem.Block{Type: typ, Bytes: der}), 0o600); err != nil {
 		t.Fatal(err)
 	}

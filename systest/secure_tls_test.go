@@ -185,3 +185,26 @@ func TestSecuredHTTPS(t *testing.T) {
 	}
 	c.MustConverge()
 }
+
+// TestSecuredJoin grows a secured cluster with --join: the joining nodes
+// reach the first node over HTTPS with their own certificates, prove the
+// cluster key, and become voters; policies are in force on them.
+func TestSecuredJoin(t *testing.T) {
+	pki := harness.NewPKI(t, "Weir test CA")
+	admin := pki.Client("Admin", "ops")
+	c := harness.StartCluster(t, harness.ClusterOptions{N: 3, Join: true,
+		TLS: &harness.NodeTLS{PKI: pki, ClientAuth: "need", Client: admin},
+		ExtraArgs: []string{"--identity-mapping", "pattern=^CN=(.*?), OU=(.*?)$;value=$1;transform=LOWER", "--initial-admin-identity", "admin"}})
+	c.Nodes[1].Start()
+	c.Nodes[2].Start()
+	if err := c.WaitVoters(3, 90*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	for _, n := range c.Nodes {
+		status, body, _, err := tlsDo(pki, pki.Client("Mallory", "x"), http.MethodPost, n.API+"/nifi-registry-api/buckets", `{"name":"m"}`, nil)
+		if err != nil || status != http.StatusForbidden {
+			t.Fatalf("a user without policies writes on %s: %d %s %v", n.Opts.ID, status, body, err)
+		}
+	}
+	c.MustConverge()
+}

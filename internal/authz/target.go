@@ -57,6 +57,10 @@ func TargetOf(method, path string) Target {
 	switch {
 	case strings.HasPrefix(path, "/nifi-registry-api/"):
 		return registryTarget(method, strings.TrimPrefix(path, "/nifi-registry-api"), action)
+	case path == "/weir-api/cluster/join" && method == http.MethodPost:
+		// A joining node proves the cluster key (a signed request); it
+		// holds no policy yet.
+		return Target{Kind: Open}
 	case path == "/weir-api/ports" || strings.HasPrefix(path, "/weir-api/"):
 		// Weir's operations (ports, cluster membership) are operations on
 		// the registry's actuator.

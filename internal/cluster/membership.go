@@ -166,6 +166,9 @@ func (n *Node) postJoin(base string, body []byte) error {
 	req.Header.Set("Content-Type", "application/json")
 	adminauth.Sign(n.cfg.Auth.Key, req, body)
 	c := &http.Client{Timeout: 15 * time.Second}
+	if n.cfg.JoinTLS != nil {
+		c.Transport = &http.Transport{TLSClientConfig: n.cfg.JoinTLS}
+	}
 	resp, err := c.Do(req)
 	if err != nil {
 		return err

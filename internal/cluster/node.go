@@ -2,6 +2,7 @@ package cluster
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -50,8 +51,11 @@ type Config struct {
 	Zone          string
 	Bootstrap     []Peer   // static initial voters; all nodes get the same list
 	Join          []string // API URLs of existing nodes
-	Auth          *Auth
-	WriteMode     WriteMode
+	// JoinTLS reaches existing nodes that serve HTTPS when joining (their
+	// CA, and this node's certificate for client authentication).
+	JoinTLS   *tls.Config
+	Auth      *Auth
+	WriteMode WriteMode
 
 	MaxVoters int // voters kept by the membership loop (the rest are read replicas)
 	MinQuorum int // removals never leave fewer voters than this

@@ -136,7 +136,7 @@ func Start(cfg Config, log *slog.Logger) (*Server, error) {
 	}
 	node, err := cluster.Start(cluster.Config{
 		ID: id, DataDir: cfg.DataDir, RaftListen: cfg.RaftListen, RaftAdvertise: cfg.RaftAdvertise,
-		APIURL: strings.TrimRight(cfg.Advertise, "/"), Zone: cfg.Zone, Bootstrap: peers, Join: cfg.Join,
+		APIURL: strings.TrimRight(cfg.Advertise, "/"), Zone: cfg.Zone, Bootstrap: peers, Join: cfg.Join, JoinTLS: joinTLS(cfg),
 		Auth: auth, WriteMode: cluster.WriteMode(cfg.WriteMode),
 		MaxVoters: cfg.MaxVoters, MinQuorum: cfg.MinQuorum, DeadAfter: cfg.DeadAfter,
 		HeartbeatTimeout: cfg.HeartbeatTimeout, ElectionTimeout: cfg.ElectionTimeout,
@@ -360,6 +360,29 @@ func secureOptions(cfg Config, log *slog.Logger) (*security, error) {
 		sec.mappings = append(sec.mappings, im)
 	}
 	return sec, nil
+}
+
+// joinTLS is how a joining node reaches existing nodes that serve HTTPS:
+// it trusts --tls-ca and presents its own certificate (nil: plain HTTP or
+// files that do not load, which the listener reports).
+func joinTLS(cfg Config) *tls.Config {
+	if cfg.TLSCert == "" || len(cfg.Join) == 0 {
+		return nil
+	}
+	cert, err := tls.LoadX509KeyPair(cfg.TLSCert, cfg.TLSKey)
+	if err != nil {
+		return nil
+	}
+	c := &tls.Config{MinVersion: tls.VersionTLS12, Certificates: []tls.Certificate{cert}}
+	if cfg.TLSCA != "" {
+		if pem, err := os.ReadFile(cfg.TLSCA); err == nil {
+			pool := x509.NewCertPool()
+			if pool.AppendCertsFromPEM(pem) {
+				c.RootCAs = pool
+			}
+		}
+	}
+	return c
 }
 
 // openToAnonymous lets health probes through without a certificate.

@@ -53,7 +53,12 @@ type OIDC struct {
 	UIPath string
 	// HTTP reaches the provider (default client when nil).
 	HTTP *http.Client
+}
 
+// rp is the relying party at run time: the configuration and the
+// provider, discovered once.
+type rp struct {
+	OIDC
 	mu       sync.Mutex
 	provider *oidc.Provider
 }
@@ -64,7 +69,7 @@ const (
 	flowTTL       = 5 * time.Minute
 )
 
-func (p *OIDC) ctx(ctx context.Context) context.Context {
+func (p *rp) ctx(ctx context.Context) context.Context {
 	if p.HTTP != nil {
 		return oidc.ClientContext(ctx, p.HTTP)
 	}
@@ -73,7 +78,7 @@ func (p *OIDC) ctx(ctx context.Context) context.Context {
 
 // discover finds the provider once (retried on later requests while the
 // provider cannot be reached).
-func (p *OIDC) discover(ctx context.Context) (*oidc.Provider, error) {
+func (p *rp) discover(ctx context.Context) (*oidc.Provider, error) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if p.provider != nil {
@@ -87,7 +92,7 @@ func (p *OIDC) discover(ctx context.Context) (*oidc.Provider, error) {
 	return pr, nil
 }
 
-func (p *OIDC) config(pr *oidc.Provider, base string) *oauth2.Config {
+func (p *rp) config(pr *oidc.Provider, base string) *oauth2.Config {
 	return &oauth2.Config{ClientID: p.ClientID, ClientSecret: p.ClientSecret, Endpoint: pr.Endpoint(),
 		RedirectURL: strings.TrimRight(p.RedirectBase, "/") + base + "/access/oidc/callback",
 		Scopes:      append([]string{oidc.ScopeOpenID, "email"}, p.Scopes...)}
@@ -153,7 +158,7 @@ func setCookie(w http.ResponseWriter, name, value string, maxAge int) {
 
 // oidcRoutes registers the OpenID Connect endpoints.
 func oidcRoutes(mux *http.ServeMux, base string, o Options) {
-	p := o.OIDC
+	p := &rp{OIDC: *o.OIDC}
 	mux.HandleFunc("GET "+base+"/access/oidc/request", func(w http.ResponseWriter, r *http.Request) {
 		pr, err := p.discover(r.Context())
 		if err != nil {
@@ -286,7 +291,7 @@ func nonceErr(idt *oidc.IDToken, want string) error {
 }
 
 // userInfo reads the identifying claim from the UserInfo endpoint.
-func (p *OIDC) userInfo(ctx context.Context, pr *oidc.Provider, tok *oauth2.Token) (string, error) {
+func (p *rp) userInfo(ctx context.Context, pr *oidc.Provider, tok *oauth2.Token) (string, error) {
 	info, err := pr.UserInfo(ctx, oauth2.StaticTokenSource(tok))
 	if err != nil {
 		return "", &model.Error{Kind: model.KindUnauthorized, Msg: "The OpenID Connect UserInfo request failed: " + err.Error()}
@@ -308,7 +313,7 @@ func (p *OIDC) userInfo(ctx context.Context, pr *oidc.Provider, tok *oauth2.Toke
 }
 
 // identity reads the identifying claim of an ID token.
-func (p *OIDC) identity(idt *oidc.IDToken) (string, error) {
+func (p *rp) identity(idt *oidc.IDToken) (string, error) {
 	claim := p.Claim
 	if claim == "" {
 		claim = "email"

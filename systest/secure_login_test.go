@@ -3,6 +3,7 @@ package systest
 import (
 	"crypto/tls"
 	"encoding/base64"
+	"encoding/json"
 	"fmt"
 	"net/http"
 	"strings"
@@ -20,11 +21,12 @@ import (
 // revokes a token on every node at once, and a token stops working when
 // it expires.
 func TestSecuredLogin(t *testing.T) {
-	l := harness.StartLDAP(t, harness.LDAPUser{UID: "alice", Password: "alice-pw"})
-	const ttl = 10 * time.Second
+	l := harness.StartLDAPWithGroups(t, []harness.LDAPUser{{UID: "alice", Password: "alice-pw"}, {UID: "carol", Password: "c"}},
+		[]harness.LDAPGroup{{CN: "registry-writers", Members: []string{"alice", "carol"}}})
+	const ttl = 20 * time.Second
 	s := startSecured(t, "--ldap-url", l.URL, "--ldap-bind-dn", l.BindDN, "--ldap-bind-password", l.BindPW,
 		"--ldap-user-search-base", l.UserBase, "--ldap-user-search-filter", "(uid={0})", "--ldap-identity-strategy", "USE_USERNAME",
-		"--token-expiry", ttl.String())
+		"--token-expiry", ttl.String(), "--ldap-group-search-base", harness.LDAPGroupBase, "--ldap-sync-interval", "1s")
 	n0, n1, n2 := s.c.Nodes[0], s.c.Nodes[1], s.c.Nodes[2]
 	none := tls.Certificate{}
 	alice := idOf(t, s.must(n0, s.admin, "", http.MethodPost, "/tenants/users", `{"identity":"alice"}`, http.StatusCreated))
@@ -94,6 +96,33 @@ func TestSecuredLogin(t *testing.T) {
 	if status, body := call(n0, none, http.MethodGet, "/access", bearer(adminTok)); status != http.StatusOK || !strings.Contains(body, `"identity":"admin"`) {
 		t.Fatalf("admin token: %d %s", status, body)
 	}
+	// The directory's group is synced (with carol, who never logged in):
+	// a policy for it lets alice write.
+	var writers string
+	for deadline := time.Now().Add(30 * time.Second); writers == ""; time.Sleep(200 * time.Millisecond) {
+		body := s.must(n2, s.admin, "", http.MethodGet, "/tenants/user-groups", "", http.StatusOK)
+		var gs []struct {
+			Identifier, Identity string
+			Users                []struct{ Identity string }
+		}
+		_ = json.Unmarshal([]byte(body), &gs)
+		for _, g := range gs {
+			if g.Identity == "registry-writers" && len(g.Users) == 2 {
+				writers = g.Identifier
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the LDAP group was not synced: %s", body)
+		}
+	}
+	if status, _ := call(n0, none, http.MethodPost, "/buckets/"+shared+"/flows", bearer(tok)); status != http.StatusForbidden {
+		t.Fatalf("alice writes before the group policy: %d", status)
+	}
+	s.must(n1, s.admin, "", http.MethodPost, "/policies", fmt.Sprintf(`{"action":"write","resource":"/buckets/%s","userGroups":[{"identifier":"%s"}]}`, shared, writers), http.StatusCreated)
+	if status, body, _, err := tlsDo(s.pki, none, http.MethodPost, n2.API+"/nifi-registry-api/buckets/"+shared+"/flows", `{"name":"by-group"}`, bearer(tok)); err != nil || status != http.StatusOK {
+		t.Fatalf("alice writes through her LDAP group: %d %s %v", status, body, err)
+	}
+
 	// Logout through one node: refused everywhere as soon as it returns.
 	if status, body := call(n1, none, http.MethodDelete, "/access/logout", bearer(tok)); status != http.StatusOK {
 		t.Fatalf("logout: %d %s", status, body)

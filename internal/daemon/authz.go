@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"errors"
+	"fmt"
 	"log/slog"
 	"net/http"
 	"strings"
@@ -16,7 +17,10 @@ import (
 	"github.com/weir-nifi/weir/internal/cluster"
 	"github.com/weir-nifi/weir/internal/command"
 	"github.com/weir-nifi/weir/internal/identity"
+	"github.com/weir-nifi/weir/internal/ldapauth"
 	"github.com/weir-nifi/weir/internal/login"
+	"github.com/weir-nifi/weir/internal/model"
+	"github.com/weir-nifi/weir/internal/registry"
 	"github.com/weir-nifi/weir/internal/store"
 	"github.com/weir-nifi/weir/internal/tenants"
 	"github.com/weir-nifi/weir/internal/tokens"
@@ -197,14 +201,9 @@ func loginOptions(cfg Config, sec *security, node *cluster.Node, st *store.Store
 		oc.RedirectBase = strings.TrimRight(cfg.Advertise, "/")
 		o.OIDC = &oc
 	}
-	for _, m := range cfg.LoginMappings {
-		im, err := identity.ParseMapping(m)
-		if err != nil {
-			return o, err
-		}
-		o.Mappings = append(o.Mappings, im)
-	}
-	return o, nil
+	var err error
+	o.Mappings, err = parseMappings(cfg.LoginMappings)
+	return o, err
 }
 
 // rotateKeys adds a signing key when there is none or the newest is older
@@ -243,4 +242,108 @@ func rotateKeys(ctx context.Context, node *cluster.Node, st *store.Store, every 
 		case <-time.After(next):
 		}
 	}
+}
+
+// syncLDAPGroups copies the directory's groups and their members into the
+// registry's user groups every interval, on the leader: a missing user or
+// group is created, a group's members are set to the directory's. Groups
+// that disappear from the directory are left in place (policies may name
+// them; an admin deletes them). The changes are ordinary replicated writes
+// by "ldap-sync" (in the audit trail).
+func syncLDAPGroups(ctx context.Context, node *cluster.Node, svc *registry.Service, l ldapauth.Config, gs ldapauth.GroupSearch,
+	mappings []identity.Mapping, every time.Duration, log *slog.Logger) {
+	if every <= 0 {
+		every = 5 * time.Minute
+	}
+	caller := registry.Caller{Identity: "ldap-sync"}
+	for {
+		if node.IsLeader() {
+			if err := syncGroupsOnce(ctx, svc, l, gs, mappings, caller); err != nil {
+				log.Warn("LDAP group sync failed; retrying at the next interval", "err", err)
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(every):
+		}
+	}
+}
+
+func syncGroupsOnce(ctx context.Context, svc *registry.Service, l ldapauth.Config, gs ldapauth.GroupSearch, mappings []identity.Mapping, caller registry.Caller) error {
+	groups, err := l.Groups(gs)
+	if err != nil {
+		return err
+	}
+	for _, g := range groups {
+		state, err := svc.Tenants()
+		if err != nil {
+			return err
+		}
+		var members []model.Tenant
+		var want []string
+		for _, m := range g.Members {
+			who := identity.Map(m, mappings)
+			u, ok := state.UserByIdentity(who)
+			id := u.ID
+			if !ok {
+				created, err := svc.CreateUser(ctx, caller, &model.User{Identity: &who})
+				if err != nil {
+					return fmt.Errorf("create user %s: %w", who, err)
+				}
+				id = *created.Identifier
+			}
+			members = append(members, model.Tenant{Identifier: &id})
+			want = append(want, id)
+		}
+		name := g.Name
+		var existing *tenants.Group
+		for _, cur := range state.Groups {
+			if cur.Identity == name {
+				existing = &cur
+				break
+			}
+		}
+		switch {
+		case existing == nil:
+			if _, err := svc.CreateUserGroup(ctx, caller, &model.UserGroup{Identity: &name, Users: members}); err != nil {
+				return fmt.Errorf("create group %s: %w", name, err)
+			}
+		case !sameSet(existing.Users, want):
+			id, v := existing.ID, existing.Rev.Version
+			if _, err := svc.UpdateUserGroup(ctx, caller, id, &model.UserGroup{Identifier: &id, Identity: &name, Users: members,
+				Revision: &model.RevisionInfo{Version: &v}}); err != nil {
+				return fmt.Errorf("update group %s: %w", name, err)
+			}
+		}
+	}
+	return nil
+}
+
+func sameSet(a, b []string) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	seen := map[string]int{}
+	for _, x := range a {
+		seen[x]++
+	}
+	for _, x := range b {
+		if seen[x]--; seen[x] < 0 {
+			return false
+		}
+	}
+	return true
+}
+
+func parseMappings(specs []string) ([]identity.Mapping, error) {
+	var out []identity.Mapping
+	for _, m := range specs {
+		im, err := identity.ParseMapping(m)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, im)
+	}
+	return out, nil
 }

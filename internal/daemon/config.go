@@ -59,6 +59,8 @@ type Config struct {
 	// identities logins yield. TokenTTL is how long an access token is
 	// valid, TokenKeyRotation how often a new signing key is added.
 	LDAP             ldapauth.Config
+	LDAPGroups       ldapauth.GroupSearch
+	LDAPSyncInterval time.Duration
 	OIDC             login.OIDC
 	LoginMappings    []string
 	TokenTTL         time.Duration

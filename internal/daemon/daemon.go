@@ -296,6 +296,10 @@ func Start(cfg Config, log *slog.Logger) (*Server, error) {
 	if managed {
 		go seedSecurity(bctx, node, cfg.InitialAdmin, cfg.NodeIdentities, log)
 		go rotateKeys(bctx, node, st, cfg.TokenKeyRotation, log)
+		if cfg.LDAP.URL != "" && cfg.LDAPGroups.Base != "" {
+			mappings, _ := parseMappings(cfg.LoginMappings) // checked by loginOptions
+			go syncLDAPGroups(bctx, node, svc, cfg.LDAP, cfg.LDAPGroups, mappings, cfg.LDAPSyncInterval, log)
+		}
 	}
 	s.http = &http.Server{
 		Handler:           met.Middleware(handler),

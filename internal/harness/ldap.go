@@ -23,9 +23,25 @@ type LDAP struct {
 // LDAPUser is a user to create: uid and password.
 type LDAPUser struct{ UID, Password string }
 
+// LDAPGroup is a groupOfNames under ou=groups with users (uids) as
+// members.
+type LDAPGroup struct {
+	CN      string
+	Members []string
+}
+
+// GroupBase is where StartLDAPWithGroups puts groups.
+const LDAPGroupBase = "ou=groups,dc=example,dc=com"
+
 // StartLDAP starts slapd on a free loopback port with users. Without
 // slapd it skips the test, or fails it when CI=true (the CI installs it).
 func StartLDAP(t testing.TB, users ...LDAPUser) *LDAP {
+	t.Helper()
+	return StartLDAPWithGroups(t, users, nil)
+}
+
+// StartLDAPWithGroups is StartLDAP with groups too.
+func StartLDAPWithGroups(t testing.TB, users []LDAPUser, groups []LDAPGroup) *LDAP {
 	t.Helper()
 	slapd, err := exec.LookPath("slapd")
 	if err != nil {
@@ -97,6 +113,15 @@ ou: people
 `
 	for _, u := range users {
 		data += fmt.Sprintf("\ndn: uid=%s,%s\nobjectClass: inetOrgPerson\nuid: %s\ncn: %s\nsn: %s\nuserPassword: %s\n", u.UID, l.UserBase, u.UID, u.UID, u.UID, u.Password)
+	}
+	if len(groups) > 0 {
+		data += "\ndn: " + LDAPGroupBase + "\nobjectClass: organizationalUnit\nou: groups\n"
+	}
+	for _, g := range groups {
+		data += fmt.Sprintf("\ndn: cn=%s,%s\nobjectClass: groupOfNames\ncn: %s\n", g.CN, LDAPGroupBase, g.CN)
+		for _, m := range g.Members {
+			data += fmt.Sprintf("member: uid=%s,%s\n", m, l.UserBase)
+		}
 	}
 	write := func(name, s string) string {
 		p := filepath.Join(dir, name)

@@ -195,6 +195,21 @@ func TestSecuredJoin(t *testing.T) {
 	c := harness.StartCluster(t, harness.ClusterOptions{N: 3, Join: true,
 		TLS: &harness.NodeTLS{PKI: pki, ClientAuth: "need", Client: admin},
 		ExtraArgs: []string{"--identity-mapping", "pattern=^CN=(.*?), OU=(.*?)$;value=$1;transform=LOWER", "--initial-admin-identity", "admin"}})
+	// One secured node on its own: policies already decide.
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		status, body, _, err := tlsDo(pki, admin, http.MethodPost, c.Nodes[0].API+"/nifi-registry-api/buckets", `{"name":"first"}`, nil)
+		if err == nil && status == http.StatusOK {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the admin of a one-node secured cluster: %d %s %v", status, body, err)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	if status, _, _, err := tlsDo(pki, pki.Client("Mallory", "x"), http.MethodGet, c.Nodes[0].API+"/nifi-registry-api/buckets/none", "", nil); err != nil || status != http.StatusNotFound && status != http.StatusForbidden {
+		t.Fatalf("mallory on one node: %d %v", status, err)
+	}
 	c.Nodes[1].Start()
 	c.Nodes[2].Start()
 	if err := c.WaitVoters(3, 90*time.Second); err != nil {

@@ -92,3 +92,19 @@ func StagedTxs(btx *bolt.Tx, port string) (int, error) {
 	})
 	return n, err
 }
+
+// LiveLease reports the lease held on a queue and when it expires (one
+// lease at a time is live per queue).
+func LiveLease(btx *bolt.Tx, queue string) (expires int64, ok bool, err error) {
+	err = btx.Bucket(tLeases).ForEach(func(_, v []byte) error {
+		var l leaseRec
+		if err := json.Unmarshal(v, &l); err != nil {
+			return fmt.Errorf("corrupt lease record: %w", err)
+		}
+		if l.Queue == queue {
+			expires, ok = l.Expires, true
+		}
+		return nil
+	})
+	return expires, ok, err
+}

@@ -475,6 +475,11 @@ func (r *Relay) Lease(ctx context.Context, port, tx string, limits server.BatchL
 		cmd.MaxBytes = limits.Bytes
 	}
 	cmd.Expires = cmd.At + r.opt.LeaseTTL.Milliseconds()
+	if r.nothingToLease(ctx, port, cmd.At) {
+		// Not worth a log entry: NiFi's clients poll every node often,
+		// and only one pull at a time holds a port's flowfiles.
+		return &lease{r: r, port: port, tx: tx}, nil
+	}
 	var res queue.LeaseResult
 	if err := r.c.ProposeAnywhere(ctx, cmd, &res); err != nil {
 		return nil, serverError(err)
@@ -489,6 +494,44 @@ func (r *Relay) Lease(ctx context.Context, port, tx string, limits server.BatchL
 		}
 	}
 	return l, nil
+}
+
+// nothingToLease reports, from this node's replica once it has applied
+// everything committed (a read barrier, far cheaper than a log entry),
+// that a Lease would hand out nothing now: the port's queue has no
+// flowfile that is not leased, or another pull's lease on it is live. An
+// expired lease is never taken as live, so its release is proposed.
+func (r *Relay) nothingToLease(ctx context.Context, port string, now int64) bool {
+	if err := r.c.ReadBarrier(ctx); err != nil {
+		return false // let the proposal decide
+	}
+	empty := false
+	_ = r.st.Read(func(tx *store.Tx) error {
+		ps, err := queue.Ports(tx.Bolt())
+		if err != nil {
+			return err
+		}
+		for _, p := range ps {
+			if p.ID != port || p.Kind != command.PortOutput || p.From == "" || !p.Enabled {
+				continue
+			}
+			expires, live, err := queue.LiveLease(tx.Bolt(), p.From)
+			if err != nil {
+				return err
+			}
+			if live && expires > now {
+				empty = true
+				return nil
+			}
+			s, err := queue.QueueStats(tx.Bolt(), p.From)
+			if err != nil {
+				return err
+			}
+			empty = !live && s.Count-s.Leased <= 0
+		}
+		return nil
+	})
+	return empty
 }
 
 // Next hands out the next leased flowfile, read from this node's replica.

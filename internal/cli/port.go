@@ -67,8 +67,9 @@ client confirmed its checksum.`,
 
 	var lf adminFlags
 	list := &cobra.Command{
-		Use:   "list",
-		Short: "List ports with their queues",
+		Use:     "list",
+		Aliases: []string{"status"},
+		Short:   "List ports with their queues (queued, bytes, leased); also `weir port status`",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			var ps []relay.PortStatus

@@ -70,7 +70,7 @@ client confirmed its checksum.`,
 		Use:     "list",
 		Aliases: []string{"status"},
 		Short:   "List ports with their queues (queued, bytes, leased); also `weir port status`",
-		Args:  cobra.NoArgs,
+		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			var ps []relay.PortStatus
 			if err := lf.call(cmd.Context(), http.MethodGet, relay.AdminPath, nil, false, &ps); err != nil {

@@ -193,7 +193,7 @@ func TestSecuredJoin(t *testing.T) {
 	pki := harness.NewPKI(t, "Weir test CA")
 	admin := pki.Client("Admin", "ops")
 	c := harness.StartCluster(t, harness.ClusterOptions{N: 3, Join: true,
-		TLS: &harness.NodeTLS{PKI: pki, ClientAuth: "need", Client: admin},
+		TLS:       &harness.NodeTLS{PKI: pki, ClientAuth: "need", Client: admin},
 		ExtraArgs: []string{"--identity-mapping", "pattern=^CN=(.*?), OU=(.*?)$;value=$1;transform=LOWER", "--initial-admin-identity", "admin"}})
 	// One secured node on its own: policies already decide.
 	deadline := time.Now().Add(30 * time.Second)

@@ -89,9 +89,9 @@ func Middleware(o Options, next http.Handler) http.Handler {
 		perms := Permissions(p, c, t.Resource, public)
 		rewrite(w, r, next, func(body []byte) []byte {
 			if perms == (model.Permissions{CanRead: true, CanWrite: true, CanDelete: true}) || !bytes.Contains(body, allPermissions) {
-			return body // nothing to change
-		}
-		return bytes.ReplaceAll(body, allPermissions, permissionsJSON(perms))
+				return body // nothing to change
+			}
+			return bytes.ReplaceAll(body, allPermissions, permissionsJSON(perms))
 		})
 	})
 }

@@ -4,7 +4,8 @@
 // same run, on the same loopback interface and the same disk.
 //
 // Everything measured is a real process: the built weir binary, Debian's
-// PostgreSQL 15 and etcd 3.4. The load generator runs in the calling
+// PostgreSQL 15, etcd 3.4 and nats-server 2.9 (JetStream, the reference
+// for the site-to-site relay). The load generator runs in the calling
 // process (cmd/weirbench or a go test benchmark) and talks to them over
 // TCP on 127.0.0.x, so client costs are paid equally by both sides of a
 // comparison.
@@ -24,4 +25,12 @@
 //   - load.go: closed-loop load with N clients, latency percentiles.
 //   - measure.go: the measurements (a–g of docs/benchmarks.md).
 //   - report.go: the markdown table.
+//   - nats.go: a nats-server cluster with JetStream (the S2S reference).
+//   - s2s.go: QueueSystem, pushing and pulling batches of flowfiles through
+//     Weir's site-to-site relay (internal/s2s/client) or a JetStream stream
+//     with a durable pull consumer (nats.go).
+//   - s2smeasure.go: the relay against JetStream (`weirbench s2s`):
+//     closed-loop push, drain-time pull, open-loop push latency.
+//   - s2ssoak.go: push and pull at once for a while, sampling each node's
+//     RSS (`weirbench s2s-soak`).
 package bench

@@ -4,6 +4,8 @@
 //	go run ./bench/cmd/weirbench all
 //	go run ./bench/cmd/weirbench commit-latency commit-throughput
 //	go run ./bench/cmd/weirbench -window 5s -versions 2000 catchup
+//	go run ./bench/cmd/weirbench s2s          # site-to-site relay vs NATS JetStream
+//	go run ./bench/cmd/weirbench s2s-soak     # memory soak of the relay
 //
 // Progress goes to stderr, the table to stdout.
 package main
@@ -42,6 +44,9 @@ func main() {
 		serveFiles(os.Args[2:])
 		return
 	}
+	if len(os.Args) > 1 && (os.Args[1] == "s2s" || os.Args[1] == "s2s-soak") {
+		os.Exit(s2sMain(os.Args[1], os.Args[2:]))
+	}
 	o := bench.DefaultOptions()
 	flag.DurationVar(&o.Window, "window", o.Window, "measured time of each latency/throughput run")
 	flag.DurationVar(&o.Warmup, "warmup", o.Warmup, "unmeasured load before each window")
@@ -63,6 +68,8 @@ func main() {
 		for _, m := range measurements {
 			fmt.Fprintf(os.Stderr, "  %-18s %s. %s\n", m.name, m.id, m.what)
 		}
+		fmt.Fprintf(os.Stderr, "  %-18s site-to-site relay vs NATS JetStream (weirbench s2s -h)\n", "s2s")
+		fmt.Fprintf(os.Stderr, "  %-18s push and pull for a while, sampling each node's RSS (weirbench s2s-soak -h)\n", "s2s-soak")
 		fmt.Fprintf(os.Stderr, "\nflags:\n")
 		flag.PrintDefaults()
 	}

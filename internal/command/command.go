@@ -74,6 +74,10 @@ const (
 	maxType = TypeRevokeToken
 )
 
+// LastType is the highest command type this build knows: higher ones
+// come from a newer build (ErrUnknown).
+const LastType = maxType
+
 func (t Type) String() string {
 	switch t {
 	case TypeCreateBucket:

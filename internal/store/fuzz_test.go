@@ -510,7 +510,7 @@ func fuzzUnknown(data []byte) bool {
 	if len(data) < 3 {
 		return false
 	}
-	return data[0] != command.FormatVersion || data[1] == 0 || data[1] > byte(command.TypeRemoveNode)
+	return data[0] != command.FormatVersion || data[1] == 0 || data[1] > byte(command.LastType)
 }
 
 // entry generates the data of one entry (nil: a configuration entry).
@@ -525,7 +525,7 @@ func (g *fuzzGen) entry(t *testing.T, a *Store) []byte {
 		case 1:
 			b = []byte{0, byte(g.knownType())}
 		case 2:
-			b = []byte{command.FormatVersion, byte(command.TypeRemoveNode) + 1 + g.u8()%245}
+			b = []byte{command.FormatVersion, byte(command.LastType) + 1 + g.u8()%byte(255-command.LastType)}
 		default:
 			b = []byte{command.FormatVersion, 0}
 		}
@@ -537,7 +537,7 @@ func (g *fuzzGen) entry(t *testing.T, a *Store) []byte {
 	case 11: // garbage, kept within known format and types
 		b := g.take(24)
 		if fuzzUnknown(b) {
-			b[0], b[1] = command.FormatVersion, byte(1+b[1]%byte(command.TypeRemoveNode))
+			b[0], b[1] = command.FormatVersion, byte(1+b[1]%byte(command.LastType))
 		}
 		return b
 	case 12: // a hostile JSON header, maybe with a wrong length

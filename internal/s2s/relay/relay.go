@@ -129,6 +129,9 @@ func serverError(err error) error {
 	case queue.ReasonFull:
 		return fmt.Errorf("%w: %s", server.ErrDestinationFull, me.Msg)
 	}
+	if me.Kind == model.KindUnavailable {
+		return fmt.Errorf("%w: %s", server.ErrUnavailable, me.Msg)
+	}
 	return err
 }
 
@@ -455,9 +458,13 @@ func (r *Relay) detached(c command.Command) {
 // ---- pull
 
 type lease struct {
-	r     *Relay
-	port  string
-	tx    string
+	r    *Relay
+	port string
+	tx   string
+	// chunk is the last chunk read, kept across flowfiles: small
+	// flowfiles share chunks, and copying a 1 MiB chunk for each was most
+	// of a pull's CPU.
+	chunk chunkCache
 	flows []queue.Flow
 	next  int
 	dec   *codec.Decoder
@@ -541,7 +548,7 @@ func (l *lease) Next(ctx context.Context) (*server.FlowFile, error) {
 	}
 	f := l.flows[l.next]
 	l.next++
-	rd := &contentReader{st: l.r.st, tx: f.Tx, off: f.Off, end: f.Off + f.Len}
+	rd := &contentReader{st: l.r.st, tx: f.Tx, off: f.Off, end: f.Off + f.Len, c: &l.chunk}
 	p, err := codec.NewDecoder(rd, false, codec.Limits{}).Next()
 	if err != nil {
 		return nil, fmt.Errorf("queued flowfile %d: %w", f.Seq, err)
@@ -577,34 +584,44 @@ func (r *Relay) Release(sl server.Lease) {
 	r.detached(&command.Release{Tx: l.tx, At: r.now()})
 }
 
+// chunkCache is one chunk of a transaction's stream, copied out of the
+// store.
+type chunkCache struct {
+	tx    string
+	start int64
+	data  []byte
+}
+
 // contentReader reads bytes [off, end) of a transaction's stream from the
-// store, one chunk copy at a time, never holding a read transaction while
-// the caller writes to a client.
+// store, one chunk copy at a time (shared through c), never holding a read
+// transaction while the caller writes to a client.
 type contentReader struct {
 	st       *store.Store
 	tx       string
 	off, end int64
-	chunk    []byte
-	start    int64
+	c        *chunkCache
 }
 
-func (c *contentReader) Read(p []byte) (int, error) {
-	if c.off >= c.end {
+func (r *contentReader) Read(p []byte) (int, error) {
+	if r.off >= r.end {
 		return 0, io.EOF
 	}
-	if c.off < c.start || c.off >= c.start+int64(len(c.chunk)) {
-		err := c.st.Read(func(tx *store.Tx) (err error) {
-			c.start, c.chunk, err = queue.Chunk(tx.Bolt(), c.tx, c.off)
+	c := r.c
+	if c.tx != r.tx || r.off < c.start || r.off >= c.start+int64(len(c.data)) {
+		err := r.st.Read(func(tx *store.Tx) (err error) {
+			c.start, c.data, err = queue.Chunk(tx.Bolt(), r.tx, r.off)
 			return err
 		})
 		if err != nil {
+			c.tx, c.data = "", nil
 			return 0, err
 		}
+		c.tx = r.tx
 	}
-	b := c.chunk[c.off-c.start:]
-	b = b[:min(int64(len(b)), c.end-c.off)]
+	b := c.data[r.off-c.start:]
+	b = b[:min(int64(len(b)), r.end-r.off)]
 	n := copy(p, b)
-	c.off += int64(n)
+	r.off += int64(n)
 	return n, nil
 }
 

@@ -173,4 +173,8 @@ var (
 	ErrPortNotRunning = errors.New("port not running")
 	// ErrDestinationFull: 503 {202}; the client tries another peer.
 	ErrDestinationFull = errors.New("destination full")
+	// ErrUnavailable: 503 {250}, a temporary failure (e.g. a leadership
+	// change while replicating); NiFi's client penalizes this peer and
+	// tries another, and the sender keeps its data.
+	ErrUnavailable = errors.New("temporarily unavailable")
 )

@@ -249,6 +249,9 @@ func (s *Server) queueFailure(w http.ResponseWriter, tx *transaction, op string,
 		result(w, http.StatusServiceUnavailable, CodePortNotInValidState, "Port not running", 0)
 	case errors.Is(err, ErrDestinationFull):
 		result(w, http.StatusServiceUnavailable, CodePortsDestinationFull, "Received port identifier "+tx.port+", but its destination is full", 0)
+	case errors.Is(err, ErrUnavailable):
+		s.log.Info("site-to-site transaction failed; the client may retry", "op", op, "tx", tx.id, "port", tx.port, "err", err)
+		result(w, http.StatusServiceUnavailable, CodeAbort, "The transaction could not be completed now; retry: "+err.Error(), 0)
 	default:
 		s.log.Error("site-to-site queue failure", "op", op, "tx", tx.id, "port", tx.port, "err", err)
 		result(w, http.StatusInternalServerError, CodeAbort, msgServerException, 0)

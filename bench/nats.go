@@ -25,7 +25,6 @@ type NATSServer struct {
 	Name, IP   string
 	ClientPort int
 	RoutePort  int
-	HTTPPort   int
 	DataDir    string
 	Config     string // path of the generated configuration
 	URL        string // nats://ip:clientport
@@ -74,7 +73,27 @@ func NATSVersion() string {
 // the store file as they arrive and fsynced every 2 minutes); the only
 // setting changed is max_payload, so that 1 MiB flowfiles with a header
 // fit in one message.
+//
+// Ports are picked free and then handed to nats-server, so another process
+// (a concurrently running test package) can take one in between; a start
+// that fails on a taken port is retried with fresh ports.
 func (e *Env) StartNATS(n int) (*NATSCluster, error) {
+	var err error
+	for attempt := 0; attempt < 5; attempt++ {
+		var c *NATSCluster
+		c, err = e.startNATS(n, attempt)
+		if err == nil {
+			return c, nil
+		}
+		c.Stop()
+		if !strings.Contains(err.Error(), "address already in use") {
+			return nil, err
+		}
+	}
+	return nil, err
+}
+
+func (e *Env) startNATS(n, attempt int) (*NATSCluster, error) {
 	bin, err := FindNATS()
 	if err != nil {
 		return nil, err
@@ -83,13 +102,13 @@ func (e *Env) StartNATS(n int) (*NATSCluster, error) {
 	for i := 1; i <= n; i++ {
 		ip := fmt.Sprintf("127.0.0.%d", i)
 		s := &NATSServer{env: e, Name: fmt.Sprintf("n%d", i), IP: ip}
-		for _, p := range []*int{&s.ClientPort, &s.RoutePort, &s.HTTPPort} {
+		for _, p := range []*int{&s.ClientPort, &s.RoutePort} {
 			if *p, err = FreePort(ip); err != nil {
-				return nil, err
+				return c, err
 			}
 		}
-		if s.DataDir, err = e.Dir("nats-" + s.Name); err != nil {
-			return nil, err
+		if s.DataDir, err = e.Dir(fmt.Sprintf("nats-%s-%d", s.Name, attempt)); err != nil {
+			return c, err
 		}
 		s.URL = fmt.Sprintf("nats://%s:%d", ip, s.ClientPort)
 		c.Servers = append(c.Servers, s)
@@ -103,7 +122,6 @@ func (e *Env) StartNATS(n int) (*NATSCluster, error) {
 		}
 		conf := fmt.Sprintf(`server_name: %s
 listen: %s:%d
-http: %s:%d
 max_payload: 8MB
 jetstream {
   store_dir: %q
@@ -113,13 +131,13 @@ cluster {
   listen: %s:%d
   routes: [%s]
 }
-`, s.Name, s.IP, s.ClientPort, s.IP, s.HTTPPort, s.DataDir, s.IP, s.RoutePort, strings.Join(routes, ", "))
+`, s.Name, s.IP, s.ClientPort, s.DataDir, s.IP, s.RoutePort, strings.Join(routes, ", "))
 		s.Config = filepath.Join(s.DataDir, "nats.conf")
 		if err := os.WriteFile(s.Config, []byte(conf), 0o644); err != nil {
-			return nil, err
+			return c, err
 		}
-		if s.Proc, err = e.Start(ProcSpec{Name: "nats-" + s.Name, Bin: bin, Args: []string{"-c", s.Config}}); err != nil {
-			return nil, err
+		if s.Proc, err = e.Start(ProcSpec{Name: fmt.Sprintf("nats-%s-%d", s.Name, attempt), Bin: bin, Args: []string{"-c", s.Config}}); err != nil {
+			return c, err
 		}
 	}
 	for _, s := range c.Servers {
@@ -135,7 +153,7 @@ cluster {
 			return true, nil
 		})
 		if err != nil {
-			return nil, err
+			return c, err
 		}
 	}
 	return c, nil
@@ -143,6 +161,9 @@ cluster {
 
 // Stop terminates every server.
 func (c *NATSCluster) Stop() {
+	if c == nil {
+		return
+	}
 	for _, s := range c.Servers {
 		if s.Proc != nil {
 			s.Proc.Terminate()

@@ -34,7 +34,7 @@ var (
 	tQueues    = []byte("q.queues")    // input port id → Stats
 	tFlows     = []byte("q.flows")     // key(queue)+u64(seq) → flowRec
 	tStaged    = []byte("q.staged")    // tx → stagedRec
-	tChunks    = []byte("q.chunks")    // key(tx)+u64(stream offset) → packet bytes
+	tChunks    = []byte("q.chunks")    // key(tx)+u64(stream offset) → bucket {"d": packet bytes} (see putChunk)
 	tRefs      = []byte("q.refs")      // key(tx)+u64(packet offset) → u64 length, u64 content size
 	tTxs       = []byte("q.txs")       // committed tx → txRec (flowfiles not yet acked)
 	tLeases    = []byte("q.leases")    // pull tx → leaseRec
@@ -444,10 +444,51 @@ func (w wtx) deletePrefixed(table []byte, id string) error {
 	pre := key(id)
 	b := w.b(table)
 	c := b.Cursor()
-	for k, _ := c.Seek(pre); k != nil && bytes.HasPrefix(k, pre); k, _ = c.Seek(pre) {
-		if err := b.Delete(k); err != nil {
+	for k, v := c.Seek(pre); k != nil && bytes.HasPrefix(k, pre); k, v = c.Seek(pre) {
+		del := b.Delete
+		if v == nil { // a chunk's bucket
+			del = b.DeleteBucket
+		}
+		if err := del(k); err != nil {
 			return err
 		}
+	}
+	return nil
+}
+
+// chunkValue is the key of the one value in a chunk's bucket.
+var chunkValue = []byte("d")
+
+// putChunk stores a chunk of a push transaction's stream in a bucket of
+// its own under k. bbolt keeps values inside their leaf node and does not
+// split a leaf of four entries or fewer, so chunks stored as plain values
+// shared leaves two to four at a time, and every insert or delete next to
+// one rewrote them all: 19.7 bytes written per byte pushed, over the three
+// nodes, in bench/s2s's 1 KiB push. A bucket's pages are its own; its
+// neighbours' changes rewrite only the small bucket header in the parent.
+func putChunk(b *bolt.Bucket, k, data []byte) error {
+	cb, err := b.CreateBucket(k)
+	if err != nil {
+		return err
+	}
+	return cb.Put(chunkValue, data)
+}
+
+// getChunk returns the chunk stored under k, or nil.
+func getChunk(b *bolt.Bucket, k []byte) []byte {
+	if v := b.Get(k); v != nil {
+		return v // a plain value: written by builds before putChunk
+	}
+	return chunkIn(b, k, nil)
+}
+
+// chunkIn returns the chunk of a cursor entry (k, v) of the chunk table.
+func chunkIn(b *bolt.Bucket, k, v []byte) []byte {
+	if v != nil {
+		return v
+	}
+	if cb := b.Bucket(k); cb != nil {
+		return cb.Get(chunkValue)
 	}
 	return nil
 }
@@ -494,7 +535,7 @@ func (w wtx) stageChunk(c *command.StageChunk) (any, error) {
 	case c.Off < s.Next:
 		// A proposal retried after its answer was lost: accept it again
 		// if it is the chunk already staged there, change nothing.
-		if got := w.b(tChunks).Get(keyN(c.Tx, uint64(c.Off))); got != nil && bytes.Equal(got, c.Data) {
+		if got := getChunk(w.b(tChunks), keyN(c.Tx, uint64(c.Off))); got != nil && bytes.Equal(got, c.Data) {
 			return nil, nil
 		}
 		return nil, model.Invalid(fmt.Sprintf("Chunk at %d of transaction '%s' overlaps what is staged (%d bytes).", c.Off, c.Tx, s.Next))
@@ -532,7 +573,7 @@ func (w wtx) stageChunk(c *command.StageChunk) (any, error) {
 		}
 	}
 	if len(c.Data) > 0 {
-		if err := w.b(tChunks).Put(keyN(c.Tx, uint64(c.Off)), c.Data); err != nil {
+		if err := putChunk(w.b(tChunks), keyN(c.Tx, uint64(c.Off)), c.Data); err != nil {
 			return nil, err
 		}
 	}

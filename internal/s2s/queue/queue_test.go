@@ -1285,3 +1285,74 @@ func (q *qstore) applyNoCheck(c command.Command) (any, error) {
 	}
 	return res[0].Value, res[0].Err
 }
+
+// TestChunksOfEarlierBuilds: builds before putChunk stored each chunk as a
+// plain value of q.chunks; a store written by one is read, leased and
+// acked the same, and its chunks are deleted with their transaction.
+func TestChunksOfEarlierBuilds(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "state.db")
+	st, err := store.Open(path, store.Options{NoSync: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	q := &qstore{t: t, st: st}
+	if q.hash, _, err = st.StateHash(); err != nil {
+		t.Fatal(err)
+	}
+	relayPorts(q, 0, 0)
+	pk := mkPkts(10, 3000, 0, 70000)
+	e := encodePackets(t, pk...)
+	q.push("in", "t1", e, 100, e.off[1]+50, e.off[3]+5)
+	st.Close()
+
+	// Rewrite every chunk bucket as a plain value, as the earlier build did.
+	db, err := bolt.Open(path, 0o600, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	converted := 0
+	err = db.Update(func(btx *bolt.Tx) error {
+		b := btx.Bucket([]byte("q.chunks"))
+		chunks := map[string][]byte{}
+		if err := b.ForEach(func(k, v []byte) error {
+			if v != nil {
+				return fmt.Errorf("chunk %q is a plain value already", k)
+			}
+			chunks[string(k)] = bytes.Clone(b.Bucket(k).Get([]byte("d")))
+			return nil
+		}); err != nil {
+			return err
+		}
+		for k, v := range chunks {
+			if err := b.DeleteBucket([]byte(k)); err != nil {
+				return err
+			}
+			if err := b.Put([]byte(k), v); err != nil {
+				return err
+			}
+			converted++
+		}
+		return nil
+	})
+	if err != nil || converted != 3 {
+		t.Fatalf("converted %d chunks: %v", converted, err)
+	}
+	db.Close()
+
+	if q.st, err = store.Open(path, store.Options{NoSync: true}); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { q.st.Close() })
+	q.idx = 1 << 20 // past what was applied before the reopen
+	fs := q.lease("out", "p1", 10, 0, 102, 1000)
+	if len(fs) != len(pk) {
+		t.Fatalf("leased %d of %d", len(fs), len(pk))
+	}
+	for i, f := range fs {
+		q.checkContent(f, pk[i])
+	}
+	q.ok(&command.Ack{Tx: "p1", At: 103})
+	if !q.empty() {
+		t.Fatalf("chunks of an earlier build outlive their transaction:\n%s", diffDumps(tableDump{}, q.dump()))
+	}
+}

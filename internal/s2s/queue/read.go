@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/binary"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"slices"
 
@@ -38,13 +39,18 @@ func QueueStats(btx *bolt.Tx, queue string) (Stats, error) {
 	return s, err
 }
 
+// ErrMissing is Chunk's answer for content this replica does not hold:
+// not applied here yet, or gone.
+var ErrMissing = errors.New("content is missing")
+
 // Chunk returns a copy of the staged or committed bytes of transaction tx
 // that hold stream offset off, and the offset they start at. The copy is
 // what lets a pull stream to a slow client without holding a read
 // transaction (which would keep bbolt from growing its map).
 func Chunk(btx *bolt.Tx, tx string, off int64) (start int64, data []byte, err error) {
 	pre := key(tx)
-	c := btx.Bucket(tChunks).Cursor()
+	b := btx.Bucket(tChunks)
+	c := b.Cursor()
 	k, v := c.Seek(keyN(tx, uint64(off)))
 	switch {
 	case k == nil:
@@ -53,11 +59,12 @@ func Chunk(btx *bolt.Tx, tx string, off int64) (start int64, data []byte, err er
 		k, v = c.Prev()
 	}
 	if k == nil || !bytes.HasPrefix(k, pre) || len(k) != len(pre)+8 {
-		return 0, nil, fmt.Errorf("content of transaction '%s' at %d is missing", tx, off)
+		return 0, nil, fmt.Errorf("content of transaction '%s' at %d: %w", tx, off, ErrMissing)
 	}
+	v = chunkIn(b, k, v)
 	start = int64(binary.BigEndian.Uint64(k[len(pre):]))
 	if off >= start+int64(len(v)) {
-		return 0, nil, fmt.Errorf("content of transaction '%s' at %d is missing", tx, off)
+		return 0, nil, fmt.Errorf("content of transaction '%s' at %d: %w", tx, off, ErrMissing)
 	}
 	return start, bytes.Clone(v), nil
 }
@@ -93,18 +100,18 @@ func StagedTxs(btx *bolt.Tx, port string) (int, error) {
 	return n, err
 }
 
-// LiveLease reports the lease held on a queue and when it expires (one
-// lease at a time is live per queue).
-func LiveLease(btx *bolt.Tx, queue string) (expires int64, ok bool, err error) {
-	err = btx.Bucket(tLeases).ForEach(func(_, v []byte) error {
+// LiveLease reports the lease held on a queue: its pull transaction and
+// when it expires (one lease at a time is live per queue).
+func LiveLease(btx *bolt.Tx, queue string) (tx string, expires int64, ok bool, err error) {
+	err = btx.Bucket(tLeases).ForEach(func(k, v []byte) error {
 		var l leaseRec
 		if err := json.Unmarshal(v, &l); err != nil {
 			return fmt.Errorf("corrupt lease record: %w", err)
 		}
 		if l.Queue == queue {
-			expires, ok = l.Expires, true
+			tx, expires, ok = string(k), l.Expires, true
 		}
 		return nil
 	})
-	return expires, ok, err
+	return tx, expires, ok, err
 }

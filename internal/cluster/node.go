@@ -405,6 +405,20 @@ func (n *Node) RaftAddr() string { return n.cfg.RaftAdvertise }
 // IsLeader reports whether this node leads and is ready to accept writes.
 func (n *Node) IsLeader() bool { return n.raft.State() == raft.Leader && n.isReady.Load() }
 
+// InTouch reports whether this node's replica is at most about d behind
+// the cluster: it leads, or it heard from the leader within d (the
+// leader's messages carry the commit index, so applied state trails by
+// about one message). For answers where a little staleness is harmless
+// and a read barrier, which on a follower waits for the leader's next
+// message, is not worth its wait.
+func (n *Node) InTouch(d time.Duration) bool {
+	if n.IsLeader() {
+		return true
+	}
+	t := n.raft.LastContact()
+	return n.raft.State() == raft.Follower && !t.IsZero() && time.Since(t) < d
+}
+
 // Leader returns the current leader's id and raft address ("" if none).
 func (n *Node) Leader() (id, addr string) {
 	a, i := n.raft.LeaderWithID()

@@ -516,3 +516,54 @@ func checkSegmentFiles(t *testing.T, dir string) {
 		}
 	}
 }
+
+// The newest entries are served from memory, bounded by bytes; compacted
+// entries are not (raft must see them gone), and a conflict's truncation
+// leaves no stale entry behind.
+func TestLogStoreRecentEntries(t *testing.T) {
+	ls := testLogStore(t, t.TempDir(), nil, nil, nil)
+	defer ls.Close()
+	appendAll(t, ls, 1, 20)
+	if n := len(ls.WAL.recent.logs); n != 20 {
+		t.Fatalf("%d entries kept, want 20", n)
+	}
+	var l raft.Log
+	if !ls.WAL.recent.get(7, &l) || string(l.Data) != string(testEntry(7).Data) {
+		t.Fatalf("entry 7 from memory: %q", l.Data)
+	}
+	// Compaction: gone from memory and from the log.
+	if err := ls.DeleteRange(1, 10); err != nil {
+		t.Fatal(err)
+	}
+	if err := ls.GetLog(7, &l); !errors.Is(err, raft.ErrLogNotFound) {
+		t.Fatalf("compacted entry 7: %v", err)
+	}
+	appendAll(t, ls, 21, 25)
+	checkLog(t, ls, 11, 25)
+	// A follower's truncation after a conflict, then other entries at
+	// the same indexes: the new ones are read.
+	if err := ls.DeleteRange(24, 25); err != nil {
+		t.Fatal(err)
+	}
+	other := &raft.Log{Index: 24, Term: 9, Type: raft.LogCommand, Data: []byte("other 24")}
+	if err := ls.StoreLogs([]*raft.Log{other}); err != nil {
+		t.Fatal(err)
+	}
+	if err := ls.GetLog(24, &l); err != nil || string(l.Data) != "other 24" || l.Term != 9 {
+		t.Fatalf("entry 24 after the truncation: %+v, %v", l, err)
+	}
+	// The bound: entries beyond recentLogBytes push the oldest out.
+	big := make([]byte, recentLogBytes/4+1)
+	for i := uint64(25); i < 30; i++ {
+		if err := ls.StoreLogs([]*raft.Log{{Index: i, Term: 9, Type: raft.LogCommand, Data: big}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	r := &ls.WAL.recent
+	if r.bytes > recentLogBytes || len(r.logs) != 3 || r.logs[0].Index != 27 {
+		t.Fatalf("kept %d entries from %d, %d bytes", len(r.logs), r.logs[0].Index, r.bytes)
+	}
+	if err := ls.GetLog(25, &l); err != nil || len(l.Data) != len(big) {
+		t.Fatalf("entry 25 from the WAL: %d bytes, %v", len(l.Data), err)
+	}
+}

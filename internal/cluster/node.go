@@ -405,20 +405,6 @@ func (n *Node) RaftAddr() string { return n.cfg.RaftAdvertise }
 // IsLeader reports whether this node leads and is ready to accept writes.
 func (n *Node) IsLeader() bool { return n.raft.State() == raft.Leader && n.isReady.Load() }
 
-// InTouch reports whether this node's replica is at most about d behind
-// the cluster: it leads, or it heard from the leader within d (the
-// leader's messages carry the commit index, so applied state trails by
-// about one message). For answers where a little staleness is harmless
-// and a read barrier, which on a follower waits for the leader's next
-// message, is not worth its wait.
-func (n *Node) InTouch(d time.Duration) bool {
-	if n.IsLeader() {
-		return true
-	}
-	t := n.raft.LastContact()
-	return n.raft.State() == raft.Follower && !t.IsZero() && time.Since(t) < d
-}
-
 // Leader returns the current leader's id and raft address ("" if none).
 func (n *Node) Leader() (id, addr string) {
 	a, i := n.raft.LeaderWithID()
@@ -600,16 +586,22 @@ func (n *Node) WritesInFlight() int64 { return n.inflight.Load() }
 // Propose replicates a command and returns the store's result once a quorum
 // has it on disk and this node applied it.
 func (n *Node) Propose(ctx context.Context, c command.Command) (any, error) {
-	// The version gate: a command kind newer builds introduced is proposed
-	// only once every voter can apply it; an older voter would stop at it.
-	if need := command.LevelOf(c.Type()); need > 1 {
-		if err := n.levelGate(ctx, c.Type(), need); err != nil {
-			return nil, err
-		}
-	}
 	data, err := command.Encode(c)
 	if err != nil {
 		return nil, err
+	}
+	return n.proposeEncoded(ctx, c.Type(), data)
+}
+
+// proposeEncoded is Propose for a command already encoded (as data) by
+// command.Encode: a 1 MiB site-to-site chunk is not encoded twice.
+func (n *Node) proposeEncoded(ctx context.Context, typ command.Type, data []byte) (any, error) {
+	// The version gate: a command kind newer builds introduced is proposed
+	// only once every voter can apply it; an older voter would stop at it.
+	if need := command.LevelOf(typ); need > 1 {
+		if err := n.levelGate(ctx, typ, need); err != nil {
+			return nil, err
+		}
 	}
 	if err := n.waitReady(ctx); err != nil {
 		if errors.Is(err, errNotLeader) {

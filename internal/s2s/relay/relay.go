@@ -37,9 +37,6 @@ type Cluster interface {
 	// ReadBarrier waits until this node has applied everything committed
 	// when it was called.
 	ReadBarrier(ctx context.Context) error
-	// InTouch reports whether this node's replica is at most about d
-	// behind the cluster.
-	InTouch(d time.Duration) bool
 	// LiveMembers names the members that answer (this node included).
 	LiveMembers() map[string]bool
 }
@@ -546,37 +543,25 @@ func (r *Relay) Lease(ctx context.Context, port, tx string, limits server.BatchL
 // port's queue has no flowfile that is not leased, or another pull's
 // lease on it is live. This replica is asked first as it is: if it shows
 // flowfiles to lease the proposal goes ahead (the leader decides; a stale
-// view costs at most an empty lease). If another pull's lease is live
-// here and the replica is in touch with the leader (about one message
-// behind) the answer is "nothing" at once: the other pull holds the queue
-// at least until about then, and this puller polls again; this is what
-// every puller but one hears while many poll one port. Otherwise
-// "nothing" is confirmed after a read barrier (far cheaper than a log
-// entry, but on a follower it waits for the leader's next message). An
-// expired lease is never taken as live, so its release is proposed.
+// view costs at most an empty lease). "Nothing" is confirmed after a read
+// barrier (far cheaper than a log entry, but on a follower it waits for
+// the leader's next message), so that a pull after a release or an ack
+// that has returned, on any node, sees it. An expired lease is never taken
+// as live, so its release is proposed.
 func (r *Relay) nothingToLease(ctx context.Context, port string, now int64) bool {
-	empty, leased := r.nothingHere(port, now)
-	if !empty {
+	if !r.nothingHere(port, now) {
 		return false
-	}
-	if leased && r.c.InTouch(inTouch) {
-		return true
 	}
 	if err := r.c.ReadBarrier(ctx); err != nil {
 		return false // let the proposal decide
 	}
-	empty, _ = r.nothingHere(port, now)
-	return empty
+	return r.nothingHere(port, now)
 }
 
-// inTouch is how far behind the leader a follower's replica may be for
-// nothingToLease to trust a live lease it shows: a few of the leader's
-// heartbeat and commit messages (every 50–100 ms when idle).
-const inTouch = 250 * time.Millisecond
-
-// nothingHere is nothingToLease's test on this replica as it is; leased
-// says another pull's live lease is the reason.
-func (r *Relay) nothingHere(port string, now int64) (empty, leased bool) {
+// nothingHere is nothingToLease's test on this replica as it is. A lease
+// this node ended itself is over whatever the replica shows yet.
+func (r *Relay) nothingHere(port string, now int64) bool {
+	empty := false
 	_ = r.st.Read(func(tx *store.Tx) error {
 		ps, err := queue.Ports(tx.Bolt())
 		if err != nil {
@@ -592,7 +577,7 @@ func (r *Relay) nothingHere(port string, now int64) (empty, leased bool) {
 			}
 			live = live && !r.ended.has(ltx)
 			if live && expires > now {
-				empty, leased = true, true
+				empty = true
 				return nil
 			}
 			s, err := queue.QueueStats(tx.Bolt(), p.From)
@@ -603,7 +588,7 @@ func (r *Relay) nothingHere(port string, now int64) (empty, leased bool) {
 		}
 		return nil
 	})
-	return empty, leased
+	return empty
 }
 
 // Next hands out the next leased flowfile, read from this node's replica.

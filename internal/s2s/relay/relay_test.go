@@ -1,0 +1,233 @@
+package relay
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"path/filepath"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/weir-nifi/weir/internal/command"
+	"github.com/weir-nifi/weir/internal/s2s/codec"
+	"github.com/weir-nifi/weir/internal/s2s/server"
+	"github.com/weir-nifi/weir/internal/store"
+)
+
+// twin is the cluster as a follower's relay sees it, in memory: a
+// proposal is applied at once to the leader's store and only queued for
+// the follower's, which applies what is queued when it takes a read
+// barrier (a follower learns of commits from the leader's next message).
+type twin struct {
+	t                testing.TB
+	mu               sync.Mutex
+	leader, follower *store.Store
+	idx              uint64
+	pending          []store.Entry
+	barriers         int
+}
+
+var _ Cluster = (*twin)(nil)
+
+func newTwin(t testing.TB) *twin {
+	open := func(name string) *store.Store {
+		st, err := store.Open(filepath.Join(t.TempDir(), name), store.Options{NoSync: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { st.Close() })
+		return st
+	}
+	return &twin{t: t, leader: open("leader.db"), follower: open("follower.db")}
+}
+
+func (tw *twin) ProposeAnywhere(_ context.Context, c command.Command, out any) error {
+	data, err := command.Encode(c)
+	if err != nil {
+		return err
+	}
+	tw.mu.Lock()
+	defer tw.mu.Unlock()
+	tw.idx++
+	e := store.Entry{Index: tw.idx, Data: data}
+	res, err := tw.leader.Apply([]store.Entry{e})
+	if err != nil {
+		tw.t.Fatalf("leader apply %s: %v", c.Type(), err)
+	}
+	tw.pending = append(tw.pending, e)
+	if res[0].Err != nil {
+		return res[0].Err
+	}
+	if out != nil {
+		b, err := json.Marshal(res[0].Value)
+		if err != nil {
+			return err
+		}
+		return json.Unmarshal(b, out)
+	}
+	return nil
+}
+
+func (tw *twin) ReadBarrier(context.Context) error {
+	tw.mu.Lock()
+	defer tw.mu.Unlock()
+	tw.barriers++
+	if len(tw.pending) > 0 {
+		if _, err := tw.follower.Apply(tw.pending); err != nil {
+			tw.t.Fatalf("follower apply: %v", err)
+		}
+		tw.pending = nil
+	}
+	return nil
+}
+
+func (tw *twin) LiveMembers() map[string]bool { return map[string]bool{} }
+
+func (tw *twin) barrierCount() int {
+	tw.mu.Lock()
+	defer tw.mu.Unlock()
+	return tw.barriers
+}
+
+// packets encodes n flowfiles of size bytes (distinct content) and
+// returns a reader of them as the server hands a push body to Stage.
+func packets(t testing.TB, first, n, size int) (server.PacketReader, [][]byte) {
+	var buf bytes.Buffer
+	enc := codec.NewEncoder(&buf, false)
+	var contents [][]byte
+	for i := first; i < first+n; i++ {
+		c := bytes.Repeat([]byte{byte(i)}, size)
+		copy(c, fmt.Sprintf("flowfile %d;", i))
+		if err := enc.Encode(map[string]string{"filename": fmt.Sprint(i)}, int64(len(c)), bytes.NewReader(c)); err != nil {
+			t.Fatal(err)
+		}
+		contents = append(contents, c)
+	}
+	return codec.NewDecoder(&buf, false, codec.Limits{}), contents
+}
+
+func push(t testing.TB, r *Relay, port, tx string, pr server.PacketReader) {
+	ctx := context.Background()
+	st, err := r.Stage(ctx, port, tx, pr)
+	if err != nil {
+		t.Fatalf("stage %s: %v", tx, err)
+	}
+	if _, err := r.Commit(ctx, st); err != nil {
+		t.Fatalf("commit %s: %v", tx, err)
+	}
+}
+
+// drain reads a lease's flowfiles and checks them against want, in order.
+func drain(t testing.TB, l server.Lease, want [][]byte) {
+	t.Helper()
+	for i := range want {
+		ff, err := l.Next(context.Background())
+		if err != nil {
+			t.Fatalf("flowfile %d of %d: %v", i, len(want), err)
+		}
+		got, err := io.ReadAll(ff.Content)
+		if err != nil || !bytes.Equal(got, want[i]) {
+			t.Fatalf("flowfile %d: %d bytes %q…, %v; want %q…", i, len(got), got[:min(len(got), 16)], err, want[i][:16])
+		}
+	}
+	if _, err := l.Next(context.Background()); err != io.EOF {
+		t.Fatalf("after %d flowfiles: %v, want EOF", len(want), err)
+	}
+}
+
+// TestFollowerPull: a pull served by a follower whose replica is behind.
+// It takes a read barrier only when it must: to confirm that there is
+// nothing to lease, and when a leased flowfile's content has not been
+// applied here yet; never because of a lease it acked itself.
+func TestFollowerPull(t *testing.T) {
+	tw := newTwin(t)
+	now := time.UnixMilli(1_000_000)
+	r := New(tw, tw.follower, Options{ChunkBytes: 4096, Now: func() time.Time { return now }})
+	ctx := context.Background()
+	for _, c := range []command.Command{
+		&command.CreatePort{ID: "in", Name: "in", Kind: command.PortInput, At: 1},
+		&command.CreatePort{ID: "out", Name: "out", Kind: command.PortOutput, From: "in", At: 1},
+	} {
+		if err := tw.ProposeAnywhere(ctx, c, nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	if err := tw.ReadBarrier(ctx); err != nil { // the ports are known here
+		t.Fatal(err)
+	}
+
+	// Nothing queued: confirmed with a barrier (the replica may be behind).
+	l, err := r.Lease(ctx, "out", "p0", server.BatchLimits{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	drain(t, l, nil)
+	if n := tw.barrierCount() - 1; n != 1 {
+		t.Fatalf("%d barriers for an empty queue, want 1", n)
+	}
+
+	// Push 1 reaches this replica; push 2 is committed but not applied
+	// here. The replica shows flowfiles, so the lease goes ahead without
+	// a barrier; push 2's content is read after one.
+	pr, c1 := packets(t, 0, 5, 3000)
+	push(t, r, "in", "t1", pr)
+	if err := tw.ReadBarrier(ctx); err != nil {
+		t.Fatal(err)
+	}
+	pr, c2 := packets(t, 5, 5, 3000)
+	push(t, r, "in", "t2", pr)
+	before := tw.barrierCount()
+	l, err = r.Lease(ctx, "out", "p1", server.BatchLimits{Count: 7})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := tw.barrierCount() - before; n != 0 {
+		t.Fatalf("%d barriers to lease from a replica showing flowfiles", n)
+	}
+	drain(t, l, append(append([][]byte{}, c1...), c2[:2]...))
+	if n := tw.barrierCount() - before; n != 1 {
+		t.Fatalf("%d barriers reading content missing here, want 1", n)
+	}
+	if err := r.Ack(ctx, l); err != nil {
+		t.Fatal(err)
+	}
+
+	// The ack is not applied here yet: the replica shows p1's lease live,
+	// but this node acked it, so the next pull needs no barrier.
+	before = tw.barrierCount()
+	l, err = r.Lease(ctx, "out", "p2", server.BatchLimits{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	drain(t, l, c2[2:])
+	if n := tw.barrierCount() - before; n != 0 {
+		t.Fatalf("%d barriers after this node's own ack", n)
+	}
+	if err := r.Ack(ctx, l); err != nil {
+		t.Fatal(err)
+	}
+
+	// Drained: nothing to lease. (The replica, still behind, shows p2's
+	// flowfiles queued, so this pull asks the leader, which has none.)
+	l, err = r.Lease(ctx, "out", "p3", server.BatchLimits{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	drain(t, l, nil)
+	if err := tw.ReadBarrier(ctx); err != nil {
+		t.Fatal(err)
+	}
+	st, err := r.Status()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range st {
+		if p.Queued != 0 || p.Leased != 0 {
+			t.Fatalf("after draining: %+v", p)
+		}
+	}
+}

@@ -19,6 +19,7 @@ import (
 
 	"github.com/weir-nifi/weir/internal/api"
 	"github.com/weir-nifi/weir/internal/authz"
+	"github.com/weir-nifi/weir/internal/statuswriter"
 )
 
 // Path is where a node serves its history.
@@ -107,45 +108,14 @@ func (l *Log) Events(q Query) []Event {
 	return out
 }
 
-// status records what a handler answered.
-type status struct {
-	http.ResponseWriter
-	code int
-}
-
-func (s *status) WriteHeader(code int) {
-	if s.code == 0 {
-		s.code = code
-	}
-	s.ResponseWriter.WriteHeader(code)
-}
-
-func (s *status) Write(p []byte) (int, error) {
-	if s.code == 0 {
-		s.code = http.StatusOK
-	}
-	return s.ResponseWriter.Write(p)
-}
-
-func (s *status) Flush() {
-	if f, ok := s.ResponseWriter.(http.Flusher); ok {
-		f.Flush()
-	}
-}
-
-func (s *status) Unwrap() http.ResponseWriter { return s.ResponseWriter }
-
 // Middleware records the requests next executes that change state and
 // those it refuses with 401 or 403. Site-to-site data transfers that
 // succeed are not recorded (the metrics count them).
 func (l *Log) Middleware(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		sw := &status{ResponseWriter: w}
+		sw := statuswriter.Wrap(w)
 		next.ServeHTTP(sw, r)
-		code := sw.code
-		if code == 0 {
-			code = http.StatusOK
-		}
+		code := sw.Status()
 		action := authz.ActionOf(r.Method)
 		change := action != authz.Read
 		outcome := ""

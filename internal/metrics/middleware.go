@@ -1,11 +1,12 @@
 package metrics
 
 import (
-	"io"
 	"net/http"
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/weir-nifi/weir/internal/statuswriter"
 )
 
 // Middleware counts and times every request by the route pattern that
@@ -15,12 +16,9 @@ import (
 func (m *Metrics) Middleware(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
-		rw := &statusWriter{ResponseWriter: w}
+		rw := statuswriter.Wrap(w)
 		next.ServeHTTP(rw, r)
-		code := rw.status
-		if code == 0 {
-			code = http.StatusOK
-		}
+		code := rw.Status()
 		labels := []string{route(r.Pattern), method(r.Method), strconv.Itoa(code)}
 		m.requests.WithLabelValues(labels...).Inc()
 		m.latency.WithLabelValues(labels...).Observe(time.Since(start).Seconds())
@@ -46,44 +44,3 @@ func method(m string) string {
 	}
 	return "OTHER"
 }
-
-// statusWriter remembers the status code. Unwrap lets
-// http.ResponseController reach the connection (flushes, deadlines).
-type statusWriter struct {
-	http.ResponseWriter
-	status int
-}
-
-func (s *statusWriter) WriteHeader(code int) {
-	if s.status == 0 {
-		s.status = code
-	}
-	s.ResponseWriter.WriteHeader(code)
-}
-
-func (s *statusWriter) Write(b []byte) (int, error) {
-	if s.status == 0 {
-		s.status = http.StatusOK
-	}
-	return s.ResponseWriter.Write(b)
-}
-
-// ReadFrom lets handlers that stream files (backups) reach the
-// connection's ReadFrom, which sends them with sendfile.
-func (s *statusWriter) ReadFrom(r io.Reader) (int64, error) {
-	if s.status == 0 {
-		s.status = http.StatusOK
-	}
-	if rf, ok := s.ResponseWriter.(io.ReaderFrom); ok {
-		return rf.ReadFrom(r)
-	}
-	return io.Copy(struct{ io.Writer }{s.ResponseWriter}, r)
-}
-
-func (s *statusWriter) Flush() {
-	if f, ok := s.ResponseWriter.(http.Flusher); ok {
-		f.Flush()
-	}
-}
-
-func (s *statusWriter) Unwrap() http.ResponseWriter { return s.ResponseWriter }

@@ -105,10 +105,10 @@ type walStore struct {
 const recentLogBytes = 32 << 20
 
 // recentLogs keeps the newest entries appended, up to recentLogBytes of
-// data, so that the leader sends them to its followers from memory: it
-// reads each entry right after appending it, once per follower, and
-// reading it back from the WAL (and decoding it) was a fifth of the
-// servers' CPU in bench/s2s's 64 KiB push. Raft's own LogCache counts
+// data, so that the leader sends them to its followers from memory (it
+// reads each entry right after appending it, once per follower) and a
+// follower applies them from memory: reading each back from the WAL (and
+// decoding it) was a fifth of the servers' CPU in bench/s2s's 64 KiB push. Raft's own LogCache counts
 // entries, not bytes, and entries run from a few bytes to megabytes.
 type recentLogs struct {
 	mu    sync.Mutex

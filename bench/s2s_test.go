@@ -3,6 +3,7 @@ package bench
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"slices"
@@ -98,9 +99,15 @@ func TestS2SPushPullNATS(t *testing.T) {
 	if err := s.Push(ctx, 0, files); err != nil {
 		t.Fatal(err)
 	}
-	msgs, err := s.conns[1].sub.Fetch(10, nats.MaxWait(10*time.Second))
-	if err != nil {
-		t.Fatal(err)
+	// A Fetch answers with what the consumer has at that moment, which
+	// can be part of what was pushed: fetch until all came or 10 s.
+	var msgs []*nats.Msg
+	for deadline := time.Now().Add(10 * time.Second); len(msgs) < len(files) && time.Now().Before(deadline); {
+		got, err := s.conns[1].sub.Fetch(len(files)-len(msgs), nats.MaxWait(time.Until(deadline)))
+		if err != nil && !errors.Is(err, nats.ErrTimeout) {
+			t.Fatal(err)
+		}
+		msgs = append(msgs, got...)
 	}
 	if len(msgs) != len(files) {
 		t.Fatalf("fetched %d messages, want %d", len(msgs), len(files))

@@ -12,13 +12,10 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"flag"
 	"fmt"
 	"os"
-	"os/signal"
 	"strings"
-	"syscall"
 	"time"
 
 	"github.com/weir-nifi/weir/bench"
@@ -100,26 +97,14 @@ func main() {
 }
 
 func run(o bench.Options, todo []measurement, weir string, keep bool, jsonOut string, waitBusy float64, waitMax time.Duration) int {
-	env, err := bench.NewEnv()
+	env, ctx, start, done, err := startEnv(weir, keep)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
 	}
-	env.Keep = keep
-	start := time.Now()
-	env.Logf = func(format string, args ...any) {
-		fmt.Fprintf(os.Stderr, "[%6.1fs] %s\n", time.Since(start).Seconds(), fmt.Sprintf(format, args...))
-	}
-	defer env.Close()
+	defer done()
 	if self, err := os.Executable(); err == nil {
 		env.SelfBin = self
-	}
-	env.WeirBin = weir
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	if err := env.BuildWeir(); err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		return 1
 	}
 	m := bench.Describe(env)
 	env.Logf("machine: %s", m)
@@ -163,16 +148,13 @@ func run(o bench.Options, todo []measurement, weir string, keep bool, jsonOut st
 		o.Window, o.Warmup, o.Clients, o.Size, o.Versions, o.Flows, o.Reps, o.Restarts, time.Since(start).Round(time.Second))
 	fmt.Printf("CPU time taken by other work just before each measurement: %s\n\n", strings.Join(loads, ", "))
 	bench.Table(os.Stdout, results)
-	if jsonOut != "" {
-		b, _ := json.MarshalIndent(struct {
-			Machine bench.Machine  `json:"machine"`
-			Options bench.Options  `json:"options"`
-			Results []bench.Result `json:"results"`
-		}{m, o, results}, "", "  ")
-		if err := os.WriteFile(jsonOut, b, 0o644); err != nil {
-			fmt.Fprintln(os.Stderr, err)
-			failed++
-		}
+	if err := writeJSON(jsonOut, struct {
+		Machine bench.Machine  `json:"machine"`
+		Options bench.Options  `json:"options"`
+		Results []bench.Result `json:"results"`
+	}{m, o, results}); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		failed++
 	}
 	if failed > 0 {
 		return 1

@@ -1,16 +1,12 @@
 package main
 
 import (
-	"context"
-	"encoding/json"
 	"flag"
 	"fmt"
 	"os"
-	"os/signal"
 	"slices"
 	"strconv"
 	"strings"
-	"syscall"
 	"time"
 
 	"github.com/weir-nifi/weir/bench"
@@ -49,41 +45,29 @@ func s2sMain(cmd string, args []string) int {
 	jsonOut := fs.String("json", "", "also write the figures as JSON to this file")
 	_ = fs.Parse(args)
 	so.BatchBytes = o.BatchBytes
-	var err error
-	if o.Sizes, err = parseSizes(*sizes); err == nil {
-		if o.Pushers, err = parseInts(*pushers); err == nil {
-			if o.Pullers, err = parseInts(*pullers); err == nil {
-				var s []int
-				if s, err = parseSizes(*size); err == nil {
-					so.Size = s[0]
-				}
-			}
-		}
+	soakSize, err := parseSizes(*size)
+	if err == nil {
+		o.Sizes, err = parseSizes(*sizes)
+	}
+	if err == nil {
+		o.Pushers, err = parseInts(*pushers)
+	}
+	if err == nil {
+		o.Pullers, err = parseInts(*pullers)
 	}
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 2
 	}
+	so.Size = soakSize[0]
 	o.Systems = strings.Split(*systems, ",")
 
-	env, err := bench.NewEnv()
+	env, ctx, start, done, err := startEnv(*weir, *keep)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
 	}
-	env.Keep = *keep
-	start := time.Now()
-	env.Logf = func(format string, args ...any) {
-		fmt.Fprintf(os.Stderr, "[%6.1fs] %s\n", time.Since(start).Seconds(), fmt.Sprintf(format, args...))
-	}
-	defer env.Close()
-	env.WeirBin = *weir
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	if err := env.BuildWeir(); err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		return 1
-	}
+	defer done()
 	if o.CPUProfileDir != "" {
 		if err := os.MkdirAll(o.CPUProfileDir, 0o755); err != nil {
 			fmt.Fprintln(os.Stderr, err)
@@ -132,12 +116,9 @@ func s2sMain(cmd string, args []string) int {
 			Figures []bench.S2SFigure `json:"figures"`
 		}{m, o, r.Figures}
 	}
-	if *jsonOut != "" {
-		b, _ := json.MarshalIndent(out, "", "  ")
-		if err := os.WriteFile(*jsonOut, b, 0o644); err != nil {
-			fmt.Fprintln(os.Stderr, err)
-			code = 1
-		}
+	if err := writeJSON(*jsonOut, out); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		code = 1
 	}
 	return code
 }

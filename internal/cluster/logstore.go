@@ -101,8 +101,12 @@ type walStore struct {
 	recent recentLogs
 }
 
-// recentLogBytes bounds the entry data recentLogs keeps.
-const recentLogBytes = 32 << 20
+// recentLogBytes bounds the entry data recentLogs keeps. The tail only has
+// to cover the distance between the leader's append and the slowest
+// follower's send and apply, a few batches; every byte of it is live heap
+// that GOGC=300 lets grow fourfold before a collection, so 32 MiB put a
+// node over the 200 MiB bound of systest TestS2SRelayLargeFlowFile.
+const recentLogBytes = 8 << 20
 
 // recentLogs keeps the newest entries appended, up to recentLogBytes of
 // data, so that the leader sends them to its followers from memory (it

@@ -58,13 +58,7 @@ func TestSecuredHTTPS(t *testing.T) {
 			"--node-identity", "nifi-1",
 		}})
 	leader := c.MustLeader()
-	var follower *harness.Node
-	for _, n := range c.Nodes {
-		if n != leader {
-			follower = n
-			break
-		}
-	}
+	follower := c.Others(leader)[0]
 	base := follower.API + "/nifi-registry-api"
 	alice, nifi := pki.Client("Alice", "eng"), pki.Client("NiFi-1", "nifi")
 

@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"net/url"
 	"text/tabwriter"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -29,12 +30,16 @@ client confirmed its checksum.`,
 	var input, output, from, comments string
 	var maxFlowFiles int64
 	var maxBytes int64
+	var maxAge time.Duration
 	create := &cobra.Command{
 		Use:   "create (--input NAME | --output NAME [--from INPUT])",
 		Short: "Create an input port, or an output port fed from an input port",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			req := relay.CreateRequest{Comments: comments, From: from, MaxFlowFiles: maxFlowFiles, MaxBytes: maxBytes}
+			if maxAge < 0 || (maxAge > 0 && maxAge < time.Millisecond) {
+				return fmt.Errorf("--max-age must be 0 or at least 1ms")
+			}
+			req := relay.CreateRequest{Comments: comments, From: from, MaxFlowFiles: maxFlowFiles, MaxBytes: maxBytes, MaxAge: maxAge.Milliseconds()}
 			switch {
 			case (input == "") == (output == ""):
 				return fmt.Errorf("give one of --input NAME or --output NAME")
@@ -64,6 +69,7 @@ client confirmed its checksum.`,
 	create.Flags().StringVar(&comments, "comments", "", "comments shown to site-to-site clients")
 	create.Flags().Int64Var(&maxFlowFiles, "max-flowfiles", 0, "input port: refuse pushes beyond this many queued flowfiles (0: no bound)")
 	create.Flags().Var(sizeValue{&maxBytes}, "max-bytes", "input port: refuse pushes beyond this many queued bytes, e.g. 10GiB (0: no bound)")
+	create.Flags().DurationVar(&maxAge, "max-age", 0, "input port: expire flowfiles queued this long after their push, e.g. 24h (0: keep until pulled)")
 
 	var lf adminFlags
 	list := &cobra.Command{
@@ -80,7 +86,7 @@ client confirmed its checksum.`,
 				return printJSON(cmd.OutOrStdout(), ps)
 			}
 			tw := tabwriter.NewWriter(cmd.OutOrStdout(), 2, 4, 2, ' ', 0)
-			fmt.Fprintln(tw, "NAME\tKIND\tID\tSTATE\tFROM\tQUEUED\tBYTES\tLEASED")
+			fmt.Fprintln(tw, "NAME\tKIND\tID\tSTATE\tFROM\tQUEUED\tBYTES\tLEASED\tMAX AGE\tEXPIRED")
 			names := map[string]string{}
 			for _, p := range ps {
 				names[p.ID] = p.Name
@@ -90,7 +96,11 @@ client confirmed its checksum.`,
 				if !p.Enabled {
 					state = "disabled"
 				}
-				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%d\t%d\t%d\n", p.Name, p.Kind, p.ID, state, names[p.From], p.Queued, p.QueuedBytes, p.Leased)
+				age := "-"
+				if p.MaxAge > 0 {
+					age = (time.Duration(p.MaxAge) * time.Millisecond).String()
+				}
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%d\t%d\t%d\t%s\t%d\n", p.Name, p.Kind, p.ID, state, names[p.From], p.Queued, p.QueuedBytes, p.Leased, age, p.Expired)
 			}
 			return tw.Flush()
 		},
@@ -119,7 +129,44 @@ client confirmed its checksum.`,
 	df.register(del, true)
 	del.Flags().BoolVar(&force, "force", false, "drop the flowfiles queued behind an input port")
 
-	cmd.AddCommand(create, list, del, enableCmd(true), enableCmd(false))
+	cmd.AddCommand(create, list, del, enableCmd(true), enableCmd(false), retentionCmd())
+	return cmd
+}
+
+// retentionCmd is `weir port retention ID AGE`.
+func retentionCmd() *cobra.Command {
+	var f adminFlags
+	cmd := &cobra.Command{
+		Use:   "retention ID AGE",
+		Short: "Expire an input port's flowfiles AGE after their push (e.g. 24h; 0 keeps them until pulled)",
+		Long: `Flowfiles queued behind the input port longer than AGE leave the head of
+its queue: the leader removes them within a second, and a pull never gets
+one. Leased flowfiles stay with their pull. The count removed is shown by
+'weir port list' (EXPIRED) and the metric weir_s2s_expired_flowfiles_total.
+Needs every voter on a build of command level 5 or later.`,
+		Args: cobra.ExactArgs(2),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			age, err := time.ParseDuration(args[1])
+			if args[1] == "0" {
+				age, err = 0, nil
+			}
+			if err != nil || age < 0 || (age > 0 && age < time.Millisecond) {
+				return fmt.Errorf("AGE is a duration such as 90s, 24h or 0, not %q", args[1])
+			}
+			ms := age.Milliseconds()
+			var p relay.PortStatus
+			if err := f.call(cmd.Context(), http.MethodPut, relay.AdminPath+"/"+url.PathEscape(args[0]), relay.UpdateRequest{MaxAge: &ms}, true, &p); err != nil {
+				return err
+			}
+			if ms == 0 {
+				fmt.Fprintf(cmd.OutOrStdout(), "%s port %q keeps its flowfiles until pulled\n", p.Kind, p.Name)
+			} else {
+				fmt.Fprintf(cmd.OutOrStdout(), "%s port %q expires flowfiles after %s\n", p.Kind, p.Name, age)
+			}
+			return nil
+		},
+	}
+	f.register(cmd, true)
 	return cmd
 }
 

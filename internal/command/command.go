@@ -26,7 +26,7 @@ const FormatVersion = 1
 // Level is the command level this build understands: the highest Level of
 // its command types. Nodes record it in the member table (SetNode), and
 // the cluster's level is the lowest among its voters.
-const Level = 4
+const Level = 5
 
 // Type identifies a command.
 type Type uint8
@@ -71,7 +71,11 @@ const (
 	TypeAddSigningKey Type = 30
 	TypeRevokeToken   Type = 31
 
-	maxType = TypeRevokeToken
+	// Level 5: site-to-site retention by age.
+	TypeSetPortRetention Type = 32
+	TypeExpireFlows      Type = 33
+
+	maxType = TypeExpireFlows
 )
 
 // LastType is the highest command type this build knows: higher ones
@@ -142,6 +146,10 @@ func (t Type) String() string {
 		return "AddSigningKey"
 	case TypeRevokeToken:
 		return "RevokeToken"
+	case TypeSetPortRetention:
+		return "SetPortRetention"
+	case TypeExpireFlows:
+		return "ExpireFlows"
 	}
 	return fmt.Sprintf("Type(%d)", uint8(t))
 }
@@ -261,25 +269,27 @@ type RemoveNode struct {
 	ID string `json:"id"`
 }
 
-func (*CreateBucket) Type() Type   { return TypeCreateBucket }
-func (*UpdateBucket) Type() Type   { return TypeUpdateBucket }
-func (*DeleteBucket) Type() Type   { return TypeDeleteBucket }
-func (*CreateFlow) Type() Type     { return TypeCreateFlow }
-func (*UpdateFlow) Type() Type     { return TypeUpdateFlow }
-func (*DeleteFlow) Type() Type     { return TypeDeleteFlow }
-func (*CreateVersion) Type() Type  { return TypeCreateVersion }
-func (*SetMaintenance) Type() Type { return TypeSetMaintenance }
-func (*SetNode) Type() Type        { return TypeSetNode }
-func (*RemoveNode) Type() Type     { return TypeRemoveNode }
-func (*CreatePort) Type() Type     { return TypeCreatePort }
-func (*UpdatePort) Type() Type     { return TypeUpdatePort }
-func (*DeletePort) Type() Type     { return TypeDeletePort }
-func (*StageChunk) Type() Type     { return TypeStageChunk }
-func (*CommitTx) Type() Type       { return TypeCommitTx }
-func (*DropTx) Type() Type         { return TypeDropTx }
-func (*Lease) Type() Type          { return TypeLease }
-func (*Ack) Type() Type            { return TypeAck }
-func (*Release) Type() Type        { return TypeRelease }
+func (*CreateBucket) Type() Type     { return TypeCreateBucket }
+func (*UpdateBucket) Type() Type     { return TypeUpdateBucket }
+func (*DeleteBucket) Type() Type     { return TypeDeleteBucket }
+func (*CreateFlow) Type() Type       { return TypeCreateFlow }
+func (*UpdateFlow) Type() Type       { return TypeUpdateFlow }
+func (*DeleteFlow) Type() Type       { return TypeDeleteFlow }
+func (*CreateVersion) Type() Type    { return TypeCreateVersion }
+func (*SetMaintenance) Type() Type   { return TypeSetMaintenance }
+func (*SetNode) Type() Type          { return TypeSetNode }
+func (*RemoveNode) Type() Type       { return TypeRemoveNode }
+func (*CreatePort) Type() Type       { return TypeCreatePort }
+func (*UpdatePort) Type() Type       { return TypeUpdatePort }
+func (*DeletePort) Type() Type       { return TypeDeletePort }
+func (*StageChunk) Type() Type       { return TypeStageChunk }
+func (*CommitTx) Type() Type         { return TypeCommitTx }
+func (*DropTx) Type() Type           { return TypeDropTx }
+func (*Lease) Type() Type            { return TypeLease }
+func (*Ack) Type() Type              { return TypeAck }
+func (*Release) Type() Type          { return TypeRelease }
+func (*SetPortRetention) Type() Type { return TypeSetPortRetention }
+func (*ExpireFlows) Type() Type      { return TypeExpireFlows }
 
 // blobber is a command with a binary payload that travels after its JSON
 // header instead of inside it.
@@ -304,11 +314,14 @@ var ErrUnknown = errors.New("unknown command")
 
 // LevelOf is the command level a node needs to apply commands of type t
 // (see Level): 1 for the registry and membership, 2 for site-to-site, 3
-// for users, groups and policies.
+// for users, groups and policies, 4 for access tokens, 5 for retention by
+// age.
 func LevelOf(t Type) int {
 	switch {
 	case newOf(t) == nil:
 		return Level + 1
+	case t >= TypeSetPortRetention:
+		return 5
 	case t >= TypeAddSigningKey:
 		return 4
 	case t >= TypeCreateUser:
@@ -432,6 +445,10 @@ func newOf(t Type) Command {
 		return &AddSigningKey{}
 	case TypeRevokeToken:
 		return &RevokeToken{}
+	case TypeSetPortRetention:
+		return &SetPortRetention{}
+	case TypeExpireFlows:
+		return &ExpireFlows{}
 	}
 	return nil
 }

@@ -107,3 +107,25 @@ type Release struct {
 	Tx string `json:"tx"`
 	At int64  `json:"at"`
 }
+
+// SetPortRetention sets how long an input port's flowfiles may stay queued
+// (level 5). From then on a flowfile committed more than MaxAge ms before a
+// command's At is expired from the head of the queue (ExpireFlows, and
+// before each Lease), unless it is leased. MaxAge 0 turns retention off.
+// Flowfiles queued before retention was set count as committed at At.
+type SetPortRetention struct {
+	ID     string `json:"id"`
+	MaxAge int64  `json:"maxAge"`
+	At     int64  `json:"at"`
+	Actor  string `json:"actor"`
+}
+
+// ExpireFlows removes, from the head of an input port's queue, up to Max
+// unleased flowfiles older than the port's MaxAge at At (level 5). The
+// leader proposes it when its replica shows expired flowfiles; applying it
+// when nothing is expired changes nothing.
+type ExpireFlows struct {
+	Port string `json:"port"`
+	Max  int64  `json:"max"`
+	At   int64  `json:"at"`
+}

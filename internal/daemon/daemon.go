@@ -293,6 +293,7 @@ func Start(cfg Config, log *slog.Logger) (*Server, error) {
 	bctx, stopBackups := context.WithCancel(context.Background())
 	s.stopBackups = stopBackups
 	go bk.Run(bctx)
+	go rel.RunRetention(bctx)
 	if managed {
 		go seedSecurity(bctx, node, cfg.InitialAdmin, cfg.NodeIdentities, log)
 		go rotateKeys(bctx, node, st, cfg.TokenKeyRotation, log)

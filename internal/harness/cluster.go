@@ -336,6 +336,18 @@ func (c *Cluster) MustLeader() *Node {
 	return n
 }
 
+// Others lists the cluster's nodes other than n, in order (the followers,
+// when n is the leader).
+func (c *Cluster) Others(n *Node) []*Node {
+	var out []*Node
+	for _, m := range c.Nodes {
+		if m != n {
+			out = append(out, m)
+		}
+	}
+	return out
+}
+
 // WaitConverged waits until every running node answers, knows the same
 // leader, and has applied the same index with the same state hash, and
 // returns that hash.

@@ -11,6 +11,8 @@ type PortStats struct {
 	QueuedBytes    int64
 	Leased         int64
 	Staging        int
+	// Expired counts the flowfiles retention removed (replicated).
+	Expired int64
 	// In counts flowfiles and bytes committed by pushes through this node;
 	// Out those acknowledged by pulls through it.
 	FlowFilesIn, BytesIn   uint64
@@ -36,6 +38,8 @@ var (
 		"Flowfiles handed to a pull that has not confirmed them yet.", []string{"port", "kind"}, nil)
 	descStaging = prometheus.NewDesc("weir_s2s_staging_transactions",
 		"Pushes to an input port staged but neither committed nor dropped.", []string{"port", "kind"}, nil)
+	descExpired = prometheus.NewDesc("weir_s2s_expired_flowfiles_total",
+		"Flowfiles removed from a site-to-site queue because they outlived the port's retention age (the same on every node).", []string{"port", "kind"}, nil)
 	descFlowFiles = prometheus.NewDesc("weir_s2s_flowfiles_total",
 		"Flowfiles committed by pushes (in) and confirmed by pulls (out) through this node.", []string{"port", "direction"}, nil)
 	descBytes = prometheus.NewDesc("weir_s2s_bytes_total",
@@ -47,7 +51,7 @@ var (
 type portCollector struct{ p Ports }
 
 func (c *portCollector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{descQueued, descQueuedBytes, descLeased, descStaging, descFlowFiles, descBytes, descOutcomes} {
+	for _, d := range []*prometheus.Desc{descQueued, descQueuedBytes, descLeased, descStaging, descExpired, descFlowFiles, descBytes, descOutcomes} {
 		ch <- d
 	}
 }
@@ -61,6 +65,7 @@ func (c *portCollector) Collect(ch chan<- prometheus.Metric) {
 		g(descQueuedBytes, float64(s.QueuedBytes))
 		g(descLeased, float64(s.Leased))
 		g(descStaging, float64(s.Staging))
+		ch <- prometheus.MustNewConstMetric(descExpired, prometheus.CounterValue, float64(s.Expired), s.Name, s.Kind)
 		cnt := func(d *prometheus.Desc, v uint64, label string) {
 			ch <- prometheus.MustNewConstMetric(d, prometheus.CounterValue, float64(v), s.Name, label)
 		}

@@ -287,7 +287,7 @@ func (r *s2sRun) step() {
 	d := r.cur
 	v := viewOf(r.t, d)
 	var c command.Command
-	switch op := g.pick(16); op {
+	switch op := g.pick(18); op {
 	case 0, 1:
 		cp := &command.CreatePort{ID: g.from(s2sPortIDs), Name: g.from(s2sNames), Kind: g.from(s2sKinds), At: r.at()}
 		if g.u8() >= 0x80 {
@@ -361,6 +361,14 @@ func (r *s2sRun) step() {
 			return
 		}
 		c = &command.DropTx{Tx: "t1", At: r.clock}
+	case 16:
+		age := int64(g.u8() % 8)
+		if g.u8() >= 0xF0 {
+			age = g.odd()
+		}
+		c = &command.SetPortRetention{ID: g.from(s2sPortIDs), MaxAge: age, At: r.at()}
+	case 17:
+		c = &command.ExpireFlows{Port: g.from(s2sPortIDs), Max: s2sCounts[g.pick(len(s2sCounts))], At: r.at()}
 	}
 	data, err := command.Encode(c)
 	if err != nil {

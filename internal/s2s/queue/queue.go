@@ -57,6 +57,12 @@ const (
 // mid-push. Apply drops it when a later StageChunk is older by this much.
 const StaleStaging = int64(10 * 60 * 1000)
 
+// LeaseExpireMax bounds the flowfiles a CommitTx or a Lease expires from
+// the head of a queue with retention before it runs (the leader's
+// ExpireFlows takes the rest): part of what those commands mean at level
+// 5, so never change it.
+const LeaseExpireMax = 1000
+
 // SoftLimitPercent of a queue's bound answers commits with back-pressure
 // ({14}, "transaction finished, back off").
 const SoftLimitPercent = 80
@@ -71,8 +77,14 @@ type Port struct {
 	Enabled      bool   `json:"enabled"`
 	MaxFlowFiles int64  `json:"maxFlowFiles,omitempty"`
 	MaxBytes     int64  `json:"maxBytes,omitempty"`
-	Created      int64  `json:"created"`
-	Modified     int64  `json:"modified"`
+	// MaxAge (ms) expires an input port's flowfiles that long after their
+	// commit (SetPortRetention, level 5); 0 = kept until pulled.
+	MaxAge int64 `json:"maxAge,omitempty"`
+	// AgeSince is when retention was first set: flowfiles committed
+	// before it carry no commit time and count as committed then.
+	AgeSince int64 `json:"ageSince,omitempty"`
+	Created  int64 `json:"created"`
+	Modified int64 `json:"modified"`
 }
 
 // Stats describe one queue (kept by Apply as it writes).
@@ -81,6 +93,8 @@ type Stats struct {
 	Count   int64  `json:"count"`
 	Bytes   int64  `json:"bytes"`
 	Leased  int64  `json:"leased"`
+	// Expired counts the flowfiles retention removed, ever.
+	Expired int64 `json:"expired,omitempty"`
 }
 
 // Flow is a queued flowfile: where its packet is in its push transaction's
@@ -117,6 +131,9 @@ type stagedRec struct {
 
 type txRec struct {
 	Remaining int64 `json:"remaining"`
+	// At is the commit time, kept for ports that ever had retention set
+	// (level 5): builds before level 5 wrote none.
+	At int64 `json:"at,omitempty"`
 }
 
 type leaseRec struct {
@@ -219,7 +236,9 @@ func unknownTx(tx string) *model.Error {
 
 // Handles reports whether c is a site-to-site command (applied by Apply).
 func Handles(c command.Command) bool {
-	return c.Type() >= command.TypeCreatePort && c.Type() <= command.TypeRelease
+	t := c.Type()
+	return (t >= command.TypeCreatePort && t <= command.TypeRelease) ||
+		t == command.TypeSetPortRetention || t == command.TypeExpireFlows
 }
 
 // Apply applies one site-to-site command in the store's write
@@ -246,6 +265,10 @@ func Apply(btx *bolt.Tx, c command.Command) (any, error) {
 		return nil, w.ack(c)
 	case *command.Release:
 		return nil, w.release(c.Tx)
+	case *command.SetPortRetention:
+		return w.setRetention(c)
+	case *command.ExpireFlows:
+		return w.expireFlows(c)
 	}
 	return nil, model.Invalid(fmt.Sprintf("command %s is not a site-to-site command", c.Type()))
 }
@@ -645,6 +668,10 @@ func (w wtx) commitTx(c *command.CommitTx) (any, error) {
 	if err != nil {
 		return nil, err
 	}
+	// Expired flowfiles do not count against the bounds.
+	if _, err := w.expireHead(p, c.At, LeaseExpireMax); err != nil {
+		return nil, err
+	}
 	st, err := w.stats(p.ID)
 	if err != nil {
 		return nil, err
@@ -681,7 +708,11 @@ func (w wtx) commitTx(c *command.CommitTx) (any, error) {
 		return res, w.deletePrefixed(tChunks, c.Tx)
 	}
 	res.Backoff = above(st.Count, p.MaxFlowFiles) || above(st.Bytes, p.MaxBytes)
-	return res, put(w.b(tTxs), []byte(c.Tx), txRec{Remaining: c.Count})
+	t := txRec{Remaining: c.Count}
+	if p.AgeSince != 0 {
+		t.At = c.At
+	}
+	return res, put(w.b(tTxs), []byte(c.Tx), t)
 }
 
 // above reports v over SoftLimitPercent of bound (when bounded), without
@@ -724,6 +755,14 @@ func (w wtx) lease(c *command.Lease) (any, error) {
 	// live one acks, releases or expires.
 	if busy, err := w.queueLeased(p.From); err != nil || busy {
 		return LeaseResult{}, err
+	}
+	// Never hand out what retention has expired.
+	if in, ok, err := w.port(p.From); err != nil {
+		return nil, err
+	} else if ok {
+		if _, err := w.expireHead(in, c.At, LeaseExpireMax); err != nil {
+			return nil, err
+		}
 	}
 	st, err := w.stats(p.From)
 	if err != nil {
@@ -892,4 +931,121 @@ func (w wtx) ack(c *command.Ack) error {
 func (w wtx) release(tx string) error {
 	_, err := w.endLease(tx, false)
 	return err
+}
+
+// ---- retention
+
+func (w wtx) setRetention(c *command.SetPortRetention) (any, error) {
+	if c.MaxAge < 0 {
+		return nil, model.Invalid("A retention age cannot be negative.")
+	}
+	p, ok, err := w.port(c.ID)
+	if err != nil {
+		return nil, err
+	}
+	if !ok {
+		return nil, unknownPort(c.ID)
+	}
+	if p.Kind != command.PortInput {
+		return nil, model.Invalid(fmt.Sprintf("Port '%s' is an output port: retention is set on the input port whose queue it hands out.", p.Name))
+	}
+	p.MaxAge = c.MaxAge
+	if p.AgeSince == 0 {
+		p.AgeSince = c.At
+	}
+	p.Modified = c.At
+	return p, put(w.b(tPorts), []byte(p.ID), p)
+}
+
+// ExpireResult is what ExpireFlows answers.
+type ExpireResult struct {
+	Expired int64 `json:"expired"`
+}
+
+func (w wtx) expireFlows(c *command.ExpireFlows) (any, error) {
+	p, ok, err := w.port(c.Port)
+	if err != nil {
+		return nil, err
+	}
+	if !ok || p.Kind != command.PortInput {
+		return nil, unknownPort(c.Port)
+	}
+	n, err := w.expireHead(p, c.At, c.Max)
+	return ExpireResult{Expired: n}, err
+}
+
+// expireHead removes up to max unleased flowfiles from the head of input
+// port p's queue whose commit is at least p.MaxAge before at.
+func (w wtx) expireHead(p Port, at, max int64) (int64, error) {
+	gone, err := expiredHead(w.tx, p, at, max)
+	if err != nil || len(gone) == 0 {
+		return 0, err
+	}
+	var size int64
+	for _, g := range gone {
+		if err := w.b(tFlows).Delete(g.key); err != nil {
+			return 0, err
+		}
+		if err := w.flowGone(g.tx); err != nil {
+			return 0, err
+		}
+		size += g.size
+	}
+	st, err := w.stats(p.ID)
+	if err != nil {
+		return 0, err
+	}
+	n := int64(len(gone))
+	st.Count -= n
+	st.Bytes -= size
+	st.Expired += n
+	return n, put(w.b(tQueues), []byte(p.ID), st)
+}
+
+type expiredFlow struct {
+	key  []byte
+	tx   string
+	size int64
+}
+
+// expiredHead lists, in queue order, up to max unleased flowfiles at the
+// head of input port p's queue that retention expires at time at. It
+// stops at the first unleased flowfile that is younger: commit times come
+// from the proposers' clocks and may step back a little across a leader
+// change, and order wins. Leased flowfiles are left to their pull.
+func expiredHead(btx *bolt.Tx, p Port, at, max int64) ([]expiredFlow, error) {
+	if p.MaxAge <= 0 || max <= 0 {
+		return nil, nil
+	}
+	cutoff := at - p.MaxAge
+	pre := key(p.ID)
+	var gone []expiredFlow
+	committed := map[string]int64{}
+	fc := btx.Bucket(tFlows).Cursor()
+	for k, v := fc.Seek(pre); k != nil && bytes.HasPrefix(k, pre) && int64(len(gone)) < max; k, v = fc.Next() {
+		f, err := decodeFlow(v)
+		if err != nil {
+			return nil, err
+		}
+		if f.Lease != "" {
+			continue
+		}
+		t, ok := committed[f.Tx]
+		if !ok {
+			var r txRec
+			if _, err := get(btx.Bucket(tTxs), []byte(f.Tx), &r); err != nil {
+				return nil, err
+			}
+			t = r.At
+			if t == 0 {
+				t = p.AgeSince
+			}
+			committed[f.Tx] = t
+		}
+		if t > cutoff {
+			break
+		}
+		gone = append(gone, expiredFlow{key: bytes.Clone(k), tx: f.Tx, size: f.Size})
+	}
+	return gone, nil
 }

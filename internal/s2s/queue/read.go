@@ -115,3 +115,10 @@ func LiveLease(btx *bolt.Tx, queue string) (tx string, expires int64, ok bool, e
 	})
 	return tx, expires, ok, err
 }
+
+// Expirable reports whether retention expires anything at the head of
+// input port p's queue at time at (an ExpireFlows would remove something).
+func Expirable(btx *bolt.Tx, p Port, at int64) (bool, error) {
+	gone, err := expiredHead(btx, p, at, 1)
+	return len(gone) > 0, err
+}

@@ -1,6 +1,7 @@
 package relay
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"io"
@@ -19,9 +20,9 @@ import (
 // AdminPath is where ports are configured:
 //
 //	GET    /weir-api/ports            ports with their queues (any node)
-//	POST   /weir-api/ports            create {name, kind, from, comments, maxFlowFiles, maxBytes}
+//	POST   /weir-api/ports            create {name, kind, from, comments, maxFlowFiles, maxBytes, maxAge}
 //	GET    /weir-api/ports/{id}       one port
-//	PUT    /weir-api/ports/{id}       change {enabled, comments, maxFlowFiles, maxBytes}
+//	PUT    /weir-api/ports/{id}       change {enabled, comments, maxFlowFiles, maxBytes, maxAge}
 //	DELETE /weir-api/ports/{id}       delete (?force=true drops queued flowfiles)
 //
 // Writes are replicated commands, proposed from whichever node gets them;
@@ -37,6 +38,9 @@ type CreateRequest struct {
 	Comments     string `json:"comments,omitempty"`
 	MaxFlowFiles int64  `json:"maxFlowFiles,omitempty"`
 	MaxBytes     int64  `json:"maxBytes,omitempty"`
+	// MaxAge (milliseconds, input ports) expires flowfiles that long
+	// after their push committed; 0 keeps them until pulled.
+	MaxAge int64 `json:"maxAge,omitempty"`
 }
 
 // UpdateRequest changes the fields it sets.
@@ -45,6 +49,7 @@ type UpdateRequest struct {
 	Comments     *string `json:"comments,omitempty"`
 	MaxFlowFiles *int64  `json:"maxFlowFiles,omitempty"`
 	MaxBytes     *int64  `json:"maxBytes,omitempty"`
+	MaxAge       *int64  `json:"maxAge,omitempty"`
 }
 
 // Routes adds the admin API to mux. actor names who made a request.
@@ -89,6 +94,10 @@ func (r *Relay) Routes(mux *http.ServeMux, actor func(*http.Request) string) {
 			writeError(w, model.Invalid("A port needs a name."))
 			return
 		}
+		if cr.MaxAge < 0 || (cr.MaxAge > 0 && cr.Kind != command.PortInput) {
+			writeError(w, model.Invalid("maxAge is a number of milliseconds, for input ports."))
+			return
+		}
 		if cr.From != "" {
 			if err := r.c.ReadBarrier(req.Context()); err != nil {
 				writeError(w, err)
@@ -106,6 +115,19 @@ func (r *Relay) Routes(mux *http.ServeMux, actor func(*http.Request) string) {
 			writeError(w, err)
 			return
 		}
+		if cr.MaxAge > 0 {
+			// Retention is its own command (level 5): a cluster with a
+			// voter on an older build refuses it, and the port, new and
+			// unknown to anyone, goes again rather than stay without it.
+			ret := &command.SetPortRetention{ID: p.ID, MaxAge: cr.MaxAge, At: cmd.At, Actor: cmd.Actor}
+			if err := r.c.ProposeAnywhere(req.Context(), ret, &p); err != nil {
+				if derr := r.c.ProposeAnywhere(context.WithoutCancel(req.Context()), &command.DeletePort{ID: p.ID, Actor: cmd.Actor}, nil); derr != nil {
+					r.opt.Log.Warn("site-to-site port created without its retention, and not deleted", "port", p.Name, "err", derr)
+				}
+				writeError(w, err)
+				return
+			}
+		}
 		w.Header().Set("Location", AdminPath+"/"+p.ID)
 		writeJSON(w, http.StatusCreated, p)
 	})
@@ -118,9 +140,22 @@ func (r *Relay) Routes(mux *http.ServeMux, actor func(*http.Request) string) {
 		var p queue.Port
 		cmd := &command.UpdatePort{ID: req.PathValue("id"), Enabled: ur.Enabled, Comments: ur.Comments,
 			MaxFlowFiles: ur.MaxFlowFiles, MaxBytes: ur.MaxBytes, At: r.now(), Actor: actor(req)}
-		if err := r.c.ProposeAnywhere(req.Context(), cmd, &p); err != nil {
-			writeError(w, err)
+		if ur.MaxAge != nil && *ur.MaxAge < 0 {
+			writeError(w, model.Invalid("maxAge is a number of milliseconds, 0 for no retention."))
 			return
+		}
+		if ur.Enabled != nil || ur.Comments != nil || ur.MaxFlowFiles != nil || ur.MaxBytes != nil || ur.MaxAge == nil {
+			if err := r.c.ProposeAnywhere(req.Context(), cmd, &p); err != nil {
+				writeError(w, err)
+				return
+			}
+		}
+		if ur.MaxAge != nil {
+			ret := &command.SetPortRetention{ID: cmd.ID, MaxAge: *ur.MaxAge, At: cmd.At, Actor: cmd.Actor}
+			if err := r.c.ProposeAnywhere(req.Context(), ret, &p); err != nil {
+				writeError(w, err)
+				return
+			}
 		}
 		writeJSON(w, http.StatusOK, p)
 	})

@@ -39,6 +39,9 @@ type Cluster interface {
 	ReadBarrier(ctx context.Context) error
 	// LiveMembers names the members that answer (this node included).
 	LiveMembers() map[string]bool
+	// IsLeader reports whether this node leads: only the leader proposes
+	// the expiry of flowfiles past their port's retention.
+	IsLeader() bool
 }
 
 // Options configure a Relay; zero fields take defaults.
@@ -63,6 +66,10 @@ type Options struct {
 	// or failed disk refuses pushes as "destination full", so clients try
 	// another node, instead of filling the disk.
 	Admit func(n int64) (release func(), err error)
+	// ExpireEvery is how often the leader looks for flowfiles past their
+	// port's retention age (default 1 s; pulls never get expired ones,
+	// since each lease expires the head of its queue first).
+	ExpireEvery time.Duration
 	// Self is this node's public API URL, listed as a peer when the member
 	// table does not have it yet.
 	Self string
@@ -146,6 +153,9 @@ func New(c Cluster, st *store.Store, opt Options) *Relay {
 	if opt.MaxStaging <= 0 {
 		opt.MaxStaging = 64
 	}
+	if opt.ExpireEvery <= 0 {
+		opt.ExpireEvery = time.Second
+	}
 	return &Relay{c: c, st: st, opt: opt, staging: make(chan struct{}, opt.MaxStaging)}
 }
 
@@ -212,6 +222,8 @@ type PortStatus struct {
 	Leased      int64 `json:"leased"`
 	// Staging counts an input port's pushes not yet committed or dropped.
 	Staging int `json:"staging"`
+	// Expired counts the flowfiles retention removed from the queue.
+	Expired int64 `json:"expired"`
 }
 
 // Status lists the ports with the state of the queue each reads or feeds.
@@ -237,7 +249,7 @@ func (r *Relay) Status() ([]PortStatus, error) {
 					return err
 				}
 			}
-			out = append(out, PortStatus{Port: p, Queued: s.Count, QueuedBytes: s.Bytes, Leased: s.Leased, Staging: staging})
+			out = append(out, PortStatus{Port: p, Queued: s.Count, QueuedBytes: s.Bytes, Leased: s.Leased, Staging: staging, Expired: s.Expired})
 		}
 		return nil
 	})

@@ -28,6 +28,7 @@ type twin struct {
 	idx              uint64
 	pending          []store.Entry
 	barriers         int
+	leading          bool
 }
 
 var _ Cluster = (*twin)(nil)
@@ -85,6 +86,12 @@ func (tw *twin) ReadBarrier(context.Context) error {
 }
 
 func (tw *twin) LiveMembers() map[string]bool { return map[string]bool{} }
+
+func (tw *twin) IsLeader() bool {
+	tw.mu.Lock()
+	defer tw.mu.Unlock()
+	return tw.leading
+}
 
 func (tw *twin) barrierCount() int {
 	tw.mu.Lock()

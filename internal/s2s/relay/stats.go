@@ -48,7 +48,7 @@ func (r *Relay) PortStats() []metrics.PortStats {
 	out := make([]metrics.PortStats, 0, len(ps))
 	for _, p := range ps {
 		s := metrics.PortStats{ID: p.ID, Name: p.Name, Kind: p.Kind, Queued: p.Queued, QueuedBytes: p.QueuedBytes,
-			Leased: p.Leased, Staging: p.Staging, Outcomes: map[string]uint64{}}
+			Leased: p.Leased, Staging: p.Staging, Expired: p.Expired, Outcomes: map[string]uint64{}}
 		if c := r.stats.ports[p.ID]; c != nil {
 			if p.Kind == "input" {
 				s.FlowFilesIn, s.BytesIn = c.flowFiles, c.bytes

@@ -27,7 +27,7 @@
 //   - report.go: the markdown table.
 //   - nats.go: a nats-server cluster with JetStream (the S2S reference).
 //   - s2s.go: QueueSystem, pushing and pulling batches of flowfiles through
-//     Weir's site-to-site relay (internal/s2s/client) or a JetStream stream
+//     Weir's site-to-site relay (package sitetosite) or a JetStream stream
 //     with a durable pull consumer (nats.go).
 //   - s2smeasure.go: the relay against JetStream (`weirbench s2s`):
 //     closed-loop push, drain-time pull, open-loop push latency.

@@ -15,9 +15,9 @@ import (
 	"github.com/nats-io/nats.go"
 
 	"github.com/weir-nifi/weir/internal/adminauth"
-	"github.com/weir-nifi/weir/internal/s2s/client"
 	"github.com/weir-nifi/weir/internal/s2s/queue"
 	"github.com/weir-nifi/weir/internal/s2s/relay"
+	"github.com/weir-nifi/weir/sitetosite"
 )
 
 // A QueueSystem is a replicated queue the site-to-site measurements push
@@ -62,7 +62,7 @@ type WeirS2S struct {
 	// empty answer costs a Raft round trip).
 	EmptyPause time.Duration
 	hc         *http.Client
-	clients    []*client.Client
+	clients    []*sitetosite.Client
 }
 
 // StartWeirS2S starts a 3-node Weir cluster with the given extra flags
@@ -74,7 +74,7 @@ func (e *Env) StartWeirS2S(ctx context.Context, label string, nodes int, args ..
 	}
 	w := &WeirS2S{Cluster: c, Label: label, EmptyPause: 10 * time.Millisecond, hc: NewHTTPClient(64, 120*time.Second)}
 	for _, n := range c.Nodes {
-		w.clients = append(w.clients, &client.Client{URL: n.API, HTTP: w.hc})
+		w.clients = append(w.clients, &sitetosite.Client{URL: n.API, HTTP: w.hc})
 	}
 	l, err := c.Leader()
 	if err != nil {
@@ -135,9 +135,9 @@ func createPort(ctx context.Context, n *WeirNode, cr relay.CreateRequest) (strin
 func (w *WeirS2S) Name() string { return w.Label }
 
 func (w *WeirS2S) Push(ctx context.Context, c int, files []QueueFile) error {
-	ffs := make([]client.FlowFile, len(files))
+	ffs := make([]sitetosite.FlowFile, len(files))
 	for i, f := range files {
-		ffs[i] = client.FlowFile{Attributes: map[string]string{"filename": f.Name}, Content: f.Content}
+		ffs[i] = sitetosite.FlowFile{Attributes: map[string]string{"filename": f.Name}, Content: f.Content}
 	}
 	_, err := w.clients[c%len(w.clients)].Send(ctx, w.In, ffs)
 	return err
@@ -147,7 +147,7 @@ func (w *WeirS2S) Pull(ctx context.Context, c, max int, maxBytes int64) (int, in
 	cl := *w.clients[c%len(w.clients)]
 	cl.BatchCount, cl.BatchBytes = max, maxBytes
 	var size int64
-	n, err := cl.Receive(ctx, w.Out, func(fs []client.FlowFile) error {
+	n, err := cl.Receive(ctx, w.Out, func(fs []sitetosite.FlowFile) error {
 		for _, f := range fs {
 			size += int64(len(f.Content))
 		}

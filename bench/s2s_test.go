@@ -13,7 +13,7 @@ import (
 
 	"github.com/nats-io/nats.go"
 
-	"github.com/weir-nifi/weir/internal/s2s/client"
+	"github.com/weir-nifi/weir/sitetosite"
 )
 
 // needNATS skips without nats-server, except in CI (CI=true), where the
@@ -51,11 +51,11 @@ func TestS2SPushPullWeir(t *testing.T) {
 	if err := w.Push(ctx, 0, files); err != nil {
 		t.Fatal(err)
 	}
-	var got []client.FlowFile
+	var got []sitetosite.FlowFile
 	deadline := time.Now().Add(30 * time.Second)
 	for len(got) < len(files) && time.Now().Before(deadline) {
 		cl := *w.clients[1]
-		if _, err := cl.Receive(ctx, w.Out, func(fs []client.FlowFile) error {
+		if _, err := cl.Receive(ctx, w.Out, func(fs []sitetosite.FlowFile) error {
 			got = append(got, fs...)
 			return nil
 		}); err != nil {

@@ -7,8 +7,8 @@ import (
 	"testing"
 
 	"github.com/weir-nifi/weir/internal/harness"
-	"github.com/weir-nifi/weir/internal/s2s/client"
 	"github.com/weir-nifi/weir/internal/s2s/relay"
+	"github.com/weir-nifi/weir/sitetosite"
 )
 
 // TestS2SPortCLI configures ports with `weir port` as an operator would:
@@ -53,8 +53,8 @@ func TestS2SPortCLI(t *testing.T) {
 		t.Fatalf("output port not fed from ingest: %+v", ps)
 	}
 
-	cl := &client.Client{URL: n.API}
-	ff := []client.FlowFile{{Attributes: map[string]string{"k": "v"}, Content: []byte("x")}}
+	cl := &sitetosite.Client{URL: n.API}
+	ff := []sitetosite.FlowFile{{Attributes: map[string]string{"k": "v"}, Content: []byte("x")}}
 	run("port", "disable", ids["ingest"])
 	if _, err := cl.Send(context.Background(), ids["ingest"], ff); err == nil || !strings.Contains(err.Error(), "response code 201") {
 		t.Fatalf("push to a disabled port: %v", err)

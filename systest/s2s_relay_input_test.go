@@ -16,8 +16,8 @@ import (
 
 	"github.com/weir-nifi/weir/internal/harness"
 	"github.com/weir-nifi/weir/internal/metrics"
-	"github.com/weir-nifi/weir/internal/s2s/client"
 	"github.com/weir-nifi/weir/internal/s2s/relay"
+	"github.com/weir-nifi/weir/sitetosite"
 )
 
 // s2sStatus returns the ports as a node reports them.
@@ -187,9 +187,9 @@ func TestS2SRelayBadInput(t *testing.T) {
 		t.Errorf("pull with a wrong checksum: %d %s", status, body)
 	}
 	s2sSettled(t, c, 1)
-	cl := &client.Client{URL: c.Nodes[2].API}
-	var got []client.FlowFile
-	if k, err := cl.Receive(context.Background(), out, func(fs []client.FlowFile) error { got = fs; return nil }); err != nil || k != 1 || string(got[0].Content) != "hi" {
+	cl := &sitetosite.Client{URL: c.Nodes[2].API}
+	var got []sitetosite.FlowFile
+	if k, err := cl.Receive(context.Background(), out, func(fs []sitetosite.FlowFile) error { got = fs; return nil }); err != nil || k != 1 || string(got[0].Content) != "hi" {
 		t.Fatalf("pull after refusals: %d %v %+v", k, err, got)
 	}
 	s2sSettled(t, c, 0)
@@ -277,16 +277,16 @@ func TestS2SRelayLargeFlowFile(t *testing.T) {
 	}()
 
 	sum := sha256.New()
-	ff := client.FlowFile{Attributes: map[string]string{"filename": "big.bin"}, Reader: &genReader{n: size, h: sum}, Size: size}
+	ff := sitetosite.FlowFile{Attributes: map[string]string{"filename": "big.bin"}, Reader: &genReader{n: size, h: sum}, Size: size}
 	t0 := time.Now()
-	if _, err := (&client.Client{URL: others[0].API, HTTP: &http.Client{Timeout: 5 * time.Minute}}).Send(context.Background(), in, []client.FlowFile{ff}); err != nil {
+	if _, err := (&sitetosite.Client{URL: others[0].API, HTTP: &http.Client{Timeout: 5 * time.Minute}}).Send(context.Background(), in, []sitetosite.FlowFile{ff}); err != nil {
 		t.Fatalf("push 100 MiB: %v", err)
 	}
 	pushed := time.Since(t0)
 	want := sum.Sum(nil)
 	t1 := time.Now()
 	var got []byte
-	k, err := (&client.Client{URL: others[1].API, HTTP: &http.Client{Timeout: 5 * time.Minute}}).Receive(context.Background(), out, func(fs []client.FlowFile) error {
+	k, err := (&sitetosite.Client{URL: others[1].API, HTTP: &http.Client{Timeout: 5 * time.Minute}}).Receive(context.Background(), out, func(fs []sitetosite.FlowFile) error {
 		if len(fs) == 1 {
 			h := sha256.Sum256(fs[0].Content)
 			got = h[:]
@@ -326,7 +326,7 @@ func TestS2SPeers(t *testing.T) {
 	c := harness.StartCluster(t, harness.ClusterOptions{N: 3, Zones: zones3})
 	c.MustLeader()
 	peersOf := func(n *harness.Node) map[string]string {
-		ps, err := (&client.Client{URL: n.API}).Peers(context.Background())
+		ps, err := (&sitetosite.Client{URL: n.API}).Peers(context.Background())
 		if err != nil {
 			t.Fatalf("peers from %s: %v", n.Opts.ID, err)
 		}

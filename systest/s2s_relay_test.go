@@ -15,9 +15,9 @@ import (
 	"time"
 
 	"github.com/weir-nifi/weir/internal/harness"
-	"github.com/weir-nifi/weir/internal/s2s/client"
 	"github.com/weir-nifi/weir/internal/s2s/queue"
 	"github.com/weir-nifi/weir/internal/s2s/relay"
+	"github.com/weir-nifi/weir/sitetosite"
 )
 
 // s2sPorts creates an input port "in" and an output port "out" fed from it
@@ -50,7 +50,7 @@ type sent struct {
 
 // s2sFile makes flowfile seq of pusher p: attributes with unicode, content
 // of a size drawn from r (empty ones included), and its record.
-func s2sFile(r *rand.Rand, p, seq int, big bool) (client.FlowFile, sent) {
+func s2sFile(r *rand.Rand, p, seq int, big bool) (sitetosite.FlowFile, sent) {
 	size := []int{0, 1, 100, 4 << 10, 64 << 10}[r.IntN(5)]
 	if big {
 		size = 3<<20 + r.IntN(1<<20)
@@ -59,7 +59,7 @@ func s2sFile(r *rand.Rand, p, seq int, big bool) (client.FlowFile, sent) {
 	for i := range content {
 		content[i] = byte(r.Uint32())
 	}
-	f := client.FlowFile{Attributes: map[string]string{
+	f := sitetosite.FlowFile{Attributes: map[string]string{
 		"pusher": strconv.Itoa(p), "seq": strconv.Itoa(seq), "filename": fmt.Sprintf("f-%d-%d", p, seq),
 		"note": "Grüße, 流量, ✓",
 	}, Content: content}
@@ -103,7 +103,7 @@ func TestS2SRelayFaults(t *testing.T) {
 			r := rand.New(rand.NewPCG(uint64(p), 7))
 			seq := 0
 			for ctx.Err() == nil {
-				var files []client.FlowFile
+				var files []sitetosite.FlowFile
 				var recs []sent
 				for range 1 + r.IntN(5) {
 					f, rec := s2sFile(r, p, seq, r.IntN(40) == 0)
@@ -115,7 +115,7 @@ func TestS2SRelayFaults(t *testing.T) {
 				// have been stored (a duplicate later), never lost.
 				for attempt := 0; ctx.Err() == nil; attempt++ {
 					n := c.Nodes[(p+attempt)%len(c.Nodes)]
-					cl := &client.Client{URL: n.API, Compress: attempt%2 == 0, HTTP: &http.Client{Timeout: 30 * time.Second}}
+					cl := &sitetosite.Client{URL: n.API, Compress: attempt%2 == 0, HTTP: &http.Client{Timeout: 30 * time.Second}}
 					if _, err := cl.Send(ctx, in, files); err != nil {
 						pushErrs.Add(1)
 						time.Sleep(100 * time.Millisecond)
@@ -207,9 +207,9 @@ func TestS2SRelayFaults(t *testing.T) {
 			t.Fatalf("pulls did not drain the queue: %+v", s2sStatus(t, c, c.Nodes[0])["in"])
 		}
 		n := c.Nodes[i%len(c.Nodes)]
-		cl := &client.Client{URL: n.API, Compress: i%2 == 1, BatchCount: 7, HTTP: &http.Client{Timeout: 30 * time.Second}}
-		var batch []client.FlowFile
-		k, err := cl.Receive(pctx, out, func(fs []client.FlowFile) error {
+		cl := &sitetosite.Client{URL: n.API, Compress: i%2 == 1, BatchCount: 7, HTTP: &http.Client{Timeout: 30 * time.Second}}
+		var batch []sitetosite.FlowFile
+		k, err := cl.Receive(pctx, out, func(fs []sitetosite.FlowFile) error {
 			if !cancelled && len(fs) > 0 {
 				cancelled = true
 				return errors.New("refused on purpose")

@@ -9,8 +9,8 @@ import (
 	"time"
 
 	"github.com/weir-nifi/weir/internal/harness"
-	"github.com/weir-nifi/weir/internal/s2s/client"
 	"github.com/weir-nifi/weir/internal/s2s/relay"
+	"github.com/weir-nifi/weir/sitetosite"
 )
 
 // TestS2SRetention: an input port created with `weir port create
@@ -56,11 +56,11 @@ func TestS2SRetention(t *testing.T) {
 
 	push := func(n *harness.Node, tag string, count int) {
 		t.Helper()
-		var ffs []client.FlowFile
+		var ffs []sitetosite.FlowFile
 		for i := range count {
-			ffs = append(ffs, client.FlowFile{Attributes: map[string]string{"tag": tag, "i": strconv.Itoa(i)}, Content: []byte(tag + strconv.Itoa(i))})
+			ffs = append(ffs, sitetosite.FlowFile{Attributes: map[string]string{"tag": tag, "i": strconv.Itoa(i)}, Content: []byte(tag + strconv.Itoa(i))})
 		}
-		cl := &client.Client{URL: n.API}
+		cl := &sitetosite.Client{URL: n.API}
 		if _, err := cl.Send(context.Background(), in.ID, ffs); err != nil {
 			t.Fatalf("push %s through %s: %v", tag, n.Opts.ID, err)
 		}
@@ -96,7 +96,7 @@ func TestS2SRetention(t *testing.T) {
 	// expired ones comes back.
 	push(follower, "fresh", 3)
 	var got []string
-	if _, err := (&client.Client{URL: third.API}).Receive(context.Background(), out.ID, func(ffs []client.FlowFile) error {
+	if _, err := (&sitetosite.Client{URL: third.API}).Receive(context.Background(), out.ID, func(ffs []sitetosite.FlowFile) error {
 		for _, f := range ffs {
 			got = append(got, f.Attributes["tag"]+f.Attributes["i"])
 		}

@@ -14,8 +14,8 @@ import (
 
 	"github.com/weir-nifi/weir/internal/harness"
 	"github.com/weir-nifi/weir/internal/identity"
-	"github.com/weir-nifi/weir/internal/s2s/client"
 	"github.com/weir-nifi/weir/internal/s2s/relay"
+	"github.com/weir-nifi/weir/sitetosite"
 )
 
 // tlsDo sends one request over TLS presenting cert (none if empty) and
@@ -141,12 +141,12 @@ func TestSecuredHTTPS(t *testing.T) {
 	// Site-to-site over the same listener, HTTP/2 as NiFi 2.7+ uses it.
 	in, out := s2sPorts(t, c, follower, relay.CreateRequest{})
 	hc := &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{TLSClientConfig: pki.ClientConfig(nifi), ForceAttemptHTTP2: true}}
-	s2s := &client.Client{URL: follower.API, HTTP: hc}
-	if _, err := s2s.Send(context.Background(), in, []client.FlowFile{{Attributes: map[string]string{"k": "v"}, Content: []byte("secured")}}); err != nil {
+	s2s := &sitetosite.Client{URL: follower.API, HTTP: hc}
+	if _, err := s2s.Send(context.Background(), in, []sitetosite.FlowFile{{Attributes: map[string]string{"k": "v"}, Content: []byte("secured")}}); err != nil {
 		t.Fatalf("push over HTTPS: %v", err)
 	}
-	var got []client.FlowFile
-	if k, err := (&client.Client{URL: leader.API, HTTP: hc}).Receive(context.Background(), out, func(fs []client.FlowFile) error { got = fs; return nil }); err != nil || k != 1 || string(got[0].Content) != "secured" {
+	var got []sitetosite.FlowFile
+	if k, err := (&sitetosite.Client{URL: leader.API, HTTP: hc}).Receive(context.Background(), out, func(fs []sitetosite.FlowFile) error { got = fs; return nil }); err != nil || k != 1 || string(got[0].Content) != "secured" {
 		t.Fatalf("pull over HTTPS: %d %v", k, err)
 	}
 	_, _, resp, err := tlsDo(pki, nifi, http.MethodGet, follower.API+"/nifi-api/site-to-site/peers", "", map[string]string{"x-nifi-site-to-site-protocol-version": "1"})

@@ -1,12 +1,23 @@
-// Package client is a site-to-site client over NiFi's HTTP transport
-// (version 1): it pushes flowfiles to an input port and pulls them from an
-// output port of NiFi or Weir, with the request sequence and headers of
-// NiFi's own SiteToSiteClient (../shared/reference/s2s-protocol.md §4).
+// Package sitetosite is a site-to-site client over NiFi's HTTP transport
+// (version 1, transaction protocol 5) for Go programs: it pushes flowfiles
+// to an input port and pulls them from an output port of NiFi or Weir,
+// with the request sequence and headers of NiFi's own SiteToSiteClient
+// (../shared/reference/s2s-protocol.md §4).
 //
-// This is the transaction layer: one node, one transaction per call. Peer
-// selection, the persisted peer cache and failover across clusters (issue
-// 12) build on it.
-package client
+// Two layers:
+//   - Client talks to one node: one transaction per call (Send, Receive),
+//     plus the controller (Site) and peer list (Peers).
+//   - Remote talks to a cluster, or to an ordered list of clusters (a
+//     primary and its standbys): it picks peers with NiFi's weights,
+//     penalizes the ones that fail, keeps each cluster's peers and port ids
+//     in a cache file (NiFi's format, written atomically) so it works while
+//     every configured URL is down, moves to the next cluster when no peer
+//     of one takes a transaction and back after Config.FailBack, and gives
+//     every flowfile a stable IDAttribute so receivers can drop the
+//     duplicates at-least-once delivery allows.
+//
+// `weir s2s send` and `weir s2s receive` are built on Remote.
+package sitetosite
 
 import (
 	"bytes"

@@ -97,7 +97,7 @@ func NewCluster(t testing.TB, o ClusterOptions) *Cluster {
 		if t.Failed() || os.Getenv("WEIR_DUMP_LOGS") != "" {
 			c.DumpLogs(80)
 		}
-		if t.Failed() {
+		if t.Failed() || os.Getenv("WEIR_KEEP_LOGS") != "" {
 			c.KeepLogs()
 		}
 	})

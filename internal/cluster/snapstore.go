@@ -249,7 +249,7 @@ func (s *snapStore) Open(id string) (*raft.SnapshotMeta, io.ReadCloser, error) {
 	s.mu.Lock()
 	verified := s.verified[id]
 	s.mu.Unlock()
-	return &m.SnapshotMeta, &snapshotFile{File: f, path: path, id: id, verified: verified, snaps: s}, nil
+	return &m.SnapshotMeta, &snapshotFile{File: f, path: path, id: id, index: m.Index, verified: verified, snaps: s}, nil
 }
 
 // newStage starts staging a received snapshot, unless another sink is
@@ -330,7 +330,8 @@ type snapshotFile struct {
 	*os.File
 	path     string
 	id       string
-	verified bool // a sink of this process verified the frame
+	index    uint64 // the Raft index of the snapshot
+	verified bool   // a sink of this process verified the frame
 	snaps    *snapStore
 }
 
@@ -576,6 +577,17 @@ func restoreFile(st *store.Store, sf *snapshotFile, log *slog.Logger) error {
 	}
 	if err != nil {
 		return err
+	}
+	if sf.index != 0 && st.AppliedIndex() != sf.index {
+		// Another cluster's state (a DR standby seeded from its
+		// primary through raft.Restore), or our own whose last entries
+		// were Raft's no-ops: the store stands at the snapshot's Raft
+		// index of this cluster, or it would skip (or wait for) the
+		// wrong entries.
+		log.Info("the restored state's applied index is set to the snapshot's Raft index", "id", sf.id, "frameIndex", st.AppliedIndex(), "raftIndex", sf.index)
+		if err := st.SetAppliedIndex(sf.index); err != nil {
+			return err
+		}
 	}
 	log.Info("restored the store from a snapshot", "id", sf.id, "from", how, "appliedIndex", st.AppliedIndex(), "took", time.Since(t0).Round(time.Millisecond))
 	return nil

@@ -26,7 +26,7 @@ const FormatVersion = 1
 // Level is the command level this build understands: the highest Level of
 // its command types. Nodes record it in the member table (SetNode), and
 // the cluster's level is the lowest among its voters.
-const Level = 5
+const Level = 6
 
 // Type identifies a command.
 type Type uint8
@@ -75,7 +75,11 @@ const (
 	TypeSetPortRetention Type = 32
 	TypeExpireFlows      Type = 33
 
-	maxType = TypeExpireFlows
+	// Level 6: disaster recovery (a standby cluster follows a primary).
+	TypeSetDRRole Type = 34
+	TypeDRApply   Type = 35
+
+	maxType = TypeDRApply
 )
 
 // LastType is the highest command type this build knows: higher ones
@@ -150,6 +154,10 @@ func (t Type) String() string {
 		return "SetPortRetention"
 	case TypeExpireFlows:
 		return "ExpireFlows"
+	case TypeSetDRRole:
+		return "SetDRRole"
+	case TypeDRApply:
+		return "DRApply"
 	}
 	return fmt.Sprintf("Type(%d)", uint8(t))
 }
@@ -290,6 +298,8 @@ func (*Ack) Type() Type              { return TypeAck }
 func (*Release) Type() Type          { return TypeRelease }
 func (*SetPortRetention) Type() Type { return TypeSetPortRetention }
 func (*ExpireFlows) Type() Type      { return TypeExpireFlows }
+func (*SetDRRole) Type() Type        { return TypeSetDRRole }
+func (*DRApply) Type() Type          { return TypeDRApply }
 
 // blobber is a command with a binary payload that travels after its JSON
 // header instead of inside it.
@@ -315,11 +325,13 @@ var ErrUnknown = errors.New("unknown command")
 // LevelOf is the command level a node needs to apply commands of type t
 // (see Level): 1 for the registry and membership, 2 for site-to-site, 3
 // for users, groups and policies, 4 for access tokens, 5 for retention by
-// age.
+// age, 6 for disaster recovery.
 func LevelOf(t Type) int {
 	switch {
 	case newOf(t) == nil:
 		return Level + 1
+	case t >= TypeSetDRRole:
+		return 6
 	case t >= TypeSetPortRetention:
 		return 5
 	case t >= TypeAddSigningKey:
@@ -449,6 +461,10 @@ func newOf(t Type) Command {
 		return &SetPortRetention{}
 	case TypeExpireFlows:
 		return &ExpireFlows{}
+	case TypeSetDRRole:
+		return &SetDRRole{}
+	case TypeDRApply:
+		return &DRApply{}
 	}
 	return nil
 }

@@ -26,6 +26,7 @@ import (
 	"github.com/weir-nifi/weir/internal/backup"
 	"github.com/weir-nifi/weir/internal/cluster"
 	"github.com/weir-nifi/weir/internal/disk"
+	"github.com/weir-nifi/weir/internal/dr"
 	"github.com/weir-nifi/weir/internal/guard"
 	"github.com/weir-nifi/weir/internal/identity"
 	"github.com/weir-nifi/weir/internal/login"
@@ -172,7 +173,9 @@ func Start(cfg Config, log *slog.Logger) (*Server, error) {
 		log.Info("restored state seeded as the new cluster's first snapshot")
 	}
 	svc := registry.New(node, st, registry.Options{Revisions: cfg.Revisions})
-	a := api.New(svc, node, node, api.Options{MaxBody: cfg.MaxBody, Log: log, Disk: dm})
+	// Disaster recovery: a standby (or fenced) cluster refuses writes.
+	drs := dr.New(node, st, dr.Options{Key: key, Self: strings.TrimRight(cfg.Advertise, "/"), DataDir: cfg.DataDir, Log: log})
+	a := api.New(svc, node, gates{node, drs}, api.Options{MaxBody: cfg.MaxBody, Log: log, Disk: dm})
 	// With an initial admin, policies decide every request (package
 	// authz), on the node that executes it: forwarded writes are
 	// authorized by the leader.
@@ -198,11 +201,12 @@ func Start(cfg Config, log *slog.Logger) (*Server, error) {
 	ops.New(node, st, ops.Options{ReadyMaxLag: cfg.ReadyMaxLag, ReadyMaxBehind: cfg.ReadyMaxBehind, Log: log, Disk: dm,
 		Extra: map[string]func() ops.Component{"backup": func() ops.Component {
 			return ops.Component{Status: ops.StatusUp, Details: bk.Report()}
-		}},
+		}, "dr": drs.Health},
 	}).Register(a)
 	a.Handle("GET "+backup.Path, bk.Handler())
 	a.Handle("POST "+backup.Path, bk.TakeHandler())
 	met := metrics.New(node, st, bk, metrics.Options{DataDir: cfg.DataDir})
+	met.Registry().MustRegister(drs.Collector())
 	a.Handle("GET "+metrics.Path, met.Handler())
 
 	root := http.NewServeMux()
@@ -227,12 +231,14 @@ func Start(cfg Config, log *slog.Logger) (*Server, error) {
 	met.RegisterPorts(rel)
 	wmux := http.NewServeMux() // /weir-api: ports, cluster membership, audit
 	wmux.Handle("GET "+audit.Path, aud.Handler())
-	rel.Routes(wmux, func(r *http.Request) string {
+	actor := func(r *http.Request) string {
 		if c, ok := api.CallerFrom(r.Context()); ok {
 			return c.Identity
 		}
 		return "anonymous"
-	})
+	}
+	rel.Routes(wmux, actor)
+	drs.Routes(wmux, actor)
 	root.Handle(api.Base, http.RedirectHandler(api.Base+"/", http.StatusMovedPermanently))
 	node.Routes(wmux)
 	root.Handle("/weir-api/", guarded(wmux))
@@ -294,6 +300,7 @@ func Start(cfg Config, log *slog.Logger) (*Server, error) {
 	s.stopBackups = stopBackups
 	go bk.Run(bctx)
 	go rel.RunRetention(bctx)
+	go drs.Run(bctx)
 	if managed {
 		go seedSecurity(bctx, node, cfg.InitialAdmin, cfg.NodeIdentities, log)
 		go rotateKeys(bctx, node, st, cfg.TokenKeyRotation, log)
@@ -517,6 +524,10 @@ func adminRequest(r *http.Request) bool {
 		return r.Method != http.MethodGet && r.Method != http.MethodHead
 	case p == relay.AdminPath || strings.HasPrefix(p, relay.AdminPath+"/"):
 		return r.Method != http.MethodGet && r.Method != http.MethodHead
+	case p == dr.EntriesPath:
+		return true // the whole log
+	case strings.HasPrefix(p, dr.Path+"/"):
+		return r.Method != http.MethodGet && r.Method != http.MethodHead
 	}
 	return false
 }
@@ -583,4 +594,17 @@ func ownHosts(cfg Config, addr net.Addr) hostSet {
 		}
 	}
 	return h
+}
+
+// gates refuses writes when any of its gates does (maintenance, a disk
+// failure, a DR standby).
+type gates []api.Gate
+
+func (g gates) WritesRefused() error {
+	for _, x := range g {
+		if err := x.WritesRefused(); err != nil {
+			return err
+		}
+	}
+	return nil
 }

@@ -71,6 +71,7 @@ func (s *Store) Apply(entries []Entry) ([]Result, error) {
 				continue
 			}
 			if e.Data != nil {
+				w.index = e.Index
 				v, err := w.apply(e.Data)
 				var me *model.Error
 				switch {
@@ -133,6 +134,8 @@ var errAlreadyApplied = model.Errorf(model.KindInternal, "entry already applied"
 type wtx struct {
 	tx *bolt.Tx
 	tr *tracker
+	// index is the log index of the entry being applied.
+	index uint64
 	// removed is set when a flow is removed (see Store.removals).
 	removed *bool
 }
@@ -156,6 +159,28 @@ func (w wtx) apply(data []byte) (any, error) {
 	// the write halfway through the command.
 	if err := checkArgs(c); err != nil {
 		return nil, err
+	}
+	return w.applyCommand(c, false)
+}
+
+// applyCommand applies a decoded, checked command. fromPrimary is set for
+// a primary's commands that a DR standby applies (DRApply); any other
+// write is refused unless this cluster is a primary.
+func (w wtx) applyCommand(c command.Command, fromPrimary bool) (any, error) {
+	switch c := c.(type) {
+	case *command.SetDRRole:
+		return w.setDRRole(c)
+	case *command.DRApply:
+		return w.drApply(c)
+	}
+	if !fromPrimary && !drLocal(c) {
+		d, err := w.dr()
+		if err != nil {
+			return nil, err
+		}
+		if err := d.WritesRefused(); err != nil {
+			return nil, err
+		}
 	}
 	// Site-to-site ports and queues have tables of their own, outside the
 	// registry's state hash; maintenance (a registry freeze) does not stop

@@ -422,11 +422,48 @@ func (g *fuzzGen) command(t *testing.T, a *Store, typ command.Type) command.Comm
 			Zone: fuzzZones[g.pick(len(fuzzZones))], At: g.i64(), Level: fuzzLevels[g.pick(len(fuzzLevels))]}
 	case command.TypeRemoveNode:
 		return &command.RemoveNode{ID: g.id()}
+	case command.TypeSetDRRole:
+		roles := []string{command.RolePrimary, command.RoleStandby, command.RoleFenced, "", "other"}
+		var primary []string
+		if g.flag() {
+			primary = []string{fuzzAPIURLs[g.pick(len(fuzzAPIURLs))]}
+		}
+		return &command.SetDRRole{Role: roles[g.pick(len(roles))], Epoch: int64(g.pick(4)) - 1, Primary: primary,
+			Index: uint64(g.pick(40)), Reset: g.flag(), At: g.i64(), By: g.actor()}
+	case command.TypeDRApply:
+		// A primary's entries: registry commands (and sometimes member
+		// records, DR commands or bytes that do not decode) at rising
+		// indexes from around the standby's.
+		var idx []uint64
+		var data [][]byte
+		next := uint64(g.pick(20))
+		for n := g.pick(4); n > 0; n-- {
+			next += uint64(1 + g.pick(3))
+			idx = append(idx, next)
+			switch g.pick(8) {
+			case 0:
+				data = append(data, []byte{command.FormatVersion, 99, 0})
+			case 1:
+				data = append(data, fuzzEncode(t, &command.SetNode{ID: g.id(), APIURL: "http://p", Level: 1}))
+			default:
+				data = append(data, fuzzEncode(t, g.command(t, a, command.Type(1+g.pick(int(command.TypeCreateVersion))))))
+			}
+		}
+		c := command.NewDRApply(idx, data, next+uint64(g.pick(2)), g.i64())
+		if g.pick(16) == 0 && len(c.Lens) > 0 {
+			c.Lens[0]++ // a blob that does not match its lengths
+		}
+		return c
 	}
 	panic(fmt.Sprintf("no generator for %s", typ))
 }
 
 func (g *fuzzGen) knownType() command.Type {
+	// DR commands rarely: a standby or fenced role refuses the registry
+	// writes the rest of the run is for.
+	if g.pick(32) == 0 {
+		return []command.Type{command.TypeSetDRRole, command.TypeDRApply}[g.pick(2)]
+	}
 	return command.Type(1 + g.pick(int(command.TypeRemoveNode)))
 }
 

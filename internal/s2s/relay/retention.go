@@ -39,6 +39,14 @@ func (r *Relay) RunRetention(ctx context.Context) {
 // expireOnce proposes ExpireFlows for each input port whose queue head is
 // past its retention age, until none is (or ctx ends).
 func (r *Relay) expireOnce(ctx context.Context) error {
+	var primary bool
+	if err := r.st.Read(func(tx *store.Tx) error {
+		d, err := tx.DR()
+		primary = d.IsPrimary()
+		return err
+	}); err != nil || !primary {
+		return err // a DR standby applies its primary's expiries
+	}
 	ps, err := r.ports()
 	if err != nil {
 		return err

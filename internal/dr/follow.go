@@ -1,0 +1,275 @@
+package dr
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/weir-nifi/weir/internal/adminauth"
+	"github.com/weir-nifi/weir/internal/backup"
+	"github.com/weir-nifi/weir/internal/command"
+	"github.com/weir-nifi/weir/internal/store"
+)
+
+// Wire headers of the entries endpoint.
+const (
+	hdrApplied = "X-Weir-Dr-Applied" // the serving node's applied index
+	hdrLast    = "X-Weir-Dr-Last"    // the last index the answer covers
+)
+
+// errNeedSeed is the primary saying the entries asked for are gone (or
+// were applied under another role): the standby needs a snapshot.
+var errNeedSeed = errors.New("the primary no longer has the entries this standby needs: seeding from its snapshot")
+
+// follow pulls and applies the primary's entries while this node leads a
+// standby.
+func (d *DR) follow(ctx context.Context) {
+	next := 0 // the primary URL to try
+	wait := 200 * time.Millisecond
+	for ctx.Err() == nil {
+		s, err := d.State()
+		if err != nil || s.RoleName() != command.RoleStandby || !d.n.IsLeader() {
+			return
+		}
+		url := strings.TrimRight(s.Primary[next%len(s.Primary)], "/")
+		if s.NeedsSeed {
+			err = d.seed(ctx, url, s)
+		} else {
+			err = d.pull(ctx, url, s)
+		}
+		switch {
+		case err == nil:
+			wait = 200 * time.Millisecond
+			d.setError(nil)
+			continue
+		case errors.Is(err, errNeedSeed):
+			d.opt.Log.Warn("dr: seeding the standby from the primary's snapshot", "primary", url, "reason", err)
+			d.setError(err)
+			if serr := d.seed(ctx, url, s); serr != nil {
+				d.opt.Log.Warn("dr: seed failed", "primary", url, "err", serr)
+				d.setError(serr)
+			} else {
+				continue
+			}
+		case errors.Is(err, errNotStandby):
+			return
+		default:
+			d.opt.Log.Info("dr: cannot follow the primary", "primary", url, "err", err)
+			d.setError(err)
+			next++
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(wait):
+		}
+		wait = min(2*wait, 5*time.Second)
+	}
+}
+
+func (d *DR) request(ctx context.Context, method, url string, body io.Reader) (*http.Response, error) {
+	req, err := http.NewRequestWithContext(ctx, method, url, body)
+	if err != nil {
+		return nil, err
+	}
+	req.Header.Set("Authorization", "Bearer "+adminauth.Token(d.opt.Key))
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	return d.opt.HTTP.Do(req)
+}
+
+// pull fetches the entries after the standby's index and proposes them.
+func (d *DR) pull(ctx context.Context, url string, s store.DRState) error {
+	u := fmt.Sprintf("%s%s?after=%d&maxBytes=%d", url, EntriesPath, s.Index, d.opt.BatchBytes)
+	rctx, cancel := context.WithTimeout(ctx, d.opt.Wait+30*time.Second)
+	defer cancel()
+	resp, err := d.request(rctx, http.MethodGet, u, nil)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	switch resp.StatusCode {
+	case http.StatusOK:
+	case http.StatusGone:
+		return errNeedSeed
+	default:
+		msg, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
+		return fmt.Errorf("%s: %s", resp.Status, strings.TrimSpace(string(msg)))
+	}
+	applied, _ := strconv.ParseUint(resp.Header.Get(hdrApplied), 10, 64)
+	last, _ := strconv.ParseUint(resp.Header.Get(hdrLast), 10, 64)
+	idx, data, err := readEntries(resp.Body)
+	if err != nil {
+		return fmt.Errorf("reading the primary's entries: %w", err)
+	}
+	now := d.opt.Now()
+	d.note(applied, s.Index, now)
+	if last <= s.Index {
+		return nil // nothing new (the primary waited)
+	}
+	// A command this build cannot apply would stop every standby node:
+	// wait for the upgrade instead of proposing it.
+	for i, b := range data {
+		if _, err := command.Decode(b); errors.Is(err, command.ErrUnknown) {
+			return fmt.Errorf("the primary's entry %d needs a newer build on this standby: %w", idx[i], err)
+		}
+	}
+	var res store.DRApplied
+	c := command.NewDRApply(idx, data, last, now.UnixMilli())
+	if err := d.n.ProposeAnywhere(ctx, c, &res); err != nil {
+		return err
+	}
+	d.note(applied, res.Index, d.opt.Now())
+	return nil
+}
+
+// note records the standby's position against the primary's.
+func (d *DR) note(primary, index uint64, now time.Time) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.lag.PrimaryIndex, d.lag.Index, d.lag.LastContact = primary, index, now
+	if index >= primary {
+		d.lag.Entries, d.lag.behindSince = 0, time.Time{}
+		return
+	}
+	d.lag.Entries = primary - index
+	if d.lag.behindSince.IsZero() {
+		d.lag.behindSince = now
+	}
+}
+
+// seed replaces the standby's state with the primary's snapshot (its
+// backup stream), then records that the standby stands at the snapshot's
+// index and removes the primary's member records it brought.
+func (d *DR) seed(ctx context.Context, url string, s store.DRState) error {
+	resp, err := d.request(ctx, http.MethodGet, url+backup.Path, nil)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		msg, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
+		return fmt.Errorf("backup from the primary: %s: %s", resp.Status, strings.TrimSpace(string(msg)))
+	}
+	br := bufio.NewReaderSize(resp.Body, 1<<20)
+	m, _, err := backup.ReadHeader(br)
+	if err != nil {
+		return err
+	}
+	f, err := store.ReadFrameHeader(br)
+	if err != nil {
+		return err
+	}
+	size := int64(store.FrameHeaderLen) + f.Size + store.FrameSumLen
+	frame := io.MultiReader(bytes.NewReader(f.Header[:]), io.LimitReader(br, f.Size+store.FrameSumLen))
+	d.mu.Lock()
+	d.resetting = true
+	d.mu.Unlock()
+	defer func() {
+		d.mu.Lock()
+		d.resetting = false
+		d.mu.Unlock()
+	}()
+	if err := d.n.InstallSnapshot(frame, size, 10*time.Minute); err != nil {
+		return fmt.Errorf("installing the primary's snapshot: %w", err)
+	}
+	// The restored state carries the primary's DR role: make it a
+	// standby at the snapshot's index again at once.
+	set := &command.SetDRRole{Role: command.RoleStandby, Epoch: s.Epoch, Primary: s.Primary, Index: m.Index, Reset: true, At: d.opt.Now().UnixMilli(), By: "dr seed"}
+	if err := d.n.ProposeAnywhere(ctx, set, nil); err != nil {
+		return fmt.Errorf("after installing the primary's snapshot: %w", err)
+	}
+	d.dropForeignMembers(ctx)
+	d.mu.Lock()
+	d.lag.Seeds++
+	d.mu.Unlock()
+	d.opt.Log.Info("dr: seeded from the primary's snapshot", "primary", url, "index", m.Index, "bytes", size)
+	return nil
+}
+
+// dropForeignMembers removes the member records a snapshot brought from
+// the primary: those of ids that are not in this cluster's Raft
+// configuration, or are at another Raft address (both clusters may name
+// their nodes n1, n2, ...). Each node records itself again (its register
+// loop).
+func (d *DR) dropForeignMembers(ctx context.Context) {
+	for _, r := range d.foreignMembers() {
+		_ = d.n.ProposeAnywhere(ctx, &command.RemoveNode{ID: r.ID}, nil)
+	}
+}
+
+// ownMembers and foreignMembers split the member records by whether they
+// describe a node of this cluster's Raft configuration.
+func (d *DR) ownMembers() []store.NodeRec     { own, _ := d.members(); return own }
+func (d *DR) foreignMembers() []store.NodeRec { _, foreign := d.members(); return foreign }
+
+func (d *DR) members() (own, foreign []store.NodeRec) {
+	ours := d.n.Members()
+	var nodes []store.NodeRec
+	_ = d.st.Read(func(tx *store.Tx) (err error) { nodes, err = tx.Nodes(); return })
+	for _, r := range nodes {
+		if addr, ok := ours[r.ID]; ok && addr == r.RaftAddr {
+			own = append(own, r)
+		} else {
+			foreign = append(foreign, r)
+		}
+	}
+	return own, foreign
+}
+
+// writeEntries writes entries as the entries endpoint sends them: per
+// entry its index (8 bytes), length (4 bytes) and bytes.
+func writeEntries(w io.Writer, idx []uint64, data [][]byte) error {
+	var hdr [12]byte
+	for i := range idx {
+		binary.BigEndian.PutUint64(hdr[:8], idx[i])
+		binary.BigEndian.PutUint32(hdr[8:], uint32(len(data[i])))
+		if _, err := w.Write(hdr[:]); err != nil {
+			return err
+		}
+		if _, err := w.Write(data[i]); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// maxEntry bounds one entry read from a primary.
+const maxEntry = 256 << 20
+
+func readEntries(r io.Reader) ([]uint64, [][]byte, error) {
+	br := bufio.NewReader(r)
+	var idx []uint64
+	var data [][]byte
+	var hdr [12]byte
+	for {
+		if _, err := io.ReadFull(br, hdr[:]); err == io.EOF {
+			return idx, data, nil
+		} else if err != nil {
+			return nil, nil, err
+		}
+		n := binary.BigEndian.Uint32(hdr[8:])
+		if n > maxEntry {
+			return nil, nil, fmt.Errorf("entry of %d bytes", n)
+		}
+		b := make([]byte, n)
+		if _, err := io.ReadFull(br, b); err != nil {
+			return nil, nil, err
+		}
+		i := binary.BigEndian.Uint64(hdr[:8])
+		if len(idx) > 0 && i <= idx[len(idx)-1] {
+			return nil, nil, fmt.Errorf("entry %d after %d", i, idx[len(idx)-1])
+		}
+		idx = append(idx, i)
+		data = append(data, b)
+	}
+}

@@ -1,0 +1,225 @@
+package systest
+
+import (
+	"encoding/json"
+	"io"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/weir-nifi/weir/internal/client"
+	"github.com/weir-nifi/weir/internal/dr"
+	"github.com/weir-nifi/weir/internal/flowgen"
+	"github.com/weir-nifi/weir/internal/harness"
+	"github.com/weir-nifi/weir/internal/model"
+)
+
+func apiURLs(c *harness.Cluster) string {
+	var out []string
+	for _, n := range c.Nodes {
+		out = append(out, n.API)
+	}
+	return strings.Join(out, ",")
+}
+
+func drStatus(t *testing.T, n *harness.Node) dr.Status {
+	t.Helper()
+	resp, err := http.Get(n.API + dr.Path)
+	if err != nil {
+		t.Fatalf("dr status from %s: %v", n.Opts.ID, err)
+	}
+	defer resp.Body.Close()
+	var st dr.Status
+	b, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != 200 || json.Unmarshal(b, &st) != nil {
+		t.Fatalf("dr status from %s: %d %s", n.Opts.ID, resp.StatusCode, b)
+	}
+	return st
+}
+
+func localHash(t *testing.T, n *harness.Node) (string, uint64) {
+	t.Helper()
+	resp, err := http.Get(n.API + "/weir-api/cluster/local")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var st struct {
+		StateHash    string `json:"stateHash"`
+		AppliedIndex uint64 `json:"appliedIndex"`
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&st); err != nil {
+		t.Fatal(err)
+	}
+	return st.StateHash, st.AppliedIndex
+}
+
+// waitCaughtUp waits until the standby's leader stands at the primary
+// leader's applied index and both have the same registry state hash.
+func waitCaughtUp(t *testing.T, primary, standby *harness.Cluster) {
+	t.Helper()
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		pl, sl := primary.MustLeader(), standby.MustLeader()
+		ph, pidx := localHash(t, pl)
+		st := drStatus(t, sl)
+		sh, _ := localHash(t, sl)
+		if st.Index >= pidx && ph == sh {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the standby did not catch up: primary applied %d hash %s; standby %+v hash %s", pidx, ph, st, sh)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// TestDRStandby: a 3-node standby cluster follows a 3-node primary in
+// three zones: it is seeded from the primary's snapshot, then follows
+// commit by commit to the same state hash, serves the primary's data and
+// refuses writes naming the primary. The primary is lost with writes the
+// standby never got (its leader was stopped); the standby is promoted and
+// takes writes; the old primary comes back, is fenced (refuses writes),
+// is demoted (it reports and saves what it never shipped) and follows the
+// new primary to the same state.
+func TestDRStandby(t *testing.T) {
+	long(t)
+	primary := harness.StartCluster(t, harness.ClusterOptions{N: 3, Zones: zones3})
+	pc := client.New(primary.MustLeader().API)
+	b, flows := bucketWithFlows(t, pc, "dr-before", 3)
+	for i := 0; i < 5; i++ {
+		doc := flowgen.Snapshot(flowgen.Options{Seed: int64(i), TargetBytes: 32 << 10, Version: -1})
+		if _, err := pc.CommitVersion(ctxT(t), b, flows[0], doc, false); err != nil {
+			t.Fatal(err)
+		}
+	}
+	standby := harness.StartCluster(t, harness.ClusterOptions{N: 3, Zones: []string{"dr-a", "dr-b", "dr-c"}})
+	sl := standby.MustLeader()
+	cli := func(n *harness.Node, args ...string) string {
+		t.Helper()
+		args = append(args, "--server", n.API)
+		if args[1] != "status" {
+			args = append(args, "--cluster-key", harness.TestKey)
+		}
+		out, errOut, err := weirCLI(t, args...)
+		if err != nil {
+			t.Fatalf("weir %s: %v\n%s%s", strings.Join(args, " "), err, out, errOut)
+		}
+		return out
+	}
+	if out := cli(standby.Others(sl)[0], "dr", "follow", "--primary", apiURLs(primary)); !strings.Contains(out, "role: standby") {
+		t.Fatalf("follow: %s", out)
+	}
+	waitCaughtUp(t, primary, standby)
+
+	// Commit by commit.
+	for i := 0; i < 20; i++ {
+		doc := flowgen.Snapshot(flowgen.Options{Seed: int64(100 + i), TargetBytes: 16 << 10, Version: -1})
+		if _, err := pc.CommitVersion(ctxT(t), b, flows[1], doc, false); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := pc.CreateBucket(ctxT(t), model.Bucket{Name: model.Str("dr-after")}, false); err != nil {
+		t.Fatal(err)
+	}
+	waitCaughtUp(t, primary, standby)
+	sc := client.New(standby.Others(standby.MustLeader())[1].API)
+	bs, err := sc.Buckets(ctxT(t))
+	if err != nil || len(bs) != 2 {
+		t.Fatalf("standby buckets: %v %v", bs, err)
+	}
+	if vs, err := sc.Versions(ctxT(t), b, flows[1]); err != nil || len(vs) != 20 {
+		t.Fatalf("standby versions: %d %v", len(vs), err)
+	}
+	_, err = sc.CreateBucket(ctxT(t), model.Bucket{Name: model.Str("on-standby")}, false)
+	if err == nil || !strings.Contains(err.Error(), "standby") || !strings.Contains(err.Error(), primary.Nodes[0].API) {
+		t.Fatalf("a write on the standby: %v", err)
+	}
+	st := drStatus(t, standby.MustLeader())
+	if st.Lag == nil || st.Lag.Seeds != 1 || st.Lag.Entries != 0 {
+		t.Fatalf("standby status: %+v lag %+v", st, st.Lag)
+	}
+	if text := cli(standby.MustLeader(), "dr", "status"); !strings.Contains(text, "lag: 0 entries") {
+		t.Fatalf("dr status:\n%s", text)
+	}
+
+	// The standby stops (every node: another would lead and follow)
+	// while the primary takes two more buckets. The first may still
+	// reach it (the answer to the pull it had in flight waits in its
+	// socket); the second is never shipped.
+	for _, n := range standby.Nodes {
+		n.Pause()
+	}
+	for _, name := range []string{"lost-1", "lost-2"} {
+		if _, err := pc.CreateBucket(ctxT(t), model.Bucket{Name: model.Str(name)}, false); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, n := range primary.Nodes {
+		n.Kill()
+	}
+	for _, n := range standby.Nodes {
+		n.Resume()
+	}
+	if _, err := standby.WaitLeader(60 * time.Second); err != nil {
+		t.Fatal(err)
+	}
+	t0 := time.Now()
+	out := cli(standby.MustLeader(), "dr", "promote")
+	t.Logf("promote: %s (%v, for information)", strings.TrimSpace(out), time.Since(t0).Round(time.Millisecond))
+	newc := client.New(standby.MustLeader().API)
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		_, err := newc.CreateBucket(ctxT(t), model.Bucket{Name: model.Str("after-promote")}, false)
+		if err == nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the promoted cluster refuses writes: %v", err)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+
+	// The old primary returns and is fenced.
+	for _, n := range primary.Nodes {
+		n.Start()
+	}
+	if _, err := primary.WaitLeader(60 * time.Second); err != nil {
+		t.Fatal(err)
+	}
+	deadline = time.Now().Add(60 * time.Second)
+	for drStatus(t, primary.MustLeader()).Role != "fenced" {
+		if time.Now().After(deadline) {
+			t.Fatalf("the old primary was not fenced: %+v", drStatus(t, primary.MustLeader()))
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	_, err = client.New(primary.MustLeader().API).CreateBucket(ctxT(t), model.Bucket{Name: model.Str("split-brain")}, false)
+	if err == nil || !strings.Contains(err.Error(), "replaced") {
+		t.Fatalf("a write on the fenced old primary: %v", err)
+	}
+	fst := drStatus(t, primary.MustLeader())
+	if fst.Unshipped == nil || *fst.Unshipped < 2 {
+		t.Fatalf("fenced status: %+v", fst)
+	}
+
+	// Demoted: it saves the two unshipped buckets, then follows.
+	out = cli(primary.MustLeader(), "dr", "demote")
+	if !strings.Contains(out, "never shipped") {
+		t.Fatalf("demote: %s", out)
+	}
+	t.Logf("demote: %s", strings.TrimSpace(out))
+	waitCaughtUp(t, standby, primary)
+	names := map[string]bool{}
+	bs, err = client.New(primary.MustLeader().API).Buckets(ctxT(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, x := range bs {
+		names[*x.Name] = true
+	}
+	if !names["after-promote"] || names["lost-2"] {
+		t.Fatalf("the demoted cluster's buckets: %v", names)
+	}
+}

@@ -143,6 +143,9 @@ func TestDRStandby(t *testing.T) {
 	if text := cli(standby.MustLeader(), "dr", "status"); !strings.Contains(text, "lag: 0 entries") {
 		t.Fatalf("dr status:\n%s", text)
 	}
+	if text := cli(standby.MustLeader(), "cluster", "status"); !strings.Contains(text, "disaster recovery:") || !strings.Contains(text, "lag: 0 entries") {
+		t.Fatalf("cluster status on the standby:\n%s", text)
+	}
 
 	// The standby stops (every node: another would lead and follow)
 	// while the primary takes two more buckets. The first may still

@@ -18,6 +18,7 @@ import (
 
 	"github.com/weir-nifi/weir/internal/adminauth"
 	"github.com/weir-nifi/weir/internal/cluster"
+	"github.com/weir-nifi/weir/internal/dr"
 )
 
 // adminFlags are shared by commands that talk to a running server.
@@ -212,6 +213,12 @@ func clusterCmd() *cobra.Command {
 				return printJSON(cmd.OutOrStdout(), s)
 			}
 			printStatus(cmd.OutOrStdout(), s)
+			// A standby's (or promoted or fenced cluster's) DR role and lag.
+			var d dr.Status
+			if err := st.call(cmd.Context(), http.MethodGet, dr.Path, nil, false, &d); err == nil && (d.Role != "primary" || d.Epoch > 0) {
+				fmt.Fprintln(cmd.OutOrStdout(), "\ndisaster recovery:")
+				return printDR(cmd, false, d)
+			}
 			return nil
 		},
 	}

@@ -74,7 +74,7 @@ func TestDRStandbyFollowsPrimary(t *testing.T) {
 	prim(&command.SetNode{ID: "p1", APIURL: "http://p1", Level: command.Level})
 	prim(&command.CreateBucket{ID: "b1", Name: "one", Created: 1})
 	prim(&command.CreateBucket{ID: "b2", Name: "one", Created: 2}) // refused: same name
-	prim(&command.CreateBucket{ID: "", Name: "x"})                  // refused: bad args
+	prim(&command.CreateBucket{ID: "", Name: "x"})                 // refused: bad args
 	prim(&command.UpdateBucket{ID: "b1", Description: &desc})
 	prim(&command.SetMaintenance{On: true, By: "op", At: 3})
 	prim(&command.CreateBucket{ID: "b3", Name: "three", Created: 4}) // refused: maintenance

@@ -29,12 +29,15 @@ type Options struct {
 	// SnapshotWait bounds the wait for the leader's Raft snapshot before
 	// the second catch-up; 0 skips that catch-up.
 	SnapshotWait time.Duration
+	// DRRate is the primary's commit rate while a DR standby's lag is
+	// measured (per second, open loop).
+	DRRate float64
 }
 
 // DefaultOptions are the published settings.
 func DefaultOptions() Options {
 	return Options{Window: 10 * time.Second, Warmup: 2 * time.Second, Clients: 16, Size: 64 << 10,
-		Versions: 10000, Flows: 100, Reps: 10, Restarts: 3, Seed: 1, SnapshotWait: 150 * time.Second}
+		Versions: 10000, Flows: 100, Reps: 10, Restarts: 3, Seed: 1, SnapshotWait: 150 * time.Second, DRRate: 200}
 }
 
 // Result is one line of the results table, with its raw figures.

@@ -151,10 +151,16 @@ type WeirCluster struct {
 // StartWeirCluster starts n voters on 127.0.0.1..n with a static
 // bootstrap list and waits until every one is caught up with a leader.
 func (e *Env) StartWeirCluster(n int, args ...string) (*WeirCluster, error) {
+	return e.StartWeirClusterAt("w", "127.0.0.", n, args...)
+}
+
+// StartWeirClusterAt starts n nodes named prefix1..n on ipBase1..n (a
+// second cluster beside the first, e.g. a DR standby).
+func (e *Env) StartWeirClusterAt(prefix, ipBase string, n int, args ...string) (*WeirCluster, error) {
 	c := &WeirCluster{}
 	var boot []string
 	for i := 1; i <= n; i++ {
-		node, err := e.NewWeirNode(fmt.Sprintf("w%d", i), fmt.Sprintf("127.0.0.%d", i), args...)
+		node, err := e.NewWeirNode(fmt.Sprintf("%s%d", prefix, i), fmt.Sprintf("%s%d", ipBase, i), args...)
 		if err != nil {
 			return nil, err
 		}

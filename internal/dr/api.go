@@ -141,7 +141,9 @@ func (d *DR) Routes(mux *http.ServeMux, actor func(*http.Request) string) {
 		if !ok {
 			return
 		}
-		if s.RoleName() == command.RoleFenced && s.Epoch >= req.Epoch {
+		// Fenced already, or demoted since (a standby at this epoch):
+		// nothing to do, and the promoted cluster stops asking.
+		if (s.RoleName() == command.RoleFenced || s.RoleName() == command.RoleStandby) && s.Epoch >= req.Epoch {
 			_ = api.WriteJSON(w, http.StatusOK, Status{DRState: s, Role: s.RoleName()})
 			return
 		}

@@ -179,8 +179,17 @@ func (d *DR) seed(ctx context.Context, url string, s store.DRState) error {
 		d.resetting = false
 		d.mu.Unlock()
 	}()
+	// The snapshot replaces the member table with the primary's: put
+	// ours back first (the level gate of the next command reads it).
+	own := d.ownMembers()
 	if err := d.n.InstallSnapshot(frame, size, 10*time.Minute); err != nil {
 		return fmt.Errorf("installing the primary's snapshot: %w", err)
+	}
+	for _, r := range own {
+		c := &command.SetNode{ID: r.ID, APIURL: r.APIURL, RaftAddr: r.RaftAddr, Zone: r.Zone, Level: r.Level, At: d.opt.Now().UnixMilli()}
+		if err := d.n.ProposeAnywhere(ctx, c, nil); err != nil {
+			return fmt.Errorf("after installing the primary's snapshot: %w", err)
+		}
 	}
 	// The restored state carries the primary's DR role: make it a
 	// standby at the snapshot's index again at once.

@@ -34,6 +34,7 @@ var measurements = []measurement{
 	{"cluster-commit", "e", "3 nodes: commit latency and throughput, vs etcd", (*bench.Runner).ClusterCommit},
 	{"failover", "f", "3 nodes: write gap after SIGKILL of the leader, vs etcd", (*bench.Runner).Failover},
 	{"catchup", "g", "3 nodes + 1 joining: catch-up with 10,000 versions, vs cp -r", (*bench.Runner).CatchUp},
+	{"dr", "h", "3-node primary + 3-node DR standby: standby lag under commits, promote time", (*bench.Runner).DR},
 }
 
 func main() {
@@ -54,6 +55,7 @@ func main() {
 	flag.IntVar(&o.Reps, "reps", o.Reps, "leader kills per system in failover")
 	flag.IntVar(&o.Restarts, "restarts", o.Restarts, "restarts timed in startup")
 	flag.Int64Var(&o.Seed, "seed", o.Seed, "first flowgen seed")
+	flag.Float64Var(&o.DRRate, "dr-rate", o.DRRate, "commits per second on the primary while the DR standby's lag is measured")
 	flag.DurationVar(&o.SnapshotWait, "snapshot-wait", o.SnapshotWait, "longest wait for the leader's Raft snapshot before the second catchup (0: skip it)")
 	weir := flag.String("weir", os.Getenv("WEIR_BINARY"), "weir binary (default: go build ./cmd/weir)")
 	keep := flag.Bool("keep", false, "keep the run directory (data dirs and process logs)")

@@ -331,7 +331,7 @@ func TestMeasurementsSmall(t *testing.T) {
 	// A 1 s window: under the full test suite's load on 2 cores one
 	// 3-node commit took longer than a 300 ms window (0 ops measured).
 	r := &Runner{Env: e, Opts: Options{Window: time.Second, Warmup: 100 * time.Millisecond, Clients: 4,
-		Size: 16 << 10, Versions: 60, Flows: 6, Reps: 1, Restarts: 1, Seed: 1}}
+		Size: 16 << 10, Versions: 60, Flows: 6, Reps: 1, Restarts: 1, Seed: 1, DRRate: 50}}
 	type m struct {
 		name  string
 		run   func(context.Context) ([]Result, error)
@@ -347,6 +347,7 @@ func TestMeasurementsSmall(t *testing.T) {
 		{"e", r.ClusterCommit, needEtcd, []string{"weir_p50_ms", "etcd_p50_ms", "weir_ops_per_s", "etcd_ops_per_s"}},
 		{"f", r.Failover, needEtcd, []string{"weir_p99_ms", "etcd_p99_ms"}},
 		{"g", r.CatchUp, none, []string{"join_ms", "cp_ms"}},
+		{"h", r.DR, none, []string{"commits_per_s", "promote_ms", "first_write_ms"}},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			c.needs(t)

@@ -97,6 +97,9 @@ func (r *Runner) DR(ctx context.Context) ([]Result, error) {
 	go sampler(&ps, func() (uint64, error) { return primaryApplied(sctx, hc, pl.API) })
 	go sampler(&ss, func() (uint64, error) { return standbyIndex(sctx, hc, sl.API) })
 	rate := r.Opts.DRRate
+	if rate <= 0 {
+		rate = DefaultOptions().DRRate
+	}
 	load := RunOpenLoop(ctx, rate, r.Opts.Warmup, r.Opts.Window, 256, commitOp(api, flows, b))
 	r.Env.logf("h. primary commits at %.0f/s: %v", rate, load)
 	_ = caughtUp()

@@ -13,6 +13,8 @@ import (
 	"github.com/weir-nifi/weir/internal/flowgen"
 	"github.com/weir-nifi/weir/internal/harness"
 	"github.com/weir-nifi/weir/internal/model"
+	"github.com/weir-nifi/weir/internal/s2s/relay"
+	"github.com/weir-nifi/weir/sitetosite"
 )
 
 func apiURLs(c *harness.Cluster) string {
@@ -88,6 +90,7 @@ func TestDRStandby(t *testing.T) {
 	primary := harness.StartCluster(t, harness.ClusterOptions{N: 3, Zones: zones3})
 	pc := client.New(primary.MustLeader().API)
 	b, flows := bucketWithFlows(t, pc, "dr-before", 3)
+	inPort, _ := s2sPorts(t, primary, primary.MustLeader(), relay.CreateRequest{})
 	for i := 0; i < 5; i++ {
 		doc := flowgen.Snapshot(flowgen.Options{Seed: int64(i), TargetBytes: 32 << 10, Version: -1})
 		if _, err := pc.CommitVersion(ctxT(t), b, flows[0], doc, false); err != nil {
@@ -136,6 +139,12 @@ func TestDRStandby(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "standby") || !strings.Contains(err.Error(), primary.Nodes[0].API) {
 		t.Fatalf("a write on the standby: %v", err)
 	}
+	// Site-to-site: the ports came with the state; a push to the standby
+	// is turned away at once with NiFi's "go elsewhere" (503, code 202).
+	ff := []sitetosite.FlowFile{{Content: []byte("x")}}
+	if _, err := (&sitetosite.Client{URL: standby.Nodes[0].API}).Send(ctxT(t), inPort, ff); err == nil || !strings.Contains(err.Error(), "response code 202") {
+		t.Fatalf("a push to the standby: %v", err)
+	}
 	st := drStatus(t, standby.MustLeader())
 	if st.Lag == nil || st.Lag.Seeds != 1 || st.Lag.Entries != 0 {
 		t.Fatalf("standby status: %+v lag %+v", st, st.Lag)
@@ -182,6 +191,10 @@ func TestDRStandby(t *testing.T) {
 			t.Fatalf("the promoted cluster refuses writes: %v", err)
 		}
 		time.Sleep(100 * time.Millisecond)
+	}
+
+	if _, err := (&sitetosite.Client{URL: standby.MustLeader().API}).Send(ctxT(t), inPort, ff); err != nil {
+		t.Fatalf("a push to the promoted cluster: %v", err)
 	}
 
 	// The old primary returns and is fenced.

@@ -346,6 +346,12 @@ func (r *Relay) Full(port string) bool {
 	}
 	full := false
 	_ = r.st.Read(func(tx *store.Tx) error {
+		// A DR standby (or fenced cluster) takes no pushes: NiFi's "go
+		// elsewhere" at create time, before any content is sent.
+		if d, err := tx.DR(); err != nil || !d.IsPrimary() {
+			full = true
+			return err
+		}
 		ps, err := queue.Ports(tx.Bolt())
 		if err != nil {
 			return err

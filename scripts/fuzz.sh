@@ -40,6 +40,7 @@ targets=(
   "./internal/tokens FuzzVerify"
   "./internal/identity FuzzChain"
   "./internal/identity FuzzMapping"
+  "./internal/dr FuzzReadEntries"
 )
 
 # Every fuzz target in the tree must be listed above: a new one that is

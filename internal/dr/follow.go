@@ -270,10 +270,12 @@ func readEntries(r io.Reader) ([]uint64, [][]byte, error) {
 		if n > maxEntry {
 			return nil, nil, fmt.Errorf("entry of %d bytes", n)
 		}
-		b := make([]byte, n)
-		if _, err := io.ReadFull(br, b); err != nil {
-			return nil, nil, err
+		// Grown as the bytes arrive: a length that lies costs nothing.
+		var bb bytes.Buffer
+		if _, err := io.CopyN(&bb, br, int64(n)); err != nil {
+			return nil, nil, fmt.Errorf("entry of %d bytes: %w", n, err)
 		}
+		b := bb.Bytes()
 		i := binary.BigEndian.Uint64(hdr[:8])
 		if len(idx) > 0 && i <= idx[len(idx)-1] {
 			return nil, nil, fmt.Errorf("entry %d after %d", i, idx[len(idx)-1])

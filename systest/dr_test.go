@@ -156,6 +156,18 @@ func TestDRStandby(t *testing.T) {
 		t.Fatalf("cluster status on the standby:\n%s", text)
 	}
 
+	// A site-to-site client configured with both clusters, primary
+	// first: it sends to the primary.
+	remote, err := sitetosite.New(sitetosite.Config{Clusters: [][]string{strings.Split(apiURLs(primary), ","), strings.Split(apiURLs(standby), ",")},
+		Port: "in", CacheDir: t.TempDir(), Penalty: 200 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d, err := remote.Send(ctxT(t), []sitetosite.FlowFile{{Content: []byte("to the primary")}}); err != nil || d.Cluster != 0 {
+		t.Fatalf("a push with both clusters up went to cluster %d: %v", d.Cluster+1, err)
+	}
+	waitCaughtUp(t, primary, standby)
+
 	// The standby stops (every node: another would lead and follow)
 	// while the primary takes two more buckets. The first may still
 	// reach it (the answer to the pull it had in flight waits in its
@@ -177,6 +189,12 @@ func TestDRStandby(t *testing.T) {
 	if _, err := standby.WaitLeader(60 * time.Second); err != nil {
 		t.Fatal(err)
 	}
+	// The primary is gone and the standby not promoted yet: the client
+	// finds nowhere to push (the standby turns it away), so nothing is
+	// written on two sides.
+	if _, err := remote.Send(ctxT(t), []sitetosite.FlowFile{{Content: []byte("nowhere")}}); err == nil {
+		t.Fatal("a push succeeded with the primary down and the standby not promoted")
+	}
 	t0 := time.Now()
 	out := cli(standby.MustLeader(), "dr", "promote")
 	t.Logf("promote: %s (%v, for information)", strings.TrimSpace(out), time.Since(t0).Round(time.Millisecond))
@@ -195,6 +213,23 @@ func TestDRStandby(t *testing.T) {
 
 	if _, err := (&sitetosite.Client{URL: standby.MustLeader().API}).Send(ctxT(t), inPort, ff); err != nil {
 		t.Fatalf("a push to the promoted cluster: %v", err)
+	}
+	// The same client, unchanged, now delivers to the promoted cluster
+	// (once the penalties of its failed attempt lapse, as a sender that
+	// retries sees it).
+	deadline = time.Now().Add(10 * time.Second)
+	for {
+		d, err := remote.Send(ctxT(t), []sitetosite.FlowFile{{Content: []byte("after promote")}})
+		if err == nil {
+			if d.Cluster != 1 {
+				t.Fatalf("after promotion the client pushed to cluster %d", d.Cluster+1)
+			}
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("after promotion the client could not push: %v", err)
+		}
+		time.Sleep(100 * time.Millisecond)
 	}
 
 	// The old primary returns and is fenced.

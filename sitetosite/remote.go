@@ -399,14 +399,9 @@ func (r *Remote) refresh(ctx context.Context, c *remoteCluster, force bool) erro
 	if controller != "" {
 		c.controller = controller
 	}
-	pc := peerCache{URLs: c.key, Peers: union, Controller: c.controller, Ports: maps.Clone(c.ports)}
 	c.mu.Unlock()
 	c.sel.set(union, now)
-	if c.cachePath != "" {
-		if err := saveCache(c.cachePath, pc); err != nil {
-			r.cfg.Log.Warn("site-to-site: cannot save the peer cache", "file", c.cachePath, "err", err)
-		}
-	}
+	r.save(c)
 	return nil
 }
 
@@ -454,7 +449,7 @@ func (r *Remote) portID(ctx context.Context, c *remoteCluster, dir Direction) (s
 		}
 		r.learnPorts(c, site)
 		if id, ok := lookup(); ok {
-			r.saveLocked(c)
+			r.save(c)
 			return id, nil
 		}
 		kind := "output"
@@ -468,7 +463,9 @@ func (r *Remote) portID(ctx context.Context, c *remoteCluster, dir Direction) (s
 
 var errNoPort = errors.New("site-to-site: unknown port")
 
-func (r *Remote) saveLocked(c *remoteCluster) {
+// save writes the cluster's known peers, controller and ports to its
+// cache file (when it has one and knows a peer).
+func (r *Remote) save(c *remoteCluster) {
 	if c.cachePath == "" {
 		return
 	}

@@ -14,7 +14,6 @@ package dr
 
 import (
 	"context"
-	"errors"
 	"io"
 	"log/slog"
 	"net/http"
@@ -175,5 +174,3 @@ func (d *DR) setError(err error) {
 		d.lag.Error = err.Error()
 	}
 }
-
-var errNotStandby = errors.New("no longer a standby, or no longer the leader")

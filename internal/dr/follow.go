@@ -59,8 +59,6 @@ func (d *DR) follow(ctx context.Context) {
 			} else {
 				continue
 			}
-		case errors.Is(err, errNotStandby):
-			return
 		default:
 			d.opt.Log.Info("dr: cannot follow the primary", "primary", url, "err", err)
 			d.setError(err)

@@ -175,6 +175,9 @@ type Node struct {
 	isReady atomic.Bool
 
 	reads *readBatcher
+	// acks records when followers last accepted an append (see
+	// confirmLeadership).
+	acks *ackClock
 
 	fastTimeouts atomic.Bool
 	// timeoutMode is the raft timeouts in force (see tuneTimeouts).
@@ -213,6 +216,7 @@ func Start(cfg Config, st *store.Store) (*Node, error) {
 	}
 	n := &Node{cfg: cfg, st: st, log: cfg.Log, ready: make(chan struct{}), stopCh: make(chan struct{})}
 	n.reads = newReadBatcher(n)
+	n.acks = newAckClock()
 
 	raftDir := filepath.Join(cfg.DataDir, "raft")
 	walDir := filepath.Join(raftDir, "wal")
@@ -336,7 +340,7 @@ func Start(cfg Config, st *store.Store) (*Node, error) {
 	if single {
 		n.timeoutMode.Store(timeoutsFast)
 	}
-	r, err := raft.NewRaft(rc, fsm, logs, logs, snaps, noPipeline{n.trans})
+	r, err := raft.NewRaft(rc, fsm, logs, logs, snaps, raftTransport{n.trans, n.acks})
 	if err != nil {
 		n.closeTransport()
 		return nil, fmt.Errorf("start raft: %w", err)

@@ -3,6 +3,7 @@ package cluster
 import (
 	"context"
 	"sync"
+	"time"
 
 	"github.com/hashicorp/raft"
 )
@@ -56,8 +57,9 @@ func (b *readBatcher) run() {
 		b.mu.Unlock()
 		// Read the commit index before confirming leadership: it covers
 		// every write acknowledged before any reader of this batch arrived.
+		start := time.Now()
 		idx := b.n.applyTarget(b.n.raft.CommitIndex())
-		err := b.n.raft.VerifyLeader().Error()
+		err := confirmLeadership(b.n.raft, b.n.acks, raft.ServerID(b.n.cfg.ID), start)
 		for _, ch := range batch {
 			ch <- readResult{idx: idx, err: err}
 		}
@@ -95,4 +97,100 @@ func (n *Node) effectiveApplied() uint64 {
 		return commit
 	}
 	return applied
+}
+
+// maxConfirmRounds bounds the leadership rounds one read confirmation may
+// take. Each peer has at most two appends in flight that were sent before
+// the read began (a heartbeat and a replication batch), so the third round
+// is answered by fresh ones; more rounds mean something is wrong, and the
+// read is refused rather than trusted.
+const maxConfirmRounds = 4
+
+// confirmLeadership returns nil once a quorum of voters, counting this
+// node, has accepted it as leader in an append sent after start: no other
+// leader can then have committed anything before start that this node's
+// commit index (read after start) does not cover.
+//
+// raft.VerifyLeader alone is not enough. hashicorp/raft counts the answer
+// to any heartbeat as a vote for every check registered when the answer
+// arrives, including answers to heartbeats sent before the check began. A
+// leader that was paused (SIGSTOP, a long GC or VM stall) wakes with its
+// followers' answers to its last heartbeats still buffered; those answers
+// confirm a read that arrived after a new leader had committed writes, and
+// the old leader serves stale data (TestClusterPauseLeader caught it, and
+// TestConfirmLeadershipIgnoresStaleAcks reproduces it). So after each
+// VerifyLeader round the acks are checked for freshness, and another round
+// (whose forced heartbeats are sent after start) is run while they are not.
+func confirmLeadership(r *raft.Raft, acks *ackClock, self raft.ServerID, start time.Time) error {
+	term := r.CurrentTerm()
+	for range maxConfirmRounds {
+		if err := r.VerifyLeader().Error(); err != nil {
+			return err
+		}
+		cf := r.GetConfiguration()
+		if err := cf.Error(); err != nil {
+			return err
+		}
+		if acks.quorumSince(cf.Configuration().Servers, self, term, start) {
+			return nil
+		}
+	}
+	return raft.ErrLeadershipLost
+}
+
+// ackClock records, per peer, the newest append the peer accepted: the
+// leader's term and the time the request was sent.
+type ackClock struct {
+	mu   sync.Mutex
+	last map[raft.ServerID]ack
+}
+
+type ack struct {
+	term uint64
+	sent time.Time
+}
+
+func newAckClock() *ackClock { return &ackClock{last: map[raft.ServerID]ack{}} }
+
+// send performs one AppendEntries through call and records it when the
+// peer accepted it. The time is taken before the request leaves, so "sent
+// at or after t" implies the peer handled it after t.
+func (c *ackClock) send(id raft.ServerID, target raft.ServerAddress, args *raft.AppendEntriesRequest, resp *raft.AppendEntriesResponse,
+	call func(raft.ServerID, raft.ServerAddress, *raft.AppendEntriesRequest, *raft.AppendEntriesResponse) error) error {
+	sent := time.Now()
+	err := call(id, target, args, resp)
+	if err == nil && resp.Success {
+		c.record(id, args.Term, sent)
+	}
+	return err
+}
+
+func (c *ackClock) record(id raft.ServerID, term uint64, sent time.Time) {
+	c.mu.Lock()
+	if a, ok := c.last[id]; !ok || term > a.term || (term == a.term && sent.After(a.sent)) {
+		c.last[id] = ack{term: term, sent: sent}
+	}
+	c.mu.Unlock()
+}
+
+// quorumSince reports whether a quorum of the voters in servers, counting
+// self, accepted an append of term sent at or after t.
+func (c *ackClock) quorumSince(servers []raft.Server, self raft.ServerID, term uint64, t time.Time) bool {
+	voters, fresh := 0, 0
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for _, s := range servers {
+		if s.Suffrage != raft.Voter {
+			continue
+		}
+		voters++
+		if s.ID == self {
+			fresh++
+			continue
+		}
+		if a, ok := c.last[s.ID]; ok && a.term == term && !a.sent.Before(t) {
+			fresh++
+		}
+	}
+	return voters > 0 && fresh >= voters/2+1
 }

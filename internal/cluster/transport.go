@@ -28,24 +28,35 @@ func (s *streamLayer) Addr() net.Addr {
 	return s.Listener.Addr()
 }
 
-// noPipeline is the Raft transport with pipelined replication turned off.
-// hashicorp/raft v1.7.3's pipeline can deadlock when a follower answers an
-// append with Success=false (it does when its disk fails): the decoder
-// stops reading answers while the sender waits to queue one more request,
-// and nothing closes the pipeline. The leader then never sends that
-// follower another entry while its heartbeats go on, so the follower is
-// neither fed nor replaced (hashicorp/raft#612; the systest
-// TestHardenDiskReadOnlyTornStore showed it). Without the pipeline, each
-// batch is one request and answer, which bounds what is in flight to one
-// batch per follower.
-type noPipeline struct{ *raft.NetworkTransport }
+// raftTransport is the Raft transport with two changes.
+//
+// Pipelined replication is off. hashicorp/raft v1.7.3's pipeline can
+// deadlock when a follower answers an append with Success=false (it does
+// when its disk fails): the decoder stops reading answers while the sender
+// waits to queue one more request, and nothing closes the pipeline. The
+// leader then never sends that follower another entry while its heartbeats
+// go on, so the follower is neither fed nor replaced (hashicorp/raft#612;
+// the systest TestHardenDiskReadOnlyTornStore showed it). Without the
+// pipeline, each batch is one request and answer, which bounds what is in
+// flight to one batch per follower.
+//
+// Every AppendEntries a follower accepts is recorded with the time it was
+// sent (acks), which linearizable reads need: see confirmLeadership.
+type raftTransport struct {
+	*raft.NetworkTransport
+	acks *ackClock
+}
 
-func (noPipeline) AppendEntriesPipeline(raft.ServerID, raft.ServerAddress) (raft.AppendPipeline, error) {
+func (raftTransport) AppendEntriesPipeline(raft.ServerID, raft.ServerAddress) (raft.AppendPipeline, error) {
 	return nil, raft.ErrPipelineReplicationNotSupported
 }
 
+func (t raftTransport) AppendEntries(id raft.ServerID, target raft.ServerAddress, args *raft.AppendEntriesRequest, resp *raft.AppendEntriesResponse) error {
+	return t.acks.send(id, target, args, resp, t.NetworkTransport.AppendEntries)
+}
+
 var (
-	_ raft.Transport   = noPipeline{}
-	_ raft.WithPreVote = noPipeline{}
-	_ raft.WithClose   = noPipeline{}
+	_ raft.Transport   = raftTransport{}
+	_ raft.WithPreVote = raftTransport{}
+	_ raft.WithClose   = raftTransport{}
 )

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"io"
 	"net/http"
+	"time"
 
 	"github.com/weir-nifi/weir/internal/api"
 	"github.com/weir-nifi/weir/internal/model"
@@ -11,6 +12,22 @@ import (
 
 // AdminBase is where the cluster API lives, outside the NiFi paths.
 const AdminBase = "/weir-api/cluster"
+
+// IsolatePath isolates this node (POST {"seconds":N}) or ends it
+// (DELETE): drills. While isolated, the node answers nothing else.
+const IsolatePath = AdminBase + "/isolate"
+
+// IsolateRequest is the body of POST IsolatePath.
+type IsolateRequest struct {
+	// Seconds bounds the isolation (1 to 3600, default 60): it ends by
+	// itself then, whatever happens to the drill.
+	Seconds int `json:"seconds,omitempty"`
+}
+
+// IsolateResult tells when the isolation ends by itself.
+type IsolateResult struct {
+	Until time.Time `json:"until"`
+}
 
 // Routes registers the cluster API:
 //
@@ -64,6 +81,29 @@ func (n *Node) Routes(mux *http.ServeMux) {
 		}
 		return n.Remove(r.Context(), req)
 	}))
+	mux.HandleFunc("POST "+IsolatePath, func(w http.ResponseWriter, r *http.Request) {
+		var req IsolateRequest
+		body, err := io.ReadAll(io.LimitReader(r.Body, 1<<16))
+		if err == nil && len(body) > 0 {
+			err = json.Unmarshal(body, &req)
+		}
+		if err != nil {
+			api.WriteError(w, model.Invalid(err.Error()))
+			return
+		}
+		if req.Seconds == 0 {
+			req.Seconds = 60
+		}
+		if req.Seconds < 1 || req.Seconds > 3600 {
+			api.WriteError(w, model.Invalid("seconds must be between 1 and 3600"))
+			return
+		}
+		_ = api.WriteJSON(w, 200, IsolateResult{Until: n.Isolate(time.Duration(req.Seconds) * time.Second)})
+	})
+	mux.HandleFunc("DELETE "+IsolatePath, func(w http.ResponseWriter, r *http.Request) {
+		n.Rejoin()
+		_ = api.WriteJSON(w, 200, map[string]bool{"ok": true})
+	})
 	mux.HandleFunc("POST "+AdminBase+"/transfer-leader", n.admin(func(r *http.Request, body []byte) error {
 		var req TransferRequest
 		if len(body) > 0 {

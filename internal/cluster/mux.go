@@ -44,6 +44,10 @@ type Auth struct {
 	// connections (the IP the cluster port is bound to), so peers and
 	// network policy see a stable origin per node.
 	LocalIP net.IP
+
+	// iso, set by the node, cuts every cluster connection while the
+	// node is isolated (drills).
+	iso *isolation
 }
 
 func (a *Auth) proof(side byte, typ byte, first, second []byte) []byte {
@@ -57,6 +61,9 @@ func (a *Auth) proof(side byte, typ byte, first, second []byte) []byte {
 
 // dial opens an authenticated stream of the given type to addr.
 func (a *Auth) dial(addr string, typ byte, timeout time.Duration) (net.Conn, error) {
+	if !a.iso.Until().IsZero() {
+		return nil, ErrIsolated
+	}
 	d := net.Dialer{Timeout: timeout}
 	if a.LocalIP != nil {
 		d.LocalAddr = &net.TCPAddr{IP: a.LocalIP}
@@ -78,7 +85,7 @@ func (a *Auth) dial(addr string, typ byte, timeout time.Duration) (net.Conn, err
 		conn.Close()
 		return nil, err
 	}
-	return conn, nil
+	return a.iso.track(conn)
 }
 
 // clientHandshake: read server nonce Ns; send typ, Nc, proof(c, Ns, Nc);
@@ -291,6 +298,9 @@ func (m *Mux) handle(conn net.Conn) {
 	if err != nil {
 		m.refused.note(m.log, conn.RemoteAddr(), err)
 		conn.Close()
+		return
+	}
+	if conn, err = m.auth.iso.track(conn); err != nil {
 		return
 	}
 	m.mu.Lock()

@@ -178,6 +178,8 @@ type Node struct {
 	// acks records when followers last accepted an append (see
 	// confirmLeadership).
 	acks *ackClock
+	// iso cuts the node off from its cluster during drills.
+	iso *isolation
 
 	fastTimeouts atomic.Bool
 	// timeoutMode is the raft timeouts in force (see tuneTimeouts).
@@ -217,6 +219,8 @@ func Start(cfg Config, st *store.Store) (*Node, error) {
 	n := &Node{cfg: cfg, st: st, log: cfg.Log, ready: make(chan struct{}), stopCh: make(chan struct{})}
 	n.reads = newReadBatcher(n)
 	n.acks = newAckClock()
+	n.iso = newIsolation()
+	cfg.Auth.iso = n.iso
 
 	raftDir := filepath.Join(cfg.DataDir, "raft")
 	walDir := filepath.Join(raftDir, "wal")
@@ -716,6 +720,28 @@ func (n *Node) waitApplied(ctx context.Context, idx uint64) error {
 	}
 	return nil
 }
+
+// Isolate cuts this node off from its cluster for d, as if its zone had
+// lost power, for drills: no cluster connection is dialled or accepted and
+// the open ones are closed; the data stays. It returns when the isolation
+// ends by itself (Rejoin ends it sooner; a restart ends it too).
+func (n *Node) Isolate(d time.Duration) time.Time {
+	until := n.iso.on(d)
+	n.trans.CloseStreams()
+	n.log.Warn("isolated from the cluster (drill)", "until", until)
+	return until
+}
+
+// Rejoin ends an isolation.
+func (n *Node) Rejoin() {
+	if !n.iso.Until().IsZero() {
+		n.log.Warn("rejoining the cluster (drill over)")
+	}
+	n.iso.off()
+}
+
+// IsolatedUntil is when the current isolation ends, zero when none.
+func (n *Node) IsolatedUntil() time.Time { return n.iso.Until() }
 
 // TransferLeadership hands leadership to another voter (to id if given).
 func (n *Node) TransferLeadership(id string) error {

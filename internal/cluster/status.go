@@ -29,6 +29,9 @@ type LocalStatus struct {
 	// Disk is the data directory's state: ok, low (below the storage
 	// reserve) or failed (cannot be written); see package disk.
 	Disk string `json:"disk,omitempty"`
+	// IsolatedUntil is set while a drill has cut the node off from its
+	// cluster (see Node.Isolate).
+	IsolatedUntil *time.Time `json:"isolatedUntil,omitempty"`
 }
 
 // LocalStatus reports this node's raft state.
@@ -43,12 +46,16 @@ func (n *Node) LocalStatus() LocalStatus {
 			lc = -1
 		}
 	}
-	return LocalStatus{
+	ls := LocalStatus{
 		ID: n.cfg.ID, State: n.raft.State().String(), Term: term,
 		LastLogIndex: n.raft.LastIndex(), CommitIndex: n.raft.CommitIndex(), AppliedIndex: n.effectiveApplied(),
 		LeaderID: leaderID, LastContactMs: lc, Zone: n.cfg.Zone, APIURL: n.cfg.APIURL, RaftAddr: n.cfg.RaftAdvertise,
 		Disk: n.diskState(),
 	}
+	if u := n.IsolatedUntil(); !u.IsZero() {
+		ls.IsolatedUntil = &u
+	}
+	return ls
 }
 
 // diskState is this node's disk state for status reports ("" when not

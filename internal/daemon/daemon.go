@@ -31,6 +31,7 @@ import (
 	"github.com/weir-nifi/weir/internal/identity"
 	"github.com/weir-nifi/weir/internal/login"
 	"github.com/weir-nifi/weir/internal/metrics"
+	"github.com/weir-nifi/weir/internal/model"
 	"github.com/weir-nifi/weir/internal/ops"
 	"github.com/weir-nifi/weir/internal/registry"
 	"github.com/weir-nifi/weir/internal/s2s/relay"
@@ -278,7 +279,7 @@ func Start(cfg Config, log *slog.Logger) (*Server, error) {
 	// bodies, the body budget), then proof of the cluster key for the
 	// operations that need it. A follower checks both before it forwards.
 	own := ownHosts(cfg, ln.Addr())
-	var handler http.Handler = root
+	var handler http.Handler = isolationGate(node, root)
 	if cfg.AdminOpen {
 		log.Warn("--admin-open: maintenance, backups, membership and ?recompute accept requests without the cluster key; anyone who reaches this port can use them")
 	} else {
@@ -506,6 +507,20 @@ func verifyChain(raw [][]byte, pool *x509.CertPool) error {
 	}
 	_, err := certs[0].Verify(x509.VerifyOptions{Roots: pool, Intermediates: inter, KeyUsages: []x509.ExtKeyUsage{x509.ExtKeyUsageAny}})
 	return err
+}
+
+// isolationGate answers 503 to everything but health and the isolation
+// API itself while a drill has cut this node off from its cluster: to
+// clients (NiFi, S2S senders, load balancers) it is a node of a zone that
+// is down, and they move on to the others.
+func isolationGate(node *cluster.Node, next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if until := node.IsolatedUntil(); !until.IsZero() && r.URL.Path != cluster.IsolatePath && !strings.HasPrefix(r.URL.Path, ops.Base+"/health") {
+			api.WriteError(w, model.Unavailable("This node is isolated from its cluster by a drill until "+until.UTC().Format(time.RFC3339)+". Use another node.", time.Second))
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
 }
 
 // adminRequest selects the operations that need proof of the cluster key

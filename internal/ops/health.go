@@ -126,16 +126,19 @@ type Component struct {
 type ClusterDetails struct {
 	NodeID string `json:"nodeId"`
 	// Role is leader, follower or candidate (Raft's state), or shutdown.
-	Role             string                 `json:"role"`
-	Suffrage         string                 `json:"suffrage,omitempty"` // voter, nonvoter (read replica), staging
-	Leader           string                 `json:"leader,omitempty"`
-	LeaderURL        string                 `json:"leaderUrl,omitempty"`
-	Term             uint64                 `json:"term"`
-	CommitIndex      uint64                 `json:"commitIndex"`
-	AppliedIndex     uint64                 `json:"appliedIndex"`
-	Lag              uint64                 `json:"lag"`
-	LastContactMs    int64                  `json:"lastContactMs"`
-	HasQuorum        bool                   `json:"hasQuorum"`
+	Role          string `json:"role"`
+	Suffrage      string `json:"suffrage,omitempty"` // voter, nonvoter (read replica), staging
+	Leader        string `json:"leader,omitempty"`
+	LeaderURL     string `json:"leaderUrl,omitempty"`
+	Term          uint64 `json:"term"`
+	CommitIndex   uint64 `json:"commitIndex"`
+	AppliedIndex  uint64 `json:"appliedIndex"`
+	Lag           uint64 `json:"lag"`
+	LastContactMs int64  `json:"lastContactMs"`
+	HasQuorum     bool   `json:"hasQuorum"`
+	// IsolatedUntil is set while a drill has cut this node off from its
+	// cluster: it is DOWN then, whatever it last knew.
+	IsolatedUntil    *time.Time             `json:"isolatedUntil,omitempty"`
 	Voters           int                    `json:"voters"`
 	HealthyVoters    int                    `json:"healthyVoters"`
 	Quorum           int                    `json:"quorum"`
@@ -193,7 +196,7 @@ func (o *Ops) clusterComponent(cs cluster.Status, err error) Component {
 	d := ClusterDetails{
 		NodeID: local.ID, Role: strings.ToLower(local.State), Term: local.Term,
 		CommitIndex: local.CommitIndex, AppliedIndex: local.AppliedIndex, LastContactMs: local.LastContactMs,
-		Leader: local.LeaderID,
+		Leader: local.LeaderID, IsolatedUntil: local.IsolatedUntil,
 	}
 	if err != nil {
 		d.Error = err.Error()
@@ -218,7 +221,7 @@ func (o *Ops) clusterComponent(cs cluster.Status, err error) Component {
 			d.LeaderURL = m.APIURL
 		}
 	}
-	if !cs.HasQuorum {
+	if !cs.HasQuorum || d.IsolatedUntil != nil {
 		return Component{Status: StatusDown, Details: d}
 	}
 	return Component{Status: StatusUp, Details: d}

@@ -273,4 +273,26 @@ func TestDRStandby(t *testing.T) {
 	if !names["after-promote"] || names["lost-2"] {
 		t.Fatalf("the demoted cluster's buckets: %v", names)
 	}
+
+	// The failover drill on this pair (the promoted cluster is now the
+	// primary): it isolates the primary, promotes the standby, measures,
+	// and switches back.
+	rep, out, err := runDrill(t, "drill", "failover", "--primary", apiURLs(standby), "--standby", apiURLs(primary))
+	if err != nil {
+		t.Fatalf("failover drill: %v\n%s", err, out)
+	}
+	t.Logf("failover drill: RTO %.0f ms (registry %.0f, s2s %.0f), promote %.0f ms, RPO %d (registry %d of %d, s2s %d of %d), restore %.0f ms (for information)",
+		rep.RTOMs, rep.Registry.RTOMs, rep.S2S.RTOMs, rep.PromoteMs, rep.RPO, rep.Registry.Missing, rep.Registry.Acknowledged,
+		rep.S2S.Missing, rep.S2S.Acknowledged, rep.RestoreMs)
+	if !rep.Restored || rep.RTOMs <= 0 || rep.PromoteMs <= 0 || rep.Registry.Acknowledged == 0 || rep.S2S.Acknowledged == 0 {
+		t.Fatalf("report: %+v", rep)
+	}
+	if r := drStatus(t, standby.MustLeader()).Role; r != "primary" {
+		t.Fatalf("after the drill the drilled primary is %s", r)
+	}
+	if r := drStatus(t, primary.MustLeader()).Role; r != "standby" {
+		t.Fatalf("after the drill the drilled standby is %s", r)
+	}
+	waitCaughtUp(t, standby, primary)
+	checkDrillCleaned(t, standby.MustLeader())
 }

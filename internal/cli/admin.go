@@ -1,11 +1,11 @@
 package cli
 
 import (
-	"bytes"
 	"context"
 	"crypto/tls"
 	"crypto/x509"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -17,6 +17,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/weir-nifi/weir/internal/adminauth"
+	"github.com/weir-nifi/weir/internal/client"
 	"github.com/weir-nifi/weir/internal/cluster"
 	"github.com/weir-nifi/weir/internal/dr"
 )
@@ -128,44 +129,22 @@ func (c *credFlags) authorize(req *http.Request, body []byte) error {
 
 // call sends a request to the server and decodes a JSON answer into out.
 func (a *adminFlags) call(ctx context.Context, method, path string, body any, signed bool, out any) error {
-	var payload []byte
-	if body != nil {
-		var err error
-		if payload, err = json.Marshal(body); err != nil {
-			return err
-		}
-	}
 	ctx, cancel := context.WithTimeout(ctx, a.timeout)
 	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, method, strings.TrimRight(a.server, "/")+path, bytes.NewReader(payload))
-	if err != nil {
-		return err
-	}
-	if body != nil {
-		req.Header.Set("Content-Type", "application/json")
-	}
-	if signed {
-		if err := a.cred.authorize(req, payload); err != nil {
-			return err
-		}
-	}
 	hc, err := a.tls.client()
 	if err != nil {
 		return err
 	}
-	resp, err := hc.Do(req)
-	if err != nil {
-		return err
+	var sign client.Signer
+	if signed {
+		sign = a.cred.authorize
 	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
-	if resp.StatusCode/100 != 2 {
-		return fmt.Errorf("%s: %s", resp.Status, strings.TrimSpace(string(b)))
+	err = client.Admin(ctx, hc, sign, a.server, method, path, body, out)
+	var ce *client.Error
+	if errors.As(err, &ce) {
+		return fmt.Errorf("%d %s: %s", ce.Status, http.StatusText(ce.Status), ce.Message)
 	}
-	if out != nil {
-		return json.Unmarshal(b, out)
-	}
-	return nil
+	return err
 }
 
 // adminTokenCmd prints the admin token of a cluster key.

@@ -348,6 +348,7 @@ func TestMeasurementsSmall(t *testing.T) {
 		{"f", r.Failover, needEtcd, []string{"weir_p99_ms", "etcd_p99_ms"}},
 		{"g", r.CatchUp, none, []string{"join_ms", "cp_ms"}},
 		{"h", r.DR, none, []string{"commits_per_s", "promote_ms", "first_write_ms"}},
+		{"i", r.Drills, none, []string{"rto_ms_median"}},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			c.needs(t)

@@ -1,18 +1,17 @@
 package bench
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
 	"fmt"
-	"io"
 	"net/http"
 	"slices"
-	"strings"
 	"sync"
 	"time"
 
 	"github.com/weir-nifi/weir/internal/adminauth"
+	"github.com/weir-nifi/weir/internal/client"
+	"github.com/weir-nifi/weir/internal/cluster"
+	"github.com/weir-nifi/weir/internal/dr"
 )
 
 // DR measures a disaster-recovery standby (docs/dr.md): two 3-node
@@ -55,7 +54,7 @@ func (r *Runner) DR(ctx context.Context) ([]Result, error) {
 	for _, n := range pc.Nodes {
 		urls = append(urls, n.API)
 	}
-	if _, err := drCall(ctx, hc, http.MethodPost, sl.API+"/weir-api/dr/follow", map[string]any{"primary": urls}); err != nil {
+	if err := client.Admin(ctx, hc, adminSign, sl.API, http.MethodPost, dr.FollowPath, dr.FollowRequest{Primary: urls}, nil); err != nil {
 		return nil, fmt.Errorf("follow: %w", err)
 	}
 	caughtUp := func() error {
@@ -161,7 +160,7 @@ func (r *Runner) DR(ctx context.Context) ([]Result, error) {
 		n.Kill()
 	}
 	t0 := time.Now()
-	if _, err := drCall(ctx, hc, http.MethodPost, sl.API+"/weir-api/dr/promote", map[string]any{}); err != nil {
+	if err := client.Admin(ctx, hc, adminSign, sl.API, http.MethodPost, dr.PromotePath, dr.PromoteRequest{}, nil); err != nil {
 		return nil, fmt.Errorf("promote: %w", err)
 	}
 	promote := time.Since(t0)
@@ -192,49 +191,22 @@ func (r *Runner) DR(ctx context.Context) ([]Result, error) {
 	}, nil
 }
 
-func drCall(ctx context.Context, hc *http.Client, method, url string, body any) ([]byte, error) {
-	var rd io.Reader
-	if body != nil {
-		b, _ := json.Marshal(body)
-		rd = bytes.NewReader(b)
-	}
-	req, err := http.NewRequestWithContext(ctx, method, url, rd)
-	if err != nil {
-		return nil, err
-	}
+// adminSign proves the bench clusters' key on operations requests.
+func adminSign(req *http.Request, _ []byte) error {
 	req.Header.Set("Authorization", "Bearer "+adminauth.Token([]byte(ClusterKey)))
-	req.Header.Set("Content-Type", "application/json")
-	resp, err := hc.Do(req)
-	if err != nil {
-		return nil, err
-	}
-	defer resp.Body.Close()
-	var buf bytes.Buffer
-	_, _ = buf.ReadFrom(resp.Body)
-	if resp.StatusCode/100 != 2 {
-		return nil, fmt.Errorf("%s: %s", resp.Status, strings.TrimSpace(buf.String()))
-	}
-	return buf.Bytes(), nil
+	return nil
 }
 
 func primaryApplied(ctx context.Context, hc *http.Client, api string) (uint64, error) {
-	b, err := drCall(ctx, hc, http.MethodGet, api+"/weir-api/cluster/local", nil)
-	if err != nil {
-		return 0, err
-	}
 	var st struct {
 		AppliedIndex uint64 `json:"appliedIndex"`
 	}
-	return st.AppliedIndex, json.Unmarshal(b, &st)
+	err := client.Admin(ctx, hc, nil, api, http.MethodGet, cluster.AdminBase+"/local", nil, &st)
+	return st.AppliedIndex, err
 }
 
 func standbyIndex(ctx context.Context, hc *http.Client, api string) (uint64, error) {
-	b, err := drCall(ctx, hc, http.MethodGet, api+"/weir-api/dr", nil)
-	if err != nil {
-		return 0, err
-	}
-	var st struct {
-		Index uint64 `json:"index"`
-	}
-	return st.Index, json.Unmarshal(b, &st)
+	var st dr.Status
+	err := client.Admin(ctx, hc, nil, api, http.MethodGet, dr.Path, nil, &st)
+	return st.Index, err
 }

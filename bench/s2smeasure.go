@@ -711,15 +711,9 @@ func spreadF(vs []float64, format string) string {
 	if len(vs) == 0 {
 		return "—"
 	}
-	s := slices.Clone(vs)
-	slices.Sort(s)
-	med := s[len(s)/2]
-	if len(s)%2 == 0 {
-		med = (s[len(s)/2-1] + s[len(s)/2]) / 2
-	}
-	out := fmt.Sprintf(format, med)
-	if len(s) > 1 {
-		out += " [" + fmt.Sprintf(format, s[0]) + "–" + fmt.Sprintf(format, s[len(s)-1]) + "]"
+	out := fmt.Sprintf(format, median(vs))
+	if len(vs) > 1 {
+		out += " [" + fmt.Sprintf(format, slices.Min(vs)) + "–" + fmt.Sprintf(format, slices.Max(vs)) + "]"
 	}
 	return out
 }

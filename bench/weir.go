@@ -157,10 +157,16 @@ func (e *Env) StartWeirCluster(n int, args ...string) (*WeirCluster, error) {
 // StartWeirClusterAt starts n nodes named prefix1..n on ipBase1..n (a
 // second cluster beside the first, e.g. a DR standby).
 func (e *Env) StartWeirClusterAt(prefix, ipBase string, n int, args ...string) (*WeirCluster, error) {
+	return e.StartWeirClusterWith(prefix, ipBase, n, func(int) []string { return args })
+}
+
+// StartWeirClusterWith is StartWeirClusterAt with each node's own extra
+// arguments (node i counts from 1), e.g. its zone.
+func (e *Env) StartWeirClusterWith(prefix, ipBase string, n int, args func(i int) []string) (*WeirCluster, error) {
 	c := &WeirCluster{}
 	var boot []string
 	for i := 1; i <= n; i++ {
-		node, err := e.NewWeirNode(fmt.Sprintf("%s%d", prefix, i), fmt.Sprintf("%s%d", ipBase, i), args...)
+		node, err := e.NewWeirNode(fmt.Sprintf("%s%d", prefix, i), fmt.Sprintf("%s%d", ipBase, i), args(i)...)
 		if err != nil {
 			return nil, err
 		}

@@ -5,11 +5,17 @@ import (
 	"net"
 	"sync"
 	"time"
+
+	"github.com/weir-nifi/weir/internal/model"
 )
 
 // ErrIsolated is returned for cluster connections while the node is
 // isolated.
 var ErrIsolated = errors.New("this node is isolated from its cluster (drill)")
+
+// errIsolated answers requests that need the leader while isolated: the
+// write certainly was not applied, so the client may retry elsewhere.
+var errIsolated = &model.Error{Kind: model.KindUnavailable, Msg: "This node is isolated from its cluster by a drill. Use another node.", RetryAfter: time.Second, NotApplied: true}
 
 // isolation cuts the node off from its cluster for a drill: while on, no
 // cluster connection is dialled or accepted and every open one is closed,

@@ -225,6 +225,11 @@ func decodeCaller(s string) (registry.Caller, error) {
 func (n *Node) leaderAddr(ctx context.Context) (id, addr string, err error) {
 	deadline := time.Now().Add(n.cfg.LeaderWait)
 	for {
+		if !n.iso.Until().IsZero() {
+			// Cut off by a drill: no leader can be reached, and a
+			// request waiting here would only hold its client up.
+			return "", "", errIsolated
+		}
 		id, addr = n.Leader()
 		if addr != "" {
 			return id, addr, nil

@@ -32,6 +32,11 @@ var errNeedSeed = errors.New("the primary no longer has the entries this standby
 // follow pulls and applies the primary's entries while this node leads a
 // standby.
 func (d *DR) follow(ctx context.Context) {
+	// A new following period (a new role, or this node newly leading):
+	// what an earlier one saw of its primary is not this lag.
+	d.mu.Lock()
+	d.lag = Lag{Seeds: d.lag.Seeds}
+	d.mu.Unlock()
 	next := 0 // the primary URL to try
 	wait := 200 * time.Millisecond
 	for ctx.Err() == nil {

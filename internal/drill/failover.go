@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/weir-nifi/weir/internal/cluster"
 	"github.com/weir-nifi/weir/internal/dr"
 	"github.com/weir-nifi/weir/internal/s2s/relay"
 )
@@ -143,7 +144,7 @@ func (r *run) switchBack(ctx context.Context, primary, standby []string) error {
 	}); err != nil {
 		return fmt.Errorf("demote the old primary: %w", err)
 	}
-	if err := r.waitCaughtUp(ctx, primary); err != nil {
+	if err := r.waitCaughtUp(ctx, primary, standby); err != nil {
 		return err
 	}
 	r.step("caught up; promote it again")
@@ -161,7 +162,7 @@ func (r *run) switchBack(ctx context.Context, primary, standby []string) error {
 	}); err != nil {
 		return fmt.Errorf("demote the standby: %w", err)
 	}
-	return r.waitCaughtUp(ctx, standby)
+	return r.waitCaughtUp(ctx, standby, primary)
 }
 
 // drStatus is GET /weir-api/dr from any of urls.
@@ -173,37 +174,66 @@ func (r *run) drStatus(ctx context.Context, urls []string) (dr.Status, error) {
 	return st, err
 }
 
+// waitRole waits until every node at urls reports role.
 func (r *run) waitRole(ctx context.Context, urls []string, role string) error {
 	return r.waitFor(ctx, "role "+role+" on "+strings.Join(urls, ","), func() error {
-		st, err := r.drStatus(ctx, urls)
-		if err != nil {
-			return err
-		}
-		if st.Role != role {
-			return fmt.Errorf("role %s", st.Role)
+		for _, u := range urls {
+			var st dr.Status
+			if err := r.admin(ctx, u, http.MethodGet, dr.Path, nil, &st); err != nil {
+				return err
+			}
+			if st.Role != role {
+				return fmt.Errorf("%s: role %s", u, st.Role)
+			}
 		}
 		return nil
 	})
 }
 
-// waitCaughtUp waits until the standby at urls reports (on its leader)
-// no entries behind its primary.
-func (r *run) waitCaughtUp(ctx context.Context, urls []string) error {
-	return r.waitFor(ctx, "the standby "+strings.Join(urls, ",")+" to catch up", func() error {
+// waitCaughtUp waits until every node at urls is a standby and their
+// leader stands at the primary's applied index as it is now.
+func (r *run) waitCaughtUp(ctx context.Context, urls, primary []string) error {
+	var target uint64
+	if err := r.waitFor(ctx, "the primary's applied index", func() error {
+		st, err := r.status(ctx, primary)
+		if err != nil {
+			return err
+		}
+		for _, m := range st.Members {
+			if m.Leader {
+				var local cluster.LocalStatus
+				if err := r.admin(ctx, m.APIURL, http.MethodGet, cluster.AdminBase+"/local", nil, &local); err != nil {
+					return err
+				}
+				target = local.AppliedIndex
+				return nil
+			}
+		}
+		return errors.New("no leader")
+	}); err != nil {
+		return err
+	}
+	return r.waitFor(ctx, fmt.Sprintf("the standby %s to reach the primary's index %d", strings.Join(urls, ","), target), func() error {
+		seen := false
 		for _, u := range urls {
 			var st dr.Status
-			if err := r.admin(ctx, u, http.MethodGet, dr.Path, nil, &st); err != nil || st.Lag == nil {
-				continue
+			if err := r.admin(ctx, u, http.MethodGet, dr.Path, nil, &st); err != nil {
+				return err
 			}
 			if st.Role != "standby" {
-				return fmt.Errorf("role %s", st.Role)
+				return fmt.Errorf("%s: role %s", u, st.Role)
 			}
-			if st.Lag.PrimaryIndex == 0 || st.Lag.Entries > 0 || st.Lag.Index < st.Lag.PrimaryIndex {
-				return fmt.Errorf("at %d of %d", st.Lag.Index, st.Lag.PrimaryIndex)
+			if st.Lag != nil {
+				if st.Lag.Index < target {
+					return fmt.Errorf("at %d", st.Lag.Index)
+				}
+				seen = true
 			}
-			return nil
 		}
-		return errors.New("no leader reports its lag")
+		if !seen {
+			return errors.New("no leader reports its lag")
+		}
+		return nil
 	})
 }
 

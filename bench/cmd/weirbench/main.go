@@ -35,6 +35,7 @@ var measurements = []measurement{
 	{"failover", "f", "3 nodes: write gap after SIGKILL of the leader, vs etcd", (*bench.Runner).Failover},
 	{"catchup", "g", "3 nodes + 1 joining: catch-up with 10,000 versions, vs cp -r", (*bench.Runner).CatchUp},
 	{"dr", "h", "3-node primary + 3-node DR standby: standby lag under commits, promote time", (*bench.Runner).DR},
+	{"drill", "i", "3-node primary in 3 zones + 3-node standby: weir drill zone-loss and failover, RTO and RPO", (*bench.Runner).Drills},
 }
 
 func main() {

@@ -180,8 +180,13 @@ func TestDRStandby(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+	// The primary loses its leader and one more node: its survivor has
+	// no quorum but still answers as the primary.
+	survivor := primary.Others(primary.MustLeader())[0]
 	for _, n := range primary.Nodes {
-		n.Kill()
+		if n != survivor {
+			n.Kill()
+		}
 	}
 	for _, n := range standby.Nodes {
 		n.Resume()
@@ -189,15 +194,21 @@ func TestDRStandby(t *testing.T) {
 	if _, err := standby.WaitLeader(60 * time.Second); err != nil {
 		t.Fatal(err)
 	}
-	// The primary is gone and the standby not promoted yet: the client
-	// finds nowhere to push (the standby turns it away), so nothing is
-	// written on two sides.
+	// The primary cannot write and the standby is not promoted yet: the
+	// client finds nowhere to push (the survivor cannot commit, the
+	// standby turns it away), so nothing is written on two sides.
 	if _, err := remote.Send(ctxT(t), []sitetosite.FlowFile{{Content: []byte("nowhere")}}); err == nil {
-		t.Fatal("a push succeeded with the primary down and the standby not promoted")
+		t.Fatal("a push succeeded with the primary down to one node and the standby not promoted")
+	}
+	// Promotion is refused while the survivor answers as the primary,
+	// and forced (the runbook's "leader plus one node lost").
+	if out, errOut, err := weirCLI(t, "dr", "promote", "--server", standby.MustLeader().API, "--cluster-key", harness.TestKey); err == nil || !strings.Contains(out+errOut, "still answers as the primary") {
+		t.Fatalf("promote with the primary's survivor up: %v %s%s", err, out, errOut)
 	}
 	t0 := time.Now()
-	out := cli(standby.MustLeader(), "dr", "promote")
-	t.Logf("promote: %s (%v, for information)", strings.TrimSpace(out), time.Since(t0).Round(time.Millisecond))
+	out := cli(standby.MustLeader(), "dr", "promote", "--force")
+	t.Logf("promote --force: %s (%v, for information)", strings.TrimSpace(out), time.Since(t0).Round(time.Millisecond))
+	survivor.Kill()
 	newc := client.New(standby.MustLeader().API)
 	deadline := time.Now().Add(30 * time.Second)
 	for {

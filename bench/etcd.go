@@ -12,6 +12,8 @@ import (
 	"os/exec"
 	"strings"
 	"time"
+
+	"github.com/weir-nifi/weir/internal/freeport"
 )
 
 // EtcdMember is one etcd server process. Clients use the gRPC gateway
@@ -64,14 +66,11 @@ func (e *Env) StartEtcd(n int) (*Etcd, error) {
 	var initial []string
 	for i := 1; i <= n; i++ {
 		ip := fmt.Sprintf("127.0.0.%d", i)
-		cp, err := FreePort(ip)
+		ps, err := freeport.Ports(ip, 2)
 		if err != nil {
 			return nil, err
 		}
-		pp, err := FreePort(ip)
-		if err != nil {
-			return nil, err
-		}
+		cp, pp := ps[0], ps[1]
 		dir, err := e.Dir(fmt.Sprintf("etcd%d", i))
 		if err != nil {
 			return nil, err

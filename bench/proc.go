@@ -5,7 +5,6 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -14,6 +13,8 @@ import (
 	"sync"
 	"syscall"
 	"time"
+
+	"github.com/weir-nifi/weir/internal/freeport"
 )
 
 // Env is one benchmark run: where its temporary files go, which binaries
@@ -261,12 +262,11 @@ func RSS(pid int) (int64, error) {
 
 // FreePort returns a TCP port that was free on ip at the time of the call.
 func FreePort(ip string) (int, error) {
-	ln, err := net.Listen("tcp", net.JoinHostPort(ip, "0"))
+	ps, err := freeport.Ports(ip, 1)
 	if err != nil {
 		return 0, err
 	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port, nil
+	return ps[0], nil
 }
 
 // poll calls fn every interval until it returns true or an error, or the

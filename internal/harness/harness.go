@@ -5,7 +5,6 @@ import (
 	"crypto/x509/pkix"
 	"encoding/json"
 	"fmt"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -15,6 +14,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/weir-nifi/weir/internal/freeport"
 )
 
 var (
@@ -58,12 +59,17 @@ func Binary(t testing.TB) string {
 // FreePort returns a TCP port free on ip at the time of the call.
 func FreePort(t testing.TB, ip string) int {
 	t.Helper()
-	ln, err := net.Listen("tcp", net.JoinHostPort(ip, "0"))
+	return FreePorts(t, ip, 1)[0]
+}
+
+// FreePorts returns n distinct free ports on ip (package freeport).
+func FreePorts(t testing.TB, ip string, n int) []int {
+	t.Helper()
+	ps, err := freeport.Ports(ip, n)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port
+	return ps
 }
 
 // Options describe one node.
@@ -102,11 +108,14 @@ func NewNode(t testing.TB, o Options) *Node {
 	if o.IP == "" {
 		o.IP = "127.0.0.1"
 	}
-	if o.HTTPPort == 0 {
-		o.HTTPPort = FreePort(t, o.IP)
-	}
-	if o.RaftPort == 0 {
-		o.RaftPort = FreePort(t, o.IP)
+	if o.HTTPPort == 0 || o.RaftPort == 0 {
+		ps := FreePorts(t, o.IP, 2)
+		if o.HTTPPort == 0 {
+			o.HTTPPort = ps[0]
+		}
+		if o.RaftPort == 0 {
+			o.RaftPort = ps[1]
+		}
 	}
 	if o.DataDir == "" {
 		o.DataDir = t.TempDir()

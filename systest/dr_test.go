@@ -1,6 +1,7 @@
 package systest
 
 import (
+	"crypto/tls"
 	"encoding/json"
 	"io"
 	"net/http"
@@ -8,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/weir-nifi/weir/internal/adminauth"
 	"github.com/weir-nifi/weir/internal/client"
 	"github.com/weir-nifi/weir/internal/dr"
 	"github.com/weir-nifi/weir/internal/flowgen"
@@ -306,4 +308,70 @@ func TestDRStandby(t *testing.T) {
 	}
 	waitCaughtUp(t, standby, primary)
 	checkDrillCleaned(t, standby.MustLeader())
+}
+
+// TestDRSecured: a standby follows a primary that serves HTTPS, requires
+// client certificates and lets policies decide (an initial admin): the
+// standby's leader presents its node certificate and the admin token, is
+// seeded and follows; the admin token is the cluster on /weir-api only.
+func TestDRSecured(t *testing.T) {
+	long(t)
+	pki := harness.NewPKI(t, "Weir DR test CA")
+	admin, stranger := pki.Client("Admin", "ops"), pki.Client("Stranger", "ops")
+	opts := harness.ClusterOptions{N: 1, TLS: &harness.NodeTLS{PKI: pki, ClientAuth: "need", Client: admin},
+		ExtraArgs: []string{"--identity-mapping", "pattern=^CN=(.*?), OU=(.*?)$;value=$1;transform=LOWER", "--initial-admin-identity", "admin"}}
+	primary := harness.StartCluster(t, opts)
+	standby := harness.StartCluster(t, opts)
+	p, s := primary.MustLeader(), standby.MustLeader()
+	bearer := map[string]string{"Authorization": "Bearer " + adminauth.Token([]byte(harness.TestKey))}
+	must := func(cert tls.Certificate, method, url, body string, hdr map[string]string, want int) string {
+		t.Helper()
+		deadline := time.Now().Add(30 * time.Second)
+		for {
+			status, b, _, err := tlsDo(pki, cert, method, url, body, hdr)
+			if err == nil && status == want {
+				return b
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("%s %s: %d %s %v, want %d", method, url, status, b, err, want)
+			}
+			time.Sleep(200 * time.Millisecond) // the initial policies are proposed at start
+		}
+	}
+	must(admin, http.MethodPost, p.API+"/nifi-registry-api/buckets", `{"name":"secured-dr"}`, nil, http.StatusOK)
+
+	// The admin token: the cluster on /weir-api, no identity elsewhere.
+	if status, b, _, _ := tlsDo(pki, admin, http.MethodGet, s.API+"/nifi-registry-api/buckets", "", bearer); status != http.StatusUnauthorized {
+		t.Fatalf("the admin token on the registry API: %d %s", status, b)
+	}
+	if status, b, _, _ := tlsDo(pki, stranger, http.MethodGet, s.API+dr.Path, "", nil); status != http.StatusForbidden {
+		t.Fatalf("a certificate without policies on /weir-api/dr: %d %s", status, b)
+	}
+	must(admin, http.MethodPost, s.API+dr.FollowPath, `{"primary":["`+p.API+`"]}`, bearer, http.StatusOK)
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		var st dr.Status
+		b := must(admin, http.MethodGet, s.API+dr.Path, "", bearer, http.StatusOK)
+		if err := json.Unmarshal([]byte(b), &st); err != nil {
+			t.Fatal(err)
+		}
+		if st.Role == "standby" && st.Lag != nil && st.Lag.PrimaryIndex > 0 && st.Lag.Entries == 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the secured standby did not catch up: %s", b)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	// The standby serves the primary's data to the primary's admin and
+	// refuses writes naming the primary.
+	if b := must(admin, http.MethodGet, s.API+"/nifi-registry-api/buckets", "", nil, http.StatusOK); !strings.Contains(b, "secured-dr") {
+		t.Fatalf("the standby's buckets: %s", b)
+	}
+	if status, b, _, _ := tlsDo(pki, admin, http.MethodPost, s.API+"/nifi-registry-api/buckets", `{"name":"no"}`, nil); status != http.StatusServiceUnavailable && status != http.StatusConflict {
+		t.Fatalf("a write on the secured standby: %d %s", status, b)
+	}
+	// Promoted with the token over HTTPS (the primary answers: --force).
+	must(admin, http.MethodPost, s.API+dr.PromotePath, `{"force":true}`, bearer, http.StatusOK)
+	must(admin, http.MethodPost, s.API+"/nifi-registry-api/buckets", `{"name":"after-promote"}`, nil, http.StatusOK)
 }

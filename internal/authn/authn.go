@@ -14,6 +14,7 @@ package authn
 
 import (
 	"context"
+	"crypto/subtle"
 	"fmt"
 	"net/http"
 	"strings"
@@ -36,6 +37,12 @@ type Options struct {
 	// Bearer verifies an access token ("Authorization: Bearer"; package
 	// login) and returns its identity; nil accepts none.
 	Bearer func(ctx context.Context, raw string) (string, error)
+	// ClusterToken is the admin token (package adminauth): on the paths
+	// under ClusterPaths (Weir's operations) a Bearer equal to it is the
+	// cluster itself (registry.Caller.Cluster), not an access token;
+	// elsewhere it is no identity. Empty: none.
+	ClusterToken string
+	ClusterPaths []string
 	// Managed says policies decide (package authz): the chain's proxies
 	// are passed on to be checked against /proxy instead of Proxies, and
 	// anonymous callers are passed on (they may read public buckets).
@@ -61,6 +68,15 @@ func Middleware(o Options, next http.Handler) http.Handler {
 	})
 }
 
+func (o Options) clusterPath(p string) bool {
+	for _, prefix := range o.ClusterPaths {
+		if strings.HasPrefix(p, prefix) {
+			return true
+		}
+	}
+	return false
+}
+
 // action is NiFi's name for what a request does, in proxy refusals.
 func action(method string) string {
 	switch method {
@@ -74,6 +90,13 @@ func action(method string) string {
 
 func (o Options) callerOf(r *http.Request, proxies map[string]bool) (registry.Caller, error) {
 	ms, managed := o.Mappings, o.Managed
+	if h := r.Header.Get("Authorization"); len(h) > 7 && strings.EqualFold(h[:7], "Bearer ") && o.ClusterToken != "" &&
+		o.clusterPath(r.URL.Path) && subtle.ConstantTimeCompare([]byte(strings.TrimSpace(h[7:])), []byte(o.ClusterToken)) == 1 {
+		if len(r.Header.Values(identity.HeaderProxiedEntitiesChain)) > 0 {
+			return registry.Caller{}, &model.Error{Kind: model.KindUnauthorized, Msg: "A proxied entities chain is not accepted with the admin token."}
+		}
+		return registry.Caller{Identity: registry.ClusterIdentity, Cluster: true}, nil
+	}
 	if h := r.Header.Get("Authorization"); len(h) > 7 && strings.EqualFold(h[:7], "Bearer ") && o.Bearer != nil {
 		if len(r.Header.Values(identity.HeaderProxiedEntitiesChain)) > 0 {
 			// NiFi honours the chain only from certificate callers.

@@ -66,6 +66,8 @@ type Caller struct {
 	Identity  string
 	Anonymous bool
 	Proxies   []string
+	// Cluster: proved the cluster key (registry.Caller.Cluster).
+	Cluster bool
 }
 
 // Allowed reports whether identity holds action on resource, inheriting

@@ -175,7 +175,7 @@ func Start(cfg Config, log *slog.Logger) (*Server, error) {
 	}
 	svc := registry.New(node, st, registry.Options{Revisions: cfg.Revisions})
 	// Disaster recovery: a standby (or fenced) cluster refuses writes.
-	drs := dr.New(node, st, dr.Options{Key: key, Self: strings.TrimRight(cfg.Advertise, "/"), DataDir: cfg.DataDir, Log: log})
+	drs := dr.New(node, st, dr.Options{Key: key, Self: strings.TrimRight(cfg.Advertise, "/"), DataDir: cfg.DataDir, Log: log, HTTP: drHTTP(cfg)})
 	a := api.New(svc, node, gates{node, drs}, api.Options{MaxBody: cfg.MaxBody, Log: log, Disk: dm})
 	// With an initial admin, policies decide every request (package
 	// authz), on the node that executes it: forwarded writes are
@@ -288,7 +288,8 @@ func Start(cfg Config, log *slog.Logger) (*Server, error) {
 	if sec != nil && sec.certs {
 		// Who calls: a client certificate, a NiFi node proxying its user,
 		// or anonymous (refused but for health probes).
-		handler = authn.Middleware(authn.Options{Mappings: sec.mappings, Proxies: cfg.NodeIdentities, Open: openToAnonymous, Managed: managed, Bearer: bearer}, handler)
+		handler = authn.Middleware(authn.Options{Mappings: sec.mappings, Proxies: cfg.NodeIdentities, Open: openToAnonymous, Managed: managed, Bearer: bearer,
+			ClusterToken: adminauth.Token(key), ClusterPaths: []string{"/weir-api/", ops.Base + "/"}}, handler)
 	}
 	handler = guard.New(guard.Options{
 		Hosts: append(own.names(), cfg.AllowedHosts...), MaxBody: maxBody(cfg),
@@ -375,11 +376,28 @@ func secureOptions(cfg Config, log *slog.Logger) (*security, error) {
 	return sec, nil
 }
 
-// joinTLS is how a joining node reaches existing nodes that serve HTTPS:
-// it trusts --tls-ca and presents its own certificate (nil: plain HTTP or
-// files that do not load, which the listener reports).
+// joinTLS is how a joining node reaches existing nodes that serve HTTPS.
 func joinTLS(cfg Config) *tls.Config {
-	if cfg.TLSCert == "" || len(cfg.Join) == 0 {
+	if len(cfg.Join) == 0 {
+		return nil
+	}
+	return nodeClientTLS(cfg)
+}
+
+// drHTTP is the client a standby's leader follows its primary with: over
+// HTTPS it trusts --tls-ca (the system's roots without it) and presents
+// this node's certificate, as the primary may require one.
+func drHTTP(cfg Config) *http.Client {
+	t := http.DefaultTransport.(*http.Transport).Clone()
+	t.TLSClientConfig = nodeClientTLS(cfg)
+	return &http.Client{Transport: t}
+}
+
+// nodeClientTLS is how this node reaches other Weir nodes that serve
+// HTTPS: it trusts --tls-ca and presents its own certificate (nil: plain
+// HTTP or files that do not load, which the listener reports).
+func nodeClientTLS(cfg Config) *tls.Config {
+	if cfg.TLSCert == "" {
 		return nil
 	}
 	cert, err := tls.LoadX509KeyPair(cfg.TLSCert, cfg.TLSKey)

@@ -37,7 +37,15 @@ type Caller struct {
 	// Proxies are the identities the request came through on behalf of
 	// the end user (NiFi nodes), in X-ProxiedEntitiesChain order.
 	Proxies []string `json:",omitempty"`
+	// Cluster is set when the caller proved the cluster key with the
+	// admin token: another node or cluster of this deployment (a DR
+	// standby following its primary) or an operator's script. It is
+	// authorized for Weir's own operations (/weir-api), not as a user.
+	Cluster bool `json:",omitempty"`
 }
+
+// ClusterIdentity names a Cluster caller in audit records.
+const ClusterIdentity = "weir-cluster-key"
 
 // Anonymous is the caller of every request while Weir runs unsecured.
 var Anonymous = Caller{Identity: "anonymous", Anonymous: true}

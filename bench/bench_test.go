@@ -349,6 +349,7 @@ func TestMeasurementsSmall(t *testing.T) {
 		{"g", r.CatchUp, none, []string{"join_ms", "cp_ms"}},
 		{"h", r.DR, none, []string{"commits_per_s", "promote_ms", "first_write_ms"}},
 		{"i", r.Drills, none, []string{"rto_ms_median"}},
+		{"j", r.S2SClient, none, []string{"ffps_median", "mbps_median"}},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			c.needs(t)

@@ -35,12 +35,23 @@ var measurements = []measurement{
 	{"failover", "f", "3 nodes: write gap after SIGKILL of the leader, vs etcd", (*bench.Runner).Failover},
 	{"catchup", "g", "3 nodes + 1 joining: catch-up with 10,000 versions, vs cp -r", (*bench.Runner).CatchUp},
 	{"dr", "h", "3-node primary + 3-node DR standby: standby lag under commits, promote time", (*bench.Runner).DR},
+	{"s2s-client", "j", "the Go site-to-site client pushing to an in-memory server, vs NiFi's client figures", (*bench.Runner).S2SClient},
 	{"drill", "i", "3-node primary in 3 zones + 3-node standby: weir drill zone-loss and failover, RTO and RPO", (*bench.Runner).Drills},
 }
 
 func main() {
 	if len(os.Args) > 1 && os.Args[1] == "serve-files" {
 		serveFiles(os.Args[2:])
+		return
+	}
+	if len(os.Args) > 1 && os.Args[1] == "serve-s2s" {
+		fs := flag.NewFlagSet("serve-s2s", flag.ExitOnError)
+		listen := fs.String("listen", "127.0.0.1:0", "address")
+		_ = fs.Parse(os.Args[2:])
+		if err := bench.ServeS2S(*listen); err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			os.Exit(1)
+		}
 		return
 	}
 	if len(os.Args) > 1 && (os.Args[1] == "s2s" || os.Args[1] == "s2s-soak") {

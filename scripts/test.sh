@@ -3,7 +3,8 @@
 # unit, contract and system tests (system tests start real weir processes
 # on 127.0.0.x). Needs Go; modules come from the Go module proxy. The
 # real components some tests start (slapd for LDAP logins, nats-server for
-# the site-to-site benchmark's tooling test) are installed from Debian when
+# the site-to-site benchmark's tooling test) and the validators of the
+# packaging (systemd-analyze, shellcheck) are installed from Debian when
 # missing and this runs as root; those tests fail, not skip, when CI=true
 # and the component is absent.
 set -euo pipefail
@@ -13,6 +14,9 @@ echo "== test dependencies"
 need=""
 command -v slapd >/dev/null 2>&1 || [ -x /usr/sbin/slapd ] || need="$need slapd ldap-utils"
 command -v nats-server >/dev/null 2>&1 || need="$need nats-server"
+# The packaging tests validate the systemd unit and the shell scripts.
+command -v systemd-analyze >/dev/null 2>&1 || need="$need systemd"
+command -v shellcheck >/dev/null 2>&1 || need="$need shellcheck"
 if [ -n "$need" ]; then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
     export DEBIAN_FRONTEND=noninteractive
@@ -32,7 +36,8 @@ go mod download
 go mod verify >/dev/null
 
 echo "== gofmt"
-unformatted=$(gofmt -l $(git ls-files '*.go' 2>/dev/null || find . -name '*.go'))
+mapfile -t gofiles < <(git ls-files '*.go' 2>/dev/null || find . -name '*.go')
+unformatted=$(gofmt -l "${gofiles[@]}")
 if [ -n "$unformatted" ]; then
   echo "gofmt would change:"; echo "$unformatted"; exit 1
 fi

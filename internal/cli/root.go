@@ -5,14 +5,21 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"runtime"
+	"runtime/debug"
 	"strings"
 
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 )
 
-// Version is set at build time with -ldflags "-X ...cli.Version=...".
-var Version = "dev"
+// Version and Commit are set at build time with -ldflags "-X
+// github.com/weir-nifi/weir/internal/cli.Version=…" (scripts/release.sh
+// does); without them the Go toolchain's build information is used.
+var (
+	Version = "dev"
+	Commit  = ""
+)
 
 // Execute runs the weir command line.
 func Execute() int {
@@ -25,6 +32,8 @@ func Execute() int {
 	root.AddCommand(serverCmd(), clusterCmd(), versionCmd(), adminTokenCmd())
 	root.AddCommand(maintenanceCmd(), backupCmd(), restoreCmd(), migrateCmd(), importGitCmd(), portCmd(), s2sCmd(), drCmd(), drillCmd(), auditCmd())
 	root.PersistentPreRunE = func(cmd *cobra.Command, _ []string) error { return applyEnv(cmd) }
+	root.Version = versionString()
+	root.SetVersionTemplate("{{.Version}}\n")
 	if err := root.Execute(); err != nil {
 		fmt.Fprintln(os.Stderr, "weir:", err)
 		return 1
@@ -37,9 +46,35 @@ func versionCmd() *cobra.Command {
 		Use:   "version",
 		Short: "Print the version",
 		Run: func(cmd *cobra.Command, _ []string) {
-			fmt.Fprintf(cmd.OutOrStdout(), "weir %s (NiFi Registry API 2.7.2)\n", Version)
+			fmt.Fprintln(cmd.OutOrStdout(), versionString())
 		},
 	}
+}
+
+// versionString names the build: the version (set with -ldflags, else
+// the module version when built with `go install …@version`), the commit
+// it was built from (+dirty with uncommitted changes), the Go release and
+// the NiFi Registry API it serves.
+func versionString() string {
+	v, commit, dirty := Version, "unknown commit", ""
+	if Commit != "" {
+		commit = "commit " + Commit[:min(12, len(Commit))]
+	} else if bi, ok := debug.ReadBuildInfo(); ok {
+		for _, s := range bi.Settings {
+			switch s.Key {
+			case "vcs.revision":
+				commit = "commit " + s.Value[:min(12, len(s.Value))]
+			case "vcs.modified":
+				if s.Value == "true" {
+					dirty = "+dirty"
+				}
+			}
+		}
+	}
+	if bi, ok := debug.ReadBuildInfo(); ok && v == "dev" && bi.Main.Version != "" && bi.Main.Version != "(devel)" {
+		v = bi.Main.Version
+	}
+	return fmt.Sprintf("weir %s (%s%s, %s, NiFi Registry API 2.7.2)", v, commit, dirty, runtime.Version())
 }
 
 // applyEnv fills every flag the user did not set from WEIR_<FLAG_NAME>

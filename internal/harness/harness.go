@@ -24,6 +24,24 @@ var (
 	buildErr  error
 )
 
+func moduleRoot() (string, error) {
+	out, err := exec.Command("go", "env", "GOMOD").Output()
+	if err != nil {
+		return "", err
+	}
+	return filepath.Dir(strings.TrimSpace(string(out))), nil
+}
+
+// ModuleRoot is the directory of the weir module (the repository root).
+func ModuleRoot(t testing.TB) string {
+	t.Helper()
+	root, err := moduleRoot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return root
+}
+
 // Binary builds cmd/weir once per test process and returns its path.
 // WEIR_BINARY overrides it with a prebuilt binary.
 func Binary(t testing.TB) string {
@@ -32,12 +50,11 @@ func Binary(t testing.TB) string {
 		return p
 	}
 	buildOnce.Do(func() {
-		out, err := exec.Command("go", "env", "GOMOD").Output()
+		root, err := moduleRoot()
 		if err != nil {
 			buildErr = err
 			return
 		}
-		root := filepath.Dir(strings.TrimSpace(string(out)))
 		dir, err := os.MkdirTemp("", "weir-bin-")
 		if err != nil {
 			buildErr = err

@@ -8,20 +8,13 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
-)
 
-func moduleRoot(t *testing.T) string {
-	t.Helper()
-	out, err := exec.Command("go", "env", "GOMOD").Output()
-	if err != nil {
-		t.Fatal(err)
-	}
-	return filepath.Dir(strings.TrimSpace(string(out)))
-}
+	"github.com/weir-nifi/weir/internal/harness"
+)
 
 // Every package has a doc comment saying what it owns.
 func TestEveryPackageHasADocComment(t *testing.T) {
-	root := moduleRoot(t)
+	root := harness.ModuleRoot(t)
 	checked := 0
 	err := filepath.WalkDir(root, func(path string, d os.DirEntry, err error) error {
 		if err != nil {

@@ -85,4 +85,31 @@ func TestDrillZoneLoss(t *testing.T) {
 		t.Fatalf("a drill on an unknown zone: %v %s", err, out)
 	}
 	c.CheckAlive()
+
+	// Operator commands on the same cluster: --server without a scheme,
+	// transfer-leader prints what it did and the cluster as it is, and a
+	// node that does not answer shows no figures rather than lag 0.
+	host := strings.TrimPrefix(c.MustLeader().API, "http://")
+	out, errOut, err := weirCLI(t, "cluster", "transfer-leader", "--server", host, "--cluster-key", harness.TestKey)
+	if err != nil || !strings.Contains(out, "leadership transferred.") || !strings.Contains(out, "SURVIVES ZONE LOSS") {
+		t.Fatalf("weir cluster transfer-leader: %v\n%s%s", err, out, errOut)
+	}
+	self := c.MustLeader()
+	out, errOut, err = weirCLI(t, "cluster", "transfer-leader", self.Opts.ID, "--server", self.API, "--cluster-key", harness.TestKey)
+	if err == nil || !strings.Contains(out+errOut, "409") || !strings.Contains(out+errOut, "already leads") {
+		t.Fatalf("weir cluster transfer-leader to the leader itself: %v\n%s%s", err, out, errOut)
+	}
+	stopped := c.Others(c.MustLeader())[0]
+	stopped.Pause()
+	out, errOut, err = weirCLI(t, "cluster", "status", "--server", c.MustLeader().API)
+	stopped.Resume()
+	line := ""
+	for _, l := range strings.Split(out, "\n") {
+		if strings.HasPrefix(l, stopped.Opts.ID+" ") {
+			line = l
+		}
+	}
+	if err != nil || !strings.Contains(line, "unknown") || !strings.Contains(line, " - ") || strings.Contains(line, "true") {
+		t.Fatalf("weir cluster status with %s stopped: %v\n%s%s", stopped.Opts.ID, err, out, errOut)
+	}
 }

@@ -139,12 +139,20 @@ func (a *adminFlags) call(ctx context.Context, method, path string, body any, si
 	if signed {
 		sign = a.cred.authorize
 	}
-	err = client.Admin(ctx, hc, sign, a.server, method, path, body, out)
+	err = client.Admin(ctx, hc, sign, withScheme(a.server), method, path, body, out)
 	var ce *client.Error
 	if errors.As(err, &ce) {
 		return fmt.Errorf("%d %s: %s", ce.Status, http.StatusText(ce.Status), ce.Message)
 	}
 	return err
+}
+
+// withScheme lets --server be host:port: http:// is assumed then.
+func withScheme(u string) string {
+	if u != "" && !strings.Contains(u, "://") {
+		return "http://" + u
+	}
+	return u
 }
 
 // adminTokenCmd prints the admin token of a cluster key.
@@ -210,7 +218,10 @@ func clusterCmd() *cobra.Command {
 		Short: "Add a node (as a non-voter until it has caught up); nodes started with --join do this themselves",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			return jf.call(cmd.Context(), http.MethodPost, cluster.AdminBase+"/join", jr, true, nil)
+			if err := jf.call(cmd.Context(), http.MethodPost, cluster.AdminBase+"/join", jr, true, nil); err != nil {
+				return err
+			}
+			return jf.after(cmd, fmt.Sprintf("%s joined as a non-voter; it becomes a voter once it has caught up", jr.ID))
 		},
 	}
 	jf.register(join, true)
@@ -226,7 +237,10 @@ func clusterCmd() *cobra.Command {
 		Short: "Remove a member (refused below the minimum quorum unless --force)",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return rf.call(cmd.Context(), http.MethodPost, cluster.AdminBase+"/remove", cluster.RemoveRequest{ID: args[0], Force: force}, true, nil)
+			if err := rf.call(cmd.Context(), http.MethodPost, cluster.AdminBase+"/remove", cluster.RemoveRequest{ID: args[0], Force: force}, true, nil); err != nil {
+				return err
+			}
+			return rf.after(cmd, args[0]+" removed")
 		},
 	}
 	rf.register(remove, true)
@@ -242,13 +256,31 @@ func clusterCmd() *cobra.Command {
 			if len(args) == 1 {
 				req.ID = args[0]
 			}
-			return tf.call(cmd.Context(), http.MethodPost, cluster.AdminBase+"/transfer-leader", req, true, nil)
+			if err := tf.call(cmd.Context(), http.MethodPost, cluster.AdminBase+"/transfer-leader", req, true, nil); err != nil {
+				return err
+			}
+			return tf.after(cmd, "leadership transferred")
 		},
 	}
 	tf.register(transfer, true)
 
 	cmd.AddCommand(status, join, remove, transfer)
 	return cmd
+}
+
+// after reports a membership change: what was done, then the cluster as
+// it is now (the status as JSON with --json).
+func (a *adminFlags) after(cmd *cobra.Command, done string) error {
+	var s cluster.Status
+	if err := a.call(cmd.Context(), http.MethodGet, cluster.AdminBase+"/status", nil, false, &s); err != nil {
+		return fmt.Errorf("%s, but the status could not be read: %w", done, err)
+	}
+	if a.json {
+		return printJSON(cmd.OutOrStdout(), s)
+	}
+	fmt.Fprintln(cmd.OutOrStdout(), done+".")
+	printStatus(cmd.OutOrStdout(), s)
+	return nil
 }
 
 func printJSON(w io.Writer, v any) error {
@@ -266,6 +298,12 @@ func printStatus(w io.Writer, s cluster.Status) {
 		leader, s.Term, s.CommitIndex, s.Voters, s.HealthyVoters, s.Quorum, s.FailureTolerance)
 	fmt.Fprintf(w, "\n%-16s %-10s %-9s %-10s %-9s %8s %8s %6s  %s\n", "ID", "ZONE", "SUFFRAGE", "STATE", "REACHABLE", "COMMIT", "APPLIED", "LAG", "API")
 	for _, m := range s.Members {
+		if !m.Reachable {
+			// What a node that does not answer last knew is unknown: no
+			// figures rather than zeros that read as "caught up".
+			fmt.Fprintf(w, "%-16s %-10s %-9s %-10s %-9v %8s %8s %6s  %s\n", m.ID, m.Zone, m.Suffrage, "unknown", false, "-", "-", "-", m.APIURL)
+			continue
+		}
 		fmt.Fprintf(w, "%-16s %-10s %-9s %-10s %-9v %8d %8d %6d  %s\n", m.ID, m.Zone, m.Suffrage, m.State, m.Reachable, m.CommitIndex, m.AppliedIndex, m.Lag, m.APIURL)
 	}
 	fmt.Fprintf(w, "\n%-10s %7s %7s %8s  %s\n", "ZONE", "MEMBERS", "VOTERS", "HEALTHY", "SURVIVES ZONE LOSS")

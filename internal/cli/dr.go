@@ -122,7 +122,7 @@ func splitURLs(s string) []string {
 	var out []string
 	for _, u := range strings.Split(s, ",") {
 		if u = strings.TrimSpace(u); u != "" {
-			out = append(out, u)
+			out = append(out, withScheme(u))
 		}
 	}
 	return out

@@ -753,9 +753,16 @@ func (n *Node) TransferLeadership(id string) error {
 		return err
 	}
 	for _, s := range f.Configuration().Servers {
-		if string(s.ID) == id {
-			return n.raft.LeadershipTransferToServer(s.ID, s.Address).Error()
+		if string(s.ID) != id {
+			continue
 		}
+		switch {
+		case id == n.cfg.ID:
+			return model.Conflict(id + " already leads the cluster.")
+		case s.Suffrage != raft.Voter:
+			return model.Conflict(id + " is not a voter (a read replica, or still catching up): only a voter can lead.")
+		}
+		return n.raft.LeadershipTransferToServer(s.ID, s.Address).Error()
 	}
 	return model.NotFound("No cluster member with id " + id)
 }
@@ -798,12 +805,32 @@ func (n *Node) closeTransport() {
 // Raft exposes the raft instance for status and tests.
 func (n *Node) Raft() *raft.Raft { return n.raft }
 
-// hclog bridge: raft logs through our slog handler.
+// newHCLogger bridges raft's (and raft-wal's) hclog logging to our slog
+// logger, each line at its own level: `--log-level warn` shows Raft's
+// warnings and errors (elections, failed heartbeats) and hides its info.
 func newHCLogger(l *slog.Logger) hclog.Logger {
-	return hclog.FromStandardLogger(slog.NewLogLogger(l.Handler(), slog.LevelInfo), &hclog.LoggerOptions{
-		Name:  "raft",
-		Level: hclog.Info,
-	})
+	return hclog.New(&hclog.LoggerOptions{Name: "raft", Level: hclog.Info, Output: hclogWriter{l}, DisableTime: true})
+}
+
+// hclogWriter takes hclog's formatted lines ("[WARN]  raft: msg: k=v")
+// and logs each at the level its prefix names.
+type hclogWriter struct{ l *slog.Logger }
+
+var hclogLevels = []struct {
+	prefix string
+	level  slog.Level
+}{{"[TRACE]", slog.LevelDebug - 4}, {"[DEBUG]", slog.LevelDebug}, {"[INFO]", slog.LevelInfo}, {"[WARN]", slog.LevelWarn}, {"[ERROR]", slog.LevelError}}
+
+func (w hclogWriter) Write(p []byte) (int, error) {
+	line, level := strings.TrimRight(string(p), "\n"), slog.LevelInfo
+	for _, h := range hclogLevels {
+		if rest, ok := strings.CutPrefix(line, h.prefix); ok {
+			line, level = strings.TrimSpace(rest), h.level
+			break
+		}
+	}
+	w.l.Log(context.Background(), level, line)
+	return len(p), nil
 }
 
 func trimURL(u string) string { return strings.TrimRight(u, "/") }

@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"time"
+
+	"github.com/weir-nifi/weir/internal/cluster"
 )
 
 // ZoneLoss isolates every node of zone in the cluster at urls while the
@@ -19,9 +21,26 @@ func ZoneLoss(ctx context.Context, urls []string, zone string, o Options) (Repor
 	urls = splitClean(urls)
 	rep := Report{Scenario: "zone-loss", Zone: zone, Isolated: []string{}}
 	r := &run{o: o, rep: &rep}
-	before, err := r.status(ctx, urls)
+	// Every member must be there and known (a node that has just started
+	// may not have published its API URL yet): one fault at a time.
+	var before cluster.Status
+	err := r.waitFor(ctx, "every member reachable with its API URL", func() error {
+		var err error
+		if before, err = r.status(ctx, urls); err != nil {
+			return err
+		}
+		for _, m := range before.Members {
+			if m.APIURL == "" {
+				return fmt.Errorf("member %s advertises no API URL", m.ID)
+			}
+			if !m.Reachable {
+				return fmt.Errorf("member %s is unreachable", m.ID)
+			}
+		}
+		return nil
+	})
 	if err != nil {
-		return rep, fmt.Errorf("cluster status: %w", err)
+		return rep, err
 	}
 	rep.LeaderBefore = before.LeaderID
 	known := false
@@ -38,12 +57,6 @@ func ZoneLoss(ctx context.Context, urls []string, zone string, o Options) (Repor
 	}
 	var down, up []string
 	for _, m := range before.Members {
-		if m.APIURL == "" {
-			return rep, fmt.Errorf("member %s advertises no API URL", m.ID)
-		}
-		if !m.Reachable {
-			return rep, fmt.Errorf("member %s is unreachable before the drill: the drill measures one fault at a time", m.ID)
-		}
 		if m.Zone == zone {
 			down = append(down, m.APIURL)
 			rep.Isolated = append(rep.Isolated, m.ID)

@@ -29,7 +29,7 @@ func Execute() int {
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
-	root.AddCommand(serverCmd(), clusterCmd(), versionCmd(), adminTokenCmd())
+	root.AddCommand(serverCmd(), clusterCmd(), versionCmd(), adminTokenCmd(), healthCmd())
 	root.AddCommand(maintenanceCmd(), backupCmd(), restoreCmd(), migrateCmd(), importGitCmd(), portCmd(), s2sCmd(), drCmd(), drillCmd(), auditCmd())
 	root.PersistentPreRunE = func(cmd *cobra.Command, _ []string) error { return applyEnv(cmd) }
 	root.Version = versionString()

@@ -143,10 +143,24 @@ func nodeID(cfg *Config) (string, error) {
 }
 
 // clusterKey returns the key cluster traffic is authenticated with: from
-// the flag, the key file, or (for a node that starts a new cluster) a new
-// key saved as <data-dir>/cluster.key for the operator to copy to the
-// nodes that join.
-func clusterKey(cfg *Config, mayCreate bool) ([]byte, string, error) {
+// the flag, the key file, or (for a node that starts a new cluster alone)
+// a new key saved as <data-dir>/cluster.key for the operator to copy to
+// the nodes that join; refuse, when set, says why none may be made.
+// keyCreation says why this node may not make a cluster key ("" when it
+// may): a node that starts a cluster alone may; one that joins, or starts
+// with others from a --bootstrap list, must be given it (each would make
+// its own, and they would refuse each other).
+func keyCreation(cfg Config, peers []cluster.Peer) string {
+	switch {
+	case len(cfg.Join) > 0:
+		return "joining a cluster needs its key: pass --cluster-key or --cluster-key-file (the first node wrote it to <data-dir>/cluster.key)"
+	case len(peers) > 1:
+		return "nodes started together with --bootstrap need the same cluster key: make one (head -c 32 /dev/urandom | base64 > cluster.key), copy it to every node and pass --cluster-key-file cluster.key"
+	}
+	return ""
+}
+
+func clusterKey(cfg *Config, refuse string) ([]byte, string, error) {
 	if cfg.ClusterKey != "" {
 		return []byte(cfg.ClusterKey), "flag", nil
 	}
@@ -163,8 +177,8 @@ func clusterKey(cfg *Config, mayCreate bool) ([]byte, string, error) {
 	} else if cfg.ClusterKeyFile != "" {
 		return nil, "", fmt.Errorf("read cluster key: %w", err)
 	}
-	if !mayCreate {
-		return nil, "", errors.New("joining a cluster needs its key: pass --cluster-key or --cluster-key-file (the first node wrote it to <data-dir>/cluster.key)")
+	if refuse != "" {
+		return nil, "", errors.New(refuse)
 	}
 	b := make([]byte, 32)
 	_, _ = rand.Read(b)

@@ -92,7 +92,11 @@ func Start(cfg Config, log *slog.Logger) (*Server, error) {
 	cfg.NodeID = id
 	log = log.With("node", id)
 	fresh := !fileExists(filepath.Join(cfg.DataDir, "raft", "wal", "wal-meta.db"))
-	key, keySrc, err := clusterKey(&cfg, len(cfg.Join) == 0)
+	peers, err := parsePeers(cfg.Bootstrap)
+	if err != nil {
+		return nil, err
+	}
+	key, keySrc, err := clusterKey(&cfg, keyCreation(cfg, peers))
 	if err != nil {
 		return nil, err
 	}
@@ -101,10 +105,6 @@ func Start(cfg Config, log *slog.Logger) (*Server, error) {
 		if auth.ServerTLS, auth.ClientTLS, err = clusterTLS(cfg); err != nil {
 			return nil, err
 		}
-	}
-	peers, err := parsePeers(cfg.Bootstrap)
-	if err != nil {
-		return nil, err
 	}
 
 	if ttl, lease := cmp.Or(cfg.S2STransactionTTL, 30*time.Second), cmp.Or(cfg.S2SLeaseTTL, 2*time.Minute); lease <= ttl {

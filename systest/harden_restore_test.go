@@ -226,7 +226,8 @@ func restoreSource(t *testing.T, rnd *rand.Rand) (string, string) {
 		}
 	}
 	file := filepath.Join(t.TempDir(), "src.weirbak")
-	if _, stderr, err := weirCLI(t, "backup", "--server", src.API, "-o", file, "-q"); err != nil {
+	jsonOut, stderr, err := weirCLI(t, "backup", "--server", src.API, "-o", file, "--json")
+	if err != nil {
 		t.Fatalf("backup: %v %s", err, stderr)
 	}
 	out, _, err := weirCLI(t, "backup", "verify", file, "-q")
@@ -238,6 +239,20 @@ func restoreSource(t *testing.T, rnd *rand.Rand) (string, string) {
 		t.Fatalf("no state hash in %q", out)
 	}
 	want := m[1]
+	// --json: the same manifest as an object, and no progress output.
+	var written, verified struct {
+		Result    string `json:"result"`
+		Path      string `json:"path"`
+		StateHash string `json:"stateHash"`
+		Index     uint64 `json:"index"`
+	}
+	vOut, vErr, err := weirCLI(t, "backup", "verify", file, "--json")
+	if err != nil || jsonUnmarshal(jsonOut, &written) != nil || jsonUnmarshal(vOut, &verified) != nil || stderr != "" || vErr != "" {
+		t.Fatalf("--json: %v\n%s%s\n%s%s", err, jsonOut, stderr, vOut, vErr)
+	}
+	if written.Path != file || written.StateHash != want || verified.Result != "backup OK" || verified.StateHash != want || verified.Index != written.Index {
+		t.Fatalf("--json reports: backup %+v, verify %+v, want state hash %s", written, verified, want)
+	}
 	src.Terminate()
 
 	return file, want

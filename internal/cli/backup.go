@@ -24,7 +24,7 @@ import (
 // verify FILE`.
 func backupCmd() *cobra.Command {
 	var server, out string
-	var stale, quiet, onServer bool
+	var stale, quiet, onServer, asJSON bool
 	var timeout time.Duration
 	var cred credFlags
 	cmd := &cobra.Command{
@@ -45,12 +45,12 @@ where: the store is copied on the server's disk, nothing crosses the network.`,
 				if out != "" {
 					return errors.New("--on-server writes the backup on the server: leave out -o")
 				}
-				return backupOnServer(cmd.Context(), cmd, server, timeout, &cred)
+				return backupOnServer(cmd.Context(), cmd, server, timeout, &cred, asJSON)
 			}
 			if out == "" {
 				return errors.New("say where to write the backup with -o FILE (or use --on-server)")
 			}
-			return downloadBackup(cmd.Context(), cmd, server, out, stale, quiet, timeout, &cred)
+			return downloadBackup(cmd.Context(), cmd, server, out, stale, quiet || asJSON, timeout, &cred, asJSON)
 		},
 	}
 	f := cmd.Flags()
@@ -59,9 +59,11 @@ where: the store is copied on the server's disk, nothing crosses the network.`,
 	f.BoolVar(&stale, "stale", false, "back up this node's state as it is, without first catching up with the leader")
 	f.BoolVar(&onServer, "on-server", false, "have the leader write the backup into its --backup-dir instead of downloading it")
 	f.BoolVarP(&quiet, "quiet", "q", false, "no progress output")
+	f.BoolVar(&asJSON, "json", false, "print the result as JSON (no progress output)")
 	f.DurationVar(&timeout, "timeout", 0, "give up after this long (0 = no limit)")
 	cred.register(cmd)
 
+	var verifyJSON bool
 	verify := &cobra.Command{
 		Use:   "verify FILE",
 		Short: "Check a backup file's checksums and print its manifest",
@@ -73,22 +75,22 @@ where: the store is copied on the server's disk, nothing crosses the network.`,
 			}
 			defer f.Close()
 			st, _ := f.Stat()
-			p := newProgress(cmd.ErrOrStderr(), "verifying", st.Size(), true, "", quiet)
+			p := newProgress(cmd.ErrOrStderr(), "verifying", st.Size(), true, "", quiet || verifyJSON)
 			info, err := backup.Verify(f, p.Add)
 			p.Done()
 			if err != nil {
 				return fmt.Errorf("%s: %w", args[0], err)
 			}
-			printBackupInfo(cmd.OutOrStdout(), "backup OK", args[0], info)
-			return nil
+			return reportBackup(cmd, verifyJSON, backupReport{Result: "backup OK", Path: args[0], Info: info})
 		},
 	}
 	verify.Flags().BoolVarP(&quiet, "quiet", "q", false, "no progress output")
+	verify.Flags().BoolVar(&verifyJSON, "json", false, "print the manifest as JSON (no progress output)")
 	cmd.AddCommand(verify)
 	return cmd
 }
 
-func downloadBackup(ctx context.Context, cmd *cobra.Command, server, out string, stale, quiet bool, timeout time.Duration, cred *credFlags) error {
+func downloadBackup(ctx context.Context, cmd *cobra.Command, server, out string, stale, quiet bool, timeout time.Duration, cred *credFlags, asJSON bool) error {
 	ctx, cancel := withTimeout(ctx, timeout)
 	defer cancel()
 	u := backupURL(server)
@@ -136,8 +138,7 @@ func downloadBackup(ctx context.Context, cmd *cobra.Command, server, out string,
 		_ = d.Sync()
 		d.Close()
 	}
-	printBackupInfo(cmd.OutOrStdout(), "backup written", out, info)
-	return nil
+	return reportBackup(cmd, asJSON, backupReport{Result: "backup written", Path: out, Info: info})
 }
 
 // backupURL is the backup endpoint of the node at server.
@@ -175,7 +176,7 @@ func withTimeout(ctx context.Context, timeout time.Duration) (context.Context, c
 	return ctx, func() {}
 }
 
-func backupOnServer(ctx context.Context, cmd *cobra.Command, server string, timeout time.Duration, cred *credFlags) error {
+func backupOnServer(ctx context.Context, cmd *cobra.Command, server string, timeout time.Duration, cred *credFlags, asJSON bool) error {
 	ctx, cancel := withTimeout(ctx, timeout)
 	defer cancel()
 	resp, err := callBackup(ctx, http.MethodPost, backupURL(server), cred)
@@ -191,9 +192,33 @@ func backupOnServer(ctx context.Context, cmd *cobra.Command, server string, time
 	if err := json.Unmarshal(b, &t); err != nil {
 		return fmt.Errorf("unexpected answer from %s: %w", server, err)
 	}
-	printBackupInfo(cmd.OutOrStdout(), "backup written on the server", t.Path,
-		backup.Info{Manifest: t.Manifest, FileBytes: t.SizeBytes})
-	fmt.Fprintf(cmd.OutOrStdout(), "  took:       %d ms\n", t.TookMs)
+	return reportBackup(cmd, asJSON, backupReport{Result: "backup written on the server", Path: t.Path,
+		Info: backup.Info{Manifest: t.Manifest, FileBytes: t.SizeBytes}, TookMs: &t.TookMs})
+}
+
+// backupReport is what backup, backup verify and restore print: as text,
+// or with --json as this object.
+type backupReport struct {
+	Result string `json:"result"`
+	Path   string `json:"path"`
+	backup.Info
+	TookMs *int64 `json:"tookMs,omitempty"`
+	// DataDir is the directory a restore built.
+	DataDir string `json:"dataDir,omitempty"`
+}
+
+func reportBackup(cmd *cobra.Command, asJSON bool, r backupReport) error {
+	w := cmd.OutOrStdout()
+	if asJSON {
+		return printJSON(w, r)
+	}
+	printBackupInfo(w, r.Result, r.Path, r.Info)
+	if r.TookMs != nil {
+		fmt.Fprintf(w, "  took:       %d ms\n", *r.TookMs)
+	}
+	if r.DataDir != "" {
+		fmt.Fprintf(w, "\nStart it with: weir server --data-dir %s\n", r.DataDir)
+	}
 	return nil
 }
 
@@ -212,7 +237,7 @@ func printBackupInfo(w io.Writer, title, path string, info backup.Info) {
 // restoreCmd is `weir restore FILE --data-dir DIR`.
 func restoreCmd() *cobra.Command {
 	var dataDir string
-	var quiet bool
+	var quiet, asJSON bool
 	cmd := &cobra.Command{
 		Use:   "restore FILE",
 		Short: "Build a new node's data directory from a backup file",
@@ -235,18 +260,17 @@ nodes can join with --join.`,
 			}
 			defer f.Close()
 			st, _ := f.Stat()
-			p := newProgress(cmd.ErrOrStderr(), "restore", st.Size(), true, "", quiet)
+			p := newProgress(cmd.ErrOrStderr(), "restore", st.Size(), true, "", quiet || asJSON)
 			info, err := backup.Restore(f, dataDir, p.Add)
 			p.Done()
 			if err != nil {
 				return fmt.Errorf("restore of %s refused: %w", args[0], err)
 			}
-			printBackupInfo(cmd.OutOrStdout(), "restored into "+dataDir+" from", args[0], info)
-			fmt.Fprintf(cmd.OutOrStdout(), "\nStart it with: weir server --data-dir %s\n", dataDir)
-			return nil
+			return reportBackup(cmd, asJSON, backupReport{Result: "restored into " + dataDir + " from", Path: args[0], Info: info, DataDir: dataDir})
 		},
 	}
 	cmd.Flags().StringVar(&dataDir, "data-dir", "", "data directory of the new node (must be empty)")
 	cmd.Flags().BoolVarP(&quiet, "quiet", "q", false, "no progress output")
+	cmd.Flags().BoolVar(&asJSON, "json", false, "print the result as JSON (no progress output)")
 	return cmd
 }

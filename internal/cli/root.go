@@ -7,7 +7,6 @@ import (
 	"os"
 	"runtime"
 	"runtime/debug"
-	"strings"
 
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
@@ -31,7 +30,12 @@ func Execute() int {
 	}
 	root.AddCommand(serverCmd(), clusterCmd(), versionCmd(), adminTokenCmd(), healthCmd())
 	root.AddCommand(maintenanceCmd(), backupCmd(), restoreCmd(), migrateCmd(), importGitCmd(), portCmd(), s2sCmd(), drCmd(), drillCmd(), auditCmd())
-	root.PersistentPreRunE = func(cmd *cobra.Command, _ []string) error { return applyEnv(cmd) }
+	root.PersistentPreRunE = func(cmd *cobra.Command, _ []string) error {
+		if err := applyEnv(cmd); err != nil {
+			return err
+		}
+		return applyConfig(cmd)
+	}
 	root.Version = versionString()
 	root.SetVersionTemplate("{{.Version}}\n")
 	if err := root.Execute(); err != nil {
@@ -85,7 +89,7 @@ func applyEnv(cmd *cobra.Command) error {
 		if err != nil || f.Changed {
 			return
 		}
-		env := "WEIR_" + strings.ToUpper(strings.ReplaceAll(f.Name, "-", "_"))
+		env := envName(f.Name)
 		if v, ok := os.LookupEnv(env); ok {
 			if e := cmd.Flags().Set(f.Name, v); e != nil {
 				err = fmt.Errorf("%s=%q: %w", env, v, e)

@@ -175,5 +175,7 @@ To form a cluster, start the first node, then start the others with
 	_ = f.MarkHidden("unsafe-no-sync")
 	f.StringVar(&cpuProfile, "cpuprofile", "", "write a CPU profile of the run to this file (%n: the node id)")
 	_ = f.MarkHidden("cpuprofile")
+	f.String(configFlag, "", "YAML file of settings: flag names as keys (the command line and WEIR_* win over it)")
+	cmd.Long += settingsHelp(cmd)
 	return cmd
 }

@@ -113,12 +113,33 @@ func (c *notApplied) Unwrap() http.ResponseWriter { return c.ResponseWriter }
 
 func (n *Node) forward(fc *http.Client, w http.ResponseWriter, r *http.Request, body []byte, local http.Handler) {
 	deadline := time.Now().Add(n.cfg.LeaderWait)
+	// wait pauses before the next attempt; false when the time is up
+	// (answered: no leader) or the client has gone.
+	wait := func() bool {
+		if time.Now().After(deadline) {
+			api.WriteError(w, noLeader())
+			return false
+		}
+		select {
+		case <-r.Context().Done():
+			return false
+		case <-time.After(50 * time.Millisecond):
+			return true
+		}
+	}
 	for {
 		if n.IsLeader() {
-			// Leadership came to us while we waited.
+			// Leadership came to us while we waited, or this node still
+			// leads while it hands leadership on (it refuses new writes
+			// then, saying they were not applied: wait for the next
+			// leader).
 			api.SetBody(r, body)
-			local.ServeHTTP(w, r)
-			return
+			c := &notApplied{ResponseWriter: w}
+			local.ServeHTTP(c, r)
+			if !c.caught || !wait() {
+				return
+			}
+			continue
 		}
 		_, addr, err := n.leaderAddr(r.Context())
 		if err != nil {
@@ -155,14 +176,8 @@ func (n *Node) forward(fc *http.Client, w http.ResponseWriter, r *http.Request, 
 				return
 			}
 		}
-		if time.Now().After(deadline) {
-			api.WriteError(w, noLeader())
+		if !wait() {
 			return
-		}
-		select {
-		case <-r.Context().Done():
-			return
-		case <-time.After(50 * time.Millisecond):
 		}
 	}
 }

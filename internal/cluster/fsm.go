@@ -27,6 +27,11 @@ type fsm struct {
 	stop <-chan struct{}
 	// halt stops the process on an entry this build cannot apply.
 	halt func(error)
+	// orphans keeps the results of entries of terms this node led that
+	// it applies while not leading (see orphans.go); leading says whether
+	// it leads now. Both nil in some tests.
+	orphans *orphans
+	leading func() bool
 }
 
 var (
@@ -92,6 +97,11 @@ func (f *fsm) ApplyBatch(logs []*raft.Log) []any {
 	}
 	if f.onApply != nil && len(logs) > 0 {
 		f.onApply(logs[len(logs)-1].Index, len(logs))
+	}
+	if f.orphans != nil && !f.leading() {
+		for i, l := range logs {
+			f.orphans.keep(l, out[i])
+		}
 	}
 	return out
 }

@@ -180,6 +180,10 @@ type Node struct {
 	acks *ackClock
 	// iso cuts the node off from its cluster during drills.
 	iso *isolation
+	// orph resolves writes whose leadership was lost (orphans.go);
+	// raftPtr is raft for the FSM's goroutine.
+	orph    *orphans
+	raftPtr atomic.Pointer[raft.Raft]
 
 	fastTimeouts atomic.Bool
 	// timeoutMode is the raft timeouts in force (see tuneTimeouts).
@@ -220,6 +224,7 @@ func Start(cfg Config, st *store.Store) (*Node, error) {
 	n.reads = newReadBatcher(n)
 	n.acks = newAckClock()
 	n.iso = newIsolation()
+	n.orph = newOrphans()
 	cfg.Auth.iso = n.iso
 
 	raftDir := filepath.Join(cfg.DataDir, "raft")
@@ -295,7 +300,7 @@ func Start(cfg Config, st *store.Store) (*Node, error) {
 	if halt == nil {
 		halt = haltProcess(n.log)
 	}
-	fsm := &fsm{st: st, log: n.log, disk: cfg.Disk, stop: n.stopCh, halt: halt}
+	fsm := &fsm{st: st, log: n.log, disk: cfg.Disk, stop: n.stopCh, halt: halt, orphans: n.orph, leading: n.leadingNow}
 
 	hasState, err := raft.HasExistingState(logs, logs, snaps)
 	if err != nil {
@@ -350,6 +355,7 @@ func Start(cfg Config, st *store.Store) (*Node, error) {
 		return nil, fmt.Errorf("start raft: %w", err)
 	}
 	n.raft = r
+	n.raftPtr.Store(r)
 
 	if cfg.Disk != nil {
 		cfg.Disk.OnChange(func(failed bool) {
@@ -458,6 +464,8 @@ func (n *Node) watchLeadership() {
 		leader := n.raft.State() == raft.Leader
 		switch {
 		case leader && !wasLeader:
+			// Proposals start once ready: their entries are of this term.
+			n.orph.led(n.raft.CurrentTerm())
 			if err := n.raft.Barrier(10 * time.Second).Error(); err != nil {
 				n.log.Warn("leader barrier failed", "err", err)
 				continue
@@ -644,7 +652,24 @@ func (n *Node) proposeEncoded(ctx context.Context, typ command.Type, data []byte
 		case errors.Is(err, raft.ErrNotLeader):
 			// Not appended: safe for the caller to send elsewhere.
 			return nil, ErrNotLeader
-		case errors.Is(err, raft.ErrLeadershipLost), errors.Is(err, raft.ErrLeadershipTransferInProgress):
+		case errors.Is(err, raft.ErrLeadershipTransferInProgress):
+			// Refused before it was appended (a transfer is under way):
+			// the write goes to the next leader.
+			return nil, ErrNotLeader
+		case errors.Is(err, raft.ErrLeadershipLost):
+			// Appended, then leadership moved: wait for what the next
+			// leader made of the entry.
+			r, applied, known := n.outcome(ctx, f.Index(), data)
+			switch {
+			case known && applied:
+				res, ok := r.(store.Result)
+				if !ok {
+					return nil, fmt.Errorf("unexpected apply result %T", r)
+				}
+				return res.Value, res.Err
+			case known:
+				return nil, ErrNotLeader
+			}
 			return nil, model.Unavailable("Leadership changed while the write was being replicated; it may or may not have been applied. Check and retry.", time.Second)
 		case errors.Is(err, raft.ErrEnqueueTimeout):
 			return nil, model.Unavailable("The cluster did not accept the write in time. Retry shortly.", time.Second)

@@ -213,6 +213,9 @@ func (a *API) fail(w http.ResponseWriter, r *http.Request, err error) {
 	if me.NotApplied {
 		w.Header().Set(model.HeaderNotApplied, "1")
 	}
+	if me.NotLeader {
+		w.Header().Set(model.HeaderNotLeader, "1")
+	}
 	writeText(w, me.Status(), me.Msg)
 }
 
@@ -229,6 +232,9 @@ func WriteError(w http.ResponseWriter, err error) {
 	}
 	if me.NotApplied {
 		w.Header().Set(model.HeaderNotApplied, "1")
+	}
+	if me.NotLeader {
+		w.Header().Set(model.HeaderNotLeader, "1")
 	}
 	writeText(w, me.Status(), me.Msg)
 }

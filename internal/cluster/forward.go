@@ -87,11 +87,14 @@ func (n *Node) Forwarder(maxBody int64, next http.Handler) http.Handler {
 type notApplied struct {
 	http.ResponseWriter
 	caught, wrote bool
+	// notLeader: the caught answer says this node does not lead.
+	notLeader bool
 }
 
 func (c *notApplied) WriteHeader(code int) {
 	if !c.wrote && code == http.StatusServiceUnavailable && c.Header().Get(model.HeaderNotApplied) != "" {
 		c.caught = true
+		c.notLeader = c.Header().Get(model.HeaderNotLeader) != ""
 		for k := range c.Header() {
 			c.Header().Del(k)
 		}
@@ -136,7 +139,17 @@ func (n *Node) forward(fc *http.Client, w http.ResponseWriter, r *http.Request, 
 			api.SetBody(r, body)
 			c := &notApplied{ResponseWriter: w}
 			local.ServeHTTP(c, r)
-			if !c.caught || !wait() {
+			switch {
+			case !c.caught:
+				return
+			case !c.notLeader:
+				// Refused for another reason (maintenance, a fenced DR
+				// cluster): that refusal is the answer.
+				api.SetBody(r, body)
+				local.ServeHTTP(w, r)
+				return
+			}
+			if !wait() {
 				return
 			}
 			continue

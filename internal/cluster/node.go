@@ -694,7 +694,7 @@ func (n *Node) ObservePropose(fn func(d time.Duration, err error)) { n.proposeOb
 
 // ErrNotLeader means the command was not accepted because this node does
 // not lead; it was not appended anywhere.
-var ErrNotLeader = &model.Error{Kind: model.KindUnavailable, Msg: "This node is not the cluster leader.", RetryAfter: time.Second, NotApplied: true}
+var ErrNotLeader = &model.Error{Kind: model.KindUnavailable, Msg: "This node is not the cluster leader.", RetryAfter: time.Second, NotApplied: true, NotLeader: true}
 
 // ReadBarrier makes a following read linearizable: it learns the leader's
 // commit index (after the leader confirmed it still leads) and waits until

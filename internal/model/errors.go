@@ -49,6 +49,11 @@ type Error struct {
 	// leader), so a node that forwarded it may send it to another leader.
 	// The API sends it as the header X-Weir-Not-Applied.
 	NotApplied bool
+	// NotLeader says why: this node does not lead, or is handing
+	// leadership on, so the next leader may take the request (header
+	// X-Weir-Not-Leader). Other NotApplied refusals (maintenance, a
+	// fenced DR cluster) are final.
+	NotLeader bool
 	// Reason is a machine-readable cause for callers inside Weir that must
 	// tell refusals of one kind apart (e.g. a full site-to-site queue from
 	// a stopped port); clients never see it.
@@ -58,6 +63,10 @@ type Error struct {
 // HeaderNotApplied marks an answer to a write that certainly changed
 // nothing (Error.NotApplied).
 const HeaderNotApplied = "X-Weir-Not-Applied"
+
+// HeaderNotLeader marks a NotApplied answer given because the node does
+// not lead (Error.NotLeader).
+const HeaderNotLeader = "X-Weir-Not-Leader"
 
 func (e *Error) Error() string { return e.Msg }
 

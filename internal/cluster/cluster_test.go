@@ -6,6 +6,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"sync"
 	"testing"
 	"time"
 
@@ -17,15 +18,31 @@ import (
 
 const key = "in-process-cluster-key-0123"
 
+// freeAddr picks a free loopback port, never one it handed out before in
+// this test process (two probes in a row can get the same port, and a
+// node's API and Raft listeners then collide).
 func freeAddr(t *testing.T) string {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
+	usedMu.Lock()
+	defer usedMu.Unlock()
+	for {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		addr := ln.Addr().String()
+		ln.Close()
+		if !used[addr] {
+			used[addr] = true
+			return addr
+		}
 	}
-	defer ln.Close()
-	return ln.Addr().String()
 }
+
+var (
+	usedMu sync.Mutex
+	used   = map[string]bool{}
+)
 
 type node struct {
 	cfg daemon.Config

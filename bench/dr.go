@@ -26,15 +26,11 @@ func (r *Runner) DR(ctx context.Context) ([]Result, error) {
 	if err != nil {
 		return nil, err
 	}
-	pc, err := r.Env.StartWeirClusterAt("p", "127.0.1.", 3)
+	pc, sc, err := r.startDRPair(nil)
 	if err != nil {
 		return nil, err
 	}
 	defer pc.Stop()
-	sc, err := r.Env.StartWeirClusterAt("s", "127.0.2.", 3)
-	if err != nil {
-		return nil, err
-	}
 	defer sc.Stop()
 	pl, err := pc.Leader()
 	if err != nil {
@@ -50,12 +46,8 @@ func (r *Runner) DR(ctx context.Context) ([]Result, error) {
 		return nil, err
 	}
 	hc := NewHTTPClient(4, 30*time.Second)
-	var urls []string
-	for _, n := range pc.Nodes {
-		urls = append(urls, n.API)
-	}
-	if err := client.Admin(ctx, hc, adminSign, sl.API, http.MethodPost, dr.FollowPath, dr.FollowRequest{Primary: urls}, nil); err != nil {
-		return nil, fmt.Errorf("follow: %w", err)
+	if err := follow(ctx, hc, sl.API, pc.APIs()); err != nil {
+		return nil, err
 	}
 	caughtUp := func() error {
 		return poll(60*time.Second, 50*time.Millisecond, func() (bool, error) {
@@ -189,6 +181,34 @@ func (r *Runner) DR(ctx context.Context) ([]Result, error) {
 			Goal: "≤ 10 s", Met: yesNo(firstWrite <= 10*time.Second),
 			Values: map[string]float64{"promote_ms": msf(promote), "first_write_ms": msf(firstWrite)}},
 	}, nil
+}
+
+// startDRPair starts the two 3-node clusters of the DR measurements: a
+// primary on 127.0.1.x (node i with primaryArgs(i), when given) and a
+// standby-to-be on 127.0.2.x. Both are stopped if either fails to start.
+func (r *Runner) startDRPair(primaryArgs func(i int) []string) (primary, standby *WeirCluster, err error) {
+	if primaryArgs == nil {
+		primaryArgs = func(int) []string { return nil }
+	}
+	primary, err = r.Env.StartWeirClusterWith("p", "127.0.1.", 3, primaryArgs)
+	if err != nil {
+		return nil, nil, err
+	}
+	standby, err = r.Env.StartWeirClusterAt("s", "127.0.2.", 3)
+	if err != nil {
+		primary.Stop()
+		return nil, nil, err
+	}
+	return primary, standby, nil
+}
+
+// follow makes the cluster of the node at standby follow the primary at
+// urls.
+func follow(ctx context.Context, hc *http.Client, standby string, primary []string) error {
+	if err := client.Admin(ctx, hc, adminSign, standby, http.MethodPost, dr.FollowPath, dr.FollowRequest{Primary: primary}, nil); err != nil {
+		return fmt.Errorf("follow: %w", err)
+	}
+	return nil
 }
 
 // adminSign proves the bench clusters' key on operations requests.

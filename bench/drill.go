@@ -3,13 +3,11 @@ package bench
 import (
 	"context"
 	"fmt"
-	"net/http"
 	"slices"
 	"strings"
 	"time"
 
 	"github.com/weir-nifi/weir/internal/client"
-	"github.com/weir-nifi/weir/internal/dr"
 	"github.com/weir-nifi/weir/internal/drill"
 )
 
@@ -22,27 +20,17 @@ import (
 // (acknowledged canary items missing afterwards).
 func (r *Runner) Drills(ctx context.Context) ([]Result, error) {
 	zones := []string{"z1", "z2", "z3"}
-	pc, err := r.Env.StartWeirClusterWith("p", "127.0.1.", 3, func(i int) []string { return []string{"--zone", zones[i-1]} })
+	pc, sc, err := r.startDRPair(func(i int) []string { return []string{"--zone", zones[i-1]} })
 	if err != nil {
 		return nil, err
 	}
 	defer pc.Stop()
-	sc, err := r.Env.StartWeirClusterAt("s", "127.0.2.", 3)
-	if err != nil {
-		return nil, err
-	}
 	defer sc.Stop()
-	var purls, surls []string
-	for _, n := range pc.Nodes {
-		purls = append(purls, n.API)
-	}
-	for _, n := range sc.Nodes {
-		surls = append(surls, n.API)
-	}
+	purls, surls := pc.APIs(), sc.APIs()
 	sign := client.Signer(adminSign)
 	hc := NewHTTPClient(64, 0)
-	if err := client.Admin(ctx, hc, sign, surls[0], http.MethodPost, dr.FollowPath, dr.FollowRequest{Primary: purls}, nil); err != nil {
-		return nil, fmt.Errorf("follow: %w", err)
+	if err := follow(ctx, hc, surls[0], purls); err != nil {
+		return nil, err
 	}
 	o := drill.Options{HTTP: hc, Sign: sign, Hold: 2 * time.Second, Progress: func(s string) { r.Env.logf("i.   %s", s) }}
 	reps := max(1, r.Opts.Reps/2)

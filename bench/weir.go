@@ -186,6 +186,15 @@ func (e *Env) StartWeirClusterWith(prefix, ipBase string, n int, args func(i int
 	return c, c.WaitHealthy(60 * time.Second)
 }
 
+// APIs are the nodes' API base URLs.
+func (c *WeirCluster) APIs() []string {
+	out := make([]string, len(c.Nodes))
+	for i, n := range c.Nodes {
+		out[i] = n.API
+	}
+	return out
+}
+
 // Leader returns the current leader (asking every running node).
 func (c *WeirCluster) Leader() (*WeirNode, error) {
 	for _, n := range c.Nodes {

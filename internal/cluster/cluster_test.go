@@ -6,13 +6,14 @@ import (
 	"io"
 	"log/slog"
 	"net"
-	"sync"
+	"strconv"
 	"testing"
 	"time"
 
 	"github.com/weir-nifi/weir/internal/client"
 	"github.com/weir-nifi/weir/internal/cluster"
 	"github.com/weir-nifi/weir/internal/daemon"
+	"github.com/weir-nifi/weir/internal/freeport"
 	"github.com/weir-nifi/weir/internal/model"
 )
 
@@ -23,26 +24,12 @@ const key = "in-process-cluster-key-0123"
 // node's API and Raft listeners then collide).
 func freeAddr(t *testing.T) string {
 	t.Helper()
-	usedMu.Lock()
-	defer usedMu.Unlock()
-	for {
-		ln, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		addr := ln.Addr().String()
-		ln.Close()
-		if !used[addr] {
-			used[addr] = true
-			return addr
-		}
+	ps, err := freeport.Ports("127.0.0.1", 1)
+	if err != nil {
+		t.Fatal(err)
 	}
+	return net.JoinHostPort("127.0.0.1", strconv.Itoa(ps[0]))
 }
-
-var (
-	usedMu sync.Mutex
-	used   = map[string]bool{}
-)
 
 type node struct {
 	cfg daemon.Config

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"net"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/weir-nifi/weir/internal/model"
@@ -24,10 +25,13 @@ var errIsolated = &model.Error{Kind: model.KindUnavailable, Msg: "This node is i
 // deadline, so a drill that dies midway never leaves a node cut off for
 // good; a restart ends it too (it is not stored).
 type isolation struct {
-	mu    sync.Mutex
-	until time.Time
-	timer *time.Timer
-	conns map[*trackedConn]struct{}
+	// active is the fast answer for the common case (asked on every API
+	// request and every leader lookup): no mutex, no clock read.
+	active atomic.Bool
+	mu     sync.Mutex
+	until  time.Time
+	timer  *time.Timer
+	conns  map[*trackedConn]struct{}
 }
 
 func newIsolation() *isolation { return &isolation{conns: map[*trackedConn]struct{}{}} }
@@ -41,6 +45,7 @@ func (s *isolation) on(d time.Duration) time.Time {
 		s.timer.Stop()
 	}
 	s.timer = time.AfterFunc(d, s.off)
+	s.active.Store(true)
 	conns := s.conns
 	s.conns = map[*trackedConn]struct{}{}
 	until := s.until
@@ -55,6 +60,7 @@ func (s *isolation) on(d time.Duration) time.Time {
 func (s *isolation) off() {
 	s.mu.Lock()
 	s.until = time.Time{}
+	s.active.Store(false)
 	if s.timer != nil {
 		s.timer.Stop()
 		s.timer = nil
@@ -64,7 +70,7 @@ func (s *isolation) off() {
 
 // Until is the end of the isolation, zero when the node is not isolated.
 func (s *isolation) Until() time.Time {
-	if s == nil {
+	if s == nil || !s.active.Load() {
 		return time.Time{}
 	}
 	s.mu.Lock()

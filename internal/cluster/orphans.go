@@ -23,12 +23,16 @@ import (
 type orphans struct {
 	mu    sync.Mutex
 	terms []uint64 // the last terms this node led
-	res   map[uint64]orphan
+	// res is a ring of the newest results: keeping one is O(1) and the
+	// oldest goes first; finding one scans it, which happens only after
+	// a lost leadership.
+	res  [orphanMax]orphan
+	next int
 }
 
 type orphan struct {
-	term uint64
-	r    any
+	index, term uint64 // index 0: empty slot
+	r           any
 }
 
 const (
@@ -38,7 +42,7 @@ const (
 	orphanMax = 4096
 )
 
-func newOrphans() *orphans { return &orphans{res: map[uint64]orphan{}} }
+func newOrphans() *orphans { return &orphans{} }
 
 // led records a term in which this node leads (and may propose).
 func (o *orphans) led(term uint64) {
@@ -60,22 +64,21 @@ func (o *orphans) keep(l *raft.Log, r any) {
 	if !slices.Contains(o.terms, l.Term) {
 		return
 	}
-	o.res[l.Index] = orphan{term: l.Term, r: r}
-	if len(o.res) > orphanMax {
-		oldest := l.Index
-		for i := range o.res {
-			oldest = min(oldest, i)
-		}
-		delete(o.res, oldest)
-	}
+	o.res[o.next] = orphan{index: l.Index, term: l.Term, r: r}
+	o.next = (o.next + 1) % orphanMax
 }
 
 func (o *orphans) take(idx uint64) (orphan, bool) {
 	o.mu.Lock()
 	defer o.mu.Unlock()
-	r, ok := o.res[idx]
-	delete(o.res, idx)
-	return r, ok
+	for i := range o.res {
+		if o.res[i].index == idx && idx != 0 {
+			r := o.res[i]
+			o.res[i] = orphan{}
+			return r, true
+		}
+	}
+	return orphan{}, false
 }
 
 // outcome waits, after ErrLeadershipLost, for what became of the entry

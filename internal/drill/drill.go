@@ -167,11 +167,17 @@ func anyNode(urls []string, fn func(string) error) error {
 
 // status asks the nodes at urls for the cluster status.
 func (r *run) status(ctx context.Context, urls []string) (cluster.Status, error) {
-	var st cluster.Status
+	return anyNodeGet[cluster.Status](ctx, r, urls, cluster.AdminBase+"/status")
+}
+
+// anyNodeGet reads an operations path from the first node at urls that
+// answers.
+func anyNodeGet[T any](ctx context.Context, r *run, urls []string, path string) (T, error) {
+	var v T
 	err := anyNode(urls, func(u string) error {
-		return r.admin(ctx, u, http.MethodGet, cluster.AdminBase+"/status", nil, &st)
+		return r.admin(ctx, u, http.MethodGet, path, nil, &v)
 	})
-	return st, err
+	return v, err
 }
 
 // setup creates the canary's bucket, flow and ports through the nodes at

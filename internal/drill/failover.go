@@ -167,23 +167,31 @@ func (r *run) switchBack(ctx context.Context, primary, standby []string) error {
 
 // drStatus is GET /weir-api/dr from any of urls.
 func (r *run) drStatus(ctx context.Context, urls []string) (dr.Status, error) {
-	var st dr.Status
-	err := anyNode(urls, func(u string) error {
-		return r.admin(ctx, u, http.MethodGet, dr.Path, nil, &st)
-	})
-	return st, err
+	return anyNodeGet[dr.Status](ctx, r, urls, dr.Path)
+}
+
+// drStatuses asks every node at urls for its DR status; the first node
+// that does not answer fails it.
+func (r *run) drStatuses(ctx context.Context, urls []string) ([]dr.Status, error) {
+	out := make([]dr.Status, len(urls))
+	for i, u := range urls {
+		if err := r.admin(ctx, u, http.MethodGet, dr.Path, nil, &out[i]); err != nil {
+			return nil, fmt.Errorf("%s: %w", u, err)
+		}
+	}
+	return out, nil
 }
 
 // waitRole waits until every node at urls reports role.
 func (r *run) waitRole(ctx context.Context, urls []string, role string) error {
 	return r.waitFor(ctx, "role "+role+" on "+strings.Join(urls, ","), func() error {
-		for _, u := range urls {
-			var st dr.Status
-			if err := r.admin(ctx, u, http.MethodGet, dr.Path, nil, &st); err != nil {
-				return err
-			}
+		sts, err := r.drStatuses(ctx, urls)
+		if err != nil {
+			return err
+		}
+		for i, st := range sts {
 			if st.Role != role {
-				return fmt.Errorf("%s: role %s", u, st.Role)
+				return fmt.Errorf("%s: role %s", urls[i], st.Role)
 			}
 		}
 		return nil
@@ -214,14 +222,14 @@ func (r *run) waitCaughtUp(ctx context.Context, urls, primary []string) error {
 		return err
 	}
 	return r.waitFor(ctx, fmt.Sprintf("the standby %s to reach the primary's index %d", strings.Join(urls, ","), target), func() error {
+		sts, err := r.drStatuses(ctx, urls)
+		if err != nil {
+			return err
+		}
 		seen := false
-		for _, u := range urls {
-			var st dr.Status
-			if err := r.admin(ctx, u, http.MethodGet, dr.Path, nil, &st); err != nil {
-				return err
-			}
+		for i, st := range sts {
 			if st.Role != "standby" {
-				return fmt.Errorf("%s: role %s", u, st.Role)
+				return fmt.Errorf("%s: role %s", urls[i], st.Role)
 			}
 			if st.Lag != nil {
 				if st.Lag.Index < target {

@@ -53,6 +53,16 @@ const (
 	DefaultBodyMinRate = 128 << 10
 	// rateGrace is how long a large body may arrive before its rate counts.
 	rateGrace = 10 * time.Second
+	// A request refused before its body was read has the rest of its body
+	// read and dropped (at most lingerBytes, for at most lingerTime, each
+	// read within lingerIdle) so the client reads the refusal: closing a
+	// socket with unread data makes the kernel reset the connection, and
+	// the reset discards the answer waiting in the client's receive buffer
+	// (a client still writing a 30 MB body saw "broken pipe" instead of
+	// 503). nginx's lingering_close does the same.
+	lingerBytes = 64 << 20
+	lingerTime  = 10 * time.Second
+	lingerIdle  = 2 * time.Second
 )
 
 // Options configure the guard.
@@ -131,18 +141,18 @@ func New(o Options, next http.Handler) *Guard {
 
 func (g *Guard) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if !g.hostAllowed(r.Host) {
-		refuse(w, http.StatusBadRequest, fmt.Sprintf("Invalid Host header %q: this node does not answer to that name. "+
+		refuseRequest(w, r, http.StatusBadRequest, fmt.Sprintf("Invalid Host header %q: this node does not answer to that name. "+
 			"If it is the address of a load balancer or DNS name in front of Weir, add it with --allowed-hosts.", r.Host))
 		return
 	}
 	if msg := badPath(r); msg != "" {
-		refuse(w, http.StatusBadRequest, msg)
+		refuseRequest(w, r, http.StatusBadRequest, msg)
 		return
 	}
 	stream := g.isStream(r.URL.Path)
 	if hasBody(r) && changesState(r.Method) && !stream {
 		if msg := badContentType(r); msg != "" {
-			refuse(w, http.StatusUnsupportedMediaType, msg)
+			refuseRequest(w, r, http.StatusUnsupportedMediaType, msg)
 			return
 		}
 	}
@@ -163,7 +173,7 @@ func (g *Guard) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		b.pool, b.prepaid = g.large, true
 		if err := b.reserve(min(b.size, max(g.o.MaxBody, 1))); err != nil {
 			w.Header().Set("Retry-After", "1")
-			refuse(w, http.StatusServiceUnavailable, errBusy.Msg)
+			refuseRequest(w, r, http.StatusServiceUnavailable, errBusy.Msg)
 			return
 		}
 	case b.size > 0:
@@ -177,6 +187,11 @@ func (g *Guard) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	orig := r.Body
 	r.Body = b
 	g.next.ServeHTTP(w, r)
+	if b.unfinished() {
+		// The handler answered without reading the whole body (a refusal
+		// such as 413, maintenance or not authorized).
+		linger(b.ctl, r, orig)
+	}
 	// Give the server its own body back: after the handler it decides from
 	// that body's type and what is left of it whether to read the rest
 	// (up to 256 KB, to reuse the connection) or close; with a wrapper it
@@ -304,6 +319,41 @@ func badContentType(r *http.Request) string {
 	return "HTTP 415 Unsupported Media Type: a request that changes state must send its body as Content-Type: application/json (got " + ct + ")."
 }
 
+// refuseRequest answers a request whose body has not been read, and
+// drops what is left of that body within the linger bounds.
+func refuseRequest(w http.ResponseWriter, r *http.Request, status int, msg string) {
+	refuse(w, status, msg)
+	linger(http.NewResponseController(w), r, r.Body)
+}
+
+// linger reads and drops what is left of a request's body (see
+// lingerBytes) while the answer waits in the server's buffer, so a client
+// that writes its whole request before reading gets the answer. Not for
+// HTTP/2 (a stream is reset alone) nor for a client that waits for
+// "100 Continue" before sending (reading would invite the body).
+func linger(ctl *http.ResponseController, r *http.Request, body io.Reader) {
+	if r.ProtoMajor != 1 || !hasBody(r) || r.ContentLength > lingerBytes {
+		return
+	}
+	if strings.EqualFold(r.Header.Get("Expect"), "100-continue") {
+		return
+	}
+	end := time.Now().Add(lingerTime)
+	buf := make([]byte, 32<<10)
+	for left := int64(lingerBytes); left > 0; {
+		dl := time.Now().Add(lingerIdle)
+		if dl.After(end) {
+			dl = end
+		}
+		_ = ctl.SetReadDeadline(dl)
+		n, err := body.Read(buf[:min(int64(len(buf)), left)])
+		left -= int64(n)
+		if err != nil {
+			return
+		}
+	}
+}
+
 func refuse(w http.ResponseWriter, status int, msg string) {
 	w.Header().Set("Content-Type", "text/plain")
 	w.Header().Set("X-Content-Type-Options", "nosniff")
@@ -332,6 +382,7 @@ type body struct {
 	held     int64
 	read     int64
 	released bool
+	ended    bool // a read returned an error (io.EOF included)
 }
 
 // smallBody is the size up to which a body with a known length accounts
@@ -343,6 +394,7 @@ func (b *body) Read(p []byte) (int, error) {
 	n, err := b.rc.Read(p)
 	b.mu.Lock()
 	b.read += int64(n)
+	b.ended = b.ended || err != nil
 	b.mu.Unlock()
 	if n > 0 {
 		b.extend()
@@ -361,6 +413,14 @@ func (b *body) Read(p []byte) (int, error) {
 }
 
 func (b *body) Close() error { return b.rc.Close() }
+
+// unfinished says the body was neither read whole nor ended by an error
+// (a body that stopped arriving is not waited for again).
+func (b *body) unfinished() bool {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return !b.ended && (b.size < 0 || b.read < b.size)
+}
 
 // Reserved is how many bytes of the budget the body holds: a reader may
 // allocate that much ahead for it (and not more: a declared length is not

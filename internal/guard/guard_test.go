@@ -197,6 +197,70 @@ func TestBodyBudget(t *testing.T) {
 	}
 }
 
+// A refusal sent before the body was read reaches a client that writes
+// its whole request before reading the answer (many do): the server reads
+// and drops the rest of the body instead of resetting the connection,
+// which would discard the answer (the client saw "broken pipe").
+func TestEarlyRefusalReachesAWritingClient(t *testing.T) {
+	hold := make(chan struct{})
+	defer close(hold)
+	var inHandler atomic.Int32
+	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/refuse" {
+			// A handler's own refusal before reading (maintenance, 401).
+			http.Error(w, "maintenance", http.StatusServiceUnavailable)
+			return
+		}
+		if inHandler.Add(1) == 1 {
+			<-hold
+		}
+		io.Copy(io.Discard, r.Body)
+		io.WriteString(w, "ok")
+	})
+	const size = 32 << 20
+	s := serve(t, Options{BodyBudget: 1 << 20, MaxBody: size, BodyWait: 100 * time.Millisecond}, h)
+	addr := strings.TrimPrefix(s.URL, "http://")
+	// Take the large pool.
+	go func() {
+		req, _ := http.NewRequest(http.MethodPost, s.URL+"/x", strings.NewReader(strings.Repeat("a", 900<<10)))
+		req.Header.Set("Content-Type", "application/json")
+		if resp, err := http.DefaultClient.Do(req); err == nil {
+			resp.Body.Close()
+		}
+	}()
+	for inHandler.Load() == 0 {
+		time.Sleep(5 * time.Millisecond)
+	}
+	body := make([]byte, size)
+	for _, tc := range []struct {
+		name, path, ctype string
+		want              int
+	}{
+		{"over the body budget", "/x", "application/json", 503},
+		{"not JSON", "/x", "text/plain", 415},
+		{"refused by the handler", "/refuse", "application/json", 503},
+	} {
+		c, err := net.Dial("tcp", addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_ = c.SetDeadline(time.Now().Add(30 * time.Second))
+		head := fmt.Sprintf("POST %s HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: %s\r\nContent-Length: %d\r\n\r\n", tc.path, tc.ctype, size)
+		if _, err := c.Write(append([]byte(head), body...)); err != nil {
+			t.Errorf("%s: writing the request: %v (the refusal cut the connection)", tc.name, err)
+			c.Close()
+			continue
+		}
+		resp, err := http.ReadResponse(bufio.NewReader(c), nil)
+		if err != nil {
+			t.Errorf("%s: reading the answer: %v", tc.name, err)
+		} else if resp.StatusCode != tc.want {
+			t.Errorf("%s: %d, want %d", tc.name, resp.StatusCode, tc.want)
+		}
+		c.Close()
+	}
+}
+
 // A client that declares a large body and sends nothing holds no budget
 // while it is small enough to be reserved as it arrives... and a large one
 // holds only its own share: a small request still goes through.

@@ -52,6 +52,30 @@ func TestS2SPortCLI(t *testing.T) {
 	if ps[0].From != "" && ps[0].From != ids["ingest"] || ps[1].From != "" && ps[1].From != ids["ingest"] {
 		t.Fatalf("output port not fed from ingest: %+v", ps)
 	}
+	// Pull order: shared by default, ordered on request, input ports have none.
+	if out := run("port", "order", ids["ingest-out"], "ordered"); !strings.Contains(out, `output port "ingest-out" is ordered`) {
+		t.Fatalf("order: %s", out)
+	}
+	if out := run("port", "list"); !strings.Contains(out, "PULLS") || !strings.Contains(out, "ordered") {
+		t.Fatalf("list after order: %s", out)
+	}
+	run("port", "order", ids["ingest-out"], "shared")
+	if _, errOut, err := weirCLI(t, append([]string{"port", "order", ids["ingest"], "ordered"}, key...)...); err == nil || !strings.Contains(errOut, "400") {
+		t.Fatalf("order on an input port: %v %s", err, errOut)
+	}
+	if _, errOut, err := weirCLI(t, append([]string{"port", "create", "--input", "y", "--ordered"}, key...)...); err == nil || !strings.Contains(errOut, "output ports") {
+		t.Fatalf("--ordered on an input port: %v %s", err, errOut)
+	}
+	var ip, op relay.PortStatus
+	if err := json.Unmarshal([]byte(run("port", "create", "--input", "other", "--json")), &ip); err != nil {
+		t.Fatal(err)
+	}
+	out := run("port", "create", "--output", "ordered-out", "--from", "other", "--ordered", "--json")
+	if err := json.Unmarshal([]byte(out), &op); err != nil || !op.Ordered {
+		t.Fatalf("create --ordered: %v %s", err, out)
+	}
+	run("port", "delete", op.ID)
+	run("port", "delete", ip.ID)
 
 	cl := &sitetosite.Client{URL: n.API}
 	ff := []sitetosite.FlowFile{{Attributes: map[string]string{"k": "v"}, Content: []byte("x")}}

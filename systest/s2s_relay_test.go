@@ -9,6 +9,7 @@ import (
 	"math/rand/v2"
 	"net/http"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -66,6 +67,75 @@ func s2sFile(r *rand.Rand, p, seq int, big bool) (sitetosite.FlowFile, sent) {
 	return f, sent{pusher: p, seq: seq, sum: sha256.Sum256(content), size: size}
 }
 
+// s2sPushes records what pushers were told is stored.
+type s2sPushes struct {
+	mu    sync.Mutex
+	acked []sent
+	errs  atomic.Int64
+}
+
+// run pushes batches of 1 to maxBatch flowfiles of pusher p (seeded by
+// seed; now and then a big one when big) until ctx ends, each batch to
+// node after node until one confirms, as NiFi tries the next peer: a
+// failed push may have been stored (a duplicate later), never lost.
+func (s *s2sPushes) run(ctx context.Context, c *harness.Cluster, in string, p int, seed uint64, maxBatch int, big bool) {
+	r := rand.New(rand.NewPCG(uint64(p), seed))
+	for seq := 0; ctx.Err() == nil; {
+		var files []sitetosite.FlowFile
+		var recs []sent
+		for range 1 + r.IntN(maxBatch) {
+			f, rec := s2sFile(r, p, seq, big && r.IntN(40) == 0)
+			seq++
+			files = append(files, f)
+			recs = append(recs, rec)
+		}
+		for attempt := 0; ctx.Err() == nil; attempt++ {
+			n := c.Nodes[(p+attempt)%len(c.Nodes)]
+			cl := &sitetosite.Client{URL: n.API, Compress: attempt%2 == 0, HTTP: &http.Client{Timeout: 30 * time.Second}}
+			if _, err := cl.Send(ctx, in, files); err != nil {
+				s.errs.Add(1)
+				time.Sleep(100 * time.Millisecond)
+				continue
+			}
+			s.mu.Lock()
+			s.acked = append(s.acked, recs...)
+			s.mu.Unlock()
+			break
+		}
+	}
+}
+
+func (s *s2sPushes) count() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.acked)
+}
+
+// wait waits until n flowfiles were confirmed in all.
+func (s *s2sPushes) wait(t *testing.T, n int) {
+	t.Helper()
+	for deadline := time.Now().Add(60 * time.Second); s.count() < n; time.Sleep(50 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("pushes stalled: %d confirmed, %d errors", s.count(), s.errs.Load())
+		}
+	}
+}
+
+// s2sReceived checks pulled flowfiles' attributes against s2sFile's and
+// returns their records.
+func s2sReceived(t *testing.T, batch []sitetosite.FlowFile) []sent {
+	var out []sent
+	for _, f := range batch {
+		p, _ := strconv.Atoi(f.Attributes["pusher"])
+		s, _ := strconv.Atoi(f.Attributes["seq"])
+		if f.Attributes["note"] != "Grüße, 流量, ✓" || f.Attributes["filename"] != fmt.Sprintf("f-%d-%d", p, s) {
+			t.Errorf("attributes changed: %v", f.Attributes)
+		}
+		out = append(out, sent{pusher: p, seq: s, sum: sha256.Sum256(f.Content), size: len(f.Content)})
+	}
+	return out
+}
+
 // TestS2SRelayFaults pushes continuously to a 3-node cluster in 3 zones
 // from two pushers (each to whichever node answers, in NiFi's way of
 // trying the next peer) while the leader, then a follower (a whole zone),
@@ -89,64 +159,28 @@ func TestS2SRelayFaults(t *testing.T) {
 		}
 	}
 	in, out := s2sPorts(t, c, follower, relay.CreateRequest{})
+	// This test checks the ordered port's promise: one pull at a time, so
+	// every pusher's flowfiles arrive in its order even across abandoned
+	// pulls (TestS2SSharedPulls covers the default, concurrent pulls).
+	ordered := true
+	if status, body, err := c.Signed(follower, http.MethodPut, relay.AdminPath+"/"+out, relay.UpdateRequest{Ordered: &ordered}); err != nil || status != http.StatusOK || !strings.Contains(body, `"ordered":true`) {
+		t.Fatalf("ordered output port: %d %s %v", status, body, err)
+	}
 
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	var mu sync.Mutex
-	var acked []sent
-	var pushErrs atomic.Int64
+	var pushes s2sPushes
 	var wg sync.WaitGroup
 	for p := range 2 {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			r := rand.New(rand.NewPCG(uint64(p), 7))
-			seq := 0
-			for ctx.Err() == nil {
-				var files []sitetosite.FlowFile
-				var recs []sent
-				for range 1 + r.IntN(5) {
-					f, rec := s2sFile(r, p, seq, r.IntN(40) == 0)
-					seq++
-					files = append(files, f)
-					recs = append(recs, rec)
-				}
-				// Try nodes in turn until one confirms: a failed push may
-				// have been stored (a duplicate later), never lost.
-				for attempt := 0; ctx.Err() == nil; attempt++ {
-					n := c.Nodes[(p+attempt)%len(c.Nodes)]
-					cl := &sitetosite.Client{URL: n.API, Compress: attempt%2 == 0, HTTP: &http.Client{Timeout: 30 * time.Second}}
-					if _, err := cl.Send(ctx, in, files); err != nil {
-						pushErrs.Add(1)
-						time.Sleep(100 * time.Millisecond)
-						continue
-					}
-					mu.Lock()
-					acked = append(acked, recs...)
-					mu.Unlock()
-					break
-				}
-			}
+			pushes.run(ctx, c, in, p, 7, 5, true)
 		}()
 	}
 	progress := func(want int) {
 		t.Helper()
-		deadline := time.Now().Add(60 * time.Second)
-		mu.Lock()
-		start := len(acked)
-		mu.Unlock()
-		for {
-			mu.Lock()
-			n := len(acked)
-			mu.Unlock()
-			if n >= start+want {
-				return
-			}
-			if time.Now().After(deadline) {
-				t.Fatalf("pushes stalled: %d confirmed, %d errors", n, pushErrs.Load())
-			}
-			time.Sleep(50 * time.Millisecond)
-		}
+		pushes.wait(t, pushes.count()+want)
 	}
 	progress(40)
 	old := c.MustLeader()
@@ -167,7 +201,8 @@ func TestS2SRelayFaults(t *testing.T) {
 	if _, err := c.WaitLeader(60 * time.Second); err != nil {
 		t.Fatal(err)
 	}
-	t.Logf("confirmed %d flowfiles, %d push attempts failed", len(acked), pushErrs.Load())
+	acked := pushes.acked
+	t.Logf("confirmed %d flowfiles, %d push attempts failed", len(acked), pushes.errs.Load())
 
 	// A puller that crashes after reading a batch (it never confirms): the
 	// transaction expires and its flowfiles come back. A node that dies
@@ -231,17 +266,12 @@ func TestS2SRelayFaults(t *testing.T) {
 			time.Sleep(200 * time.Millisecond)
 			continue
 		}
-		for _, f := range batch {
-			p, _ := strconv.Atoi(f.Attributes["pusher"])
-			s, _ := strconv.Atoi(f.Attributes["seq"])
-			if f.Attributes["note"] != "Grüße, 流量, ✓" || f.Attributes["filename"] != fmt.Sprintf("f-%d-%d", p, s) {
-				t.Fatalf("attributes changed: %v", f.Attributes)
-			}
-			key := [2]int{p, s}
+		for _, rec := range s2sReceived(t, batch) {
+			key := [2]int{rec.pusher, rec.seq}
 			if len(got[key]) == 0 {
-				order[p] = append(order[p], s)
+				order[rec.pusher] = append(order[rec.pusher], rec.seq)
 			}
-			got[key] = append(got[key], sent{pusher: p, seq: s, sum: sha256.Sum256(f.Content), size: len(f.Content)})
+			got[key] = append(got[key], rec)
 		}
 	}
 	dups := 0

@@ -31,6 +31,7 @@ client confirmed its checksum.`,
 	var maxFlowFiles int64
 	var maxBytes int64
 	var maxAge time.Duration
+	var ordered bool
 	create := &cobra.Command{
 		Use:   "create (--input NAME | --output NAME [--from INPUT])",
 		Short: "Create an input port, or an output port fed from an input port",
@@ -39,14 +40,14 @@ client confirmed its checksum.`,
 			if maxAge < 0 || (maxAge > 0 && maxAge < time.Millisecond) {
 				return fmt.Errorf("--max-age must be 0 or at least 1ms")
 			}
-			req := relay.CreateRequest{Comments: comments, From: from, MaxFlowFiles: maxFlowFiles, MaxBytes: maxBytes, MaxAge: maxAge.Milliseconds()}
+			req := relay.CreateRequest{Comments: comments, From: from, MaxFlowFiles: maxFlowFiles, MaxBytes: maxBytes, MaxAge: maxAge.Milliseconds(), Ordered: ordered}
 			switch {
 			case (input == "") == (output == ""):
 				return fmt.Errorf("give one of --input NAME or --output NAME")
 			case input != "":
 				req.Kind, req.Name = "input", input
-				if from != "" {
-					return fmt.Errorf("--from is for output ports")
+				if from != "" || ordered {
+					return fmt.Errorf("--from and --ordered are for output ports")
 				}
 			default:
 				req.Kind, req.Name = "output", output
@@ -70,6 +71,7 @@ client confirmed its checksum.`,
 	create.Flags().Int64Var(&maxFlowFiles, "max-flowfiles", 0, "input port: refuse pushes beyond this many queued flowfiles (0: no bound)")
 	create.Flags().Var(sizeValue{&maxBytes}, "max-bytes", "input port: refuse pushes beyond this many queued bytes, e.g. 10GiB (0: no bound)")
 	create.Flags().DurationVar(&maxAge, "max-age", 0, "input port: expire flowfiles queued this long after their push, e.g. 24h (0: keep until pulled)")
+	create.Flags().BoolVar(&ordered, "ordered", false, "output port: hand flowfiles out strictly in queue order, one pull at a time (default: concurrent pulls share the queue)")
 
 	var lf adminFlags
 	list := &cobra.Command{
@@ -86,7 +88,7 @@ client confirmed its checksum.`,
 				return printJSON(cmd.OutOrStdout(), ps)
 			}
 			tw := tabwriter.NewWriter(cmd.OutOrStdout(), 2, 4, 2, ' ', 0)
-			fmt.Fprintln(tw, "NAME\tKIND\tID\tSTATE\tFROM\tQUEUED\tBYTES\tLEASED\tMAX AGE\tEXPIRED")
+			fmt.Fprintln(tw, "NAME\tKIND\tID\tSTATE\tFROM\tQUEUED\tBYTES\tLEASED\tMAX AGE\tEXPIRED\tPULLS")
 			names := map[string]string{}
 			for _, p := range ps {
 				names[p.ID] = p.Name
@@ -100,7 +102,14 @@ client confirmed its checksum.`,
 				if p.MaxAge > 0 {
 					age = (time.Duration(p.MaxAge) * time.Millisecond).String()
 				}
-				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%d\t%d\t%d\t%s\t%d\n", p.Name, p.Kind, p.ID, state, names[p.From], p.Queued, p.QueuedBytes, p.Leased, age, p.Expired)
+				pulls := "-"
+				if p.Kind == "output" {
+					pulls = "shared"
+					if p.Ordered {
+						pulls = "ordered"
+					}
+				}
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%d\t%d\t%d\t%s\t%d\t%s\n", p.Name, p.Kind, p.ID, state, names[p.From], p.Queued, p.QueuedBytes, p.Leased, age, p.Expired, pulls)
 			}
 			return tw.Flush()
 		},
@@ -129,7 +138,42 @@ client confirmed its checksum.`,
 	df.register(del, true)
 	del.Flags().BoolVar(&force, "force", false, "drop the flowfiles queued behind an input port")
 
-	cmd.AddCommand(create, list, del, enableCmd(true), enableCmd(false), retentionCmd())
+	cmd.AddCommand(create, list, del, enableCmd(true), enableCmd(false), retentionCmd(), orderCmd())
+	return cmd
+}
+
+// orderCmd is `weir port order ID ordered|shared`.
+func orderCmd() *cobra.Command {
+	var f adminFlags
+	cmd := &cobra.Command{
+		Use:   "order ID ordered|shared",
+		Short: "Hand an output port's flowfiles out strictly in order (one pull at a time), or to concurrent pulls",
+		Long: `shared (the default): concurrent pulls each take the oldest flowfiles no
+other pull holds, as concurrent transactions on a NiFi output port do;
+pulls run side by side, and flowfiles of different pulls may be delivered
+out of queue order. ordered: one pull at a time holds the queue, so
+flowfiles go out strictly in queue order, even across abandoned pulls and
+dead nodes; a concurrent pull gets nothing until the live one ends.
+Needs every voter on a build of command level 7 or later.`,
+		Args: cobra.ExactArgs(2),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			var on bool
+			switch args[1] {
+			case "ordered":
+				on = true
+			case "shared":
+			default:
+				return fmt.Errorf("the order is ordered or shared, not %q", args[1])
+			}
+			var p relay.PortStatus
+			if err := f.call(cmd.Context(), http.MethodPut, relay.AdminPath+"/"+url.PathEscape(args[0]), relay.UpdateRequest{Ordered: &on}, true, &p); err != nil {
+				return err
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "%s port %q is %s\n", p.Kind, p.Name, args[1])
+			return nil
+		},
+	}
+	f.register(cmd, true)
 	return cmd
 }
 

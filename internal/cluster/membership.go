@@ -239,6 +239,10 @@ func (n *Node) clusterLevel() int {
 	return level
 }
 
+// CommandLevel is the command level every voter understands (see
+// clusterLevel): what a caller may propose without meeting the gate.
+func (n *Node) CommandLevel() int { return n.clusterLevel() }
+
 // clusterLevelDetail also names the voters without a record in the member
 // table (just started, not registered yet).
 func (n *Node) clusterLevelDetail() (int, []string) {

@@ -26,7 +26,7 @@ const FormatVersion = 1
 // Level is the command level this build understands: the highest Level of
 // its command types. Nodes record it in the member table (SetNode), and
 // the cluster's level is the lowest among its voters.
-const Level = 6
+const Level = 7
 
 // Type identifies a command.
 type Type uint8
@@ -79,7 +79,11 @@ const (
 	TypeSetDRRole Type = 34
 	TypeDRApply   Type = 35
 
-	maxType = TypeDRApply
+	// Level 7: concurrent pulls of one output port.
+	TypeSharedLease  Type = 36
+	TypeSetPortOrder Type = 37
+
+	maxType = TypeSetPortOrder
 )
 
 // LastType is the highest command type this build knows: higher ones
@@ -158,6 +162,10 @@ func (t Type) String() string {
 		return "SetDRRole"
 	case TypeDRApply:
 		return "DRApply"
+	case TypeSharedLease:
+		return "SharedLease"
+	case TypeSetPortOrder:
+		return "SetPortOrder"
 	}
 	return fmt.Sprintf("Type(%d)", uint8(t))
 }
@@ -300,6 +308,8 @@ func (*SetPortRetention) Type() Type { return TypeSetPortRetention }
 func (*ExpireFlows) Type() Type      { return TypeExpireFlows }
 func (*SetDRRole) Type() Type        { return TypeSetDRRole }
 func (*DRApply) Type() Type          { return TypeDRApply }
+func (*SharedLease) Type() Type      { return TypeSharedLease }
+func (*SetPortOrder) Type() Type     { return TypeSetPortOrder }
 
 // blobber is a command with a binary payload that travels after its JSON
 // header instead of inside it.
@@ -325,11 +335,13 @@ var ErrUnknown = errors.New("unknown command")
 // LevelOf is the command level a node needs to apply commands of type t
 // (see Level): 1 for the registry and membership, 2 for site-to-site, 3
 // for users, groups and policies, 4 for access tokens, 5 for retention by
-// age, 6 for disaster recovery.
+// age, 6 for disaster recovery, 7 for concurrent pulls.
 func LevelOf(t Type) int {
 	switch {
 	case newOf(t) == nil:
 		return Level + 1
+	case t >= TypeSharedLease:
+		return 7
 	case t >= TypeSetDRRole:
 		return 6
 	case t >= TypeSetPortRetention:
@@ -465,6 +477,10 @@ func newOf(t Type) Command {
 		return &SetDRRole{}
 	case TypeDRApply:
 		return &DRApply{}
+	case TypeSharedLease:
+		return &SharedLease{}
+	case TypeSetPortOrder:
+		return &SetPortOrder{}
 	}
 	return nil
 }

@@ -95,6 +95,22 @@ type Lease struct {
 	Expires  int64  `json:"expires"`
 }
 
+// SharedLease is a Lease that does not wait for the queue's other leases
+// (level 7): concurrent pulls of an output port each get the oldest
+// flowfiles no one holds, as concurrent transactions on a NiFi output
+// port do. On a port set to keep order (SetPortOrder) it is a Lease: one
+// live lease per queue.
+type SharedLease Lease
+
+// SetPortOrder sets whether an output port hands its flowfiles out
+// strictly in queue order, one pull at a time (level 7).
+type SetPortOrder struct {
+	ID      string `json:"id"`
+	Ordered bool   `json:"ordered"`
+	At      int64  `json:"at"`
+	Actor   string `json:"actor"`
+}
+
 // Ack removes a lease's flowfiles from the queue: the client confirmed
 // their checksum.
 type Ack struct {

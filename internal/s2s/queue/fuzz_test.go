@@ -287,7 +287,7 @@ func (r *s2sRun) step() {
 	d := r.cur
 	v := viewOf(r.t, d)
 	var c command.Command
-	switch op := g.pick(18); op {
+	switch op := g.pick(19); op {
 	case 0, 1:
 		cp := &command.CreatePort{ID: g.from(s2sPortIDs), Name: g.from(s2sNames), Kind: g.from(s2sKinds), At: r.at()}
 		if g.u8() >= 0x80 {
@@ -350,6 +350,9 @@ func (r *s2sRun) step() {
 			l.Expires = at + 100 + int64(v)
 		}
 		c = l
+		if op == 12 {
+			c = (*command.SharedLease)(l)
+		}
 	case 13:
 		c = &command.Ack{Tx: g.from(s2sPullTxs), At: r.at()}
 	case 14:
@@ -369,6 +372,8 @@ func (r *s2sRun) step() {
 		c = &command.SetPortRetention{ID: g.from(s2sPortIDs), MaxAge: age, At: r.at()}
 	case 17:
 		c = &command.ExpireFlows{Port: g.from(s2sPortIDs), Max: s2sCounts[g.pick(len(s2sCounts))], At: r.at()}
+	case 18:
+		c = &command.SetPortOrder{ID: g.from(s2sPortIDs), Ordered: g.u8()&1 == 1, At: r.at()}
 	}
 	data, err := command.Encode(c)
 	if err != nil {

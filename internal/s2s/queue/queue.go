@@ -83,6 +83,10 @@ type Port struct {
 	// AgeSince is when retention was first set: flowfiles committed
 	// before it carry no commit time and count as committed then.
 	AgeSince int64 `json:"ageSince,omitempty"`
+	// Ordered (output ports, level 7) hands flowfiles out strictly in
+	// queue order, one pull at a time; otherwise concurrent pulls each
+	// take the oldest flowfiles no one holds (SharedLease).
+	Ordered  bool  `json:"ordered,omitempty"`
 	Created  int64 `json:"created"`
 	Modified int64 `json:"modified"`
 }
@@ -187,6 +191,20 @@ func decodeFlow(b []byte) (flowRec, error) {
 	return f, nil
 }
 
+// leasedRaw reports, without decoding, that a well-formed record names a
+// lease (a malformed one says no, and decodeFlow reports it).
+func leasedRaw(b []byte) bool {
+	if len(b) < 2 {
+		return false
+	}
+	n := int(binary.BigEndian.Uint16(b))
+	if len(b) < 2+n+26 {
+		return false
+	}
+	m := int(binary.BigEndian.Uint16(b[2+n+24:]))
+	return m > 0 && len(b) == 2+n+26+m
+}
+
 // key is uvarint(len(id)) + id + extra: no id is a prefix of another's key.
 func key(id string, extra ...byte) []byte {
 	b := make([]byte, 0, binary.MaxVarintLen32+len(id)+len(extra))
@@ -238,7 +256,8 @@ func unknownTx(tx string) *model.Error {
 func Handles(c command.Command) bool {
 	t := c.Type()
 	return (t >= command.TypeCreatePort && t <= command.TypeRelease) ||
-		t == command.TypeSetPortRetention || t == command.TypeExpireFlows
+		t == command.TypeSetPortRetention || t == command.TypeExpireFlows ||
+		t == command.TypeSharedLease || t == command.TypeSetPortOrder
 }
 
 // Apply applies one site-to-site command in the store's write
@@ -260,7 +279,11 @@ func Apply(btx *bolt.Tx, c command.Command) (any, error) {
 	case *command.DropTx:
 		return nil, w.dropTx(c.Tx)
 	case *command.Lease:
-		return w.lease(c)
+		return w.lease(c, false)
+	case *command.SharedLease:
+		return w.lease((*command.Lease)(c), true)
+	case *command.SetPortOrder:
+		return w.setOrder(c)
 	case *command.Ack:
 		return nil, w.ack(c)
 	case *command.Release:
@@ -723,7 +746,10 @@ func above(v, bound int64) bool {
 
 // ---- pull
 
-func (w wtx) lease(c *command.Lease) (any, error) {
+// lease hands out the oldest available flowfiles of an output port's
+// queue. shared (SharedLease) lets it run beside the queue's other leases
+// unless the port is Ordered.
+func (w wtx) lease(c *command.Lease, shared bool) (any, error) {
 	if c.Tx == "" {
 		return nil, model.Invalid("A lease needs a transaction id.")
 	}
@@ -749,12 +775,15 @@ func (w wtx) lease(c *command.Lease) (any, error) {
 	if p.From == "" || c.MaxCount <= 0 {
 		return LeaseResult{}, nil
 	}
-	// One live lease per queue: flowfiles are handed out strictly in
-	// order, and those of a lease that is released or expires are the
-	// next to go. A concurrent pull finds nothing (200, empty) until the
-	// live one acks, releases or expires.
-	if busy, err := w.queueLeased(p.From); err != nil || busy {
-		return LeaseResult{}, err
+	// Ordered: one live lease per queue, so flowfiles are handed out
+	// strictly in order, and those of a lease that is released or expires
+	// are the next to go. A concurrent pull finds nothing (200, empty)
+	// until the live one acks, releases or expires. Shared: a lease takes
+	// the oldest flowfiles no other lease holds.
+	if !shared || p.Ordered {
+		if busy, err := w.queueLeased(p.From); err != nil || busy {
+			return LeaseResult{}, err
+		}
 	}
 	// Never hand out what retention has expired.
 	if in, ok, err := w.port(p.From); err != nil {
@@ -775,6 +804,9 @@ func (w wtx) lease(c *command.Lease) (any, error) {
 	fc := w.b(tFlows).Cursor()
 	var updates [][2][]byte
 	for k, v := fc.Seek(pre); k != nil && bytes.HasPrefix(k, pre); k, v = fc.Next() {
+		if leasedRaw(v) {
+			continue // held by another lease (shared): not decoded
+		}
 		f, err := decodeFlow(v)
 		if err != nil {
 			return nil, err
@@ -933,21 +965,41 @@ func (w wtx) release(tx string) error {
 	return err
 }
 
+// setting returns port id for a setting of ports of kind, or the refusal
+// (wrong is what the message says of the other kind).
+func (w wtx) setting(id, kind, wrong string) (Port, error) {
+	p, ok, err := w.port(id)
+	if err != nil {
+		return p, err
+	}
+	if !ok {
+		return p, unknownPort(id)
+	}
+	if p.Kind != kind {
+		return p, model.Invalid(fmt.Sprintf("Port '%s' is an %s port: %s.", p.Name, p.Kind, wrong))
+	}
+	return p, nil
+}
+
+func (w wtx) setOrder(c *command.SetPortOrder) (any, error) {
+	p, err := w.setting(c.ID, command.PortOutput, "order is set on the output ports that hand its queue out")
+	if err != nil {
+		return nil, err
+	}
+	p.Ordered = c.Ordered
+	p.Modified = c.At
+	return p, put(w.b(tPorts), []byte(p.ID), p)
+}
+
 // ---- retention
 
 func (w wtx) setRetention(c *command.SetPortRetention) (any, error) {
 	if c.MaxAge < 0 {
 		return nil, model.Invalid("A retention age cannot be negative.")
 	}
-	p, ok, err := w.port(c.ID)
+	p, err := w.setting(c.ID, command.PortInput, "retention is set on the input port whose queue it hands out")
 	if err != nil {
 		return nil, err
-	}
-	if !ok {
-		return nil, unknownPort(c.ID)
-	}
-	if p.Kind != command.PortInput {
-		return nil, model.Invalid(fmt.Sprintf("Port '%s' is an output port: retention is set on the input port whose queue it hands out.", p.Name))
 	}
 	p.MaxAge = c.MaxAge
 	if p.AgeSince == 0 {

@@ -577,6 +577,70 @@ func TestReleaseKeepsOrder(t *testing.T) {
 	}
 }
 
+func (q *qstore) sharedLease(port, tx string, maxCount, at, expires int64) []queue.Flow {
+	q.t.Helper()
+	return q.ok(&command.SharedLease{Port: port, Tx: tx, MaxCount: maxCount, At: at, Expires: expires}).(queue.LeaseResult).Flows
+}
+
+// Shared leases (level 7): concurrent pulls each take the oldest
+// flowfiles no one holds; released and expired ones are the next to go;
+// an ordered port keeps one live lease per queue.
+func TestSharedLeases(t *testing.T) {
+	q := openQ(t)
+	relayPorts(q, 0, 0)
+	pk := mkPkts(1, 2, 3, 4, 5, 6, 7, 8)
+	q.push("in", "t1", encodePackets(t, pk...), 1)
+
+	a := q.sharedLease("out", "a", 2, 2, 100)
+	b := q.sharedLease("out", "b", 3, 2, 100)
+	c := q.sharedLease("out", "c", 2, 2, 50)
+	if !reflect.DeepEqual(seqs(a), []uint64{0, 1}) || !reflect.DeepEqual(seqs(b), []uint64{2, 3, 4}) || !reflect.DeepEqual(seqs(c), []uint64{5, 6}) {
+		t.Fatalf("leased %v %v %v", seqs(a), seqs(b), seqs(c))
+	}
+	for _, f := range append(append(a, b...), c...) {
+		q.checkContent(f, pk[f.Seq])
+	}
+	if s := q.stats("in"); s.Leased != 7 || s.Count != 8 {
+		t.Fatalf("stats %+v", s)
+	}
+	// A retried proposal gets the same flowfiles.
+	if again := q.sharedLease("out", "b", 3, 3, 100); !reflect.DeepEqual(seqs(again), seqs(b)) {
+		t.Fatalf("retried lease got %v, want %v", seqs(again), seqs(b))
+	}
+	q.ok(&command.Release{Tx: "a", At: 3})
+	q.ok(&command.Ack{Tx: "b", At: 3})
+	// a's flowfiles are first again, then the one never leased.
+	if d := q.sharedLease("out", "d", 10, 4, 100); !reflect.DeepEqual(seqs(d), []uint64{0, 1, 7}) {
+		t.Fatalf("after a release: leased %v", seqs(d))
+	}
+	// c expires at 50: a later lease takes its flowfiles.
+	if e := q.sharedLease("out", "e", 10, 60, 100); !reflect.DeepEqual(seqs(e), []uint64{5, 6}) {
+		t.Fatalf("after c expired: leased %v", seqs(e))
+	}
+	q.refused(&command.Ack{Tx: "c", At: 61}, model.KindNotFound, queue.ReasonUnknownTx)
+	q.invariants()
+
+	// Ordered: a shared lease waits for the live one like a Lease.
+	q.refused(&command.SetPortOrder{ID: "in", Ordered: true, At: 70}, model.KindInvalid, "")
+	q.refused(&command.SetPortOrder{ID: "nope", Ordered: true, At: 70}, model.KindNotFound, queue.ReasonUnknownPort)
+	if p := q.ok(&command.SetPortOrder{ID: "out", Ordered: true, At: 70}).(queue.Port); !p.Ordered || p.Modified != 70 {
+		t.Fatalf("port %+v", p)
+	}
+	q.ok(&command.Release{Tx: "d", At: 71})
+	q.ok(&command.Release{Tx: "e", At: 71})
+	if f := q.sharedLease("out", "f", 1, 72, 200); !reflect.DeepEqual(seqs(f), []uint64{0}) {
+		t.Fatalf("ordered: leased %v", seqs(f))
+	}
+	if g := q.sharedLease("out", "g", 1, 72, 200); len(g) != 0 {
+		t.Fatalf("ordered: a second live lease got %v", seqs(g))
+	}
+	q.ok(&command.SetPortOrder{ID: "out", Ordered: false, At: 73})
+	if g := q.sharedLease("out", "g2", 1, 74, 200); !reflect.DeepEqual(seqs(g), []uint64{1}) {
+		t.Fatalf("shared again: leased %v", seqs(g))
+	}
+	q.invariants()
+}
+
 func TestLeaseExpiry(t *testing.T) {
 	q := openQ(t)
 	relayPorts(q, 0, 0)

@@ -116,6 +116,28 @@ func LiveLease(btx *bolt.Tx, queue string) (tx string, expires int64, ok bool, e
 	return tx, expires, ok, err
 }
 
+// Unheld is how many of a queue's flowfiles a shared lease at time now
+// could take: those no lease holds, and those of leases expired by then
+// (the lease releases them first).
+func Unheld(btx *bolt.Tx, queue string, now int64) (int64, error) {
+	st, err := QueueStats(btx, queue)
+	if err != nil {
+		return 0, err
+	}
+	n := st.Count - st.Leased
+	err = btx.Bucket(tLeases).ForEach(func(_, v []byte) error {
+		var l leaseRec
+		if err := json.Unmarshal(v, &l); err != nil {
+			return fmt.Errorf("corrupt lease record: %w", err)
+		}
+		if l.Queue == queue && l.Expires <= now {
+			n += int64(len(l.Seqs))
+		}
+		return nil
+	})
+	return n, err
+}
+
 // Expirable reports whether retention expires anything at the head of
 // input port p's queue at time at (an ExpireFlows would remove something).
 func Expirable(btx *bolt.Tx, p Port, at int64) (bool, error) {

@@ -20,9 +20,9 @@ import (
 // AdminPath is where ports are configured:
 //
 //	GET    /weir-api/ports            ports with their queues (any node)
-//	POST   /weir-api/ports            create {name, kind, from, comments, maxFlowFiles, maxBytes, maxAge}
+//	POST   /weir-api/ports            create {name, kind, from, comments, maxFlowFiles, maxBytes, maxAge, ordered}
 //	GET    /weir-api/ports/{id}       one port
-//	PUT    /weir-api/ports/{id}       change {enabled, comments, maxFlowFiles, maxBytes, maxAge}
+//	PUT    /weir-api/ports/{id}       change {enabled, comments, maxFlowFiles, maxBytes, maxAge, ordered}
 //	DELETE /weir-api/ports/{id}       delete (?force=true drops queued flowfiles)
 //
 // Writes are replicated commands, proposed from whichever node gets them;
@@ -41,6 +41,9 @@ type CreateRequest struct {
 	// MaxAge (milliseconds, input ports) expires flowfiles that long
 	// after their push committed; 0 keeps them until pulled.
 	MaxAge int64 `json:"maxAge,omitempty"`
+	// Ordered (output ports) hands flowfiles out strictly in queue order,
+	// one pull at a time; otherwise concurrent pulls share the queue.
+	Ordered bool `json:"ordered,omitempty"`
 }
 
 // UpdateRequest changes the fields it sets.
@@ -50,6 +53,7 @@ type UpdateRequest struct {
 	MaxFlowFiles *int64  `json:"maxFlowFiles,omitempty"`
 	MaxBytes     *int64  `json:"maxBytes,omitempty"`
 	MaxAge       *int64  `json:"maxAge,omitempty"`
+	Ordered      *bool   `json:"ordered,omitempty"`
 }
 
 // Routes adds the admin API to mux. actor names who made a request.
@@ -98,6 +102,10 @@ func (r *Relay) Routes(mux *http.ServeMux, actor func(*http.Request) string) {
 			writeError(w, model.Invalid("maxAge is a number of milliseconds, for input ports."))
 			return
 		}
+		if cr.Ordered && cr.Kind != command.PortOutput {
+			writeError(w, model.Invalid("ordered is for output ports."))
+			return
+		}
 		if cr.From != "" {
 			if err := r.c.ReadBarrier(req.Context()); err != nil {
 				writeError(w, err)
@@ -115,14 +123,21 @@ func (r *Relay) Routes(mux *http.ServeMux, actor func(*http.Request) string) {
 			writeError(w, err)
 			return
 		}
+		// Retention (level 5) and order (level 7) are commands of their
+		// own: a cluster with a voter on an older build refuses them, and
+		// the port, new and unknown to anyone, goes again rather than stay
+		// without them.
+		var more []command.Command
 		if cr.MaxAge > 0 {
-			// Retention is its own command (level 5): a cluster with a
-			// voter on an older build refuses it, and the port, new and
-			// unknown to anyone, goes again rather than stay without it.
-			ret := &command.SetPortRetention{ID: p.ID, MaxAge: cr.MaxAge, At: cmd.At, Actor: cmd.Actor}
-			if err := r.c.ProposeAnywhere(req.Context(), ret, &p); err != nil {
+			more = append(more, &command.SetPortRetention{ID: p.ID, MaxAge: cr.MaxAge, At: cmd.At, Actor: cmd.Actor})
+		}
+		if cr.Ordered {
+			more = append(more, &command.SetPortOrder{ID: p.ID, Ordered: true, At: cmd.At, Actor: cmd.Actor})
+		}
+		for _, c := range more {
+			if err := r.c.ProposeAnywhere(req.Context(), c, &p); err != nil {
 				if derr := r.c.ProposeAnywhere(context.WithoutCancel(req.Context()), &command.DeletePort{ID: p.ID, Actor: cmd.Actor}, nil); derr != nil {
-					r.opt.Log.Warn("site-to-site port created without its retention, and not deleted", "port", p.Name, "err", derr)
+					r.opt.Log.Warn("site-to-site port created without its "+c.Type().String()+", and not deleted", "port", p.Name, "err", derr)
 				}
 				writeError(w, err)
 				return
@@ -144,15 +159,18 @@ func (r *Relay) Routes(mux *http.ServeMux, actor func(*http.Request) string) {
 			writeError(w, model.Invalid("maxAge is a number of milliseconds, 0 for no retention."))
 			return
 		}
-		if ur.Enabled != nil || ur.Comments != nil || ur.MaxFlowFiles != nil || ur.MaxBytes != nil || ur.MaxAge == nil {
-			if err := r.c.ProposeAnywhere(req.Context(), cmd, &p); err != nil {
-				writeError(w, err)
-				return
-			}
+		var cmds []command.Command
+		if ur.Enabled != nil || ur.Comments != nil || ur.MaxFlowFiles != nil || ur.MaxBytes != nil || (ur.MaxAge == nil && ur.Ordered == nil) {
+			cmds = append(cmds, cmd)
 		}
 		if ur.MaxAge != nil {
-			ret := &command.SetPortRetention{ID: cmd.ID, MaxAge: *ur.MaxAge, At: cmd.At, Actor: cmd.Actor}
-			if err := r.c.ProposeAnywhere(req.Context(), ret, &p); err != nil {
+			cmds = append(cmds, &command.SetPortRetention{ID: cmd.ID, MaxAge: *ur.MaxAge, At: cmd.At, Actor: cmd.Actor})
+		}
+		if ur.Ordered != nil {
+			cmds = append(cmds, &command.SetPortOrder{ID: cmd.ID, Ordered: *ur.Ordered, At: cmd.At, Actor: cmd.Actor})
+		}
+		for _, c := range cmds {
+			if err := r.c.ProposeAnywhere(req.Context(), c, &p); err != nil {
 				writeError(w, err)
 				return
 			}

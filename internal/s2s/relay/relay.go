@@ -42,6 +42,9 @@ type Cluster interface {
 	// IsLeader reports whether this node leads: only the leader proposes
 	// the expiry of flowfiles past their port's retention.
 	IsLeader() bool
+	// CommandLevel is the command level every voter understands: pulls
+	// share a queue (SharedLease) from level 7.
+	CommandLevel() int
 }
 
 // Options configure a Relay; zero fields take defaults.
@@ -530,7 +533,9 @@ type lease struct {
 
 // Lease leases the port's oldest available flowfiles to a pull, up to the
 // client's batch limits, through the log: no other node hands them out
-// until this lease is acked, released or expires.
+// until this lease is acked, released or expires. Concurrent pulls of a
+// port each get their own flowfiles (SharedLease) once every voter
+// understands that, unless the port is ordered.
 func (r *Relay) Lease(ctx context.Context, port, tx string, limits server.BatchLimits) (server.Lease, error) {
 	cmd := &command.Lease{Port: port, Tx: tx, MaxCount: int64(r.opt.PullCount), MaxBytes: r.opt.PullBytes, At: r.now()}
 	if limits.Count > 0 {
@@ -540,13 +545,17 @@ func (r *Relay) Lease(ctx context.Context, port, tx string, limits server.BatchL
 		cmd.MaxBytes = limits.Bytes
 	}
 	cmd.Expires = cmd.At + r.opt.LeaseTTL.Milliseconds()
-	if r.nothingToLease(ctx, port, cmd.At) {
-		// Not worth a log entry: NiFi's clients poll every node often,
-		// and only one pull at a time holds a port's flowfiles.
+	shared := r.c.CommandLevel() >= command.LevelOf(command.TypeSharedLease)
+	if r.nothingToLease(ctx, port, cmd.At, shared) {
+		// Not worth a log entry: NiFi's clients poll every node often.
 		return &lease{r: r, port: port, tx: tx}, nil
 	}
+	var c command.Command = cmd
+	if shared {
+		c = (*command.SharedLease)(cmd)
+	}
 	var res queue.LeaseResult
-	if err := r.c.ProposeAnywhere(ctx, cmd, &res); err != nil {
+	if err := r.c.ProposeAnywhere(ctx, c, &res); err != nil {
 		return nil, serverError(err)
 	}
 	// On a follower the lease was applied on the leader. Its flowfiles'
@@ -558,27 +567,27 @@ func (r *Relay) Lease(ctx context.Context, port, tx string, limits server.BatchL
 }
 
 // nothingToLease reports that a Lease would hand out nothing now: the
-// port's queue has no flowfile that is not leased, or another pull's
-// lease on it is live. This replica is asked first as it is: if it shows
-// flowfiles to lease the proposal goes ahead (the leader decides; a stale
-// view costs at most an empty lease). "Nothing" is confirmed after a read
-// barrier (far cheaper than a log entry, but on a follower it waits for
-// the leader's next message), so that a pull after a release or an ack
+// port's queue has no flowfile that is not leased, or (ordered) another
+// pull's lease on it is live. This replica is asked first as it is: if it
+// shows flowfiles to lease the proposal goes ahead (the leader decides; a
+// stale view costs at most an empty lease). "Nothing" is confirmed after
+// a read barrier (far cheaper than a log entry, but on a follower it waits
+// for the leader's next message), so that a pull after a release or an ack
 // that has returned, on any node, sees it. An expired lease is never taken
 // as live, so its release is proposed.
-func (r *Relay) nothingToLease(ctx context.Context, port string, now int64) bool {
-	if !r.nothingHere(port, now) {
+func (r *Relay) nothingToLease(ctx context.Context, port string, now int64, shared bool) bool {
+	if !r.nothingHere(port, now, shared) {
 		return false
 	}
 	if err := r.c.ReadBarrier(ctx); err != nil {
 		return false // let the proposal decide
 	}
-	return r.nothingHere(port, now)
+	return r.nothingHere(port, now, shared)
 }
 
 // nothingHere is nothingToLease's test on this replica as it is. A lease
 // this node ended itself is over whatever the replica shows yet.
-func (r *Relay) nothingHere(port string, now int64) bool {
+func (r *Relay) nothingHere(port string, now int64, shared bool) bool {
 	empty := false
 	_ = r.st.Read(func(tx *store.Tx) error {
 		ps, err := queue.Ports(tx.Bolt())
@@ -588,6 +597,11 @@ func (r *Relay) nothingHere(port string, now int64) bool {
 		for _, p := range ps {
 			if p.ID != port || p.Kind != command.PortOutput || p.From == "" || !p.Enabled {
 				continue
+			}
+			if shared && !p.Ordered {
+				n, err := queue.Unheld(tx.Bolt(), p.From, now)
+				empty = err == nil && n <= 0
+				return err
 			}
 			ltx, expires, live, err := queue.LiveLease(tx.Bolt(), p.From)
 			if err != nil {

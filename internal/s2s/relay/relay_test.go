@@ -29,6 +29,7 @@ type twin struct {
 	pending          []store.Entry
 	barriers         int
 	leading          bool
+	level            int // the cluster's command level (command.Level when 0)
 }
 
 var _ Cluster = (*twin)(nil)
@@ -86,6 +87,13 @@ func (tw *twin) ReadBarrier(context.Context) error {
 }
 
 func (tw *twin) LiveMembers() map[string]bool { return map[string]bool{} }
+
+func (tw *twin) CommandLevel() int {
+	if tw.level == 0 {
+		return command.Level
+	}
+	return tw.level
+}
 
 func (tw *twin) IsLeader() bool {
 	tw.mu.Lock()
@@ -150,7 +158,14 @@ func drain(t testing.TB, l server.Lease, want [][]byte) {
 // nothing to lease, and when a leased flowfile's content has not been
 // applied here yet; never because of a lease it acked itself.
 func TestFollowerPull(t *testing.T) {
+	for _, level := range []int{6, command.Level} {
+		t.Run(fmt.Sprintf("level %d", level), func(t *testing.T) { testFollowerPull(t, level) })
+	}
+}
+
+func testFollowerPull(t *testing.T, level int) {
 	tw := newTwin(t)
+	tw.level = level
 	now := time.UnixMilli(1_000_000)
 	r := New(tw, tw.follower, Options{ChunkBytes: 4096, Now: func() time.Time { return now }})
 	ctx := context.Background()

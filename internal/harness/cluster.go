@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -47,14 +48,37 @@ type Cluster struct {
 	Net     *Network
 }
 
-var clusterSeq atomic.Uint32
+var (
+	clusterSeq    atomic.Uint32
+	claimsMu      sync.Mutex
+	clusterClaims []net.Listener // held for the life of the process
+)
 
-// clusterIPs picks a /24 in 127/8 no other cluster of this process uses;
-// the process id keeps concurrently running test binaries apart too.
+// clusterClaimPort is bound on 127.a.b.254 by the process that uses the
+// /24 127.a.b, so concurrently running test binaries (go test runs
+// packages in parallel) never share one: the process id alone chose the
+// same /24 for two binaries now and then.
+const clusterClaimPort = "47999"
+
+// clusterIPs picks a /24 in 127/8 that no other cluster of this process,
+// nor any other process, uses.
 func clusterIPs(n int) []string {
-	seq := clusterSeq.Add(1)
-	a := 10 + os.Getpid()%200
-	b := 1 + int(seq)%250
+	claimsMu.Lock()
+	defer claimsMu.Unlock()
+	var a, b int
+	for tries := 0; ; tries++ {
+		seq := int(clusterSeq.Add(1))
+		a = 10 + (os.Getpid()/250)%200
+		b = 1 + (os.Getpid()+seq)%250
+		ln, err := net.Listen("tcp", fmt.Sprintf("127.%d.%d.254:%s", a, b, clusterClaimPort))
+		if err == nil {
+			clusterClaims = append(clusterClaims, ln)
+			break
+		}
+		if tries > 1000 {
+			panic("harness: no free 127.a.b.0/24 for a cluster: " + err.Error())
+		}
+	}
 	ips := make([]string, n)
 	for i := range ips {
 		ips[i] = fmt.Sprintf("127.%d.%d.%d", a, b, i+1)

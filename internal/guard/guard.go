@@ -338,6 +338,13 @@ func linger(ctl *http.ResponseController, r *http.Request, body io.Reader) {
 	if strings.EqualFold(r.Header.Get("Expect"), "100-continue") {
 		return
 	}
+	// Send the answer first: a client that reads while it sends (Go's
+	// does) learns it at once and stops sending, so less is dropped.
+	// Full duplex keeps the server from dropping the connection when it
+	// writes the answer with the body unread.
+	if ctl.EnableFullDuplex() == nil {
+		_ = ctl.Flush()
+	}
 	end := time.Now().Add(lingerTime)
 	buf := make([]byte, 32<<10)
 	for left := int64(lingerBytes); left > 0; {

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -67,6 +68,47 @@ func TestSecuredLogin(t *testing.T) {
 		if status, body := call(n, none, http.MethodGet, "/buckets", bearer(tok)); status != http.StatusOK || !strings.Contains(body, `"shared"`) {
 			t.Fatalf("alice reads buckets on %s: %d %s", n.Opts.ID, status, body)
 		}
+	}
+	// One read barrier per request: a token-authenticated read on a
+	// follower checks the token's keys and the policies and reads after
+	// one round trip to the leader (it took three). Each sample is the
+	// barriers around the read less those of a metrics fetch alone; other
+	// work can only add to it, so the least of five is the read's cost.
+	follower := n0
+	for _, n := range s.c.Nodes {
+		if n != s.c.MustLeader() {
+			follower = n
+		}
+	}
+	barriers := func() int {
+		t.Helper()
+		body := s.must(follower, s.admin, "", http.MethodGet, "/actuator/prometheus", "", http.StatusOK)
+		for _, line := range strings.Split(body, "\n") {
+			if v, ok := strings.CutPrefix(line, "weir_read_barriers_total "); ok {
+				f, err := strconv.ParseFloat(v, 64)
+				if err != nil {
+					t.Fatal(err)
+				}
+				return int(f)
+			}
+		}
+		t.Fatalf("no weir_read_barriers_total in the metrics")
+		return 0
+	}
+	least := -1
+	for range 5 {
+		a := barriers()
+		b := barriers()
+		if status, _ := call(follower, none, http.MethodGet, "/buckets", bearer(tok)); status != http.StatusOK {
+			t.Fatalf("read on %s: %d", follower.Opts.ID, status)
+		}
+		c := barriers()
+		if g := (c - b) - (b - a); least < 0 || g < least {
+			least = g
+		}
+	}
+	if least != 1 {
+		t.Fatalf("a token-authenticated read on a follower took %d read barriers, want 1", least)
 	}
 	if status, _ := call(n1, none, http.MethodPost, "/buckets", bearer(tok)); status != http.StatusForbidden && status != http.StatusBadRequest {
 		t.Fatalf("alice writes without write: %d", status)

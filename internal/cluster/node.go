@@ -208,6 +208,8 @@ type Node struct {
 	// inflight counts write requests being handled and Propose calls
 	// under way (backups yield to them).
 	inflight atomic.Int64
+	// barriers counts read barriers taken (ReadBarrier calls).
+	barriers atomic.Uint64
 }
 
 // Start opens the Raft stores, starts the transport and joins or bootstraps
@@ -434,6 +436,11 @@ func (n *Node) Leader() (id, addr string) {
 	a, i := n.raft.LeaderWithID()
 	return string(i), string(a)
 }
+
+// ReadBarriers counts the read barriers this node took: on a follower each
+// is a round trip to the leader, on the leader a quorum round (shared by
+// the reads that arrive meanwhile).
+func (n *Node) ReadBarriers() uint64 { return n.barriers.Load() }
 
 // LeaderChanges counts leadership transitions seen by this node.
 func (n *Node) LeaderChanges() uint64 { return n.leaderChanges.Load() }
@@ -700,6 +707,7 @@ var ErrNotLeader = &model.Error{Kind: model.KindUnavailable, Msg: "This node is 
 // commit index (after the leader confirmed it still leads) and waits until
 // this node has applied it.
 func (n *Node) ReadBarrier(ctx context.Context) error {
+	n.barriers.Add(1)
 	var idx uint64
 	if n.soleVoter.Load() && n.raft.State() != raft.Leader {
 		// The only voter: no other node can commit, and a write is

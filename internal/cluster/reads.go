@@ -194,3 +194,46 @@ func (c *ackClock) quorumSince(servers []raft.Server, self raft.ServerID, term u
 	}
 	return voters > 0 && fresh >= voters/2+1
 }
+
+// requestBarrier remembers that one request has taken its read barrier.
+type requestBarrier struct {
+	mu   sync.Mutex
+	done bool
+}
+
+type requestBarrierKey struct{}
+
+// WithRequestBarrier marks ctx as one request's, so that RequestBarrier
+// waits for the cluster once in it: a secured request on a follower
+// checked its token's keys, its policies and then read, each after a read
+// barrier of its own (up to three round trips to the leader).
+func WithRequestBarrier(ctx context.Context) context.Context {
+	return context.WithValue(ctx, requestBarrierKey{}, &requestBarrier{})
+}
+
+// RequestBarrier is ReadBarrier once per request (see WithRequestBarrier):
+// the first call waits, later calls in the same request return at once.
+// Reads that must see something that happened during the request (the
+// site-to-site relay reading content committed after its lease) call
+// ReadBarrier instead. A request is linearizable from the point of its
+// first barrier, which comes after it arrived.
+func (n *Node) RequestBarrier(ctx context.Context) error {
+	return onceInRequest(ctx, n.ReadBarrier)
+}
+
+func onceInRequest(ctx context.Context, barrier func(context.Context) error) error {
+	rb, _ := ctx.Value(requestBarrierKey{}).(*requestBarrier)
+	if rb == nil {
+		return barrier(ctx)
+	}
+	rb.mu.Lock()
+	defer rb.mu.Unlock()
+	if rb.done {
+		return nil
+	}
+	if err := barrier(ctx); err != nil {
+		return err
+	}
+	rb.done = true
+	return nil
+}

@@ -86,7 +86,7 @@ func authzOptions(node *cluster.Node, st *store.Store) authz.Options {
 	cache := &policyCache{st: st}
 	return authz.Options{
 		Load: func(r *http.Request) (authz.PolicySource, error) {
-			if err := node.ReadBarrier(r.Context()); err != nil {
+			if err := node.RequestBarrier(r.Context()); err != nil {
 				return nil, err
 			}
 			return cache.load()
@@ -166,7 +166,7 @@ func loginOptions(cfg Config, sec *security, node *cluster.Node, st *store.Store
 		Keys: func(ctx context.Context) ([]tokens.Key, error) {
 			// Current keys and revocations: a token logged out on any
 			// node is refused here once the logout returned.
-			if err := node.ReadBarrier(ctx); err != nil {
+			if err := node.RequestBarrier(ctx); err != nil {
 				return nil, err
 			}
 			var keys []tokens.Key

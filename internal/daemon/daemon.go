@@ -176,7 +176,7 @@ func Start(cfg Config, log *slog.Logger) (*Server, error) {
 	svc := registry.New(node, st, registry.Options{Revisions: cfg.Revisions})
 	// Disaster recovery: a standby (or fenced) cluster refuses writes.
 	drs := dr.New(node, st, dr.Options{Key: key, Self: strings.TrimRight(cfg.Advertise, "/"), DataDir: cfg.DataDir, Log: log, HTTP: drHTTP(cfg)})
-	a := api.New(svc, node, gates{node, drs}, api.Options{MaxBody: cfg.MaxBody, Log: log, Disk: dm})
+	a := api.New(svc, requestFresh{node}, gates{node, drs}, api.Options{MaxBody: cfg.MaxBody, Log: log, Disk: dm})
 	// With an initial admin, policies decide every request (package
 	// authz), on the node that executes it: forwarded writes are
 	// authorized by the leader.
@@ -291,6 +291,9 @@ func Start(cfg Config, log *slog.Logger) (*Server, error) {
 		handler = authn.Middleware(authn.Options{Mappings: sec.mappings, Proxies: cfg.NodeIdentities, Open: openToAnonymous, Managed: managed, Bearer: bearer,
 			ClusterToken: adminauth.Token(key), ClusterPaths: []string{"/weir-api/", ops.Base + "/"}}, handler)
 	}
+	// One read barrier per request: the token's keys, the policies and
+	// the handler's read share it (cluster.RequestBarrier).
+	handler = withRequestBarrier(handler)
 	handler = guard.New(guard.Options{
 		Hosts: append(own.names(), cfg.AllowedHosts...), MaxBody: maxBody(cfg),
 		BodyBudget: cfg.BodyBudget, BodyIdle: cfg.BodyTimeout, BodyMinRate: cfg.BodyMinRate,
@@ -531,6 +534,17 @@ func verifyChain(raw [][]byte, pool *x509.CertPool) error {
 // API itself while a drill has cut this node off from its cluster: to
 // clients (NiFi, S2S senders, load balancers) it is a node of a zone that
 // is down, and they move on to the others.
+// requestFresh gives the API the request's read barrier.
+type requestFresh struct{ n *cluster.Node }
+
+func (f requestFresh) ReadBarrier(ctx context.Context) error { return f.n.RequestBarrier(ctx) }
+
+func withRequestBarrier(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		next.ServeHTTP(w, r.WithContext(cluster.WithRequestBarrier(r.Context())))
+	})
+}
+
 func isolationGate(node *cluster.Node, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if until := node.IsolatedUntil(); !until.IsZero() && r.URL.Path != cluster.IsolatePath && !strings.HasPrefix(r.URL.Path, ops.Base+"/health") {

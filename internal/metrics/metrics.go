@@ -27,6 +27,7 @@ type Node interface {
 	LocalStatus() cluster.LocalStatus
 	IsLeader() bool
 	LeaderChanges() uint64
+	ReadBarriers() uint64
 	ObservePropose(fn func(d time.Duration, err error))
 }
 
@@ -145,6 +146,9 @@ func (m *Metrics) registerNode(n Node) {
 		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "weir_raft_leader_changes_total",
 			Help: "Leadership changes this node observed since it started."},
 			func() float64 { return float64(n.LeaderChanges()) }),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "weir_read_barriers_total",
+			Help: "Read barriers this node took for linearizable reads: on a follower each is a round trip to the leader, on the leader a quorum round shared by the reads that arrive meanwhile."},
+			func() float64 { return float64(n.ReadBarriers()) }),
 	)
 }
 

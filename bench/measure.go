@@ -26,6 +26,9 @@ type Options struct {
 	Reps     int           // leader kills per system (failover)
 	Restarts int           // restarts timed (startup)
 	Seed     int64         // first flowgen seed
+	// RandomReads is how long startup reads random versions after its
+	// read pass, closed loop, before it measures memory again (0: not).
+	RandomReads time.Duration
 	// SnapshotWait bounds the wait for the leader's Raft snapshot before
 	// the second catch-up; 0 skips that catch-up.
 	SnapshotWait time.Duration
@@ -362,13 +365,34 @@ func (r *Runner) Startup(ctx context.Context) ([]Result, error) {
 	fileRead, _ := procField(n.Proc.PID(), "RssFile:")
 	hwm, _ := procField(n.Proc.PID(), "VmHWM:")
 	r.Env.logf("d. read pass over %d versions: %v; RSS %d MB (anonymous %d MB, file %d MB), peak %d MB", len(flows)*nv, rs, rssRead>>20, anonRead>>20, fileRead>>20, hwm>>20)
+	var extra []Result
+	if r.Opts.RandomReads > 0 {
+		rng := make([]*rand.Rand, k)
+		for c := range rng {
+			rng[c] = rand.New(rand.NewPCG(uint64(r.Opts.Seed), uint64(c)))
+		}
+		st := RunFor(ctx, k, 0, r.Opts.RandomReads, func(ctx context.Context, c, _ int) error {
+			f := flows[rng[c].IntN(len(flows))]
+			return api.Get(ctx, f.VersionPath(1+rng[c].IntN(nv)))
+		})
+		if st.FirstErr != nil {
+			return nil, fmt.Errorf("random reads: %w", st.FirstErr)
+		}
+		anon, _ := procField(n.Proc.PID(), "RssAnon:")
+		file, _ := procField(n.Proc.PID(), "RssFile:")
+		r.Env.logf("d. random reads for %v: %v; anonymous %d MB, file %d MB", r.Opts.RandomReads, st, anon>>20, file>>20)
+		extra = append(extra, Result{ID: "d", Name: fmt.Sprintf("single node, %d versions: anonymous memory after %v of random-version reads (%d clients)", r.Opts.Versions, r.Opts.RandomReads, k),
+			Weir: fmt.Sprintf("%.0f MB (file-backed, the mmapped store: %.0f MB; %.0f reads/s)", float64(anon)/(1<<20), float64(file)/(1<<20), st.Throughput),
+			Goal: "≤ 100 MB", Met: yesNo(anon <= 100<<20),
+			Values: map[string]float64{"anon_random_mb": float64(anon) / (1 << 20), "file_random_mb": float64(file) / (1 << 20), "random_reads_per_s": st.Throughput}})
+	}
 	du := dirSize(n.DataDir)
 	slices.Sort(starts)
 	worst := starts[len(starts)-1]
 	med := starts[len(starts)/2]
 	slices.Sort(answers)
 	mb := func(b int64) string { return fmt.Sprintf("%.0f MB", float64(b)/(1<<20)) }
-	return []Result{
+	return append([]Result{
 		{ID: "d", Name: fmt.Sprintf("single node, %d versions (%s on disk): RSS after startup / after reading every version", r.Opts.Versions, mb(du)),
 			Weir: fmt.Sprintf("%s / %s (anonymous %s / %s, the rest is the mmapped store; peak %s since restart; %s right after loading)",
 				mb(rssStart), mb(rssRead), mb(anonStart), mb(anonRead), mb(hwm), mb(loadRSS)),
@@ -381,7 +405,7 @@ func (r *Runner) Startup(ctx context.Context) ([]Result, error) {
 			Weir: fmt.Sprintf("%s / %s (first HTTP answer after %s)%s", fmtMs(med), fmtMs(worst), fmtMs(answers[len(answers)/2]), linNote(linearizable)),
 			Goal: "≤ 1 s", Met: yesNo(worst <= time.Second),
 			Values: map[string]float64{"startup_median_ms": msf(med), "startup_worst_ms": msf(worst), "answer_median_ms": msf(answers[len(answers)/2])}},
-	}, nil
+	}, extra...), nil
 }
 
 func anonNote(rss, anon int64) string {

@@ -66,6 +66,7 @@ func main() {
 	flag.IntVar(&o.Flows, "flows", o.Flows, "flows those versions are spread over")
 	flag.IntVar(&o.Reps, "reps", o.Reps, "leader kills per system in failover")
 	flag.IntVar(&o.Restarts, "restarts", o.Restarts, "restarts timed in startup")
+	flag.DurationVar(&o.RandomReads, "random-reads", 0, "startup: read random versions this long after the read pass, then measure memory (e.g. 60s)")
 	flag.Int64Var(&o.Seed, "seed", o.Seed, "first flowgen seed")
 	flag.Float64Var(&o.DRRate, "dr-rate", o.DRRate, "commits per second on the primary while the DR standby's lag is measured")
 	flag.DurationVar(&o.SnapshotWait, "snapshot-wait", o.SnapshotWait, "longest wait for the leader's Raft snapshot before the second catchup (0: skip it)")

@@ -57,7 +57,7 @@ func Middleware(o Options, next http.Handler) http.Handler {
 	for _, p := range o.Proxies {
 		proxies[p] = true
 	}
-	ids := &certIDs{m: map[string]string{}}
+	ids := &certIDs{m: map[string]string{}, names: map[string]string{}}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		caller, err := o.callerOf(r, proxies, ids)
 		if err == nil && caller.Anonymous && !o.Managed && (o.Open == nil || !o.Open(r)) {
@@ -71,13 +71,15 @@ func Middleware(o Options, next http.Handler) http.Handler {
 	})
 }
 
-// certIDs remembers the mapped identity of client certificates: writing
-// the subject DN and running the identity mappings' regular expressions
-// for every request was about 25 µs of CPU per request on these cores,
-// while a connection (and usually a client) keeps one certificate.
+// certIDs remembers the mapped identity of client certificates and of
+// the names in proxied chains: writing the subject DN and running the
+// identity mappings' regular expressions for every request was about
+// 25 µs of CPU per request on these cores, while a connection (and
+// usually a client) keeps one certificate and a NiFi proxies few users.
 type certIDs struct {
-	mu sync.RWMutex
-	m  map[string]string // certificate DER → mapped identity
+	mu    sync.RWMutex
+	m     map[string]string // certificate DER → mapped identity
+	names map[string]string // proxied identity → mapped identity
 }
 
 // certIDsMax bounds the cache; it starts over when full.
@@ -96,6 +98,23 @@ func (c *certIDs) get(cert *x509.Certificate, ms []identity.Mapping) string {
 		clear(c.m)
 	}
 	c.m[string(cert.Raw)] = id
+	c.mu.Unlock()
+	return id
+}
+
+func (c *certIDs) mapName(name string, ms []identity.Mapping) string {
+	c.mu.RLock()
+	id, ok := c.names[name]
+	c.mu.RUnlock()
+	if ok {
+		return id
+	}
+	id = identity.Map(name, ms)
+	c.mu.Lock()
+	if len(c.names) >= certIDsMax {
+		clear(c.names)
+	}
+	c.names[name] = id
 	c.mu.Unlock()
 	return id
 }
@@ -165,7 +184,7 @@ func (o Options) callerOf(r *http.Request, proxies map[string]bool, ids *certIDs
 	// NiFi maps every identity of the chain, as it maps certificates.
 	for i, id := range chain {
 		if id != "" {
-			chain[i] = identity.Map(id, ms)
+			chain[i] = ids.mapName(id, ms)
 		}
 	}
 	if managed {

@@ -110,6 +110,15 @@ func TestSecuredLogin(t *testing.T) {
 	if least != 1 {
 		t.Fatalf("a token-authenticated read on a follower took %d read barriers, want 1", least)
 	}
+	// Secured requests are counted under their route (the muxes record
+	// it on the request they get; authn hands on a copy).
+	routed := false
+	for _, line := range strings.Split(s.must(follower, s.admin, "", http.MethodGet, "/actuator/prometheus", "", http.StatusOK), "\n") {
+		routed = routed || strings.HasPrefix(line, "weir_http_requests_total{") && strings.Contains(line, `route="/nifi-registry-api/buckets"`) && strings.Contains(line, `method="GET"`)
+	}
+	if !routed {
+		t.Fatal("secured GET /buckets is not counted under its route in weir_http_requests_total")
+	}
 	if status, _ := call(n1, none, http.MethodPost, "/buckets", bearer(tok)); status != http.StatusForbidden && status != http.StatusBadRequest {
 		t.Fatalf("alice writes without write: %d", status)
 	}

@@ -67,7 +67,11 @@ func Middleware(o Options, next http.Handler) http.Handler {
 			api.WriteError(w, err)
 			return
 		}
-		next.ServeHTTP(w, r.WithContext(api.WithCaller(r.Context(), caller)))
+		r2 := r.WithContext(api.WithCaller(r.Context(), caller))
+		next.ServeHTTP(w, r2)
+		// The muxes record the matched route on the request they were
+		// given; the metrics middleware outside reads it from its own.
+		r.Pattern = r2.Pattern
 	})
 }
 

@@ -541,7 +541,11 @@ func (f requestFresh) ReadBarrier(ctx context.Context) error { return f.n.Reques
 
 func withRequestBarrier(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		next.ServeHTTP(w, r.WithContext(cluster.WithRequestBarrier(r.Context())))
+		r2 := r.WithContext(cluster.WithRequestBarrier(r.Context()))
+		next.ServeHTTP(w, r2)
+		// The muxes record the matched route on the request they were
+		// given; the metrics middleware outside reads it from its own.
+		r.Pattern = r2.Pattern
 	})
 }
 

@@ -5,7 +5,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"os"
 	"slices"
 	"strings"
 	"testing"
@@ -20,12 +19,8 @@ import (
 // comparison must not silently go missing.
 func needNATS(tb testing.TB) {
 	tb.Helper()
-	if _, err := FindNATS(); err != nil {
-		if os.Getenv("CI") == "true" {
-			tb.Fatalf("CI=true and %v (bench/scripts/install-deps.sh installs it)", err)
-		}
-		tb.Skip(err)
-	}
+	_, err := FindNATS()
+	need(tb, err)
 }
 
 func s2sTestFiles() []QueueFile {

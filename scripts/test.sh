@@ -2,8 +2,8 @@
 # Runs every test of the project, the way CI does: formatting, vet, then
 # unit, contract and system tests (system tests start real weir processes
 # on 127.0.0.x). Needs Go; modules come from the Go module proxy. The
-# real components some tests start (slapd for LDAP logins, nats-server for
-# the site-to-site benchmark's tooling test) and the validators of the
+# real components some tests start (slapd for LDAP logins; nats-server,
+# PostgreSQL and etcd for the benchmarks' tooling tests) and the validators of the
 # packaging (systemd-analyze, shellcheck) are installed from Debian when
 # missing and this runs as root; those tests fail, not skip, when CI=true
 # and the component is absent.
@@ -14,6 +14,9 @@ echo "== test dependencies"
 need=""
 command -v slapd >/dev/null 2>&1 || [ -x /usr/sbin/slapd ] || need="$need slapd ldap-utils"
 command -v nats-server >/dev/null 2>&1 || need="$need nats-server"
+# The benchmarks' tooling tests start PostgreSQL and etcd (their peers).
+[ -x /usr/lib/postgresql/15/bin/postgres ] || need="$need postgresql-15"
+command -v etcd >/dev/null 2>&1 || [ -x /usr/bin/etcd ] || need="$need etcd-server"
 # The packaging tests validate the systemd unit and the shell scripts.
 command -v systemd-analyze >/dev/null 2>&1 || need="$need systemd"
 command -v shellcheck >/dev/null 2>&1 || need="$need shellcheck"
@@ -25,6 +28,8 @@ if [ -n "$need" ]; then
     # The packages may start system services; the tests start their own.
     pkill -x slapd 2>/dev/null || true
     pkill -x nats-server 2>/dev/null || true
+    pkill -x etcd 2>/dev/null || true
+    if command -v systemctl >/dev/null 2>&1; then systemctl stop postgresql >/dev/null 2>&1 || true; fi
   else
     echo "missing:$need (not root or no apt-get: the tests that need them will skip, or fail with CI=true)"
   fi

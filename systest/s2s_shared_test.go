@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"math/rand/v2"
 	"net/http"
 	"strings"
@@ -119,39 +120,33 @@ func TestS2SSharedPulls(t *testing.T) {
 			for i := 0; pulling.Load(); i++ {
 				n := c.Nodes[(q+i)%len(c.Nodes)]
 				cl := &sitetosite.Client{URL: n.API, Compress: q%2 == 1, BatchCount: 5, HTTP: &http.Client{Timeout: 30 * time.Second}}
-				var batch []sitetosite.FlowFile
+				// What keep accepts, the client has: a confirmation that
+				// fails afterwards (its node killed after the ack was
+				// committed) may or may not have removed it from the
+				// queue, so it counts as received (at-least-once: it may
+				// come again, never be lost).
 				k, err := cl.Receive(context.Background(), out, func(fs []sitetosite.FlowFile) error {
 					if refuse && len(fs) > 0 {
 						refuse = false
 						refused.Add(1)
 						return errors.New("refused on purpose")
 					}
-					batch = fs
+					gotMu.Lock()
+					for _, rec := range s2sReceived(t, fs) {
+						key := [2]int{rec.pusher, rec.seq}
+						got[key] = append(got[key], rec)
+					}
+					gotMu.Unlock()
 					return nil
 				})
+				if err != nil && err.Error() != "refused on purpose" {
+					pullErrs.Add(1)
+				}
 				if err != nil || k == 0 {
-					if err != nil && err.Error() != "refused on purpose" {
-						pullErrs.Add(1)
-					}
 					time.Sleep(20 * time.Millisecond)
-					continue
 				}
-				gotMu.Lock()
-				for _, rec := range s2sReceived(t, batch) {
-					key := [2]int{rec.pusher, rec.seq}
-					got[key] = append(got[key], rec)
-				}
-				gotMu.Unlock()
 			}
 		}()
-	}
-	waitFor := func(what string, ok func() bool) {
-		t.Helper()
-		for d := time.Now().Add(90 * time.Second); !ok(); time.Sleep(50 * time.Millisecond) {
-			if time.Now().After(d) {
-				t.Fatalf("waiting for %s", what)
-			}
-		}
 	}
 	pushes.wait(t, pushes.count()+60)
 	var victim *harness.Node
@@ -172,18 +167,28 @@ func TestS2SSharedPulls(t *testing.T) {
 	}
 	// Drain: the pullers go on until every confirmed flowfile came and
 	// nothing is queued or leased (the open pulls' leases expire).
-	waitFor("the pullers to drain the queue", func() bool {
+	var missing []string
+	var st relay.PortStatus
+	drained := func() bool {
 		gotMu.Lock()
-		missing := 0
+		missing = missing[:0]
 		for _, a := range pushes.acked {
 			if len(got[[2]int{a.pusher, a.seq}]) == 0 {
-				missing++
+				missing = append(missing, fmt.Sprintf("%d/%d", a.pusher, a.seq))
 			}
 		}
 		gotMu.Unlock()
-		st := s2sStatus(t, c, c.Nodes[0])["in"]
-		return missing == 0 && st.Queued == 0 && st.Leased == 0
-	})
+		st = s2sStatus(t, c, c.Nodes[0])["in"]
+		return len(missing) == 0 && st.Queued == 0 && st.Leased == 0
+	}
+	for d := time.Now().Add(3 * time.Minute); !drained(); time.Sleep(50 * time.Millisecond) {
+		if time.Now().After(d) {
+			for _, n := range c.Nodes {
+				t.Logf("%s: in %+v", n.Opts.ID, s2sStatus(t, c, n)["in"])
+			}
+			t.Fatalf("the pullers did not drain the queue: %d confirmed flowfiles never pulled (%v), %d pull errors", len(missing), missing[:min(len(missing), 20)], pullErrs.Load())
+		}
+	}
 	pulling.Store(false)
 	pwg.Wait()
 

@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -82,18 +81,11 @@ func TestSecuredLogin(t *testing.T) {
 	}
 	barriers := func() int {
 		t.Helper()
-		body := s.must(follower, s.admin, "", http.MethodGet, "/actuator/prometheus", "", http.StatusOK)
-		for _, line := range strings.Split(body, "\n") {
-			if v, ok := strings.CutPrefix(line, "weir_read_barriers_total "); ok {
-				f, err := strconv.ParseFloat(v, 64)
-				if err != nil {
-					t.Fatal(err)
-				}
-				return int(f)
-			}
+		n, err := s.metrics(follower).Sum("weir_read_barriers_total", nil)
+		if err != nil {
+			t.Fatal(err)
 		}
-		t.Fatalf("no weir_read_barriers_total in the metrics")
-		return 0
+		return int(n)
 	}
 	least := -1
 	for range 5 {
@@ -112,12 +104,9 @@ func TestSecuredLogin(t *testing.T) {
 	}
 	// Secured requests are counted under their route (the muxes record
 	// it on the request they get; authn hands on a copy).
-	routed := false
-	for _, line := range strings.Split(s.must(follower, s.admin, "", http.MethodGet, "/actuator/prometheus", "", http.StatusOK), "\n") {
-		routed = routed || strings.HasPrefix(line, "weir_http_requests_total{") && strings.Contains(line, `route="/nifi-registry-api/buckets"`) && strings.Contains(line, `method="GET"`)
-	}
-	if !routed {
-		t.Fatal("secured GET /buckets is not counted under its route in weir_http_requests_total")
+	routed, err := s.metrics(follower).Sum("weir_http_requests_total", map[string]string{"route": "/nifi-registry-api/buckets", "method": "GET"})
+	if err != nil || routed == 0 {
+		t.Fatalf("secured GET /buckets is not counted under its route in weir_http_requests_total (%v)", err)
 	}
 	if status, _ := call(n1, none, http.MethodPost, "/buckets", bearer(tok)); status != http.StatusForbidden && status != http.StatusBadRequest {
 		t.Fatalf("alice writes without write: %d", status)

@@ -12,6 +12,7 @@ import (
 
 	"github.com/weir-nifi/weir/internal/harness"
 	"github.com/weir-nifi/weir/internal/identity"
+	"github.com/weir-nifi/weir/internal/metrics/promtext"
 )
 
 // secured is a 3-node cluster with managed policies: an initial admin and
@@ -212,4 +213,14 @@ func TestSecuredPolicies(t *testing.T) {
 		t.Fatalf("audit lacks alice's refusal (%v) or the admin's revoke (%v): %s", denied, revoked, out)
 	}
 	s.c.MustConverge()
+}
+
+// metrics is node n's Prometheus metrics, fetched as the admin.
+func (s *secured) metrics(n *harness.Node) promtext.Families {
+	s.t.Helper()
+	fs, err := promtext.Parse(strings.NewReader(s.must(n, s.admin, "", http.MethodGet, "/actuator/prometheus", "", http.StatusOK)))
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	return fs
 }

@@ -25,6 +25,7 @@ import (
 	"github.com/weir-nifi/weir/internal/identity"
 	"github.com/weir-nifi/weir/internal/model"
 	"github.com/weir-nifi/weir/internal/registry"
+	"github.com/weir-nifi/weir/internal/statuswriter"
 )
 
 // Options configure the middleware.
@@ -57,7 +58,7 @@ func Middleware(o Options, next http.Handler) http.Handler {
 	for _, p := range o.Proxies {
 		proxies[p] = true
 	}
-	ids := &certIDs{m: map[string]string{}, names: map[string]string{}}
+	ids := &certIDs{}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		caller, err := o.callerOf(r, proxies, ids)
 		if err == nil && caller.Anonymous && !o.Managed && (o.Open == nil || !o.Open(r)) {
@@ -67,11 +68,7 @@ func Middleware(o Options, next http.Handler) http.Handler {
 			api.WriteError(w, err)
 			return
 		}
-		r2 := r.WithContext(api.WithCaller(r.Context(), caller))
-		next.ServeHTTP(w, r2)
-		// The muxes record the matched route on the request they were
-		// given; the metrics middleware outside reads it from its own.
-		r.Pattern = r2.Pattern
+		statuswriter.ServeWithContext(next, w, r, api.WithCaller(r.Context(), caller))
 	})
 }
 
@@ -81,44 +78,42 @@ func Middleware(o Options, next http.Handler) http.Handler {
 // 25 µs of CPU per request on these cores, while a connection (and
 // usually a client) keeps one certificate and a NiFi proxies few users.
 type certIDs struct {
-	mu    sync.RWMutex
-	m     map[string]string // certificate DER → mapped identity
-	names map[string]string // proxied identity → mapped identity
+	certs memo // certificate DER → mapped identity
+	names memo // proxied identity → mapped identity
 }
 
-// certIDsMax bounds the cache; it starts over when full.
-const certIDsMax = 1024
-
 func (c *certIDs) get(cert *x509.Certificate, ms []identity.Mapping) string {
-	c.mu.RLock()
-	id, ok := c.m[string(cert.Raw)]
-	c.mu.RUnlock()
-	if ok {
-		return id
-	}
-	id = identity.Map(identity.SubjectDN(cert.Subject), ms)
-	c.mu.Lock()
-	if len(c.m) >= certIDsMax {
-		clear(c.m)
-	}
-	c.m[string(cert.Raw)] = id
-	c.mu.Unlock()
-	return id
+	return c.certs.get(string(cert.Raw), func() string { return identity.Map(identity.SubjectDN(cert.Subject), ms) })
 }
 
 func (c *certIDs) mapName(name string, ms []identity.Mapping) string {
+	return c.names.get(name, func() string { return identity.Map(name, ms) })
+}
+
+// memo is a bounded map of computed identities; it starts over when full
+// (certIDsMax entries), which a node meets only with more distinct
+// callers than that in a short time.
+type memo struct {
+	mu sync.RWMutex
+	m  map[string]string
+}
+
+// certIDsMax bounds each memo.
+const certIDsMax = 1024
+
+func (c *memo) get(key string, compute func() string) string {
 	c.mu.RLock()
-	id, ok := c.names[name]
+	id, ok := c.m[key]
 	c.mu.RUnlock()
 	if ok {
 		return id
 	}
-	id = identity.Map(name, ms)
+	id = compute()
 	c.mu.Lock()
-	if len(c.names) >= certIDsMax {
-		clear(c.names)
+	if c.m == nil || len(c.m) >= certIDsMax {
+		c.m = make(map[string]string)
 	}
-	c.names[name] = id
+	c.m[key] = id
 	c.mu.Unlock()
 	return id
 }

@@ -17,7 +17,7 @@ func TestCertIDsMapLikeTheMappings(t *testing.T) {
 		t.Fatal(err)
 	}
 	ms := []identity.Mapping{m}
-	ids := &certIDs{m: map[string]string{}, names: map[string]string{}}
+	ids := &certIDs{}
 	cert := &x509.Certificate{Raw: []byte("der-1"), Subject: pkix.Name{CommonName: "Alice", OrganizationalUnit: []string{"ops"}}}
 	want := identity.Map(identity.SubjectDN(cert.Subject), ms)
 	for range 2 {
@@ -33,7 +33,7 @@ func TestCertIDsMapLikeTheMappings(t *testing.T) {
 	for i := range certIDsMax + 10 {
 		ids.mapName(fmt.Sprintf("CN=u%d, OU=x", i), ms)
 	}
-	if n := len(ids.names); n > certIDsMax {
+	if n := len(ids.names.m); n > certIDsMax {
 		t.Fatalf("%d names remembered, bound %d", n, certIDsMax)
 	}
 }

@@ -250,14 +250,7 @@ func (n *Node) clusterLevelDetail() (int, []string) {
 	if f.Error() != nil {
 		return 1, nil
 	}
-	levels := map[string]int{}
-	_ = n.st.Read(func(tx *store.Tx) error {
-		ns, err := tx.Nodes()
-		for _, r := range ns {
-			levels[r.ID] = max(r.Level, 1)
-		}
-		return err
-	})
+	levels := n.memberLevels()
 	var missing []string
 	for _, s := range f.Configuration().Servers {
 		if _, ok := levels[string(s.ID)]; !ok && s.Suffrage == raft.Voter {
@@ -265,6 +258,36 @@ func (n *Node) clusterLevelDetail() (int, []string) {
 		}
 	}
 	return lowestLevel(f.Configuration().Servers, levels), missing
+}
+
+// memberLevels is each registered member's command level. It is kept
+// until the store's member epoch moves: every proposal of a command above
+// level 1 (each site-to-site chunk, lease and ack) asks, and decoding the
+// member table each time showed in pull profiles.
+func (n *Node) memberLevels() map[string]int {
+	if c := n.levels.Load(); c != nil && c.epoch == n.st.MembersEpoch() {
+		return c.levels
+	}
+	c := &levelCache{levels: map[string]int{}}
+	err := n.st.Read(func(tx *store.Tx) error {
+		c.epoch = tx.MembersEpoch()
+		ns, err := tx.Nodes()
+		for _, r := range ns {
+			c.levels[r.ID] = max(r.Level, 1)
+		}
+		return err
+	})
+	if err == nil {
+		n.levels.Store(c)
+	}
+	return c.levels
+}
+
+// levelCache is memberLevels' copy of the member table's levels, as of a
+// member epoch; never modified once stored.
+type levelCache struct {
+	epoch  uint64
+	levels map[string]int
 }
 
 // levelGate refuses a command of level need unless every voter can apply

@@ -163,6 +163,8 @@ type Node struct {
 	liveMu sync.Mutex
 	live   map[string]bool
 	liveAt time.Time
+	// levels caches the member table's command levels (memberLevels).
+	levels atomic.Pointer[levelCache]
 
 	// api serves forwarded requests on the leader.
 	apiMu sync.RWMutex

@@ -36,6 +36,7 @@ import (
 	"github.com/weir-nifi/weir/internal/registry"
 	"github.com/weir-nifi/weir/internal/s2s/relay"
 	"github.com/weir-nifi/weir/internal/s2s/server"
+	"github.com/weir-nifi/weir/internal/statuswriter"
 	"github.com/weir-nifi/weir/internal/store"
 	"github.com/weir-nifi/weir/internal/tlsfiles"
 )
@@ -541,11 +542,7 @@ func (f requestFresh) ReadBarrier(ctx context.Context) error { return f.n.Reques
 
 func withRequestBarrier(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		r2 := r.WithContext(cluster.WithRequestBarrier(r.Context()))
-		next.ServeHTTP(w, r2)
-		// The muxes record the matched route on the request they were
-		// given; the metrics middleware outside reads it from its own.
-		r.Pattern = r2.Pattern
+		statuswriter.ServeWithContext(next, w, r, cluster.WithRequestBarrier(r.Context()))
 	})
 }
 

@@ -346,7 +346,9 @@ func linger(ctl *http.ResponseController, r *http.Request, body io.Reader) {
 		_ = ctl.Flush()
 	}
 	end := time.Now().Add(lingerTime)
-	buf := make([]byte, 32<<10)
+	bp := lingerBufs.Get().(*[]byte)
+	defer lingerBufs.Put(bp)
+	buf := *bp
 	for left := int64(lingerBytes); left > 0; {
 		dl := time.Now().Add(lingerIdle)
 		if dl.After(end) {
@@ -360,6 +362,10 @@ func linger(ctl *http.ResponseController, r *http.Request, body io.Reader) {
 		}
 	}
 }
+
+// lingerBufs holds linger's read buffers: a flood of refused requests
+// (the body budget spent) would otherwise allocate 32 KiB each.
+var lingerBufs = sync.Pool{New: func() any { b := make([]byte, 32<<10); return &b }}
 
 func refuse(w http.ResponseWriter, status int, msg string) {
 	w.Header().Set("Content-Type", "text/plain")

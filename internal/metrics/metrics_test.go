@@ -9,12 +9,9 @@ import (
 	"testing"
 	"time"
 
-	dto "github.com/prometheus/client_model/go"
-	"github.com/prometheus/common/expfmt"
-	"github.com/prometheus/common/model"
-
 	"github.com/weir-nifi/weir/internal/adminauth"
 	"github.com/weir-nifi/weir/internal/daemon"
+	"github.com/weir-nifi/weir/internal/metrics/promtext"
 )
 
 func TestScrape(t *testing.T) {
@@ -59,34 +56,16 @@ func TestScrape(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer resp.Body.Close()
-	parser := expfmt.NewTextParser(model.UTF8Validation)
-	fams, err := parser.TextToMetricFamilies(resp.Body)
+	fams, err := promtext.Parse(resp.Body)
 	if err != nil {
 		t.Fatal(err)
 	}
 	count := func(name string, labels map[string]string) float64 {
-		f := fams[name]
-		if f == nil {
-			t.Fatalf("no metric %s", name)
+		n, err := fams.Sum(name, labels)
+		if err != nil {
+			t.Fatal(err)
 		}
-		var sum float64
-	next:
-		for _, m := range f.Metric {
-			for k, v := range labels {
-				if label(m, k) != v {
-					continue next
-				}
-			}
-			switch {
-			case m.Counter != nil:
-				sum += m.Counter.GetValue()
-			case m.Gauge != nil:
-				sum += m.Gauge.GetValue()
-			case m.Histogram != nil:
-				sum += float64(m.Histogram.GetSampleCount())
-			}
-		}
-		return sum
+		return n
 	}
 	// Both misses are one series: the route pattern, not the path.
 	if n := count("weir_http_requests_total", map[string]string{"route": "/nifi-registry-api/buckets/{bucketId}", "method": "GET", "code": "404"}); n != 2 {
@@ -121,13 +100,4 @@ func TestScrape(t *testing.T) {
 			t.Errorf("no metric %s", name)
 		}
 	}
-}
-
-func label(m *dto.Metric, name string) string {
-	for _, l := range m.Label {
-		if l.GetName() == name {
-			return l.GetValue()
-		}
-	}
-	return ""
 }

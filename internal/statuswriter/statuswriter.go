@@ -3,6 +3,7 @@
 package statuswriter
 
 import (
+	"context"
 	"io"
 	"net/http"
 )
@@ -67,3 +68,15 @@ var (
 	_ http.Flusher  = (*Writer)(nil)
 	_ io.ReaderFrom = (*Writer)(nil)
 )
+
+// ServeWithContext serves r with ctx through next, the way a middleware
+// that adds to the context must: net/http's muxes record the route they
+// matched on the request they dispatch (Pattern), which is the copy made
+// by WithContext, and the metrics middleware outside reads the route from
+// the request it holds once the handler returns; so the route is handed
+// back to r.
+func ServeWithContext(next http.Handler, w http.ResponseWriter, r *http.Request, ctx context.Context) {
+	r2 := r.WithContext(ctx)
+	next.ServeHTTP(w, r2)
+	r.Pattern = r2.Pattern
+}

@@ -1,6 +1,7 @@
 package statuswriter
 
 import (
+	"context"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -41,5 +42,22 @@ func TestStatus(t *testing.T) {
 	}
 	if http.NewResponseController(w).Flush() != nil || !rec.Flushed {
 		t.Fatal("Flush not passed through")
+	}
+}
+
+// The route a mux inside matched reaches the request the middleware was
+// given, and the handler sees the added context.
+func TestServeWithContextHandsBackTheRoute(t *testing.T) {
+	type key struct{}
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /a/{b}", func(w http.ResponseWriter, r *http.Request) {
+		if r.Context().Value(key{}) != "v" {
+			t.Error("the handler did not see the added context")
+		}
+	})
+	r := httptest.NewRequest(http.MethodGet, "/a/x", nil)
+	ServeWithContext(mux, httptest.NewRecorder(), r, context.WithValue(r.Context(), key{}, "v"))
+	if r.Pattern != "GET /a/{b}" {
+		t.Fatalf("route %q, want the inner mux's", r.Pattern)
 	}
 }

@@ -61,9 +61,9 @@ func (s *Store) Apply(entries []Entry) ([]Result, error) {
 	last := s.applied.Load()
 	newLast := last
 	var unknown *UnknownCommandError
-	removed := false
+	removed, members := false, false
 	err := s.db.Update(func(tx *bolt.Tx) error {
-		w := wtx{tx: tx, tr: loadTracker(tx), removed: &removed}
+		w := wtx{tx: tx, tr: loadTracker(tx), removed: &removed, members: &members}
 	entries:
 		for i, e := range entries {
 			if e.Index != 0 && e.Index <= last {
@@ -104,6 +104,9 @@ func (s *Store) Apply(entries []Entry) ([]Result, error) {
 	if removed {
 		s.removals.Add(1)
 	}
+	if members {
+		s.members.Add(1)
+	}
 	s.wake()
 	if unknown != nil {
 		return results, unknown
@@ -138,6 +141,8 @@ type wtx struct {
 	index uint64
 	// removed is set when a flow is removed (see Store.removals).
 	removed *bool
+	// members is set when the member table changes (see Store.members).
+	members *bool
 }
 
 func (w wtx) t(name []byte) table { return table{b: w.tx.Bucket(name), name: name, tr: w.tr} }
@@ -196,8 +201,10 @@ func (w wtx) applyCommand(c command.Command, fromPrimary bool) (any, error) {
 	case *command.SetMaintenance:
 		return w.setMaintenance(c)
 	case *command.SetNode:
+		*w.members = true
 		return nil, putJSON(w.t(tNodes), []byte(c.ID), NodeRec{ID: c.ID, APIURL: c.APIURL, RaftAddr: c.RaftAddr, Zone: c.Zone, Since: c.At, Level: c.Level})
 	case *command.RemoveNode:
+		*w.members = true
 		return nil, w.t(tNodes).Delete([]byte(c.ID))
 	}
 	// Everything else changes the registry, which maintenance freezes.

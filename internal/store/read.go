@@ -10,8 +10,9 @@ import (
 // Tx is a consistent read-only view of the state. It is valid only inside
 // the function passed to Read.
 type Tx struct {
-	tx    *bolt.Tx
-	epoch uint64
+	tx      *bolt.Tx
+	epoch   uint64
+	members uint64
 }
 
 // Read runs fn against one consistent snapshot of the state.
@@ -23,8 +24,8 @@ func (s *Store) Read(fn func(*Tx) error) error {
 	}
 	// The epoch is read before the transaction begins (Apply bumps it
 	// after its commit), so a Tx never pairs a new epoch with old data.
-	epoch := s.removals.Load()
-	return s.db.View(func(tx *bolt.Tx) error { return fn(&Tx{tx: tx, epoch: epoch}) })
+	epoch, members := s.removals.Load(), s.members.Load()
+	return s.db.View(func(tx *bolt.Tx) error { return fn(&Tx{tx: tx, epoch: epoch, members: members}) })
 }
 
 // RemovalEpoch counts, on this node since it started, the applied commands
@@ -32,6 +33,14 @@ func (s *Store) Read(fn func(*Tx) error) error {
 // of something derived from a flow's records is stale when the epoch has
 // moved: a flow deleted and created again can have byte-identical records.
 func (t *Tx) RemovalEpoch() uint64 { return t.epoch }
+
+// MembersEpoch is the member epoch now (see Tx.MembersEpoch).
+func (s *Store) MembersEpoch() uint64 { return s.members.Load() }
+
+// MembersEpoch counts, on this node since it started, the applied batches
+// that changed the member table (Nodes) and restores: what was derived
+// from Nodes under the same epoch is still true.
+func (t *Tx) MembersEpoch() uint64 { return t.members }
 
 func (t *Tx) b(name []byte) *bolt.Bucket { return t.tx.Bucket(name) }
 

@@ -410,6 +410,7 @@ func (s *Store) install(tmp string, atomic bool) error {
 		return err
 	}
 	s.removals.Add(1)
+	s.members.Add(1)
 	s.wake()
 	return nil
 }

@@ -83,6 +83,11 @@ type Store struct {
 	// bumped after every applied batch that removed a flow and after
 	// restores.
 	removals atomic.Uint64
+	// members is the member-table epoch (Tx.MembersEpoch), bumped after
+	// every applied batch that changed the member table and after
+	// restores, so what is derived from the table (the cluster's command
+	// level, read on every proposal) can be kept until it moves.
+	members atomic.Uint64
 	// discarded is set when Open found an unsynced file from a previous
 	// boot or mount, or a damaged file, and moved it aside.
 	discarded     string

@@ -369,3 +369,42 @@ func TestSnapshotViewsAgreeUnderWrites(t *testing.T) {
 	}
 	<-done
 }
+
+// The member epoch moves when the member table may have changed (a
+// member's record set or removed, a restore) and not otherwise: the
+// cluster keeps the command level it derived from the table until then.
+func TestMembersEpoch(t *testing.T) {
+	a := seed(t)
+	epoch := func() uint64 {
+		var e uint64
+		if err := a.s.Read(func(tx *Tx) error { e = tx.MembersEpoch(); return nil }); err != nil {
+			t.Fatal(err)
+		}
+		if e != a.s.MembersEpoch() {
+			t.Fatalf("Tx epoch %d, store epoch %d", e, a.s.MembersEpoch())
+		}
+		return e
+	}
+	e0 := epoch()
+	a.ok(version(1, 5))
+	if epoch() != e0 {
+		t.Fatal("a registry write moved the member epoch")
+	}
+	a.ok(&command.SetNode{ID: "n1", APIURL: "http://n1", Level: 3})
+	e1 := epoch()
+	if e1 == e0 {
+		t.Fatal("SetNode did not move the member epoch")
+	}
+	a.ok(&command.RemoveNode{ID: "n1"})
+	e2 := epoch()
+	if e2 == e1 {
+		t.Fatal("RemoveNode did not move the member epoch")
+	}
+	frame, _ := frameOf(t, a.s)
+	if err := a.s.Restore(bytes.NewReader(frame)); err != nil {
+		t.Fatal(err)
+	}
+	if epoch() == e2 {
+		t.Fatal("a restore did not move the member epoch")
+	}
+}

@@ -147,6 +147,14 @@ type leaseRec struct {
 	Seqs    []uint64 `json:"seqs"`
 }
 
+// leaseHead is a lease record without its flowfiles: the scans over every
+// lease (in each Lease and Ack) need only these, and decoding Seqs cost
+// allocations proportional to everything leased.
+type leaseHead struct {
+	Queue   string `json:"queue"`
+	Expires int64  `json:"expires"`
+}
+
 // flowRec is a queued flowfile in tFlows: tx, packet offset and length,
 // content size, and the pull tx holding it ("" when available).
 type flowRec struct {
@@ -843,7 +851,7 @@ func (w wtx) lease(c *command.Lease, shared bool) (any, error) {
 func (w wtx) queueLeased(queue string) (bool, error) {
 	busy := false
 	err := w.b(tLeases).ForEach(func(_, v []byte) error {
-		var l leaseRec
+		var l leaseHead
 		if err := json.Unmarshal(v, &l); err != nil {
 			return fmt.Errorf("corrupt lease record: %w", err)
 		}
@@ -873,7 +881,7 @@ func (w wtx) leased(l leaseRec) (LeaseResult, error) {
 func (w wtx) expireLeases(at int64) error {
 	var expired []string
 	if err := w.b(tLeases).ForEach(func(k, v []byte) error {
-		var l leaseRec
+		var l leaseHead
 		if err := json.Unmarshal(v, &l); err != nil {
 			return fmt.Errorf("corrupt lease record: %w", err)
 		}

@@ -104,7 +104,7 @@ func StagedTxs(btx *bolt.Tx, port string) (int, error) {
 // when it expires (one lease at a time is live per queue).
 func LiveLease(btx *bolt.Tx, queue string) (tx string, expires int64, ok bool, err error) {
 	err = btx.Bucket(tLeases).ForEach(func(k, v []byte) error {
-		var l leaseRec
+		var l leaseHead
 		if err := json.Unmarshal(v, &l); err != nil {
 			return fmt.Errorf("corrupt lease record: %w", err)
 		}
@@ -126,13 +126,18 @@ func Unheld(btx *bolt.Tx, queue string, now int64) (int64, error) {
 	}
 	n := st.Count - st.Leased
 	err = btx.Bucket(tLeases).ForEach(func(_, v []byte) error {
-		var l leaseRec
+		var h leaseHead
+		if err := json.Unmarshal(v, &h); err != nil {
+			return fmt.Errorf("corrupt lease record: %w", err)
+		}
+		if h.Queue != queue || h.Expires > now {
+			return nil
+		}
+		var l leaseRec // only an expired lease's flowfiles are counted
 		if err := json.Unmarshal(v, &l); err != nil {
 			return fmt.Errorf("corrupt lease record: %w", err)
 		}
-		if l.Queue == queue && l.Expires <= now {
-			n += int64(len(l.Seqs))
-		}
+		n += int64(len(l.Seqs))
 		return nil
 	})
 	return n, err

@@ -237,3 +237,43 @@ func logHas(log string, parts ...string) bool {
 	}
 	return false
 }
+
+// TestJoinedLeaderKeepsItsLease: the node a cluster was joined to started
+// alone, and must lead with the same leader lease as any member (the
+// heartbeat timeout, 400 ms), not a sole voter's short one: when every
+// follower's answers stop for 250 ms (SIGSTOP; a busy machine does the
+// same), it keeps leading and the term stays. With the 50 ms lease a node
+// that started alone used to keep for life, it stepped down and an
+// election followed (issue 13: elections under load in joined clusters).
+func TestJoinedLeaderKeepsItsLease(t *testing.T) {
+	long(t)
+	c := joinedCluster(t)
+	first := c.Nodes[0]
+	if l := c.MustLeader(); l != first {
+		// Only the node that started alone had the short lease; make it
+		// lead (a transfer is a clean change, before the measurement).
+		transferTo(t, c, l, first)
+	}
+	before, err := c.Status(first)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for round := range 3 {
+		for _, f := range c.Others(first) {
+			f.Pause()
+		}
+		time.Sleep(250 * time.Millisecond)
+		for _, f := range c.Others(first) {
+			f.Resume()
+		}
+		time.Sleep(time.Second)
+		after, err := c.Status(first)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if after.LeaderID != first.Opts.ID || after.Term != before.Term {
+			t.Fatalf("round %d: followers silent for 250 ms moved leadership: leader %s term %d, was %s term %d",
+				round, after.LeaderID, after.Term, first.Opts.ID, before.Term)
+		}
+	}
+}

@@ -20,11 +20,7 @@ import (
 // goes to the new leader).
 func TestTransferUnderLoad(t *testing.T) {
 	long(t)
-	c := harness.StartCluster(t, harness.ClusterOptions{N: 3, Zones: zones3, Join: true})
-	for _, n := range c.Nodes[1:] {
-		n.Start()
-	}
-	waitVoters(t, c, 3)
+	c := joinedCluster(t)
 	b, flows := bucketWithFlows(t, client.New(c.MustLeader().API), "transfer-load", 12)
 	ctx, stop := context.WithCancel(context.Background())
 	var ok atomic.Int64
@@ -54,15 +50,7 @@ func TestTransferUnderLoad(t *testing.T) {
 		leader := c.MustLeader()
 		target := c.Others(leader)[round%2]
 		before := ok.Load()
-		if st, body, err := c.Admin(leader, "transfer-leader", cluster.TransferRequest{ID: target.Opts.ID}); err != nil || st != 200 {
-			t.Fatalf("transfer to %s: %d %s %v", target.Opts.ID, st, body, err)
-		}
-		eventually(t, 30*time.Second, target.Opts.ID+" leads", func() error {
-			if l, err := c.Leader(); err != nil || l != target {
-				return fmt.Errorf("leader %v %v", l, err)
-			}
-			return nil
-		})
+		transferTo(t, c, leader, target)
 		time.Sleep(time.Second)
 		if ok.Load() == before {
 			t.Fatalf("no commit acknowledged around transfer %d", round+1)
@@ -79,4 +67,30 @@ func TestTransferUnderLoad(t *testing.T) {
 	if len(errs) > 0 {
 		t.Fatalf("clients saw errors during clean leadership transfers (first of %d): %s", len(errs), errs[0])
 	}
+}
+
+// transferTo hands leadership from leader to target and waits until target
+// leads.
+func transferTo(t *testing.T, c *harness.Cluster, leader, target *harness.Node) {
+	t.Helper()
+	if st, body, err := c.Admin(leader, "transfer-leader", cluster.TransferRequest{ID: target.Opts.ID}); err != nil || st != 200 {
+		t.Fatalf("transfer to %s: %d %s %v", target.Opts.ID, st, body, err)
+	}
+	eventually(t, 30*time.Second, target.Opts.ID+" leads", func() error {
+		if l, err := c.Leader(); err != nil || l != target {
+			return fmt.Errorf("leader %v %v", l, err)
+		}
+		return nil
+	})
+}
+
+// joinedCluster is a 3-node cluster formed the README's way: the first
+// node started alone, the others with --join, one per zone.
+func joinedCluster(t *testing.T) *harness.Cluster {
+	c := harness.StartCluster(t, harness.ClusterOptions{N: 3, Zones: zones3, Join: true})
+	for _, n := range c.Nodes[1:] {
+		n.Start()
+	}
+	waitVoters(t, c, 3)
+	return c
 }

@@ -104,7 +104,6 @@ const (
 	DefaultHeartbeat   = 400 * time.Millisecond
 	DefaultElection    = 400 * time.Millisecond
 	DefaultLeaderLease = DefaultHeartbeat
-	singleVoterTimeout = 50 * time.Millisecond
 )
 
 func (c *Config) setDefaults() {
@@ -187,7 +186,6 @@ type Node struct {
 	orph    *orphans
 	raftPtr atomic.Pointer[raft.Raft]
 
-	fastTimeouts atomic.Bool
 	// timeoutMode is the raft timeouts in force (see tuneTimeouts).
 	timeoutMode atomic.Int32
 	// soleVoter is true only while this node is the only voter: no other
@@ -195,7 +193,6 @@ type Node struct {
 	// Set from the configuration; cleared before any voter is added (only
 	// the sole voter, as leader, can add one).
 	soleVoter     atomic.Bool
-	lease         time.Duration // leader lease raft started with (not reloadable)
 	leaderChanges atomic.Uint64
 	stopCh        chan struct{}
 	wg            sync.WaitGroup
@@ -340,18 +337,15 @@ func Start(cfg Config, st *store.Store) (*Node, error) {
 			single = isSoleVoter(conf, cfg.ID)
 		}
 	}
+	// Every node runs with the configured timeouts and leader lease from
+	// its start, alone or not: the lease cannot be reloaded, and a node
+	// that started alone with a short one kept it after others joined,
+	// so under load it lost leadership whenever a follower's answer came
+	// a few milliseconds late (issue 13). Alone, there is nobody to wait
+	// for: kickElection makes it stand at once instead of after a
+	// heartbeat timeout, so a single node is writable within milliseconds.
 	if single {
-		// Alone, there is nobody to wait for: elect ourselves at once so
-		// a single node is writable within milliseconds of starting.
-		rc.HeartbeatTimeout = singleVoterTimeout
-		rc.ElectionTimeout = singleVoterTimeout
-		rc.LeaderLeaseTimeout = singleVoterTimeout
-		n.fastTimeouts.Store(true)
 		n.soleVoter.Store(true)
-	}
-	n.lease = rc.LeaderLeaseTimeout
-	if single {
-		n.timeoutMode.Store(timeoutsFast)
 	}
 	r, err := raft.NewRaft(rc, fsm, logs, logs, snaps, raftTransport{n.trans, n.acks})
 	if err != nil {
@@ -360,6 +354,9 @@ func Start(cfg Config, st *store.Store) (*Node, error) {
 	}
 	n.raft = r
 	n.raftPtr.Store(r)
+	if single {
+		n.kickElection()
+	}
 
 	if cfg.Disk != nil {
 		cfg.Disk.OnChange(func(failed bool) {
@@ -499,8 +496,6 @@ func (n *Node) watchLeadership() {
 // Raft timeouts in force (Node.timeoutMode).
 const (
 	timeoutsNormal int32 = iota
-	// timeoutsFast: the only voter elects itself at once.
-	timeoutsFast
 	// timeoutsStayOut: the disk cannot be written, so this node must not
 	// stand for election (a won election would fail at its first append,
 	// step down and start over, many times a second) and, as leader, lets
@@ -511,9 +506,10 @@ const (
 // stayOutTimeout keeps a node with a failed disk out of elections.
 const stayOutTimeout = time.Hour
 
-// tuneTimeouts sets the raft timeouts for the node's situation: fast while
-// it is the only voter, the configured ones otherwise, and out of elections
-// while its disk cannot be written.
+// tuneTimeouts sets the raft timeouts for the node's situation: the
+// configured ones, or out of elections while its disk cannot be written;
+// and makes a sole voter that does not lead (its disk came back) stand at
+// once.
 func (n *Node) tuneTimeouts() {
 	n.tuneMu.Lock()
 	defer n.tuneMu.Unlock()
@@ -526,37 +522,55 @@ func (n *Node) tuneTimeouts() {
 		n.soleVoter.Store(true)
 	}
 	want := timeoutsNormal
-	switch {
-	case n.cfg.Disk != nil && n.cfg.Disk.Failed():
+	if n.cfg.Disk != nil && n.cfg.Disk.Failed() {
 		want = timeoutsStayOut
-	case single:
-		want = timeoutsFast
 	}
-	if want == n.timeoutMode.Load() {
-		return
+	if want != n.timeoutMode.Load() {
+		rc := n.reloadable()
+		if want == timeoutsStayOut {
+			rc.HeartbeatTimeout, rc.ElectionTimeout = stayOutTimeout, stayOutTimeout
+		}
+		if err := n.raft.ReloadConfig(rc); err != nil {
+			n.log.Warn("cannot retune raft timeouts", "err", err)
+			return
+		}
+		n.timeoutMode.Store(want)
 	}
-	rc := raft.ReloadableConfig{
+	if want == timeoutsNormal && single && n.raft.State() == raft.Follower {
+		n.kickElection()
+	}
+}
+
+// reloadable is the configured values of raft's reloadable settings.
+func (n *Node) reloadable() raft.ReloadableConfig {
+	return raft.ReloadableConfig{
 		TrailingLogs:      n.cfg.TrailingLogs,
 		SnapshotInterval:  n.cfg.SnapshotInterval,
 		SnapshotThreshold: n.cfg.SnapshotThreshold,
 		HeartbeatTimeout:  n.cfg.HeartbeatTimeout,
 		ElectionTimeout:   n.cfg.ElectionTimeout,
 	}
-	switch want {
-	case timeoutsFast:
-		// The leader lease cannot be reloaded and must not exceed the
-		// heartbeat timeout.
-		fast := max(singleVoterTimeout, n.lease)
-		rc.HeartbeatTimeout, rc.ElectionTimeout = fast, fast
-	case timeoutsStayOut:
-		rc.HeartbeatTimeout, rc.ElectionTimeout = stayOutTimeout, stayOutTimeout
-	}
+}
+
+// kickElection makes a follower stand for election now rather than after
+// its heartbeat timeout, for a sole voter. hashicorp/raft has no call for
+// it, but lowering the heartbeat timeout wakes a follower's timer at once
+// (ReloadConfig), and a follower that has not heard from a leader within
+// the timeout stands; so the timeout is raised by a millisecond and set
+// back. Raft accepts neither a timeout below the leader lease nor a
+// lease change, which is why the timeout itself is not simply shortened.
+func (n *Node) kickElection() {
+	rc := n.reloadable()
+	// Raft wants the election timeout at least the heartbeat timeout.
+	rc.HeartbeatTimeout += time.Millisecond
+	rc.ElectionTimeout = max(rc.ElectionTimeout, rc.HeartbeatTimeout)
 	if err := n.raft.ReloadConfig(rc); err != nil {
-		n.log.Warn("cannot retune raft timeouts", "err", err)
+		n.log.Warn("cannot start an election at once", "err", err)
 		return
 	}
-	n.timeoutMode.Store(want)
-	n.fastTimeouts.Store(want == timeoutsFast)
+	if err := n.raft.ReloadConfig(n.reloadable()); err != nil {
+		n.log.Warn("cannot start an election at once", "err", err)
+	}
 }
 
 // leaveLeadership hands leadership to another voter when this node leads
@@ -807,7 +821,7 @@ func (n *Node) TransferLeadership(id string) error {
 func (n *Node) Shutdown() error {
 	var err error
 	n.closeOnce.Do(func() {
-		if n.raft.State() == raft.Leader && !n.fastTimeouts.Load() {
+		if n.raft.State() == raft.Leader && !n.soleVoter.Load() {
 			if e := n.raft.LeadershipTransfer().Error(); e != nil {
 				n.log.Info("no leadership transfer on shutdown", "err", e)
 			}

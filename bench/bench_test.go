@@ -345,7 +345,8 @@ func TestMeasurementsSmall(t *testing.T) {
 	// A 1 s window: under the full test suite's load on 2 cores one
 	// 3-node commit took longer than a 300 ms window (0 ops measured).
 	r := &Runner{Env: e, Opts: Options{Window: time.Second, Warmup: 100 * time.Millisecond, Clients: 4,
-		Size: 16 << 10, Versions: 60, Flows: 6, Reps: 1, Restarts: 1, Seed: 1, DRRate: 50}}
+		Size: 16 << 10, Versions: 60, Flows: 6, Reps: 1, Restarts: 1, Seed: 1, DRRate: 50,
+		SteadyClients: 6, SteadyFor: time.Second}}
 	type m struct {
 		name  string
 		run   func(context.Context) ([]Result, error)
@@ -364,6 +365,8 @@ func TestMeasurementsSmall(t *testing.T) {
 		{"h", r.DR, none, []string{"commits_per_s", "promote_ms", "first_write_ms"}},
 		{"i", r.Drills, none, []string{"rto_ms_median"}},
 		{"j", r.S2SClient, none, []string{"ffps_median", "mbps_median"}},
+		// Rows for both forms, figures from the run; no verdict on them.
+		{"k", r.Steady, none, []string{"ops_per_s"}},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			c.needs(t)

@@ -35,12 +35,17 @@ type Options struct {
 	// DRRate is the primary's commit rate while a DR standby's lag is
 	// measured (per second, open loop).
 	DRRate float64
+	// SteadyClients commit for SteadyFor in measurement k (leadership
+	// under a saturating load).
+	SteadyClients int
+	SteadyFor     time.Duration
 }
 
 // DefaultOptions are the published settings.
 func DefaultOptions() Options {
 	return Options{Window: 10 * time.Second, Warmup: 2 * time.Second, Clients: 16, Size: 64 << 10,
-		Versions: 10000, Flows: 100, Reps: 10, Restarts: 3, Seed: 1, SnapshotWait: 150 * time.Second, DRRate: 200}
+		Versions: 10000, Flows: 100, Reps: 10, Restarts: 3, Seed: 1, SnapshotWait: 150 * time.Second, DRRate: 200,
+		SteadyClients: 64, SteadyFor: 10 * time.Minute}
 }
 
 // Result is one line of the results table, with its raw figures.

@@ -100,6 +100,7 @@ type MemberStatus struct {
 type ClusterStatus struct {
 	Self          string         `json:"self"`
 	LeaderID      string         `json:"leaderId"`
+	Term          uint64         `json:"term"`
 	CommitIndex   uint64         `json:"commitIndex"`
 	Voters        int            `json:"voters"`
 	HealthyVoters int            `json:"healthyVoters"`

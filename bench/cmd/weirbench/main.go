@@ -36,6 +36,7 @@ var measurements = []measurement{
 	{"catchup", "g", "3 nodes + 1 joining: catch-up with 10,000 versions, vs cp -r", (*bench.Runner).CatchUp},
 	{"dr", "h", "3-node primary + 3-node DR standby: standby lag under commits, promote time", (*bench.Runner).DR},
 	{"s2s-client", "j", "the Go site-to-site client pushing to an in-memory server, vs NiFi's client figures", (*bench.Runner).S2SClient},
+	{"steady", "k", "3 nodes formed with --join and with --bootstrap: leader changes and errors under 64 committing clients for 10 minutes", (*bench.Runner).Steady},
 	{"drill", "i", "3-node primary in 3 zones + 3-node standby: weir drill zone-loss and failover, RTO and RPO", (*bench.Runner).Drills},
 }
 
@@ -69,6 +70,8 @@ func main() {
 	flag.DurationVar(&o.RandomReads, "random-reads", 0, "startup: read random versions this long after the read pass, then measure memory (e.g. 60s)")
 	flag.Int64Var(&o.Seed, "seed", o.Seed, "first flowgen seed")
 	flag.Float64Var(&o.DRRate, "dr-rate", o.DRRate, "commits per second on the primary while the DR standby's lag is measured")
+	flag.IntVar(&o.SteadyClients, "steady-clients", o.SteadyClients, "steady: committing clients")
+	flag.DurationVar(&o.SteadyFor, "steady-for", o.SteadyFor, "steady: how long they commit")
 	flag.DurationVar(&o.SnapshotWait, "snapshot-wait", o.SnapshotWait, "longest wait for the leader's Raft snapshot before the second catchup (0: skip it)")
 	weir := flag.String("weir", os.Getenv("WEIR_BINARY"), "weir binary (default: go build ./cmd/weir)")
 	keep := flag.Bool("keep", false, "keep the run directory (data dirs and process logs)")

@@ -167,3 +167,35 @@ func TestJoinPromotesAcrossZones(t *testing.T) {
 		t.Fatalf("status %+v", st)
 	}
 }
+
+// A node that joins with nothing while the leader's log holds more than
+// TrailingLogs entries since its last snapshot is sent a snapshot (the
+// leader takes one first), not every entry.
+func TestJoinerFarBehindGetsASnapshot(t *testing.T) {
+	cfg := func(id string) daemon.Config {
+		return daemon.Config{NodeID: id, Listen: "127.0.0.1:0", RaftListen: freeAddr(t), DataDir: t.TempDir(), ClusterKey: key,
+			TrailingLogs: 16, SnapshotThreshold: 1 << 20, SnapshotInterval: time.Hour}
+	}
+	first := start(t, cfg("a"))
+	waitFor(t, "first node leads", func() bool { return first.srv.Node().IsLeader() })
+	cl := client.New(first.url())
+	for i := range 100 {
+		if _, err := cl.CreateBucket(context.Background(), model.Bucket{Name: model.Str(fmt.Sprintf("b%d", i))}, false); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if s := first.srv.Node().Raft().Stats()["last_snapshot_index"]; s != "0" {
+		t.Fatalf("the leader snapshotted before the join (index %s): the test proves nothing", s)
+	}
+	jc := cfg("j")
+	jc.Join = []string{first.url()}
+	j := start(t, jc)
+	waitFor(t, "the joiner has applied everything", func() bool {
+		h0, i0, _ := first.srv.Store().StateHash()
+		h1, i1, _ := j.srv.Store().StateHash()
+		return h0 == h1 && i0 == i1
+	})
+	if s := j.srv.Node().Raft().Stats()["last_snapshot_index"]; s == "0" {
+		t.Fatal("the joiner replayed the whole log instead of installing a snapshot")
+	}
+}

@@ -162,6 +162,9 @@ type Node struct {
 	liveMu sync.Mutex
 	live   map[string]bool
 	liveAt time.Time
+	// catchUpSnapAt is when reconcile (the membership loop's goroutine
+	// only) last took a snapshot for a member far behind.
+	catchUpSnapAt time.Time
 	// levels caches the member table's command levels (memberLevels).
 	levels atomic.Pointer[levelCache]
 

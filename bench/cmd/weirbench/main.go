@@ -33,7 +33,7 @@ var measurements = []measurement{
 	{"startup", "d", "single node with 10,000 versions: restart time and RSS", (*bench.Runner).Startup},
 	{"cluster-commit", "e", "3 nodes: commit latency and throughput, vs etcd", (*bench.Runner).ClusterCommit},
 	{"failover", "f", "3 nodes: write gap after SIGKILL of the leader, vs etcd", (*bench.Runner).Failover},
-	{"catchup", "g", "3 nodes + 1 joining: catch-up with 10,000 versions, vs cp -r", (*bench.Runner).CatchUp},
+	{"catchup", "g", "3 nodes + 5 joining one after another: catch-up with 10,000 versions, vs cp -r + sync of what the joiner ends with", (*bench.Runner).CatchUp},
 	{"dr", "h", "3-node primary + 3-node DR standby: standby lag under commits, promote time", (*bench.Runner).DR},
 	{"s2s-client", "j", "the Go site-to-site client pushing to an in-memory server, vs NiFi's client figures", (*bench.Runner).S2SClient},
 	{"steady", "k", "3 nodes formed with --join and with --bootstrap: leader changes and errors under 64 committing clients for 10 minutes", (*bench.Runner).Steady},
@@ -72,7 +72,7 @@ func main() {
 	flag.Float64Var(&o.DRRate, "dr-rate", o.DRRate, "commits per second on the primary while the DR standby's lag is measured")
 	flag.IntVar(&o.SteadyClients, "steady-clients", o.SteadyClients, "steady: committing clients")
 	flag.DurationVar(&o.SteadyFor, "steady-for", o.SteadyFor, "steady: how long they commit")
-	flag.DurationVar(&o.SnapshotWait, "snapshot-wait", o.SnapshotWait, "longest wait for the leader's Raft snapshot before the second catchup (0: skip it)")
+	flag.IntVar(&o.CatchUpRuns, "catchup-runs", o.CatchUpRuns, "catchup: nodes that join one after another")
 	weir := flag.String("weir", os.Getenv("WEIR_BINARY"), "weir binary (default: go build ./cmd/weir)")
 	keep := flag.Bool("keep", false, "keep the run directory (data dirs and process logs)")
 	jsonOut := flag.String("json", "", "also write the results as JSON to this file")

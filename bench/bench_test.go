@@ -248,11 +248,12 @@ func TestEtcdPutsKeys(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	puts := etcdBodies(b)
-	hc := NewHTTPClient(4, time.Minute)
-	s, err := RunCount(ctx, 2, 10, func(ctx context.Context, c, seq int) error {
-		return l.Put(ctx, hc, puts.get(c, seq).For(fmt.Sprintf("flows/%03d/%08d", c, seq)))
-	})
+	cli, err := l.Client()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cli.Close()
+	s, err := RunCount(ctx, 2, 10, etcdPutOp(cli, newEtcdValues(b), "flows"))
 	if err != nil || s.Ops != 10 {
 		t.Fatalf("%v %+v", err, s)
 	}
@@ -533,11 +534,13 @@ func BenchmarkEtcd3Put16(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	puts := etcdBodies(benchBodies(b))
-	hc := NewHTTPClient(16, time.Minute)
+	cli, err := l.Client()
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { cli.Close() })
+	put := etcdPutOp(cli, newEtcdValues(benchBodies(b)), "b")
 	b.SetBytes(64 << 10)
 	b.ResetTimer()
-	parallel(b, func(c, seq int) error {
-		return l.Put(ctx, hc, puts.get(c, seq).For(fmt.Sprintf("b/%03d/%08d", c, seq)))
-	})
+	parallel(b, func(c, seq int) error { return put(ctx, c, seq) })
 }

@@ -2,8 +2,10 @@ package cli
 
 import (
 	"context"
+	"log/slog"
 	"os"
 	"os/signal"
+	"runtime"
 	"runtime/debug"
 	"runtime/pprof"
 	"strings"
@@ -40,6 +42,21 @@ func tuneGC() {
 	}
 }
 
+// writeHeapProfile writes what the heap holds now (after a collection),
+// for finding where a benchmark's memory goes in a real process.
+func writeHeapProfile(path string, log *slog.Logger) {
+	f, err := os.Create(path)
+	if err != nil {
+		log.Warn("no heap profile", "err", err)
+		return
+	}
+	defer f.Close()
+	runtime.GC()
+	if err := pprof.WriteHeapProfile(f); err != nil {
+		log.Warn("no heap profile", "err", err)
+	}
+}
+
 // startCPUProfile writes a CPU profile of the whole run to path (a hidden
 // flag for finding where a benchmark's time goes in a real process).
 func startCPUProfile(path string) (func(), error) {
@@ -56,7 +73,7 @@ func startCPUProfile(path string) (func(), error) {
 
 func serverCmd() *cobra.Command {
 	var cfg daemon.Config
-	var cpuProfile string
+	var cpuProfile, memProfile string
 	cmd := &cobra.Command{
 		Use:   "server",
 		Short: "Run a Weir node (a single node with no flags)",
@@ -90,6 +107,9 @@ To form a cluster, start the first node, then start the others with
 			}
 			<-ctx.Done()
 			stop()
+			if memProfile != "" {
+				writeHeapProfile(strings.ReplaceAll(memProfile, "%n", cfg.NodeID), log)
+			}
 			sctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
 			defer cancel()
 			return s.Shutdown(sctx)
@@ -175,6 +195,8 @@ To form a cluster, start the first node, then start the others with
 	_ = f.MarkHidden("unsafe-no-sync")
 	f.StringVar(&cpuProfile, "cpuprofile", "", "write a CPU profile of the run to this file (%n: the node id)")
 	_ = f.MarkHidden("cpuprofile")
+	f.StringVar(&memProfile, "memprofile", "", "write a heap profile to this file when the node is told to stop, before it stops (%n: the node id)")
+	_ = f.MarkHidden("memprofile")
 	f.String(configFlag, "", "YAML file of settings: flag names as keys (the command line and WEIR_* win over it)")
 	cmd.Long += settingsHelp(cmd)
 	return cmd

@@ -346,7 +346,7 @@ func TestMeasurementsSmall(t *testing.T) {
 	// A 1 s window: under the full test suite's load on 2 cores one
 	// 3-node commit took longer than a 300 ms window (0 ops measured).
 	r := &Runner{Env: e, Opts: Options{Window: time.Second, Warmup: 100 * time.Millisecond, Clients: 4,
-		Size: 16 << 10, Versions: 60, Flows: 6, Reps: 1, Restarts: 1, Seed: 1, DRRate: 50, CatchUpRuns: 2,
+		Size: 16 << 10, Versions: 60, Flows: 6, Reps: 1, Restarts: 1, Seed: 1, DRRate: 50, CatchUpRuns: 2, LatencyRate: 20,
 		SteadyClients: 6, SteadyFor: time.Second}}
 	type m struct {
 		name  string

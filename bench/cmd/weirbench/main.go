@@ -27,7 +27,7 @@ type measurement struct {
 }
 
 var measurements = []measurement{
-	{"commit-latency", "a", "single node, 1 client committing 64 KB versions", (*bench.Runner).CommitLatency},
+	{"commit-latency", "a", "single node, 64 KB versions committed open loop at -latency-rate", (*bench.Runner).CommitLatency},
 	{"commit-throughput", "b", "single node, 16 clients committing, vs PostgreSQL 15", (*bench.Runner).CommitThroughput},
 	{"get-latest", "c", "single node, 16 clients GET latest, vs Go FileServer", (*bench.Runner).GetLatest},
 	{"startup", "d", "single node with 10,000 versions: restart time and RSS", (*bench.Runner).Startup},
@@ -72,6 +72,7 @@ func main() {
 	flag.Float64Var(&o.DRRate, "dr-rate", o.DRRate, "commits per second on the primary while the DR standby's lag is measured")
 	flag.IntVar(&o.SteadyClients, "steady-clients", o.SteadyClients, "steady: committing clients")
 	flag.DurationVar(&o.SteadyFor, "steady-for", o.SteadyFor, "steady: how long they commit")
+	flag.Float64Var(&o.LatencyRate, "latency-rate", o.LatencyRate, "open-loop rate (per second) of the latency rows a and e")
 	flag.IntVar(&o.CatchUpRuns, "catchup-runs", o.CatchUpRuns, "catchup: nodes that join one after another")
 	weir := flag.String("weir", os.Getenv("WEIR_BINARY"), "weir binary (default: go build ./cmd/weir)")
 	keep := flag.Bool("keep", false, "keep the run directory (data dirs and process logs)")

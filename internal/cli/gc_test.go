@@ -18,8 +18,8 @@ func TestTuneGC(t *testing.T) {
 	if got := debug.SetGCPercent(100); got != defaultGCPercent {
 		t.Errorf("GC percent %d, want %d", got, defaultGCPercent)
 	}
-	if got := debug.SetMemoryLimit(-1); got != defaultMemoryLimit {
-		t.Errorf("memory limit %d, want %d", got, defaultMemoryLimit)
+	if got := debug.SetMemoryLimit(-1); got != memoryFloor {
+		t.Errorf("memory limit %d, want %d", got, memoryFloor)
 	}
 
 	debug.SetGCPercent(100)
@@ -32,5 +32,24 @@ func TestTuneGC(t *testing.T) {
 	}
 	if got := debug.SetMemoryLimit(-1); got != 1<<40 {
 		t.Errorf("GOMEMLIMIT set, yet the limit became %d", got)
+	}
+}
+
+// The soft limit is the floor while twice the live heap fits under it,
+// twice the live heap above.
+func TestMemoryLimitFollowsTheLiveHeap(t *testing.T) {
+	for _, c := range []struct {
+		live uint64
+		want int64
+	}{
+		{0, memoryFloor},
+		{20 << 20, memoryFloor},
+		{memoryFloor / 2, memoryFloor},
+		{100 << 20, 200 << 20},
+		{1 << 30, 2 << 30},
+	} {
+		if got := memoryLimitFor(c.live); got != c.want {
+			t.Errorf("live %d: limit %d, want %d", c.live, got, c.want)
+		}
 	}
 }

@@ -64,7 +64,7 @@ type Options struct {
 }
 
 // DefaultRenderCacheBytes holds a few hundred typical flow versions.
-const DefaultRenderCacheBytes = 32 << 20
+const DefaultRenderCacheBytes = 16 << 20
 
 // Service implements the registry operations.
 type Service struct {

@@ -269,8 +269,18 @@ func (g *Graph) bounds() {
 	}
 	g.MinX, g.MinY = minX-margin, minY-margin
 	g.Width, g.Height = maxX-minX+2*margin, maxY-minY+2*margin
-	// Changed components last, so they are drawn on top of others.
-	sort.SliceStable(g.Boxes, func(i, j int) bool { return g.Boxes[i].Mark == Same && g.Boxes[j].Mark != Same })
+	// Drawing order: labels at the back (as on NiFi's canvas), marked
+	// components last, on top of the others.
+	layer := func(b Box) int {
+		switch {
+		case b.Kind == "label" && b.Mark == Same:
+			return 0
+		case b.Mark == Same:
+			return 1
+		}
+		return 2
+	}
+	sort.SliceStable(g.Boxes, func(i, j int) bool { return layer(g.Boxes[i]) < layer(g.Boxes[j]) })
 }
 
 func ftoa(f float64) string { return strconv.FormatFloat(f, 'f', -1, 64) }

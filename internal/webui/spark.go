@@ -16,8 +16,8 @@ type Gatherer interface {
 	Gather() ([]*dto.MetricFamily, error)
 }
 
-// keep is how many samples the sparklines show (5 minutes at 5 s).
-const keep = 60
+// keep is how many samples the sparklines show (5 minutes at 2 s).
+const keep = 150
 
 // sample is one reading of the node's counters.
 type sample struct {

@@ -65,7 +65,7 @@ func New(o Options) *UI {
 func (u *UI) SetBackend(h http.Handler) { u.backend.Store(&h) }
 
 // Run samples the metrics for the sparklines until ctx ends.
-func (u *UI) Run(ctx context.Context) { u.samples.run(ctx, 5*time.Second) }
+func (u *UI) Run(ctx context.Context) { u.samples.run(ctx, 2*time.Second) }
 
 // Handler serves the pages under Base.
 func (u *UI) Handler() http.Handler {
@@ -281,8 +281,9 @@ var funcs = template.FuncMap{
 	"short": shortType,
 	"sub1":  func(n int) int { return n - 1 },
 	"trunc": func(s string) string {
-		if r := []rune(s); len(r) > 26 {
-			return string(r[:25]) + "…"
+		// About what fits a processor's box at the picture's font size.
+		if r := []rune(s); len(r) > 20 {
+			return string(r[:19]) + "…"
 		}
 		return s
 	},

@@ -2,6 +2,8 @@ package webui
 
 import (
 	"encoding/json"
+	"errors"
+	"fmt"
 	"math"
 	"sort"
 	"strconv"
@@ -58,6 +60,14 @@ type Edge struct {
 
 // Graph is the picture of the flow's top-level process group.
 type Graph struct {
+	// Path leads from the top level to the drawn group (empty: the top
+	// level is drawn).
+	Path []Crumb
+	// Names of every process group of either version, by id (B's name
+	// when both have it), for the change list's "in group" links.
+	Names map[string]string
+	// Drawn is the id of the drawn group.
+	Drawn string
 	Boxes []Box
 	Edges []Edge
 	// ViewBox is the SVG viewBox: the boxes' bounds with a margin.
@@ -89,12 +99,13 @@ func MarkOf(g flowdiff.Group) Mark {
 	return Changed
 }
 
-// Layout draws the top-level group of version B over version A: a
-// component of either is a box at its stored position (B's when it is in
-// both), marked from the difference groups of the /diff endpoint. A
-// difference of a component inside a child group marks that group
-// Inside. a and b are flowContents documents.
-func Layout(a, b json.RawMessage, groups []flowdiff.Group) (Graph, error) {
+// Layout draws one process group of version B over version A (the top
+// level when groupID is ""): a component of either is a box at its stored
+// position (B's when it is in both), marked from the difference groups of
+// the /diff endpoint. A difference of a component inside a child group
+// marks that group Inside. a and b are flowContents documents. A groupID
+// in neither version is an error.
+func Layout(a, b json.RawMessage, groups []flowdiff.Group, groupID string) (Graph, error) {
 	ga, err := decodeGroup(a)
 	if err != nil {
 		return Graph{}, err
@@ -102,6 +113,19 @@ func Layout(a, b json.RawMessage, groups []flowdiff.Group) (Graph, error) {
 	gb, err := decodeGroup(b)
 	if err != nil {
 		return Graph{}, err
+	}
+	ra, rb := ga, gb
+	var path []*vgroup
+	if groupID != "" {
+		pa, pb := findGroup(ga, groupID, nil), findGroup(gb, groupID, nil)
+		if pa == nil && pb == nil {
+			return Graph{}, fmt.Errorf("%w: %q is in neither version", ErrNoGroup, groupID)
+		}
+		path = pb
+		if path == nil {
+			path = pa
+		}
+		ga, gb = lastOf(pa), lastOf(pb)
 	}
 	marks := map[string]Mark{}
 	for _, g := range groups {
@@ -120,7 +144,13 @@ func Layout(a, b json.RawMessage, groups []flowdiff.Group) (Graph, error) {
 		}
 	}
 
-	var out Graph
+	out := Graph{Path: crumbs(path), Names: map[string]string{}, Drawn: gb.Identifier}
+	if out.Drawn == "" {
+		out.Drawn = ga.Identifier
+	}
+	for _, g := range []*vgroup{ra, rb} {
+		nameGroups(g, out.Names)
+	}
 	index := map[string]int{}
 	add := func(c *vcomp, kind string, m Mark) {
 		if _, dup := index[c.Identifier]; dup || c.Identifier == "" {
@@ -232,6 +262,56 @@ func components(g *vgroup) []kinded {
 		for _, c := range l.cs {
 			out = append(out, kinded{c, l.kind})
 		}
+	}
+	return out
+}
+
+// ErrNoGroup: the group to draw is in neither version.
+var ErrNoGroup = errors.New("no such process group")
+
+// Crumb is one process group on the way to the drawn one.
+type Crumb struct{ ID, Name string }
+
+// findGroup returns the groups from g down to the one with id (nil when
+// it is not there).
+func findGroup(g *vgroup, id string, above []*vgroup) []*vgroup {
+	here := append(above[:len(above):len(above)], g)
+	if g.Identifier == id {
+		return here
+	}
+	for _, sub := range g.ProcessGroups {
+		if p := findGroup(sub, id, here); p != nil {
+			return p
+		}
+	}
+	return nil
+}
+
+// lastOf is the group a path leads to, or an empty one (the group is new
+// in B or gone from it).
+func lastOf(p []*vgroup) *vgroup {
+	if len(p) == 0 {
+		return &vgroup{}
+	}
+	return p[len(p)-1]
+}
+
+func nameGroups(g *vgroup, names map[string]string) {
+	if g.Identifier != "" {
+		names[g.Identifier] = g.Name
+	}
+	for _, sub := range g.ProcessGroups {
+		nameGroups(sub, names)
+	}
+}
+
+func crumbs(p []*vgroup) []Crumb {
+	var out []Crumb
+	for i, g := range p {
+		if i == 0 {
+			continue // the top level has its own link
+		}
+		out = append(out, Crumb{ID: g.Identifier, Name: g.Name})
 	}
 	return out
 }

@@ -58,7 +58,7 @@ func TestUILayoutMarksTheDiff(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	g, err := Layout(json.RawMessage(flowA), json.RawMessage(b), groups)
+	g, err := Layout(json.RawMessage(flowA), json.RawMessage(b), groups, "")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -122,11 +122,36 @@ func TestUILayoutMarksTheDiff(t *testing.T) {
 	}
 }
 
+// Drawing a child group: its own components at their positions, the
+// change inside marked, the way there in Path; an unknown group is an
+// error.
+func TestUILayoutChildGroup(t *testing.T) {
+	b := flowB(t)
+	groups, err := flowdiff.Compare(json.RawMessage(flowA), json.RawMessage(b))
+	if err != nil {
+		t.Fatal(err)
+	}
+	g, err := Layout(json.RawMessage(flowA), json.RawMessage(b), groups, "g")
+	if err != nil {
+		t.Fatal(err)
+	}
+	bx := boxesByID(g)
+	if len(bx) != 2 || bx["gp"].Mark != Changed || bx["in1"].Mark != Same || bx["gp"].Y != 200 {
+		t.Errorf("group g: %+v", bx)
+	}
+	if len(g.Path) != 1 || g.Path[0] != (Crumb{ID: "g", Name: "G"}) {
+		t.Errorf("path %+v", g.Path)
+	}
+	if _, err := Layout(json.RawMessage(flowA), json.RawMessage(b), groups, "nope"); err == nil {
+		t.Error("unknown group drawn")
+	}
+}
+
 func TestUILayoutRefusesBadDocuments(t *testing.T) {
-	if _, err := Layout(json.RawMessage(`[1]`), json.RawMessage(flowA), nil); err == nil || !strings.Contains(err.Error(), "flow contents") {
+	if _, err := Layout(json.RawMessage(`[1]`), json.RawMessage(flowA), nil, ""); err == nil || !strings.Contains(err.Error(), "flow contents") {
 		t.Errorf("array as flow contents: %v", err)
 	}
-	g, err := Layout(nil, nil, nil)
+	g, err := Layout(nil, nil, nil, "")
 	if err != nil || len(g.Boxes) != 0 || g.Width <= 0 {
 		t.Errorf("empty flows: %+v %v", g, err)
 	}

@@ -334,7 +334,10 @@ func (u *UI) diffData(r *http.Request) (diffPage, error) {
 		}
 		groups = append(groups, g)
 	}
-	gr, err := Layout(sa.FlowContents, sb.FlowContents, groups)
+	gr, err := Layout(sa.FlowContents, sb.FlowContents, groups, q.Get("group"))
+	if errors.Is(err, ErrNoGroup) {
+		return diffPage{}, &apiError{Status: http.StatusNotFound, Msg: err.Error()}
+	}
 	if err != nil {
 		return diffPage{}, err
 	}

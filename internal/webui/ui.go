@@ -280,6 +280,7 @@ var funcs = template.FuncMap{
 	},
 	"short": shortType,
 	"sub1":  func(n int) int { return n - 1 },
+	"inc":   func(n int) int { return n + 1 },
 	"trunc": func(s string) string {
 		// About what fits a processor's box at the picture's font size.
 		if r := []rune(s); len(r) > 20 {

@@ -5,9 +5,11 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"maps"
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"testing"
 )
 
@@ -60,10 +62,7 @@ func changeFlow(doc map[string]any) {
 		if ps, _ := g["processors"].([]any); len(ps) > 1 {
 			for _, p := range ps {
 				if props, _ := p.(map[string]any)["properties"].(map[string]any); len(props) > 0 {
-					for k := range props {
-						props[k] = "changed by the benchmark"
-						break
-					}
+					props[slices.Sorted(maps.Keys(props))[0]] = "changed by the benchmark"
 				}
 			}
 			added := map[string]any{}

@@ -2,12 +2,18 @@ package systest
 
 import (
 	"crypto/tls"
+	"encoding/base64"
 	"fmt"
 	"net/http"
 	"net/url"
 	"slices"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+
+	"github.com/weir-nifi/weir/internal/harness"
 )
 
 // TestUISecured: with the managed authorizer the UI's pages and forms are
@@ -81,5 +87,76 @@ func TestUISecured(t *testing.T) {
 	// buckets only; here none).
 	if st, body := page(tls.Certificate{}, "/"); st != 200 || strings.Contains(body, "alice-bucket") || strings.Contains(body, "secret-bucket") || !strings.Contains(body, "No buckets") {
 		t.Fatalf("anonymous bucket list: %d %s", st, body)
+	}
+}
+
+// TestUILogin: on a secured cluster with LDAP logins, a browser without a
+// client certificate logs in with the UI's form (a real slapd behind it),
+// then sees and writes what the user's policies allow, through a
+// follower; a wrong password is refused with the API's answer; logging
+// out revokes the token and the page is anonymous again.
+func TestUILogin(t *testing.T) {
+	long(t)
+	l := harness.StartLDAPWithGroups(t, []harness.LDAPUser{{UID: "alice", Password: "alice-pw"}}, nil)
+	s := startSecured(t, "--ldap-url", l.URL, "--ldap-bind-dn", l.BindDN, "--ldap-bind-password", l.BindPW,
+		"--ldap-user-search-base", l.UserBase, "--ldap-user-search-filter", "(uid={0})", "--ldap-identity-strategy", "USE_USERNAME")
+	// The harness's CA is not in Chromium's store.
+	ctx := browser(t, chromedp.IgnoreCertErrors)
+	leader := s.c.MustLeader()
+	follower := s.c.Others(leader)[0]
+	alice := idOf(t, s.must(leader, s.admin, "", http.MethodPost, "/tenants/users", `{"identity":"alice"}`, http.StatusCreated))
+	shared := idOf(t, s.must(leader, s.admin, "", http.MethodPost, "/buckets", `{"name":"shared"}`, http.StatusOK))
+	for _, action := range []string{"read", "write"} {
+		s.must(leader, s.admin, "", http.MethodPost, "/policies",
+			fmt.Sprintf(`{"action":"%s","resource":"/buckets/%s","users":[{"identifier":"%s"}]}`, action, shared, alice), http.StatusCreated)
+	}
+	// The first signing key is added at start: wait until logins work.
+	eventually(t, 30*time.Second, "LDAP logins", func() error {
+		st, body, _, err := tlsDo(s.pki, tls.Certificate{}, http.MethodPost, follower.API+"/nifi-registry-api/access/token/login", "",
+			map[string]string{"Authorization": "Basic " + base64.StdEncoding.EncodeToString([]byte("alice:alice-pw"))})
+		if err != nil || st != http.StatusCreated {
+			return errorf("%d %s %v", st, body, err)
+		}
+		return nil
+	})
+	ui := follower.API + "/nifi-registry"
+
+	run(t, ctx, "anonymous", chromedp.Navigate(ui+"/"), chromedp.WaitVisible(chromedp.CSS("#login-link")))
+	if s := textOf(t, ctx, "#buckets tbody"); strings.Contains(s, "shared") {
+		t.Fatalf("anonymous sees the bucket: %q", s)
+	}
+	login := func(pw string) {
+		run(t, ctx, "login form", chromedp.Navigate(ui+"/login"), chromedp.WaitVisible(chromedp.CSS("#username")),
+			chromedp.SendKeys(chromedp.CSS("#username"), "alice"), chromedp.SendKeys(chromedp.CSS("#password"), pw),
+			chromedp.Click(chromedp.CSS("#login")))
+	}
+	login("wrong")
+	run(t, ctx, "refused login", chromedp.WaitVisible(chromedp.CSS("#error")))
+	if s := textOf(t, ctx, "#error"); !strings.Contains(s, "40") {
+		t.Errorf("wrong password: %q", s)
+	}
+	login("alice-pw")
+	run(t, ctx, "logged in", chromedp.WaitVisible(chromedp.CSS("#done")))
+	if s := textOf(t, ctx, "#user"); s != "alice" {
+		t.Errorf("user shown: %q", s)
+	}
+	if s := textOf(t, ctx, "#buckets tbody"); !strings.Contains(s, "shared") || strings.Contains(s, "Delete") {
+		t.Fatalf("alice's buckets after login (read and write, no delete): %q", s)
+	}
+	shot(t, ctx, "logged-in")
+	// A write as alice, through the follower.
+	run(t, ctx, "create flow", chromedp.Navigate(ui+"/buckets/"+shared), chromedp.WaitVisible(chromedp.CSS("#fname")),
+		chromedp.SendKeys(chromedp.CSS("#fname"), "from-the-browser"), chromedp.Click(chromedp.CSS("#create-flow")),
+		chromedp.WaitVisible(chromedp.CSS("#done")))
+	if s := textOf(t, ctx, "#flows"); !strings.Contains(s, "from-the-browser") {
+		t.Fatalf("flows after the write: %q", s)
+	}
+	if st, body, _, err := tlsDo(s.pki, tls.Certificate{}, http.MethodGet, leader.API+"/nifi-registry-api/buckets/"+shared+"/flows", "",
+		nil); err != nil || st == http.StatusOK {
+		t.Errorf("anonymous reads the flows over the API: %d %s %v", st, body, err)
+	}
+	run(t, ctx, "logout", chromedp.Click(chromedp.CSS("#logout")), chromedp.WaitVisible(chromedp.CSS("#login-link")))
+	if s := textOf(t, ctx, "#buckets tbody"); strings.Contains(s, "shared") {
+		t.Fatalf("after logout the bucket is still listed: %q", s)
 	}
 }

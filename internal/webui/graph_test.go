@@ -172,7 +172,7 @@ func TestUIBucketFilterAndSort(t *testing.T) {
 	bs := []model.Bucket{
 		{Identifier: model.Str("1"), Name: model.Str("beta"), CreatedTimestamp: 30},
 		{Identifier: model.Str("2"), Name: model.Str("Alpha"), Description: model.Str("ETL flows"), CreatedTimestamp: 10},
-		{Identifier: model.Str("3"), Name: model.Str("gamma"), CreatedTimestamp: 20},
+		{Identifier: model.Str("3"), Name: model.Str("gamma"), CreatedTimestamp: 20, Permissions: &model.Permissions{CanRead: true}},
 	}
 	ids := func(rows []bucketRow) string {
 		var s []string
@@ -187,6 +187,12 @@ func TestUIBucketFilterAndSort(t *testing.T) {
 	} {
 		if got := ids(filterBuckets(bs, c.q, c.sort)); got != c.want {
 			t.Errorf("q=%q sort=%q: %s, want %s", c.q, c.sort, got, c.want)
+		}
+	}
+	// Delete is offered unless the answer's permissions (secured) deny it.
+	for _, r := range filterBuckets(bs, "", "") {
+		if r.CanDelete != (r.ID != "3") {
+			t.Errorf("bucket %s: CanDelete %v", r.ID, r.CanDelete)
 		}
 	}
 }

@@ -18,6 +18,9 @@ import (
 type bucketRow struct {
 	ID, Name, Description string
 	Created               int64
+	// CanDelete: the caller's permissions (in answers when secured)
+	// allow deleting; the link is not offered otherwise.
+	CanDelete bool
 }
 
 func (u *UI) buckets(w http.ResponseWriter, r *http.Request) {
@@ -43,7 +46,8 @@ func filterBuckets(bs []model.Bucket, q, sortBy string) []bucketRow {
 	lq := strings.ToLower(q)
 	rows := make([]bucketRow, 0, len(bs))
 	for _, b := range bs {
-		row := bucketRow{ID: model.Deref(b.Identifier), Name: model.Deref(b.Name), Description: model.Deref(b.Description), Created: b.CreatedTimestamp}
+		row := bucketRow{ID: model.Deref(b.Identifier), Name: model.Deref(b.Name), Description: model.Deref(b.Description), Created: b.CreatedTimestamp,
+			CanDelete: b.Permissions == nil || b.Permissions.CanDelete}
 		if lq != "" && !strings.Contains(strings.ToLower(row.Name), lq) && !strings.Contains(strings.ToLower(row.Description), lq) {
 			continue
 		}

@@ -29,6 +29,9 @@ type Options struct {
 	// Gather reads the node's metrics for the sparklines (nil: none).
 	Gather Gatherer
 	Log    *slog.Logger
+	// Login offers the login form: the node runs secured with a login
+	// identity provider (LDAP), so /access/token/login exists.
+	Login bool
 }
 
 // UI serves the pages. Every read and write of a page is a request to the
@@ -43,6 +46,7 @@ type UI struct {
 	static  http.Handler
 	samples *sampler
 	log     *slog.Logger
+	login   bool
 }
 
 // New parses the templates (they are part of the binary, so an error is a
@@ -51,8 +55,8 @@ func New(o Options) *UI {
 	if o.Log == nil {
 		o.Log = slog.New(slog.DiscardHandler)
 	}
-	u := &UI{pages: map[string]*template.Template{}, log: o.Log, samples: newSampler(o.Gather)}
-	for _, p := range []string{"buckets", "bucket", "flow", "version", "diff", "cluster", "confirm", "message"} {
+	u := &UI{pages: map[string]*template.Template{}, log: o.Log, samples: newSampler(o.Gather), login: o.Login}
+	for _, p := range []string{"buckets", "bucket", "flow", "version", "diff", "cluster", "confirm", "message", "login"} {
 		u.pages[p] = template.Must(template.New("layout.html").Funcs(funcs).ParseFS(files, "templates/layout.html", "templates/"+p+".html"))
 	}
 	u.static = http.StripPrefix(Base, http.FileServerFS(files))
@@ -87,6 +91,11 @@ func (u *UI) Handler() http.Handler {
 	m.HandleFunc("POST "+Base+"/cluster/maintenance", u.setMaintenance)
 	m.HandleFunc("GET "+Base+"/cluster/backup", u.confirmBackup)
 	m.HandleFunc("POST "+Base+"/cluster/backup", u.takeBackup)
+	if u.login {
+		m.HandleFunc("GET "+Base+"/login", u.loginForm)
+		m.HandleFunc("POST "+Base+"/login", u.logIn)
+		m.HandleFunc("POST "+Base+"/logout", u.logOut)
+	}
 	return m
 }
 
@@ -162,6 +171,11 @@ func (u *UI) call(from *http.Request, method, path string, body []byte, hdr http
 	for k, vs := range hdr {
 		req.Header[k] = vs
 	}
+	// A user logged in with the form: its access token, as an API
+	// client sends it (an admin token typed in a form goes first).
+	if tok := tokenOf(from); tok != "" && req.Header.Get("Authorization") == "" {
+		req.Header.Set("Authorization", "Bearer "+tok)
+	}
 	if body != nil && req.Header.Get("Content-Type") == "" {
 		req.Header.Set("Content-Type", "application/json")
 	}
@@ -192,12 +206,19 @@ type page struct {
 	// Refresh reloads the page after this many seconds (0: never).
 	Refresh int
 	Done    string // a completed action, from the redirect after it
-	Data    any
+	// Login: the login form is offered; User: logged in with it as.
+	Login bool
+	User  string
+	Data  any
 }
 
 func (u *UI) render(w http.ResponseWriter, r *http.Request, status int, name string, p page) {
 	if p.Done == "" {
 		p.Done = r.URL.Query().Get("done")
+	}
+	p.Login = u.login
+	if c, err := r.Cookie(userCookie); err == nil && tokenOf(r) != "" {
+		p.User, _ = url.QueryUnescape(c.Value)
 	}
 	var buf bytes.Buffer
 	if err := u.pages[name].Execute(&buf, p); err != nil {

@@ -4,6 +4,8 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -240,11 +242,36 @@ func TestUIRegistryScenario(t *testing.T) {
 	}
 	shot(t, ctx, "diff")
 	checkDiffPage(t, ctx, n, fp)
+	// Keyboard only: Tab reaches the marked components on the picture,
+	// Enter shows that component's entry in the change list.
+	inGraph := false
+	for i := 0; i < 60 && !inGraph; i++ {
+		run(t, ctx, "tab", chromedp.KeyEvent("\t"))
+		inGraph = get(t, ctx, "focus", chromedp.Evaluate[bool](`!!document.activeElement.closest('#graph')`))
+	}
+	if !inGraph {
+		t.Fatal("Tab never reached a component on the picture")
+	}
+	run(t, ctx, "enter", chromedp.KeyEvent("\r"))
+	if ok := get(t, ctx, "target", chromedp.Evaluate[bool](
+		`location.hash.startsWith('#chg-') && document.getElementById(location.hash.slice(1)) !== null && document.getElementById(location.hash.slice(1)).matches(':target')`)); !ok {
+		t.Errorf("Enter on a component did not show its change (hash %q)", get(t, ctx, "hash", chromedp.Evaluate[string](`location.hash`)))
+	}
 
 	// Import a version from a file (the export of version 1).
 	st, _, body = req(t, n, "GET", fp+"/versions/1/export", "")
 	if st != 200 {
 		t.Fatalf("export: %d", st)
+	}
+	// The UI's export is the API's download.
+	resp, err := http.Get(ui + "/buckets/" + b + "/flows/" + f + "/versions/1/export")
+	if err != nil {
+		t.Fatal(err)
+	}
+	uiExp, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 200 || string(uiExp) != body || !strings.Contains(resp.Header.Get("Content-Disposition"), "attachment; filename=") {
+		t.Errorf("UI export: %d, %d bytes (API %d), %q", resp.StatusCode, len(uiExp), len(body), resp.Header.Get("Content-Disposition"))
 	}
 	exp := filepath.Join(t.TempDir(), "v1.json")
 	if err := os.WriteFile(exp, []byte(body), 0o644); err != nil {
@@ -296,6 +323,16 @@ func TestUIRegistryScenario(t *testing.T) {
 		chromedp.Click(chromedp.CSS("#confirm")), chromedp.WaitVisible(chromedp.CSS("#done")))
 	if s := textOf(t, ctx, "#maintenance"); !strings.Contains(s, "Off") {
 		t.Fatalf("after maintenance off: %q", s)
+	}
+
+	// A backup taken from the UI.
+	run(t, ctx, "backup", chromedp.Navigate(ui+"/cluster/backup"), chromedp.WaitVisible(chromedp.CSS("#token")),
+		chromedp.SendKeys(chromedp.CSS("#token"), token), chromedp.Click(chromedp.CSS("#confirm")), chromedp.WaitVisible(chromedp.CSS("#done")))
+	if s := textOf(t, ctx, "#backup-last"); !strings.Contains(s, "index") || !strings.Contains(s, "MiB") {
+		t.Errorf("last backup after taking one: %q", s)
+	}
+	if files, _ := filepath.Glob(filepath.Join(bk, "*")); len(files) == 0 {
+		t.Errorf("no backup file in %s", bk)
 	}
 
 	// Search, then delete the bucket after confirmation.

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"strings"
 	"testing"
+	"unicode/utf8"
 
 	"github.com/weir-nifi/weir/internal/flowdiff"
 	"github.com/weir-nifi/weir/internal/model"
@@ -204,5 +205,43 @@ func TestUISparkScales(t *testing.T) {
 	}
 	if z := NewSpark(nil, "/s"); z.Points != "" || z.N != 0 {
 		t.Errorf("empty: %+v", z)
+	}
+}
+
+// The version page's tree and parameters: names sorted, connection ends
+// named, nested groups, long values cut, sensitive values hidden.
+func TestUITreeAndParameters(t *testing.T) {
+	g, err := decodeGroup(json.RawMessage(flowA))
+	if err != nil {
+		t.Fatal(err)
+	}
+	tr := buildTree(g)
+	var names []string
+	for _, p := range tr.Processors {
+		names = append(names, p.Name+"/"+p.Type)
+	}
+	if strings.Join(names, ",") != "Fetch/GetFile,Log/LogAttribute,Put/PutFile" {
+		t.Errorf("processors %v", names)
+	}
+	if tr.Processors[0].Properties[0] != (Property{Name: "Input Directory", Value: "/in"}) {
+		t.Errorf("properties %+v", tr.Processors[0].Properties)
+	}
+	if len(tr.Connections) != 2 || tr.Connections[0].Detail != "Fetch → Log" || tr.Connections[0].Name != "success" {
+		t.Errorf("connections %+v", tr.Connections)
+	}
+	if len(tr.Groups) != 1 || tr.Groups[0].Name != "G" || len(tr.Groups[0].InputPorts) != 1 || tr.Groups[0].Processors[0].Name != "Inner" {
+		t.Errorf("groups %+v", tr.Groups)
+	}
+	long := strings.Repeat("é", maxValue) // 2 bytes each: the cut must not split one
+	if c := clip(long); len(c) > maxValue+4 || !strings.HasSuffix(c, " …") || !utf8.ValidString(c) {
+		t.Errorf("clip: %d bytes, valid %v", len(c), utf8.ValidString(c))
+	}
+	ps, err := decodeParams(json.RawMessage(`{"ctx":{"name":"Prod","parameters":[{"name":"pw","value":null,"sensitive":true},{"name":"host","value":"db1","description":"DB"}]}}`))
+	if err != nil || len(ps) != 1 || ps[0].Name != "Prod" || len(ps[0].Parameters) != 2 ||
+		ps[0].Parameters[0] != (Parameter{Name: "host", Value: "db1", Description: "DB"}) || ps[0].Parameters[1].Value != "(sensitive)" {
+		t.Errorf("parameters %+v %v", ps, err)
+	}
+	if _, err := decodeParams(json.RawMessage(`[1]`)); err == nil {
+		t.Error("an array as parameter contexts was accepted")
 	}
 }

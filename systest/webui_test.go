@@ -91,10 +91,23 @@ func shot(t *testing.T, ctx context.Context, name string) {
 	t.Logf("screenshot %s", p)
 }
 
-// textOf reads an element's text once it is there.
+// textOf reads an element's text once it is there. A read that meets
+// the cluster page's own reload is tried again.
 func textOf(t *testing.T, ctx context.Context, sel string) string {
 	t.Helper()
-	return get(t, ctx, "read "+sel, chromedp.Text(chromedp.CSS(sel)))
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		c, cancel := context.WithTimeout(ctx, 10*time.Second)
+		s, err := chromedp.Run(c, chromedp.Text(chromedp.CSS(sel)))
+		cancel()
+		if err == nil {
+			return s
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("read %s: %v", sel, err)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
 }
 
 // crawlerVersions are three versions of a real NiFi flow (Apache NiFi's

@@ -130,6 +130,8 @@ func TestUILogin(t *testing.T) {
 			chromedp.SendKeys(chromedp.CSS("#username"), "alice"), chromedp.SendKeys(chromedp.CSS("#password"), pw),
 			chromedp.Click(chromedp.CSS("#login")))
 	}
+	run(t, ctx, "login page", chromedp.Navigate(ui+"/login"), chromedp.WaitVisible(chromedp.CSS("#username")))
+	shot(t, ctx, "login")
 	login("wrong")
 	run(t, ctx, "refused login", chromedp.WaitVisible(chromedp.CSS("#error")))
 	if s := textOf(t, ctx, "#error"); !strings.Contains(s, "40") {

@@ -276,6 +276,22 @@ func TestUIRegistryScenario(t *testing.T) {
 	if st != 200 {
 		t.Fatalf("export: %d", st)
 	}
+	// A narrow screen (a phone's width): no page is wider than the
+	// screen; wide tables and the picture scroll or shrink inside it.
+	run(t, ctx, "narrow", chromedp.EmulateViewport(390, 844))
+	for _, p := range []struct{ name, path string }{
+		{"buckets", "/"}, {"bucket", "/buckets/" + b}, {"flow-history", "/buckets/" + b + "/flows/" + f},
+		{"version", "/buckets/" + b + "/flows/" + f + "/versions/3"}, {"diff", "/buckets/" + b + "/flows/" + f + "/diff?a=1&b=3"},
+		{"cluster", "/cluster"},
+	} {
+		run(t, ctx, "narrow "+p.name, chromedp.Navigate(ui+p.path), chromedp.WaitVisible(chromedp.CSS("main")))
+		if w := get(t, ctx, "width", chromedp.Evaluate[[]int](`[document.documentElement.scrollWidth, window.innerWidth]`)); len(w) != 2 || w[0] > w[1] {
+			t.Errorf("%s at 390 px: page %v px wide (scrollWidth, innerWidth)", p.name, w)
+		}
+		shot(t, ctx, "narrow-"+p.name)
+	}
+	run(t, ctx, "wide again", chromedp.ResetViewport())
+
 	// The UI's export is the API's download.
 	resp, err := http.Get(ui + "/buckets/" + b + "/flows/" + f + "/versions/1/export")
 	if err != nil {

@@ -213,8 +213,9 @@ type page struct {
 }
 
 func (u *UI) render(w http.ResponseWriter, r *http.Request, status int, name string, p page) {
-	if p.Done == "" {
-		p.Done = r.URL.Query().Get("done")
+	if c, err := r.Cookie(doneCookie); err == nil {
+		p.Done, _ = url.QueryUnescape(c.Value)
+		http.SetCookie(w, &http.Cookie{Name: doneCookie, Path: Base + "/", MaxAge: -1})
 	}
 	p.Login = u.login
 	if c, err := r.Cookie(userCookie); err == nil && tokenOf(r) != "" {
@@ -255,13 +256,16 @@ func (u *UI) fail(w http.ResponseWriter, r *http.Request, err error, back string
 	}{status, http.StatusText(status), msg, back}})
 }
 
+// doneCookie carries the name of a completed action to the page shown
+// after it, once. A cookie and not the query: a link from elsewhere
+// cannot make a page announce something that did not happen.
+const doneCookie = "weir-done"
+
 // done redirects after a completed action (post/redirect/get), naming it.
 func done(w http.ResponseWriter, r *http.Request, to, what string) {
-	sep := "?"
-	if strings.Contains(to, "?") {
-		sep = "&"
-	}
-	http.Redirect(w, r, to+sep+"done="+url.QueryEscape(what), http.StatusSeeOther)
+	http.SetCookie(w, &http.Cookie{Name: doneCookie, Value: url.QueryEscape(what), Path: Base + "/", MaxAge: 60,
+		HttpOnly: true, Secure: r.TLS != nil, SameSite: http.SameSiteStrictMode})
+	http.Redirect(w, r, to, http.StatusSeeOther)
 }
 
 // apiPath joins escaped segments under the API base.

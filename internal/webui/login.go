@@ -26,11 +26,6 @@ func tokenOf(r *http.Request) string {
 	return ""
 }
 
-func (u *UI) setCookie(w http.ResponseWriter, r *http.Request, name, value string, maxAge int) {
-	http.SetCookie(w, &http.Cookie{Name: name, Value: value, Path: Base + "/", MaxAge: maxAge,
-		HttpOnly: true, Secure: r.TLS != nil, SameSite: http.SameSiteStrictMode})
-}
-
 func (u *UI) loginForm(w http.ResponseWriter, r *http.Request) {
 	u.render(w, r, http.StatusOK, "login", page{Title: "Log in"})
 }
@@ -47,8 +42,8 @@ func (u *UI) logIn(w http.ResponseWriter, r *http.Request) {
 		u.fail(w, r, err, Base+"/login")
 		return
 	}
-	u.setCookie(w, r, tokenCookie, strings.TrimSpace(string(a.body)), 0)
-	u.setCookie(w, r, userCookie, url.QueryEscape(user), 0)
+	setCookie(w, r, tokenCookie, strings.TrimSpace(string(a.body)), 0)
+	setCookie(w, r, userCookie, url.QueryEscape(user), 0)
 	done(w, r, Base+"/", "Logged in as "+user)
 }
 
@@ -58,7 +53,7 @@ func (u *UI) logOut(w http.ResponseWriter, r *http.Request) {
 		// longer works is forgotten all the same.
 		_ = u.call(r, http.MethodDelete, apiPath("access", "logout"), nil, nil)
 	}
-	u.setCookie(w, r, tokenCookie, "", -1)
-	u.setCookie(w, r, userCookie, "", -1)
+	setCookie(w, r, tokenCookie, "", -1)
+	setCookie(w, r, userCookie, "", -1)
 	done(w, r, Base+"/", "Logged out")
 }

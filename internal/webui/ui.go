@@ -215,7 +215,7 @@ type page struct {
 func (u *UI) render(w http.ResponseWriter, r *http.Request, status int, name string, p page) {
 	if c, err := r.Cookie(doneCookie); err == nil {
 		p.Done, _ = url.QueryUnescape(c.Value)
-		http.SetCookie(w, &http.Cookie{Name: doneCookie, Path: Base + "/", MaxAge: -1})
+		setCookie(w, r, doneCookie, "", -1)
 	}
 	p.Login = u.login
 	if c, err := r.Cookie(userCookie); err == nil && tokenOf(r) != "" {
@@ -263,9 +263,16 @@ const doneCookie = "weir-done"
 
 // done redirects after a completed action (post/redirect/get), naming it.
 func done(w http.ResponseWriter, r *http.Request, to, what string) {
-	http.SetCookie(w, &http.Cookie{Name: doneCookie, Value: url.QueryEscape(what), Path: Base + "/", MaxAge: 60,
-		HttpOnly: true, Secure: r.TLS != nil, SameSite: http.SameSiteStrictMode})
+	setCookie(w, r, doneCookie, url.QueryEscape(what), 60)
 	http.Redirect(w, r, to, http.StatusSeeOther)
+}
+
+// setCookie sets a cookie of the UI: only its paths receive it, never a
+// script (there is none) nor another site (SameSite=Strict); over HTTPS
+// only. maxAge 0 is a session cookie, -1 deletes it.
+func setCookie(w http.ResponseWriter, r *http.Request, name, value string, maxAge int) {
+	http.SetCookie(w, &http.Cookie{Name: name, Value: value, Path: Base + "/", MaxAge: maxAge,
+		HttpOnly: true, Secure: r.TLS != nil, SameSite: http.SameSiteStrictMode})
 }
 
 // apiPath joins escaped segments under the API base.

@@ -162,3 +162,50 @@ func TestUILogin(t *testing.T) {
 		t.Fatalf("after logout the bucket is still listed: %q", s)
 	}
 }
+
+// TestUIOIDCLogin: a browser logs in to the UI through a real OpenID
+// Connect provider (zitadel's OP on loopback): the UI's link starts the
+// API's code flow, the user signs in at the provider, the callback sends
+// the browser back to the UI, which exchanges the sealed token once and
+// shows the user's buckets; logging out makes the page anonymous again.
+func TestUIOIDCLogin(t *testing.T) {
+	long(t)
+	c, pki, admin, _ := startOIDCCluster(t)
+	leader := c.MustLeader()
+	s := &secured{t: t, c: c, pki: pki, admin: admin}
+	const who = "test-user2@zitadel.ch"
+	user := ""
+	eventually(t, 30*time.Second, "initial policies", func() error {
+		st, body := s.do(leader, admin, "", http.MethodPost, "/tenants/users", fmt.Sprintf(`{"identity":%q}`, who))
+		if st != http.StatusCreated {
+			return errorf("%d %s", st, body)
+		}
+		user = idOf(t, body)
+		return nil
+	})
+	b := idOf(t, s.must(leader, admin, "", http.MethodPost, "/buckets", `{"name":"oidc-bucket"}`, http.StatusOK))
+	s.must(leader, admin, "", http.MethodPost, "/policies",
+		fmt.Sprintf(`{"action":"read","resource":"/buckets/%s","users":[{"identifier":"%s"}]}`, b, user), http.StatusCreated)
+
+	ctx := browser(t, chromedp.IgnoreCertErrors)
+	ui := c.Others(leader)[0].API + "/nifi-registry"
+	run(t, ctx, "login page", chromedp.Navigate(ui+"/login"), chromedp.WaitVisible(chromedp.CSS("#oidc")))
+	if s := textOf(t, ctx, "main"); strings.Contains(s, "User name") {
+		t.Errorf("a password form without LDAP: %q", s)
+	}
+	run(t, ctx, "to the provider", chromedp.Click(chromedp.CSS("#oidc")), chromedp.WaitVisible(chromedp.CSS("#username")))
+	run(t, ctx, "sign in at the provider",
+		chromedp.SendKeys(chromedp.CSS("#username"), "test-user2"), chromedp.SendKeys(chromedp.CSS("#password"), "verysecure"),
+		chromedp.Submit(chromedp.CSS("#password")), chromedp.WaitVisible(chromedp.CSS("#done")))
+	if s := textOf(t, ctx, "#user"); s != who {
+		t.Errorf("user shown: %q, want %s", s, who)
+	}
+	if s := textOf(t, ctx, "#buckets tbody"); !strings.Contains(s, "oidc-bucket") {
+		t.Fatalf("the OIDC user's buckets: %q", s)
+	}
+	shot(t, ctx, "logged-in-oidc")
+	run(t, ctx, "logout", chromedp.Click(chromedp.CSS("#logout")), chromedp.WaitVisible(chromedp.CSS("#login-link")))
+	if s := textOf(t, ctx, "#buckets tbody"); strings.Contains(s, "oidc-bucket") {
+		t.Fatalf("after logout: %q", s)
+	}
+}

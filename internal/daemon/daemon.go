@@ -244,7 +244,7 @@ func Start(cfg Config, log *slog.Logger) (*Server, error) {
 	root.Handle(api.Base, http.RedirectHandler(api.Base+"/", http.StatusMovedPermanently))
 	// The web UI: its pages call the handler chain below (SetBackend),
 	// as the browser's request, for every read and write.
-	ui := webui.New(webui.Options{Gather: met.Registry(), Log: log, Login: managed && cfg.LDAP.URL != ""})
+	ui := webui.New(webui.Options{Gather: met.Registry(), Log: log, Login: managed && cfg.LDAP.URL != "", OIDC: managed && cfg.OIDC.Issuer != ""})
 	root.Handle(webui.Base+"/", ui.Handler())
 	root.Handle("GET "+webui.Base, http.RedirectHandler(webui.Base+"/", http.StatusMovedPermanently))
 	root.Handle("GET /{$}", http.RedirectHandler(webui.Base+"/", http.StatusFound))

@@ -32,6 +32,8 @@ type Options struct {
 	// Login offers the login form: the node runs secured with a login
 	// identity provider (LDAP), so /access/token/login exists.
 	Login bool
+	// OIDC offers the OpenID Connect login (/access/oidc/request).
+	OIDC bool
 }
 
 // UI serves the pages. Every read and write of a page is a request to the
@@ -47,6 +49,7 @@ type UI struct {
 	samples *sampler
 	log     *slog.Logger
 	login   bool
+	oidc    bool
 }
 
 // New parses the templates (they are part of the binary, so an error is a
@@ -55,7 +58,7 @@ func New(o Options) *UI {
 	if o.Log == nil {
 		o.Log = slog.New(slog.DiscardHandler)
 	}
-	u := &UI{pages: map[string]*template.Template{}, log: o.Log, samples: newSampler(o.Gather), login: o.Login}
+	u := &UI{pages: map[string]*template.Template{}, log: o.Log, samples: newSampler(o.Gather), login: o.Login, oidc: o.OIDC}
 	for _, p := range []string{"buckets", "bucket", "flow", "version", "diff", "cluster", "confirm", "message", "login"} {
 		u.pages[p] = template.Must(template.New("layout.html").Funcs(funcs).ParseFS(files, "templates/layout.html", "templates/"+p+".html"))
 	}
@@ -92,9 +95,15 @@ func (u *UI) Handler() http.Handler {
 	m.HandleFunc("GET "+Base+"/cluster/backup", u.confirmBackup)
 	m.HandleFunc("POST "+Base+"/cluster/backup", u.takeBackup)
 	if u.login {
-		m.HandleFunc("GET "+Base+"/login", u.loginForm)
 		m.HandleFunc("POST "+Base+"/login", u.logIn)
+	}
+	if u.login || u.oidc {
+		m.HandleFunc("GET "+Base+"/login", u.loginForm)
 		m.HandleFunc("POST "+Base+"/logout", u.logOut)
+	}
+	if u.oidc {
+		m.HandleFunc("GET "+Base+"/login/oidc", u.startOIDC)
+		return u.oidcLanding(m)
 	}
 	return m
 }
@@ -205,8 +214,10 @@ type page struct {
 	Nav   string // "buckets" or "cluster": the current section
 	// Refresh reloads the page after this many seconds (0: never).
 	Refresh int
-	Done    string // a completed action, from the redirect after it
-	// Login: the login form is offered; User: logged in with it as.
+	// Continue moves on to this page at once (meta refresh).
+	Continue string
+	Done     string // a completed action, from the redirect after it
+	// Login: a login is offered; User: logged in as.
 	Login bool
 	User  string
 	Data  any
@@ -217,7 +228,7 @@ func (u *UI) render(w http.ResponseWriter, r *http.Request, status int, name str
 		p.Done, _ = url.QueryUnescape(c.Value)
 		setCookie(w, r, doneCookie, "", -1)
 	}
-	p.Login = u.login
+	p.Login = u.login || u.oidc
 	if c, err := r.Cookie(userCookie); err == nil && tokenOf(r) != "" {
 		p.User, _ = url.QueryUnescape(c.Value)
 	}
@@ -248,12 +259,17 @@ func (u *UI) fail(w http.ResponseWriter, r *http.Request, err error, back string
 		status = ae.Status
 		msg = ae.Msg
 	}
-	u.render(w, r, status, "message", page{Title: "Not done", Data: struct {
-		Status     int
-		StatusText string
-		Msg        string
-		Back       string
-	}{status, http.StatusText(status), msg, back}})
+	u.render(w, r, status, "message", page{Title: "Not done", Data: notice{Status: status, StatusText: http.StatusText(status), Msg: msg, Back: back}})
+}
+
+// notice is the message page's data: a refusal, or (OK) a completed step
+// with a link on.
+type notice struct {
+	OK         bool
+	Status     int
+	StatusText string
+	Msg        string
+	Back       string
 }
 
 // doneCookie carries the name of a completed action to the page shown

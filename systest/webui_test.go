@@ -495,6 +495,20 @@ func TestUIClusterLeaderChange(t *testing.T) {
 		}
 	}
 	eventuallyText(t, ctx, "#metrics", "max", 30*time.Second)
+	// The page, reloading by itself, catches up with the writes.
+	st, err := c.Status(follower)
+	if err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, 30*time.Second, "the page shows the writes' commit index", func() error {
+		var shown uint64
+		text := textOf(t, ctx, "#leader")
+		_, after, _ := strings.Cut(text, "commit index ")
+		if _, err := fmt.Sscanf(after, "%d", &shown); err != nil || shown < st.CommitIndex {
+			return errorf("page %q, status commit index %d", text, st.CommitIndex)
+		}
+		return nil
+	})
 	shot(t, ctx, "cluster")
 }
 

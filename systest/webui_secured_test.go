@@ -60,6 +60,14 @@ func TestUISecured(t *testing.T) {
 	if st != 200 || !strings.Contains(body, "alice-bucket") || strings.Contains(body, "secret-bucket") {
 		t.Fatalf("alice's bucket list: %d %s", st, body)
 	}
+	// She may not create buckets: the form is not offered (the post below
+	// is refused all the same); she may write in hers: its form is.
+	if strings.Contains(body, "New bucket") {
+		t.Errorf("alice is offered the new-bucket form")
+	}
+	if st, body := page(alice, "/buckets/"+bA); st != 200 || !strings.Contains(body, "New flow") {
+		t.Errorf("alice's bucket page without the new-flow form: %d", st)
+	}
 	// The admin's list in the UI is the API's answer to the admin.
 	st, body = page(admin, "/")
 	for _, name := range []string{"alice-bucket", "secret-bucket"} {

@@ -33,10 +33,11 @@ func (u *UI) buckets(w http.ResponseWriter, r *http.Request) {
 	sortBy := r.URL.Query().Get("sort")
 	rows := filterBuckets(bs, q, sortBy)
 	u.render(w, r, http.StatusOK, "buckets", page{Title: "Buckets", Nav: "buckets", Data: struct {
-		Q, Sort string
-		Rows    []bucketRow
-		Total   int
-	}{q, sortBy, rows, len(bs)}})
+		Q, Sort   string
+		Rows      []bucketRow
+		Total     int
+		CanCreate bool
+	}{q, sortBy, rows, len(bs), u.mayCreateBuckets(r)}})
 }
 
 // filterBuckets keeps the buckets whose name or description contains q
@@ -67,6 +68,25 @@ func filterBuckets(bs []model.Bucket, q, sortBy string) []bucketRow {
 	})
 	return rows
 }
+
+// mayCreateBuckets reads the caller's permission on /buckets (GET
+// /access), to offer the form only to who may use it. When it cannot be
+// read the form is offered: the API decides either way.
+func (u *UI) mayCreateBuckets(r *http.Request) bool {
+	var acc struct {
+		ResourcePermissions struct {
+			Buckets *model.Permissions `json:"buckets"`
+		} `json:"resourcePermissions"`
+	}
+	if err := u.getJSON(r, apiPath("access"), &acc); err != nil || acc.ResourcePermissions.Buckets == nil {
+		return true
+	}
+	return acc.ResourcePermissions.Buckets.CanWrite
+}
+
+// canWrite: the answer's permissions (always there, the caller's when
+// secured) allow writing; nil allows (the API decides either way).
+func canWrite(p *model.Permissions) bool { return p == nil || p.CanWrite }
 
 func (u *UI) createBucket(w http.ResponseWriter, r *http.Request) {
 	name := strings.TrimSpace(r.PostFormValue("name"))

@@ -326,9 +326,10 @@ var funcs = template.FuncMap{
 		}
 		return *p
 	},
-	"short": shortType,
-	"sub1":  func(n int) int { return n - 1 },
-	"inc":   func(n int) int { return n + 1 },
+	"short":    shortType,
+	"canWrite": canWrite,
+	"sub1":     func(n int) int { return n - 1 },
+	"inc":      func(n int) int { return n + 1 },
 	"trunc": func(s string) string {
 		// About what fits a processor's box at the picture's font size.
 		if r := []rune(s); len(r) > 20 {

@@ -3,7 +3,8 @@
 # unit, contract and system tests (system tests start real weir processes
 # on 127.0.0.x). Needs Go; modules come from the Go module proxy. The
 # real components some tests start (slapd for LDAP logins; nats-server,
-# PostgreSQL and etcd for the benchmarks' tooling tests) and the validators of the
+# PostgreSQL and etcd for the benchmarks' tooling tests, Chromium for the
+# web UI's browser tests) and the validators of the
 # packaging (systemd-analyze, shellcheck) are installed from Debian when
 # missing and this runs as root; those tests fail, not skip, when CI=true
 # and the component is absent.
@@ -20,6 +21,8 @@ command -v etcd >/dev/null 2>&1 || [ -x /usr/bin/etcd ] || need="$need etcd-serv
 # The packaging tests validate the systemd unit and the shell scripts.
 command -v systemd-analyze >/dev/null 2>&1 || need="$need systemd"
 command -v shellcheck >/dev/null 2>&1 || need="$need shellcheck"
+# The web UI's browser tests drive a headless Chromium.
+command -v chromium >/dev/null 2>&1 || need="$need chromium"
 if [ -n "$need" ]; then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
     export DEBIAN_FRONTEND=noninteractive

@@ -20,24 +20,7 @@ import (
 // and the ID token, and /access/oidc/exchange hands over Weir's token,
 // which works on every node; an altered state is refused.
 func TestSecuredOIDCLogin(t *testing.T) {
-	pki := harness.NewPKI(t, "Weir test CA")
-	admin := pki.Client("Admin", "ops")
-	c := harness.NewCluster(t, harness.ClusterOptions{N: 3, TLS: &harness.NodeTLS{PKI: pki, ClientAuth: "want", Client: admin}})
-	var redirects []string
-	for _, n := range c.Nodes {
-		redirects = append(redirects, n.API+"/nifi-registry-api/access/oidc/callback")
-	}
-	op := harness.StartOIDC(t, redirects...)
-	for _, n := range c.Nodes {
-		n.Opts.Args = append(n.Opts.Args,
-			"--identity-mapping", "pattern=^CN=(.*?), OU=(.*?)$;value=$1;transform=LOWER",
-			"--initial-admin-identity", "admin",
-			"--oidc-issuer", op.Issuer, "--oidc-client-id", op.ClientID, "--oidc-client-secret", op.ClientSecret)
-		n.Start()
-	}
-	if _, err := c.WaitLeader(60 * time.Second); err != nil {
-		t.Fatal(err)
-	}
+	c, pki, _, op := startOIDCCluster(t)
 
 	jar, _ := cookiejar.New(nil)
 	browser := &http.Client{Jar: jar, Timeout: 30 * time.Second, Transport: &http.Transport{TLSClientConfig: pki.ClientConfig(tls.Certificate{})}}
@@ -101,4 +84,31 @@ func TestSecuredOIDCLogin(t *testing.T) {
 	if resp.StatusCode != http.StatusUnauthorized {
 		t.Fatalf("forged state: %d", resp.StatusCode)
 	}
+}
+
+// startOIDCCluster starts a 3-node HTTPS cluster with managed policies
+// (initial admin "admin", the returned certificate's identity) and logins
+// through a real OpenID Connect provider on loopback (zitadel's OP), and
+// waits for a leader. It returns the provider too.
+func startOIDCCluster(t *testing.T) (*harness.Cluster, *harness.PKI, tls.Certificate, *harness.OIDC) {
+	t.Helper()
+	pki := harness.NewPKI(t, "Weir test CA")
+	admin := pki.Client("Admin", "ops")
+	c := harness.NewCluster(t, harness.ClusterOptions{N: 3, TLS: &harness.NodeTLS{PKI: pki, ClientAuth: "want", Client: admin}})
+	var redirects []string
+	for _, n := range c.Nodes {
+		redirects = append(redirects, n.API+"/nifi-registry-api/access/oidc/callback")
+	}
+	op := harness.StartOIDC(t, redirects...)
+	for _, n := range c.Nodes {
+		n.Opts.Args = append(n.Opts.Args,
+			"--identity-mapping", "pattern=^CN=(.*?), OU=(.*?)$;value=$1;transform=LOWER",
+			"--initial-admin-identity", "admin",
+			"--oidc-issuer", op.Issuer, "--oidc-client-id", op.ClientID, "--oidc-client-secret", op.ClientSecret)
+		n.Start()
+	}
+	if _, err := c.WaitLeader(60 * time.Second); err != nil {
+		t.Fatal(err)
+	}
+	return c, pki, admin, op
 }

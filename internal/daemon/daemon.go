@@ -39,6 +39,7 @@ import (
 	"github.com/weir-nifi/weir/internal/statuswriter"
 	"github.com/weir-nifi/weir/internal/store"
 	"github.com/weir-nifi/weir/internal/tlsfiles"
+	"github.com/weir-nifi/weir/internal/webui"
 )
 
 // The backup service yields to the node's writes (see backup/yield.go).
@@ -242,6 +243,12 @@ func Start(cfg Config, log *slog.Logger) (*Server, error) {
 	rel.Routes(wmux, actor)
 	drs.Routes(wmux, actor)
 	root.Handle(api.Base, http.RedirectHandler(api.Base+"/", http.StatusMovedPermanently))
+	// The web UI: its pages call the handler chain below (SetBackend),
+	// as the browser's request, for every read and write.
+	ui := webui.New(webui.Options{Gather: met.Registry(), Log: log, Login: managed && cfg.LDAP.URL != "", OIDC: managed && cfg.OIDC.Issuer != ""})
+	root.Handle(webui.Base+"/", ui.Handler())
+	root.Handle("GET "+webui.Base, http.RedirectHandler(webui.Base+"/", http.StatusMovedPermanently))
+	root.Handle("GET /{$}", http.RedirectHandler(webui.Base+"/", http.StatusFound))
 	node.Routes(wmux)
 	root.Handle("/weir-api/", guarded(wmux))
 
@@ -295,10 +302,12 @@ func Start(cfg Config, log *slog.Logger) (*Server, error) {
 	// One read barrier per request: the token's keys, the policies and
 	// the handler's read share it (cluster.RequestBarrier).
 	handler = withRequestBarrier(handler)
+	ui.SetBackend(handler)
 	handler = guard.New(guard.Options{
 		Hosts: append(own.names(), cfg.AllowedHosts...), MaxBody: maxBody(cfg),
 		BodyBudget: cfg.BodyBudget, BodyIdle: cfg.BodyTimeout, BodyMinRate: cfg.BodyMinRate,
 		Streams: []string{s2sBase + "/data-transfer/"},
+		Forms:   []string{webui.Base + "/"},
 	}, handler)
 
 	s := &Server{cfg: cfg, log: log, st: st, node: node, ln: ln, start: t0, backups: bk, disk: dm, stopDisk: stopDisk, s2s: s2s}
@@ -307,6 +316,7 @@ func Start(cfg Config, log *slog.Logger) (*Server, error) {
 	go bk.Run(bctx)
 	go rel.RunRetention(bctx)
 	go drs.Run(bctx)
+	go ui.Run(bctx)
 	if managed {
 		go seedSecurity(bctx, node, cfg.InitialAdmin, cfg.NodeIdentities, log)
 		go rotateKeys(bctx, node, st, cfg.TokenKeyRotation, log)

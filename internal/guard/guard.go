@@ -10,6 +10,10 @@
 //   - a request with a body that changes state declares JSON (or the
 //     multipart or form types NiFi uses on the few endpoints that take
 //     them), so a cross-site text/plain form post cannot write (415);
+//   - under the web UI's paths (Options.Forms) the browser's own form
+//     posts are the writes: they may be forms, but a request that changes
+//     state must come from a page of this node (same origin, 403
+//     otherwise), the check the JSON rule makes for the API;
 //   - request bodies share a memory budget (a request waits for its share,
 //     then gets 503): small bodies account for their bytes as they arrive,
 //     in a pool of their own so they never wait behind large ones; large
@@ -28,6 +32,7 @@ import (
 	"mime"
 	"net"
 	"net/http"
+	"net/url"
 	"strconv"
 	"strings"
 	"sync"
@@ -92,6 +97,11 @@ type Options struct {
 	// (application/octet-stream from NiFi) and are not counted in the
 	// budget, but are cut off when they stop arriving like any other.
 	Streams []string
+	// Forms are path prefixes of HTML pages (the web UI) whose writes are
+	// form posts: form and multipart bodies are accepted there, and any
+	// request that changes state must be same-origin (Origin, or
+	// Sec-Fetch-Site when a browser sends no Origin).
+	Forms []string
 }
 
 // Guard is the middleware.
@@ -150,7 +160,13 @@ func (g *Guard) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	stream := g.isStream(r.URL.Path)
-	if hasBody(r) && changesState(r.Method) && !stream {
+	form := hasPrefix(r.URL.Path, g.o.Forms)
+	if form && changesState(r.Method) && !sameOrigin(r) {
+		refuseRequest(w, r, http.StatusForbidden, "HTTP 403 Forbidden: a form post to the web UI must come from one of its own pages (Origin "+
+			strconv.Quote(r.Header.Get("Origin"))+" is not "+strconv.Quote(r.Host)+").")
+		return
+	}
+	if hasBody(r) && changesState(r.Method) && !stream && !(form && formType(r)) {
 		if msg := badContentType(r); msg != "" {
 			refuseRequest(w, r, http.StatusUnsupportedMediaType, msg)
 			return
@@ -200,11 +216,36 @@ func (g *Guard) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	r.Body = orig
 }
 
-func (g *Guard) isStream(path string) bool {
-	for _, p := range g.o.Streams {
+func (g *Guard) isStream(path string) bool { return hasPrefix(path, g.o.Streams) }
+
+func hasPrefix(path string, prefixes []string) bool {
+	for _, p := range prefixes {
 		if strings.HasPrefix(path, p) {
 			return true
 		}
+	}
+	return false
+}
+
+// formType: the body is an HTML form's.
+func formType(r *http.Request) bool {
+	mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
+	return err == nil && (mt == "application/x-www-form-urlencoded" || mt == "multipart/form-data")
+}
+
+// sameOrigin says whether a browser sent r from a page of the host it is
+// addressed to. Browsers send Origin with every POST; Sec-Fetch-Site is
+// the fallback. A request with neither is no browser's cross-site form
+// (scripts and curl can forge both anyway: this stops cross-site forms,
+// as the JSON rule does for the API).
+func sameOrigin(r *http.Request) bool {
+	if o := r.Header.Get("Origin"); o != "" && o != "null" {
+		u, err := url.Parse(o)
+		return err == nil && strings.EqualFold(u.Host, r.Host)
+	}
+	switch r.Header.Get("Sec-Fetch-Site") {
+	case "", "same-origin", "none":
+		return r.Header.Get("Origin") == ""
 	}
 	return false
 }

@@ -326,3 +326,48 @@ func TestStalledBodyIsCutOff(t *testing.T) {
 		t.Fatalf("after the cut-off: %d", resp.StatusCode)
 	}
 }
+
+// The web UI's form posts: forms are accepted under Options.Forms, from
+// the node's own pages only; cross-site posts (a form on another site,
+// even without a body) are refused and the API keeps its JSON rule.
+func TestUIFormPostsSameOriginOnly(t *testing.T) {
+	s := serve(t, Options{Forms: []string{"/nifi-registry/"}}, nil)
+	host := strings.TrimPrefix(s.URL, "http://")
+	post := func(path, ct, origin, site, body string) int {
+		req, _ := http.NewRequest(http.MethodPost, s.URL+path, strings.NewReader(body))
+		if ct != "" {
+			req.Header.Set("Content-Type", ct)
+		}
+		if origin != "" {
+			req.Header.Set("Origin", origin)
+		}
+		if site != "" {
+			req.Header.Set("Sec-Fetch-Site", site)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	const form = "application/x-www-form-urlencoded"
+	for _, c := range []struct {
+		path, ct, origin, site, body string
+		want                         int
+	}{
+		{"/nifi-registry/buckets", form, "http://" + host, "same-origin", "name=x", 200},
+		{"/nifi-registry/buckets/b/flows/f/import", "multipart/form-data; boundary=x", "http://" + host, "", "--x--", 200},
+		{"/nifi-registry/buckets", form, "", "same-origin", "name=x", 200},
+		{"/nifi-registry/buckets", form, "http://evil.example", "cross-site", "name=x", 403},
+		{"/nifi-registry/buckets/b/delete", form, "http://evil.example", "cross-site", "", 403}, // no body: still refused
+		{"/nifi-registry/buckets", form, "null", "", "name=x", 403},
+		{"/nifi-registry/buckets", form, "", "cross-site", "name=x", 403},
+		{"/nifi-registry/buckets", "text/plain", "http://" + host, "", "name=x", 415},
+		{"/nifi-registry-api/buckets", form, "http://" + host, "", "name=x", 415}, // the API keeps its rule
+	} {
+		if got := post(c.path, c.ct, c.origin, c.site, c.body); got != c.want {
+			t.Errorf("POST %s as %q from %q/%q: %d, want %d", c.path, c.ct, c.origin, c.site, got, c.want)
+		}
+	}
+}

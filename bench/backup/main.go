@@ -241,18 +241,19 @@ func main() {
 		return l[int(float64(len(l)-1)*q)]
 	}
 
-	// Throughput is store bytes backed up per second: a backup copies
-	// only the pages in use (bkBytes may be smaller than the file cp
-	// copies), so both are measured against the store's size, which makes
-	// each ratio the reference's time over Weir's.
+	// Throughput is the bytes each side actually wrote per second: a
+	// backup copies only the pages in use (its file is smaller than the
+	// store file cp copies), so dividing the store's size by both times
+	// would credit the backup with bytes it never moved.
 	fmt.Printf("\n## Backup (one node, store file %s, warm page cache, median of %d)\n\n", mb(size), *runs)
-	fmt.Println("Throughput is the store's size over the time taken; the ratio is the reference's time over Weir's.")
+	fmt.Println("Throughput is the bytes each side wrote over the time it took (the backup file's size for Weir, the store file's for the reference); the ratio is Weir's rate over the reference's.")
 	fmt.Println()
 	fmt.Println("| measurement | Weir | reference | ratio |")
 	fmt.Println("|---|---|---|---|")
 	row := func(what string, d time.Duration, bytes int64, refWhat string, ref time.Duration) {
 		fmt.Printf("| %s vs %s | %v (%s file) = %s/s | %v = %s/s | %.2f× |\n", what, refWhat,
-			d.Round(time.Millisecond), mb(bytes), mb(rate(size, d)), ref.Round(time.Millisecond), mb(rate(size, ref)), float64(ref)/float64(d))
+			d.Round(time.Millisecond), mb(bytes), mb(rate(bytes, d)), ref.Round(time.Millisecond), mb(rate(size, ref)),
+			float64(rate(bytes, d))/float64(rate(size, ref)))
 	}
 	row("`weir backup --on-server` (written in place on the node, fsynced)", onT, onBytes, "`cp` of state.db", cpT)
 	row("`weir backup --on-server`", onT, onBytes, "a copy with fsync", cpSyncT)

@@ -165,6 +165,10 @@ type Node struct {
 	// catchUpSnapAt is when reconcile (the membership loop's goroutine
 	// only) last took a snapshot for a member far behind.
 	catchUpSnapAt time.Time
+	// leaderObs receives raft's leader observations (observer), for
+	// watchLeadership; registered before raft can elect this node.
+	leaderObs chan raft.Observation
+	observer  *raft.Observer
 	// levels caches the member table's command levels (memberLevels).
 	levels atomic.Pointer[levelCache]
 
@@ -357,6 +361,14 @@ func Start(cfg Config, st *store.Store) (*Node, error) {
 	}
 	n.raft = r
 	n.raftPtr.Store(r)
+	// Observe leadership before a sole voter's election, which now comes
+	// at once: an observer registered later missed it.
+	n.leaderObs = make(chan raft.Observation, 16)
+	n.observer = raft.NewObserver(n.leaderObs, false, func(o *raft.Observation) bool {
+		_, ok := o.Data.(raft.LeaderObservation)
+		return ok
+	})
+	r.RegisterObserver(n.observer)
 	if single {
 		n.kickElection()
 	}
@@ -452,13 +464,8 @@ func (n *Node) LeaderChanges() uint64 { return n.leaderChanges.Load() }
 // it resolves version numbers or serves linearizable reads.
 func (n *Node) watchLeadership() {
 	defer n.wg.Done()
-	ch := make(chan raft.Observation, 16)
-	obs := raft.NewObserver(ch, false, func(o *raft.Observation) bool {
-		_, ok := o.Data.(raft.LeaderObservation)
-		return ok
-	})
-	n.raft.RegisterObserver(obs)
-	defer n.raft.DeregisterObserver(obs)
+	ch := n.leaderObs
+	defer n.raft.DeregisterObserver(n.observer)
 	tick := time.NewTicker(100 * time.Millisecond)
 	defer tick.Stop()
 	wasLeader := false

@@ -346,7 +346,7 @@ func TestMeasurementsSmall(t *testing.T) {
 	// A 1 s window: under the full test suite's load on 2 cores one
 	// 3-node commit took longer than a 300 ms window (0 ops measured).
 	r := &Runner{Env: e, Opts: Options{Window: time.Second, Warmup: 100 * time.Millisecond, Clients: 4,
-		Size: 16 << 10, Versions: 60, Flows: 6, Reps: 1, Restarts: 1, Seed: 1, DRRate: 50, CatchUpRuns: 2, LatencyRate: 20,
+		Size: 16 << 10, Versions: 60, Flows: 6, Reps: 1, Restarts: 1, Seed: 1, DRRate: 50, CatchUpRuns: 2, LatencyRate: 20, ColdVersions: 4,
 		SteadyClients: 6, SteadyFor: time.Second}}
 	type m struct {
 		name  string
@@ -358,7 +358,7 @@ func TestMeasurementsSmall(t *testing.T) {
 	for _, c := range []m{
 		{"a", r.CommitLatency, none, []string{"weir_p50_ms", "weir_p99_ms"}},
 		{"b", r.CommitThroughput, needPostgres, []string{"weir_ops_per_s", "pg_ops_per_s"}},
-		{"c", r.GetLatest, none, []string{"weir_ops_per_s", "files_ops_per_s"}},
+		{"c", r.GetLatest, none, []string{"weir_ops_per_s", "files_ops_per_s", "cold_ops_per_s", "cold_files_ops_per_s", "restart_ops_per_s"}},
 		{"d", r.Startup, none, []string{"rss_startup_mb", "rss_read_mb", "startup_worst_ms"}},
 		{"e", r.ClusterCommit, needEtcd, []string{"weir_p50_ms", "etcd_p50_ms", "weir_ops_per_s", "etcd_ops_per_s"}},
 		{"f", r.Failover, needEtcd, []string{"weir_p99_ms", "etcd_p99_ms"}},

@@ -34,6 +34,8 @@ type Options struct {
 	// RandomReads is how long startup reads random versions after its
 	// read pass, closed loop, before it measures memory again (0: not).
 	RandomReads time.Duration
+	// ColdVersions more versions per flow are read at random in c″.
+	ColdVersions int
 	// LatencyRate is the open-loop rate of the latency rows (a, e).
 	LatencyRate float64
 	// CatchUpRuns is how many nodes join one after another in g.
@@ -50,7 +52,7 @@ type Options struct {
 // DefaultOptions are the published settings.
 func DefaultOptions() Options {
 	return Options{Window: 10 * time.Second, Warmup: 2 * time.Second, Clients: 16, Size: 64 << 10,
-		Versions: 10000, Flows: 100, Reps: 10, Restarts: 3, Seed: 1, CatchUpRuns: 5, LatencyRate: 100, DRRate: 200,
+		Versions: 10000, Flows: 100, Reps: 10, Restarts: 3, Seed: 1, CatchUpRuns: 5, LatencyRate: 100, ColdVersions: 64, DRRate: 200,
 		SteadyClients: 64, SteadyFor: 10 * time.Minute}
 }
 
@@ -252,6 +254,41 @@ func (r *Runner) GetLatest(ctx context.Context) ([]Result, error) {
 		return api.Get(ctx, flows[c].LatestPath()+"?consistency=stale")
 	})
 	r.Env.logf("c. weir GET latest stale, %v", ss)
+
+	// Cold documents: ColdVersions more versions per flow, read at random
+	// (the same sequence for the file server), a working set larger than
+	// the render cache; then again right after a restart (an empty render
+	// cache and heap; the kernel's page cache stays warm).
+	total := 3 + r.Opts.ColdVersions
+	for c, f := range flows {
+		for v := 3; v < total; v++ {
+			if err := api.Commit(ctx, f, b.Get(c, v)); err != nil {
+				return nil, err
+			}
+		}
+	}
+	for c, f := range flows {
+		for v := 1; v <= total; v++ {
+			body, err := api.GetBytes(ctx, f.VersionPath(v))
+			if err != nil {
+				return nil, err
+			}
+			files[coldFile(c, v)] = body
+		}
+	}
+	pick := func(c, seq int) int { return 1 + (seq*7919+c*104729)%total }
+	coldOp := func(ctx context.Context, c, seq int) error { return api.Get(ctx, flows[c].VersionPath(pick(c, seq))) }
+	cs := RunFor(ctx, k, r.Opts.Warmup, r.Opts.Window, coldOp)
+	r.Env.logf("c. weir GET random of %d versions, %v", k*total, cs)
+	n.Terminate()
+	if err := n.Start(); err != nil {
+		return nil, err
+	}
+	if err := poll(60*time.Second, 10*time.Millisecond, func() (bool, error) { return n.IsLeader() }); err != nil {
+		return nil, err
+	}
+	rs := RunFor(ctx, k, 0, r.Opts.Window, coldOp)
+	r.Env.logf("c. weir GET random of %d versions right after a restart, %v", k*total, rs)
 	n.Terminate()
 
 	fs, err := r.Env.StartFileServer(files)
@@ -264,6 +301,17 @@ func (r *Runner) GetLatest(ctx context.Context) ([]Result, error) {
 		return fapi.Get(ctx, fmt.Sprintf("/flow-%03d.json", c))
 	})
 	r.Env.logf("c. file server GET, %v", fsS)
+	fcs := RunFor(ctx, k, r.Opts.Warmup, r.Opts.Window, func(ctx context.Context, c, seq int) error {
+		return fapi.Get(ctx, "/"+coldFile(c, pick(c, seq)))
+	})
+	r.Env.logf("c. file server GET random of %d files, %v", k*total, fcs)
+	coldMB := 0
+	for name, body := range files {
+		if strings.HasPrefix(name, "v-") {
+			coldMB += len(body)
+		}
+	}
+	coldMB >>= 20
 	ratio := ws.Throughput / fsS.Throughput
 	sratio := ss.Throughput / fsS.Throughput
 	size := len(files["flow-000.json"])
@@ -278,8 +326,20 @@ func (r *Runner) GetLatest(ctx context.Context) ([]Result, error) {
 			Weir: fmt.Sprintf("%s (p50 %s, p99 %s)", fmtRate(ss), fmtMs(ss.P50), fmtMs(ss.P99)),
 			Ref:  "(same file server run)", Met: fmt.Sprintf("(%.2f×)", sratio),
 			Values: map[string]float64{"weir_stale_ops_per_s": ss.Throughput, "ratio": sratio}},
+		{ID: "c″", Name: fmt.Sprintf("same, GET …/versions/{random v} of %d versions (%d MB of answers; render cache 16 MiB)", k*total, coldMB),
+			Weir: fmt.Sprintf("%s (p50 %s, p99 %s)", fmtRate(cs), fmtMs(cs.P50), fmtMs(cs.P99)),
+			Ref:  fmt.Sprintf("Go FileServer, the same files in the same order: %s (p50 %s, p99 %s)", fmtRate(fcs), fmtMs(fcs.P50), fmtMs(fcs.P99)),
+			Goal: "≥ 0.7× file server", Met: fmt.Sprintf("%s (%.2f×)", yesNo(cs.Throughput >= 0.7*fcs.Throughput), cs.Throughput/fcs.Throughput),
+			Values: map[string]float64{"cold_ops_per_s": cs.Throughput, "cold_files_ops_per_s": fcs.Throughput, "cold_ratio": cs.Throughput / fcs.Throughput}},
+		{ID: "c‴", Name: "same, the first window right after a restart (empty render cache; page cache warm)",
+			Weir: fmt.Sprintf("%s (p50 %s, p99 %s)", fmtRate(rs), fmtMs(rs.P50), fmtMs(rs.P99)),
+			Ref:  "(same file server run)", Met: fmt.Sprintf("(%.2f×)", rs.Throughput/fcs.Throughput),
+			Values: map[string]float64{"restart_ops_per_s": rs.Throughput}},
 	}, nil
 }
+
+// coldFile names version v of client c's flow among the file server's files.
+func coldFile(c, v int) string { return fmt.Sprintf("v-%03d-%04d.json", c, v) }
 
 // loadVersions commits total versions spread over nflows flows with
 // Clients clients.

@@ -73,6 +73,7 @@ func main() {
 	flag.IntVar(&o.SteadyClients, "steady-clients", o.SteadyClients, "steady: committing clients")
 	flag.DurationVar(&o.SteadyFor, "steady-for", o.SteadyFor, "steady: how long they commit")
 	flag.Float64Var(&o.LatencyRate, "latency-rate", o.LatencyRate, "open-loop rate (per second) of the latency rows a and e")
+	flag.IntVar(&o.ColdVersions, "cold-versions", o.ColdVersions, "get-latest: versions per flow added for the random (cold) reads")
 	flag.IntVar(&o.CatchUpRuns, "catchup-runs", o.CatchUpRuns, "catchup: nodes that join one after another")
 	weir := flag.String("weir", os.Getenv("WEIR_BINARY"), "weir binary (default: go build ./cmd/weir)")
 	keep := flag.Bool("keep", false, "keep the run directory (data dirs and process logs)")

@@ -227,6 +227,7 @@ To form a cluster, start the first node, then start the others with
 	f.DurationVar(&cfg.BackupInterval, "backup-interval", time.Hour, "time between scheduled backups (skipped when nothing changed)")
 	f.IntVar(&cfg.BackupKeep, "backup-keep", 7, "scheduled backups to keep in --backup-dir (older ones are deleted)")
 	f.DurationVar(&cfg.BackupStallTimeout, "backup-stall-timeout", backup.DefaultStallTimeout, "cut off a backup download whose client takes nothing for this long (its copy of the store is released)")
+	f.StringVar(&cfg.HooksFile, "hooks", "", "event hooks file (YAML or JSON: log, script and webhook hooks, retries, the outbox's retention); give every node the same file")
 	f.StringVar(&cfg.LogLevel, "log-level", "info", "debug, info, warn or error")
 	f.StringVar(&cfg.LogFormat, "log-format", "text", "text or json")
 	f.BoolVar(&cfg.UnsafeNoSync, "unsafe-no-sync", false, "skip fsync (loses acknowledged writes on power loss; tests only)")

@@ -26,7 +26,7 @@ const FormatVersion = 1
 // Level is the command level this build understands: the highest Level of
 // its command types. Nodes record it in the member table (SetNode), and
 // the cluster's level is the lowest among its voters.
-const Level = 7
+const Level = 8
 
 // Type identifies a command.
 type Type uint8
@@ -83,7 +83,13 @@ const (
 	TypeSharedLease  Type = 36
 	TypeSetPortOrder Type = 37
 
-	maxType = TypeSetPortOrder
+	// Level 8: the event outbox and its hooks.
+	TypeStartEvents   Type = 38
+	TypeHooksProgress Type = 39
+	TypeRetryDead     Type = 40
+	TypeCompactEvents Type = 41
+
+	maxType = TypeCompactEvents
 )
 
 // LastType is the highest command type this build knows: higher ones
@@ -166,6 +172,14 @@ func (t Type) String() string {
 		return "SharedLease"
 	case TypeSetPortOrder:
 		return "SetPortOrder"
+	case TypeStartEvents:
+		return "StartEvents"
+	case TypeHooksProgress:
+		return "HooksProgress"
+	case TypeRetryDead:
+		return "RetryDead"
+	case TypeCompactEvents:
+		return "CompactEvents"
 	}
 	return fmt.Sprintf("Type(%d)", uint8(t))
 }
@@ -335,11 +349,13 @@ var ErrUnknown = errors.New("unknown command")
 // LevelOf is the command level a node needs to apply commands of type t
 // (see Level): 1 for the registry and membership, 2 for site-to-site, 3
 // for users, groups and policies, 4 for access tokens, 5 for retention by
-// age, 6 for disaster recovery, 7 for concurrent pulls.
+// age, 6 for disaster recovery, 7 for concurrent pulls, 8 for events.
 func LevelOf(t Type) int {
 	switch {
 	case newOf(t) == nil:
 		return Level + 1
+	case t >= TypeStartEvents:
+		return 8
 	case t >= TypeSharedLease:
 		return 7
 	case t >= TypeSetDRRole:
@@ -481,6 +497,14 @@ func newOf(t Type) Command {
 		return &SharedLease{}
 	case TypeSetPortOrder:
 		return &SetPortOrder{}
+	case TypeStartEvents:
+		return &StartEvents{}
+	case TypeHooksProgress:
+		return &HooksProgress{}
+	case TypeRetryDead:
+		return &RetryDead{}
+	case TypeCompactEvents:
+		return &CompactEvents{}
 	}
 	return nil
 }

@@ -108,6 +108,10 @@ type Config struct {
 	// reading (its copy of the store is released).
 	BackupStallTimeout time.Duration
 
+	// HooksFile configures the event hooks and the outbox's retention
+	// (package hooks); empty: no hooks, default retention.
+	HooksFile string
+
 	LogLevel  string
 	LogFormat string
 	// UnsafeNoSync skips fsync everywhere (tests that say so only).

@@ -25,9 +25,11 @@ import (
 	"github.com/weir-nifi/weir/internal/authz"
 	"github.com/weir-nifi/weir/internal/backup"
 	"github.com/weir-nifi/weir/internal/cluster"
+	"github.com/weir-nifi/weir/internal/command"
 	"github.com/weir-nifi/weir/internal/disk"
 	"github.com/weir-nifi/weir/internal/dr"
 	"github.com/weir-nifi/weir/internal/guard"
+	"github.com/weir-nifi/weir/internal/hooks"
 	"github.com/weir-nifi/weir/internal/identity"
 	"github.com/weir-nifi/weir/internal/login"
 	"github.com/weir-nifi/weir/internal/metrics"
@@ -76,6 +78,10 @@ func Start(cfg Config, log *slog.Logger) (*Server, error) {
 		cfg.RaftListen = DefaultRaftListen
 	}
 	if err := os.MkdirAll(cfg.DataDir, 0o755); err != nil {
+		return nil, err
+	}
+	hooksCfg, err := hooks.Load(cfg.HooksFile)
+	if err != nil {
 		return nil, err
 	}
 	// Before anything is written to the directory: an interrupted restore
@@ -155,6 +161,14 @@ func Start(cfg Config, log *slog.Logger) (*Server, error) {
 	}
 	stopDisk := make(chan struct{})
 	go dm.Run(stopDisk)
+	// abort undoes the start so far when a later step fails.
+	abort := func(err error) (*Server, error) {
+		close(stopDisk)
+		_ = node.Shutdown()
+		st.Close()
+		ln.Close()
+		return nil, err
+	}
 	if seed {
 		// First start of a restored node: make the restored state the new
 		// cluster's first snapshot before serving anything, so joiners get
@@ -167,15 +181,16 @@ func Start(cfg Config, log *slog.Logger) (*Server, error) {
 			err = st.BecomeLogBacked()
 		}
 		if err != nil {
-			close(stopDisk)
-			_ = node.Shutdown()
-			st.Close()
-			ln.Close()
-			return nil, err
+			return abort(err)
 		}
 		log.Info("restored state seeded as the new cluster's first snapshot")
 	}
-	svc := registry.New(node, st, registry.Options{Revisions: cfg.Revisions})
+	// Event hooks: the leader delivers the outbox's events.
+	hk, err := hooks.New(node, st, hooksCfg, log)
+	if err != nil {
+		return abort(err)
+	}
+	svc := registry.New(eventsFirst{node, hk}, st, registry.Options{Revisions: cfg.Revisions})
 	// Disaster recovery: a standby (or fenced) cluster refuses writes.
 	drs := dr.New(node, st, dr.Options{Key: key, Self: strings.TrimRight(cfg.Advertise, "/"), DataDir: cfg.DataDir, Log: log, HTTP: drHTTP(cfg)})
 	a := api.New(svc, requestFresh{node}, gates{node, drs}, api.Options{MaxBody: cfg.MaxBody, Log: log, Disk: dm})
@@ -210,6 +225,7 @@ func Start(cfg Config, log *slog.Logger) (*Server, error) {
 	a.Handle("POST "+backup.Path, bk.TakeHandler())
 	met := metrics.New(node, st, bk, metrics.Options{DataDir: cfg.DataDir})
 	met.Registry().MustRegister(drs.Collector())
+	met.Registry().MustRegister(hk.Collector())
 	a.Handle("GET "+metrics.Path, met.Handler())
 
 	root := http.NewServeMux()
@@ -224,11 +240,7 @@ func Start(cfg Config, log *slog.Logger) (*Server, error) {
 		MaxTransactions: cfg.S2SMaxTransactions, TTL: cfg.S2STransactionTTL,
 	})
 	if err != nil {
-		node.Shutdown()
-		st.Close()
-		ln.Close()
-		close(stopDisk)
-		return nil, err
+		return abort(err)
 	}
 	root.Handle(s2sBase+"/", guarded(s2s))
 	met.RegisterPorts(rel)
@@ -242,6 +254,7 @@ func Start(cfg Config, log *slog.Logger) (*Server, error) {
 	}
 	rel.Routes(wmux, actor)
 	drs.Routes(wmux, actor)
+	hooks.Routes(wmux, node, func(r *http.Request) error { return node.ReadBarrier(r.Context()) }, st, actor)
 	root.Handle(api.Base, http.RedirectHandler(api.Base+"/", http.StatusMovedPermanently))
 	// The web UI: its pages call the handler chain below (SetBackend),
 	// as the browser's request, for every read and write.
@@ -258,11 +271,7 @@ func Start(cfg Config, log *slog.Logger) (*Server, error) {
 	if managed {
 		lopts, err := loginOptions(cfg, sec, node, st, log)
 		if err != nil {
-			_ = node.Shutdown()
-			st.Close()
-			ln.Close()
-			close(stopDisk)
-			return nil, err
+			return abort(err)
 		}
 		lmux := http.NewServeMux()
 		login.Routes(lmux, api.Base, lopts)
@@ -317,6 +326,7 @@ func Start(cfg Config, log *slog.Logger) (*Server, error) {
 	go rel.RunRetention(bctx)
 	go drs.Run(bctx)
 	go ui.Run(bctx)
+	go hk.Run(bctx)
 	if managed {
 		go seedSecurity(bctx, node, cfg.InitialAdmin, cfg.NodeIdentities, log)
 		go rotateKeys(bctx, node, st, cfg.TokenKeyRotation, log)
@@ -586,8 +596,22 @@ func adminRequest(r *http.Request) bool {
 		return true // the whole log
 	case strings.HasPrefix(p, dr.Path+"/"):
 		return r.Method != http.MethodGet && r.Method != http.MethodHead
+	case p == hooks.RetryPath:
+		return true
 	}
 	return false
+}
+
+// eventsFirst proposes the registry's changes once the event outbox is
+// on (hooks.Runner.EnsureStarted), so every change has its event.
+type eventsFirst struct {
+	*cluster.Node
+	hk *hooks.Runner
+}
+
+func (e eventsFirst) Propose(ctx context.Context, c command.Command) (any, error) {
+	e.hk.EnsureStarted(ctx)
+	return e.Node.Propose(ctx, c)
 }
 
 // hostSet is the host[:port] names this node answers to.

@@ -10,6 +10,7 @@ import (
 	bolt "go.etcd.io/bbolt"
 
 	"github.com/weir-nifi/weir/internal/command"
+	"github.com/weir-nifi/weir/internal/events"
 	"github.com/weir-nifi/weir/internal/model"
 	"github.com/weir-nifi/weir/internal/s2s/queue"
 	"github.com/weir-nifi/weir/internal/tenants"
@@ -197,6 +198,10 @@ func (w wtx) applyCommand(c command.Command, fromPrimary bool) (any, error) {
 	if tokens.Handles(c) {
 		return tokens.Apply(w.tx, c)
 	}
+	// So does the delivery of events of earlier changes.
+	if events.Handles(c) {
+		return events.Apply(w.tx, c)
+	}
 	switch c := c.(type) {
 	case *command.SetMaintenance:
 		return w.setMaintenance(c)
@@ -215,6 +220,23 @@ func (w wtx) applyCommand(c command.Command, fromPrimary bool) (any, error) {
 	if m.On {
 		return nil, MaintenanceError(m)
 	}
+	// The change's event is made before the change (a deleted user's
+	// identity is gone after it) and written with it, in the same
+	// transaction, only if the change is applied.
+	ev, err := w.eventOf(c)
+	if err != nil {
+		return nil, err
+	}
+	v, err := w.applyChange(c)
+	if err == nil && ev != nil {
+		err = events.Record(w.tx, w.index, ev.typ, ev.at, ev.fields...)
+	}
+	return v, err
+}
+
+// applyChange applies a change of the registry or of its users, groups
+// and policies.
+func (w wtx) applyChange(c command.Command) (any, error) {
 	// Users, groups and policies have tables of their own, outside the
 	// registry's state hash; they are registry configuration, which
 	// maintenance freezes too.

@@ -8,6 +8,7 @@ import (
 	bolt "go.etcd.io/bbolt"
 
 	"github.com/weir-nifi/weir/internal/command"
+	"github.com/weir-nifi/weir/internal/events"
 	"github.com/weir-nifi/weir/internal/model"
 )
 
@@ -87,7 +88,10 @@ func drLocal(c command.Command) bool {
 	case *command.SetNode, *command.RemoveNode, *command.SetDRRole, *command.DRApply:
 		return true
 	}
-	return false
+	// The outbox's switch and hook cursors: a standby records the
+	// primary's changes as its own events, and delivers them only once
+	// promoted.
+	return events.Handles(c)
 }
 
 func (w wtx) setDRRole(c *command.SetDRRole) (any, error) {

@@ -18,6 +18,7 @@ import (
 	bolt "go.etcd.io/bbolt"
 
 	"github.com/weir-nifi/weir/internal/command"
+	"github.com/weir-nifi/weir/internal/events"
 	"github.com/weir-nifi/weir/internal/model"
 )
 
@@ -458,6 +459,39 @@ func (g *fuzzGen) command(t *testing.T, a *Store, typ command.Type) command.Comm
 	panic(fmt.Sprintf("no generator for %s", typ))
 }
 
+// fuzzHooks are hook names: two plain ones, an empty and an oversized one.
+var fuzzHooks = []string{"h1", "h2", "", strings.Repeat("h", 201)}
+
+// eventCommand is an outbox command: cursors and dead letters around the
+// events recorded so far (ids are small), retries, compaction.
+func (g *fuzzGen) eventCommand() command.Command {
+	hook := func() string { return fuzzHooks[g.pick(len(fuzzHooks))] }
+	id := func() uint64 { return uint64(g.pick(12)) }
+	switch g.pick(5) {
+	case 0, 1:
+		return &command.StartEvents{}
+	case 2:
+		c := &command.HooksProgress{}
+		for n := g.pick(3); n > 0; n-- {
+			c.Cursors = append(c.Cursors, command.HookCursor{Hook: hook(), Through: id()})
+		}
+		for n := g.pick(3); n > 0; n-- {
+			c.Dead = append(c.Dead, command.DeadEvent{Hook: hook(), Event: id(), Attempts: g.pick(9), Error: g.text(), At: g.i64()})
+		}
+		if g.flag() {
+			c.Cleared = append(c.Cleared, command.DeadEvent{Hook: hook(), Event: id()})
+		}
+		return c
+	case 3:
+		c := &command.RetryDead{Hook: hook(), By: g.actor()}
+		for n := g.pick(3); n > 0; n-- {
+			c.Events = append(c.Events, id())
+		}
+		return c
+	}
+	return &command.CompactEvents{Before: id()}
+}
+
 func (g *fuzzGen) knownType() command.Type {
 	// DR commands rarely: a standby or fenced role refuses the registry
 	// writes the rest of the run is for.
@@ -569,6 +603,8 @@ func (g *fuzzGen) entry(t *testing.T, a *Store) []byte {
 		return append(b, 2, '{', '}')
 	case 0xFE: // a Raft configuration change: advances the index only
 		return nil
+	case 0xFD, 0xFC, 0xFB: // the outbox and its hooks
+		return fuzzEncode(t, g.eventCommand())
 	}
 	switch op % 16 {
 	case 11: // garbage, kept within known format and types
@@ -608,6 +644,7 @@ func (g *fuzzGen) entry(t *testing.T, a *Store) []byte {
 type fuzzState struct {
 	sum     Summary
 	nodes   [sha256.Size]byte
+	outbox  [sha256.Size]byte
 	applied uint64
 }
 
@@ -622,7 +659,21 @@ func fuzzStateOf(t *testing.T, s *Store) fuzzState {
 			return nil
 		})
 		h.Sum(st.nodes[:0])
-		return err
+		if err != nil {
+			return err
+		}
+		// The outbox: its events, cursors and dead letters.
+		h = sha256.New()
+		for _, name := range events.Tables {
+			if err := tx.b(name).ForEach(func(k, v []byte) error {
+				writeKV(h, k, v)
+				return nil
+			}); err != nil {
+				return err
+			}
+		}
+		h.Sum(st.outbox[:0])
+		return nil
 	})
 	if err != nil {
 		t.Fatalf("read state: %v", err)
@@ -887,6 +938,13 @@ func fuzzApplySeeds() [][]byte {
 			batch(2, ub(0, blank), ub(1, blank)),
 			batch(3, cv(0, next), cv(0, next), db(0)),
 			batch(2, cf(0, f1, n1), cv(0, next)),
+		),
+		// The outbox: started, changes with events, a hook's progress
+		// and dead letter, a retry, compaction, cursors past the end.
+		cat(
+			batch(4, []byte{0xFD, 0}, cb(b1, n1), cf(0, f1, n1), cv(0, next)),
+			batch(4, []byte{0xFD, 2, 1, 0, 2, 1, 0, 1, 0, 3, 0, 0, 0, 0, 0, 0, 0, 0, 0}, []byte{0xFD, 3, 0, 0, 1, 1}, []byte{0xFD, 4, 2}, db(0)),
+			batch(2, []byte{0xFD, 2, 1, 0, 11, 0, 0}, []byte{0xFD, 4, 11}),
 		),
 		// A replay (size byte >= 0xC0) and an unknown entry mid-batch.
 		cat(batch(2, cb(b1, n1), cf(0, f1, n1)), []byte{0xC0 + 3}, cv(0, next), []byte{0xFF, 0, 0, 0}, cb(b2, n2)),

@@ -712,3 +712,20 @@ func (w *wtx) seed(c *command.SeedSecurity) error {
 	}
 	return nil
 }
+
+// Identity returns the identity of the user or group id (a user first), as
+// stored, for the event of its deletion.
+func Identity(btx *bolt.Tx, id string) (string, bool, error) {
+	for _, t := range [][]byte{tUsers, tGroups} {
+		if v := btx.Bucket(t).Get([]byte(id)); v != nil {
+			var e struct {
+				Identity string `json:"identity"`
+			}
+			if err := json.Unmarshal(v, &e); err != nil {
+				return "", false, fmt.Errorf("%s %s: %w", t, id, err)
+			}
+			return e.Identity, true, nil
+		}
+	}
+	return "", false, nil
+}

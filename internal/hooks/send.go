@@ -1,0 +1,172 @@
+package hooks
+
+import (
+	"bytes"
+	"context"
+	"crypto/hmac"
+	"crypto/sha256"
+	"crypto/tls"
+	"crypto/x509"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"os"
+	"os/exec"
+	"strconv"
+	"time"
+
+	"github.com/weir-nifi/weir/internal/events"
+)
+
+// Webhook request headers.
+const (
+	HeaderEventID   = "X-Weir-Event-Id"
+	HeaderEventType = "X-Weir-Event-Type"
+	// HeaderSignature is "sha256=" and the hex HMAC-SHA256 of the body
+	// under the hook's secret.
+	HeaderSignature = "X-Weir-Signature-256"
+)
+
+// Sign is the HeaderSignature value of body under secret.
+func Sign(secret string, body []byte) string {
+	m := hmac.New(sha256.New, []byte(secret))
+	m.Write(body)
+	return "sha256=" + hex.EncodeToString(m.Sum(nil))
+}
+
+// Verify checks a HeaderSignature value in constant time.
+func Verify(secret string, body []byte, sig string) bool {
+	return hmac.Equal([]byte(Sign(secret, body)), []byte(sig))
+}
+
+// sender delivers one event; an error is a failed attempt.
+type sender interface {
+	send(ctx context.Context, ev events.Event) error
+}
+
+func newSender(h Hook, log *slog.Logger) (sender, error) {
+	switch h.Kind {
+	case KindLog:
+		return logSender{name: h.Name, log: log}, nil
+	case KindScript:
+		return scriptSender{h: h}, nil
+	case KindWebhook:
+		hc, err := webhookClient(h)
+		if err != nil {
+			return nil, err
+		}
+		return webhookSender{h: h, hc: hc}, nil
+	}
+	return nil, fmt.Errorf("hook %q: unknown type %q", h.Name, h.Kind)
+}
+
+// logSender writes one structured line per event (NiFi's
+// LoggingEventHookProvider logs one line too).
+type logSender struct {
+	name string
+	log  *slog.Logger
+}
+
+func (s logSender) send(_ context.Context, ev events.Event) error {
+	attrs := []any{"hook", s.name, "id", ev.ID, "index", ev.Index, "eventType", ev.Type}
+	for _, f := range ev.Fields {
+		attrs = append(attrs, f.Name, f.Value)
+	}
+	s.log.Info("registry event", attrs...)
+	return nil
+}
+
+// scriptSender runs a program as NiFi's ScriptEventHookProvider does:
+// the event type, then each field's value, as arguments. The event's id
+// and index are in WEIR_EVENT_ID and WEIR_EVENT_INDEX.
+type scriptSender struct{ h Hook }
+
+func (s scriptSender) send(ctx context.Context, ev events.Event) error {
+	ctx, cancel := context.WithTimeout(ctx, time.Duration(s.h.Timeout))
+	defer cancel()
+	args := []string{ev.Type}
+	for _, f := range ev.Fields {
+		args = append(args, f.Value)
+	}
+	cmd := exec.CommandContext(ctx, s.h.Path, args...)
+	cmd.Dir = s.h.WorkingDir
+	cmd.Env = append(os.Environ(), "WEIR_EVENT_ID="+strconv.FormatUint(ev.ID, 10), "WEIR_EVENT_INDEX="+strconv.FormatUint(ev.Index, 10))
+	cmd.WaitDelay = time.Second
+	out, err := cmd.CombinedOutput()
+	if ctx.Err() != nil && errors.Is(ctx.Err(), context.DeadlineExceeded) {
+		return fmt.Errorf("script %s timed out after %s", s.h.Path, time.Duration(s.h.Timeout))
+	}
+	if err != nil {
+		return fmt.Errorf("script %s: %v: %s", s.h.Path, err, bytes.TrimSpace(tail(out, 200)))
+	}
+	return nil
+}
+
+func tail(b []byte, n int) []byte {
+	if len(b) > n {
+		return b[len(b)-n:]
+	}
+	return b
+}
+
+// webhookSender POSTs the event's JSON, signed; any 2xx is delivered.
+type webhookSender struct {
+	h  Hook
+	hc *http.Client
+}
+
+func (s webhookSender) send(ctx context.Context, ev events.Event) error {
+	body, err := json.Marshal(ev)
+	if err != nil {
+		return err
+	}
+	ctx, cancel := context.WithTimeout(ctx, time.Duration(s.h.Timeout))
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, s.h.URL, bytes.NewReader(body))
+	if err != nil {
+		return err
+	}
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set(HeaderEventID, strconv.FormatUint(ev.ID, 10))
+	req.Header.Set(HeaderEventType, ev.Type)
+	req.Header.Set(HeaderSignature, Sign(s.h.Secret, body))
+	resp, err := s.hc.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	msg, _ := io.ReadAll(io.LimitReader(resp.Body, 200))
+	if resp.StatusCode/100 != 2 {
+		return fmt.Errorf("webhook answered %s: %s", resp.Status, bytes.TrimSpace(msg))
+	}
+	return nil
+}
+
+func webhookClient(h Hook) (*http.Client, error) {
+	cfg := &tls.Config{MinVersion: tls.VersionTLS12, InsecureSkipVerify: h.TLS.InsecureSkipVerify} //nolint:gosec // the operator's explicit choice
+	if h.TLS.CA != "" {
+		pem, err := os.ReadFile(h.TLS.CA)
+		if err != nil {
+			return nil, fmt.Errorf("hook %q: %w", h.Name, err)
+		}
+		pool := x509.NewCertPool()
+		if !pool.AppendCertsFromPEM(pem) {
+			return nil, fmt.Errorf("hook %q: no certificate in %s", h.Name, h.TLS.CA)
+		}
+		cfg.RootCAs = pool
+	}
+	if h.TLS.Cert != "" || h.TLS.Key != "" {
+		c, err := tls.LoadX509KeyPair(h.TLS.Cert, h.TLS.Key)
+		if err != nil {
+			return nil, fmt.Errorf("hook %q: client certificate: %w", h.Name, err)
+		}
+		cfg.Certificates = []tls.Certificate{c}
+	}
+	tr := http.DefaultTransport.(*http.Transport).Clone()
+	tr.TLSClientConfig = cfg
+	return &http.Client{Transport: tr}, nil
+}

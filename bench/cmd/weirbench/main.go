@@ -37,6 +37,7 @@ var measurements = []measurement{
 	{"dr", "h", "3-node primary + 3-node DR standby: standby lag under commits, promote time", (*bench.Runner).DR},
 	{"s2s-client", "j", "the Go site-to-site client pushing to an in-memory server, vs NiFi's client figures", (*bench.Runner).S2SClient},
 	{"steady", "k", "3 nodes formed with --join and with --bootstrap: leader changes and errors under 64 committing clients for 10 minutes", (*bench.Runner).Steady},
+	{"events", "l", "3 nodes: commit throughput with three event hooks vs none; commit → webhook delivery latency open loop at -latency-rate", (*bench.Runner).Events},
 	{"drill", "i", "3-node primary in 3 zones + 3-node standby: weir drill zone-loss and failover, RTO and RPO", (*bench.Runner).Drills},
 }
 

@@ -368,6 +368,7 @@ func TestMeasurementsSmall(t *testing.T) {
 		{"j", r.S2SClient, none, []string{"ffps_median", "mbps_median"}},
 		// Rows for both forms, figures from the run; no verdict on them.
 		{"k", r.Steady, none, []string{"ops_per_s"}},
+		{"l", r.Events, none, []string{"ratio", "hooks_ops_per_s", "none_ops_per_s", "events"}},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			c.needs(t)

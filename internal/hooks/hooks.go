@@ -16,7 +16,6 @@ package hooks
 
 import (
 	"context"
-	"fmt"
 	"log/slog"
 	"math"
 	"sync"
@@ -228,8 +227,13 @@ func (r *Runner) try(ctx context.Context, h Hook, s sender, ev events.Event) (in
 	d := r.cfg.Delivery
 	var err error
 	for attempt := 1; ; attempt++ {
-		if !r.c.IsLeader() {
-			return attempt - 1, fmt.Errorf("no longer the leader")
+		// A deposed leader stops before its next attempt: the term's
+		// context ends within Run's tick, and the attempt is not counted
+		// against the event.
+		for !r.c.IsLeader() {
+			if sleep(ctx, 50*time.Millisecond); ctx.Err() != nil {
+				return attempt - 1, ctx.Err()
+			}
 		}
 		start := time.Now()
 		err = s.send(ctx, ev)

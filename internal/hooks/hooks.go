@@ -16,6 +16,7 @@ package hooks
 
 import (
 	"context"
+	"encoding/json"
 	"log/slog"
 	"math"
 	"sync"
@@ -47,6 +48,8 @@ type Runner struct {
 
 	// started caches that the outbox is on (EnsureStarted).
 	started atomic.Bool
+
+	feed feed
 
 	mu      sync.Mutex
 	cursors map[string]uint64 // delivered since the last commit
@@ -171,6 +174,86 @@ func (r *Runner) reset() {
 	r.mu.Lock()
 	r.cursors, r.dead, r.cleared = map[string]uint64{}, nil, nil
 	r.mu.Unlock()
+	r.feed.reset()
+}
+
+// feed hands the workers the outbox's events, each read and decoded once
+// for all of them (and its webhook body encoded once): the hooks follow
+// the same events a few apart.
+type feed struct {
+	mu    sync.Mutex
+	items map[uint64]*item
+	high  uint64
+}
+
+// item is an event being delivered.
+type item struct {
+	events.Event
+	once sync.Once
+	body []byte
+	err  error
+}
+
+// json is the event's webhook body, encoded once.
+func (it *item) json() ([]byte, error) {
+	it.once.Do(func() { it.body, it.err = json.Marshal(it.Event) })
+	return it.body, it.err
+}
+
+// feedKeep is how far behind the newest event the feed keeps events.
+const feedKeep = 4096
+
+func (f *feed) reset() {
+	f.mu.Lock()
+	f.items, f.high = map[uint64]*item{}, 0
+	f.mu.Unlock()
+}
+
+// next returns up to n events after id after, oldest first.
+func (r *Runner) next(after uint64, n int) ([]*item, error) {
+	f := &r.feed
+	var out []*item
+	f.mu.Lock()
+	for id := after + 1; len(out) < n; id++ {
+		it, ok := f.items[id]
+		if !ok {
+			break
+		}
+		out = append(out, it)
+	}
+	f.mu.Unlock()
+	if len(out) > 0 {
+		return out, nil
+	}
+	var evs []events.Event
+	if err := r.st.Read(func(tx *store.Tx) (err error) {
+		evs, err = events.After(tx.Bolt(), after, n)
+		return err
+	}); err != nil {
+		return nil, err
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.items == nil {
+		f.items = map[uint64]*item{}
+	}
+	for _, ev := range evs {
+		it := f.items[ev.ID]
+		if it == nil {
+			it = &item{Event: ev}
+			f.items[ev.ID] = it
+			f.high = max(f.high, ev.ID)
+		}
+		out = append(out, it)
+	}
+	if len(f.items) > 2*feedKeep {
+		for id := range f.items {
+			if id+feedKeep < f.high {
+				delete(f.items, id)
+			}
+		}
+	}
+	return out, nil
 }
 
 // deliver is one hook's worker for one term of leadership.
@@ -183,11 +266,8 @@ func (r *Runner) deliver(ctx context.Context, h Hook) {
 		if err := r.retryDead(ctx, h, s); err != nil {
 			return
 		}
-		var evs []events.Event
-		if err := r.st.Read(func(tx *store.Tx) (err error) {
-			evs, err = events.After(tx.Bolt(), cursor, 256)
-			return err
-		}); err != nil {
+		evs, err := r.next(cursor, 256)
+		if err != nil {
 			r.log.Error("events: cannot read the outbox", "hook", h.Name, "err", err)
 			sleep(ctx, time.Second)
 			continue
@@ -223,7 +303,7 @@ func (r *Runner) deliver(ctx context.Context, h Hook) {
 
 // try delivers ev with retries and backoff; it returns the attempts made
 // and the last error when it gave up.
-func (r *Runner) try(ctx context.Context, h Hook, s sender, ev events.Event) (int, error) {
+func (r *Runner) try(ctx context.Context, h Hook, s sender, ev *item) (int, error) {
 	d := r.cfg.Delivery
 	var err error
 	for attempt := 1; ; attempt++ {
@@ -266,7 +346,7 @@ func (r *Runner) retryDead(ctx context.Context, h Hook, s sender) error {
 			continue
 		}
 		start := time.Now()
-		err := s.send(ctx, d.Event)
+		err := s.send(ctx, &item{Event: d.Event})
 		r.met.sent(h.Name, time.Since(start), err)
 		if ctx.Err() != nil {
 			return ctx.Err()

@@ -96,7 +96,7 @@ func TestWebhookSignsAndChecksStatus(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := s.send(context.Background(), testEvent); err != nil {
+	if err := s.send(context.Background(), &item{Event: testEvent}); err != nil {
 		t.Fatal(err)
 	}
 	if !Verify("k", body, hdr.Get(HeaderSignature)) || Verify("other", body, hdr.Get(HeaderSignature)) {
@@ -106,7 +106,7 @@ func TestWebhookSignsAndChecksStatus(t *testing.T) {
 		t.Fatalf("request: %v %s", hdr, body)
 	}
 	status = http.StatusServiceUnavailable
-	if err := s.send(context.Background(), testEvent); err == nil || !strings.Contains(err.Error(), "503") {
+	if err := s.send(context.Background(), &item{Event: testEvent}); err == nil || !strings.Contains(err.Error(), "503") {
 		t.Fatalf("a 503 was taken as delivered: %v", err)
 	}
 }
@@ -121,7 +121,7 @@ func TestScriptGetsNiFisArguments(t *testing.T) {
 		t.Fatal(err)
 	}
 	s, _ := newSender(Hook{Name: "s", Kind: KindScript, Path: script, WorkingDir: dir, Timeout: Duration(5 * time.Second)}, slog.Default())
-	if err := s.send(context.Background(), testEvent); err != nil {
+	if err := s.send(context.Background(), &item{Event: testEvent}); err != nil {
 		t.Fatal(err)
 	}
 	got, _ := os.ReadFile(out)
@@ -131,7 +131,7 @@ func TestScriptGetsNiFisArguments(t *testing.T) {
 	failing := testEvent
 	failing.Fields = append([]events.Field(nil), testEvent.Fields...)
 	failing.Fields[3].Value = "fail"
-	if err := s.send(context.Background(), failing); err == nil {
+	if err := s.send(context.Background(), &item{Event: failing}); err == nil {
 		t.Fatal("a non-zero exit was taken as delivered")
 	}
 	slow := filepath.Join(dir, "slow.sh")
@@ -139,7 +139,7 @@ func TestScriptGetsNiFisArguments(t *testing.T) {
 		t.Fatal(err)
 	}
 	s, _ = newSender(Hook{Name: "s", Kind: KindScript, Path: slow, Timeout: Duration(200 * time.Millisecond)}, slog.Default())
-	if err := s.send(context.Background(), testEvent); err == nil || !strings.Contains(err.Error(), "timed out") {
+	if err := s.send(context.Background(), &item{Event: testEvent}); err == nil || !strings.Contains(err.Error(), "timed out") {
 		t.Fatalf("timeout: %v", err)
 	}
 }

@@ -8,7 +8,6 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -19,7 +18,6 @@ import (
 	"strconv"
 	"time"
 
-	"github.com/weir-nifi/weir/internal/events"
 )
 
 // Webhook request headers.
@@ -45,7 +43,7 @@ func Verify(secret string, body []byte, sig string) bool {
 
 // sender delivers one event; an error is a failed attempt.
 type sender interface {
-	send(ctx context.Context, ev events.Event) error
+	send(ctx context.Context, ev *item) error
 }
 
 func newSender(h Hook, log *slog.Logger) (sender, error) {
@@ -71,7 +69,7 @@ type logSender struct {
 	log  *slog.Logger
 }
 
-func (s logSender) send(_ context.Context, ev events.Event) error {
+func (s logSender) send(_ context.Context, ev *item) error {
 	attrs := []any{"hook", s.name, "id", ev.ID, "index", ev.Index, "eventType", ev.Type}
 	for _, f := range ev.Fields {
 		attrs = append(attrs, f.Name, f.Value)
@@ -85,7 +83,7 @@ func (s logSender) send(_ context.Context, ev events.Event) error {
 // and index are in WEIR_EVENT_ID and WEIR_EVENT_INDEX.
 type scriptSender struct{ h Hook }
 
-func (s scriptSender) send(ctx context.Context, ev events.Event) error {
+func (s scriptSender) send(ctx context.Context, ev *item) error {
 	ctx, cancel := context.WithTimeout(ctx, time.Duration(s.h.Timeout))
 	defer cancel()
 	args := []string{ev.Type}
@@ -119,8 +117,8 @@ type webhookSender struct {
 	hc *http.Client
 }
 
-func (s webhookSender) send(ctx context.Context, ev events.Event) error {
-	body, err := json.Marshal(ev)
+func (s webhookSender) send(ctx context.Context, ev *item) error {
+	body, err := ev.json()
 	if err != nil {
 		return err
 	}

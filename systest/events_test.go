@@ -626,3 +626,89 @@ retention:
 		t.Fatalf("list from 0: %v %s", err, errOut)
 	}
 }
+
+// TestEventsFollowDRPromotion: a DR standby applies its primary's events
+// and hook cursors with its changes, so it holds the same events under the
+// same ids and delivers nothing while it is a standby; once promoted its
+// hooks resume after the primary's last shipped cursor: the primary's
+// events are not delivered again, and the next change's event follows
+// them with the next id.
+func TestEventsFollowDRPromotion(t *testing.T) {
+	rec := newReceiver(t, "s")
+	file := writeHooks(t, fmt.Sprintf(`
+hooks:
+  - name: web
+    type: webhook
+    url: %s
+    secret: s
+`, rec.url()))
+	primary := harness.StartCluster(t, harness.ClusterOptions{N: 1, ExtraArgs: []string{"--hooks", file}})
+	standby := harness.StartCluster(t, harness.ClusterOptions{N: 1, ExtraArgs: []string{"--hooks", file}})
+	pl, sl := primary.MustLeader(), standby.MustLeader()
+	pc := client.New(pl.API)
+	for i := 0; i < 5; i++ {
+		if _, err := pc.CreateBucket(ctxT(t), model.Bucket{Name: model.Str(fmt.Sprintf("dr-ev-%d", i))}, false); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if out, errOut, err := weirCLI(t, "dr", "follow", "--primary", pl.API, "--server", sl.API, "--cluster-key", harness.TestKey); err != nil {
+		t.Fatalf("follow: %v %s %s", err, out, errOut)
+	}
+	for i := 5; i < 10; i++ {
+		if _, err := pc.CreateBucket(ctxT(t), model.Bucket{Name: model.Str(fmt.Sprintf("dr-ev-%d", i))}, false); err != nil {
+			t.Fatal(err)
+		}
+	}
+	eventually(t, 30*time.Second, "the primary's ten events delivered", func() error {
+		if n := len(rec.received()); n < 10 {
+			return errorf("%d received", n)
+		}
+		return nil
+	})
+	waitCaughtUp(t, primary, standby)
+	// The standby's cursor is the primary's once the primary committed
+	// it (every 100 ms) and it was shipped.
+	eventually(t, 30*time.Second, "the standby has the primary's events and cursor", func() error {
+		waitCaughtUp(t, primary, standby)
+		pe, se := allEvents(t, pl), allEvents(t, sl)
+		if len(pe) != 10 || len(se) != 10 {
+			return errorf("primary %d events, standby %d", len(pe), len(se))
+		}
+		for i := range pe {
+			pe[i].Index, se[i].Index = 0, 0 // each cluster's own log index
+			if !sameEvent(pe[i], se[i]) {
+				return errorf("event %d: primary %+v, standby %+v", i+1, pe[i], se[i])
+			}
+		}
+		st, _, body := req(t, sl, "GET", metrics.Path, "")
+		if st != 200 || !strings.Contains(body, `weir_hook_pending_events{hook="web"} 0`) {
+			return errorf("standby's pending events: %s", grepLines(body, "weir_hook_pending"))
+		}
+		return nil
+	})
+	before := len(rec.received())
+	pl.Kill()
+	if out, errOut, err := weirCLI(t, "dr", "promote", "--force", "--server", sl.API, "--cluster-key", harness.TestKey); err != nil {
+		t.Fatalf("promote: %v %s %s", err, out, errOut)
+	}
+	sc := client.New(sl.API)
+	eventually(t, 30*time.Second, "a write on the promoted standby", func() error {
+		_, err := sc.CreateBucket(ctxT(t), model.Bucket{Name: model.Str("after-promotion")}, false)
+		return err
+	})
+	eventually(t, 30*time.Second, "the promoted standby delivered its first event", func() error {
+		got := rec.received()
+		if len(got) == before {
+			return errors.New("nothing yet")
+		}
+		for _, e := range got[before:] {
+			if e.ID <= 10 {
+				return fmt.Errorf("the promoted standby delivered the primary's event %d again", e.ID)
+			}
+		}
+		if e := got[len(got)-1]; e.ID != 11 || e.Type != events.CreateBucket {
+			return fmt.Errorf("first event after promotion: %+v", e)
+		}
+		return nil
+	})
+}

@@ -8,7 +8,6 @@ import (
 	bolt "go.etcd.io/bbolt"
 
 	"github.com/weir-nifi/weir/internal/command"
-	"github.com/weir-nifi/weir/internal/events"
 	"github.com/weir-nifi/weir/internal/model"
 )
 
@@ -88,10 +87,11 @@ func drLocal(c command.Command) bool {
 	case *command.SetNode, *command.RemoveNode, *command.SetDRRole, *command.DRApply:
 		return true
 	}
-	// The outbox's switch and hook cursors: a standby records the
-	// primary's changes as its own events, and delivers them only once
-	// promoted.
-	return events.Handles(c)
+	// The outbox's commands are not: a standby applies its primary's
+	// (StartEvents, hook cursors, dead letters, compaction) with its
+	// changes, so its outbox holds the same events under the same ids and
+	// a promoted standby's hooks resume where the primary's stopped.
+	return false
 }
 
 func (w wtx) setDRRole(c *command.SetDRRole) (any, error) {

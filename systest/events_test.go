@@ -1,6 +1,7 @@
 package systest
 
 import (
+	"bufio"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -711,4 +712,79 @@ hooks:
 		}
 		return nil
 	})
+}
+
+// TestEventStreamSSE: with Accept: text/event-stream the stream is
+// Server-Sent Events: a client resuming with Last-Event-ID gets the
+// events after it, then each new one as it commits.
+func TestEventStreamSSE(t *testing.T) {
+	n := harness.StartNode(t, harness.Options{})
+	if err := n.WaitReady(30 * time.Second); err != nil {
+		t.Fatal(err)
+	}
+	cl := client.New(n.API)
+	for i := 0; i < 2; i++ {
+		if _, err := cl.CreateBucket(ctxT(t), model.Bucket{Name: model.Str(fmt.Sprintf("sse-%d", i))}, false); err != nil {
+			t.Fatal(err)
+		}
+	}
+	r, err := http.NewRequestWithContext(ctxT(t), "GET", n.API+hooks.Path, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.Header.Set("Accept", "text/event-stream")
+	r.Header.Set("Last-Event-ID", "1")
+	resp, err := http.DefaultClient.Do(r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != 200 || resp.Header.Get("Content-Type") != "text/event-stream" {
+		t.Fatalf("stream: %d %s", resp.StatusCode, resp.Header.Get("Content-Type"))
+	}
+	type sse struct{ id, event, data string }
+	got := make(chan sse, 8)
+	go func() {
+		defer close(got)
+		sc := bufio.NewScanner(resp.Body)
+		var cur sse
+		for sc.Scan() {
+			line := sc.Text()
+			switch {
+			case line == "":
+				if cur.id != "" {
+					got <- cur
+				}
+				cur = sse{}
+			case strings.HasPrefix(line, "id: "):
+				cur.id = strings.TrimPrefix(line, "id: ")
+			case strings.HasPrefix(line, "event: "):
+				cur.event = strings.TrimPrefix(line, "event: ")
+			case strings.HasPrefix(line, "data: "):
+				cur.data = strings.TrimPrefix(line, "data: ")
+			}
+		}
+	}()
+	next := func() sse {
+		t.Helper()
+		select {
+		case e, ok := <-got:
+			if !ok {
+				t.Fatal("the stream ended")
+			}
+			return e
+		case <-time.After(20 * time.Second):
+			t.Fatal("no event on the stream")
+		}
+		return sse{}
+	}
+	if e := next(); e.id != "2" || e.event != events.CreateBucket || !strings.Contains(e.data, `"id":2`) {
+		t.Fatalf("first event after Last-Event-ID 1: %+v", e)
+	}
+	if _, err := cl.CreateBucket(ctxT(t), model.Bucket{Name: model.Str("sse-live")}, false); err != nil {
+		t.Fatal(err)
+	}
+	if e := next(); e.id != "3" || e.event != events.CreateBucket {
+		t.Fatalf("live event: %+v", e)
+	}
 }

@@ -254,7 +254,7 @@ func Start(cfg Config, log *slog.Logger) (*Server, error) {
 	}
 	rel.Routes(wmux, actor)
 	drs.Routes(wmux, actor)
-	hooks.Routes(wmux, node, func(r *http.Request) error { return node.ReadBarrier(r.Context()) }, st, actor)
+	hk.Routes(wmux, func(r *http.Request) error { return node.ReadBarrier(r.Context()) }, actor)
 	root.Handle(api.Base, http.RedirectHandler(api.Base+"/", http.StatusMovedPermanently))
 	// The web UI: its pages call the handler chain below (SetBackend),
 	// as the browser's request, for every read and write.

@@ -3,9 +3,11 @@ package hooks
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/weir-nifi/weir/internal/api"
@@ -61,8 +63,15 @@ type RetryResult struct {
 // (any node serves it; a node behind the one a reader used before makes it
 // wait until it has caught up); the dead-letter list is read after a read
 // barrier; a retry is replicated from any node.
-func Routes(mux *http.ServeMux, c Cluster, barrier func(*http.Request) error, st *store.Store, actor func(*http.Request) string) {
+func (r *Runner) Routes(mux *http.ServeMux, barrier func(*http.Request) error, actor func(*http.Request) string) {
+	c, st := r.c, r.st
 	mux.HandleFunc("GET "+Path, func(w http.ResponseWriter, req *http.Request) {
+		// Long polls and streams end when the node shuts down, so they
+		// do not hold up its HTTP server's graceful stop.
+		ctx, cancel := context.WithCancel(req.Context())
+		defer cancel()
+		defer context.AfterFunc(r.life, cancel)()
+		req = req.WithContext(ctx)
 		q := req.URL.Query()
 		after, err := uintParam(q.Get("after"), 0)
 		if err != nil {
@@ -81,6 +90,16 @@ func Routes(mux *http.ServeMux, c Cluster, barrier func(*http.Request) error, st
 				api.WriteError(w, model.Invalid("wait must be a duration from 0s to "+MaxWait.String()+", e.g. 30s."))
 				return
 			}
+		}
+		if strings.Contains(req.Header.Get("Accept"), "text/event-stream") {
+			if id := req.Header.Get("Last-Event-ID"); id != "" {
+				if after, err = strconv.ParseUint(id, 10, 64); err != nil {
+					api.WriteError(w, model.Invalid("Last-Event-ID must be an event id (a number)."))
+					return
+				}
+			}
+			stream(w, req, st, after, int(limit))
+			return
 		}
 		deadline := time.Now().Add(wait)
 		for {
@@ -147,6 +166,60 @@ func Routes(mux *http.ServeMux, c Cluster, barrier func(*http.Request) error, st
 		}
 		_ = api.WriteJSON(w, http.StatusOK, res)
 	})
+}
+
+// keepalive is how often an idle event stream sends a comment, so proxies
+// and clients see the connection alive.
+const keepalive = 15 * time.Second
+
+// stream serves the events after after as Server-Sent Events (id: the
+// event id, event: its type, data: its JSON) as they commit, until the
+// client goes away; a client that reconnects with Last-Event-ID resumes
+// after the last event it got.
+func stream(w http.ResponseWriter, req *http.Request, st *store.Store, after uint64, limit int) {
+	flusher, ok := w.(http.Flusher)
+	if !ok {
+		api.WriteError(w, model.Errorf(model.KindInternal, "this connection cannot stream"))
+		return
+	}
+	w.Header().Set("Content-Type", "text/event-stream")
+	w.Header().Set("Cache-Control", "no-cache")
+	w.WriteHeader(http.StatusOK)
+	flusher.Flush()
+	ctx := req.Context()
+	for ctx.Err() == nil {
+		seen := st.AppliedIndex()
+		var evs []events.Event
+		if err := st.Read(func(tx *store.Tx) (err error) {
+			evs, err = events.After(tx.Bolt(), after, limit)
+			return err
+		}); err != nil {
+			return
+		}
+		for _, e := range evs {
+			b, err := json.Marshal(e)
+			if err != nil {
+				return
+			}
+			if _, err := fmt.Fprintf(w, "id: %d\nevent: %s\ndata: %s\n\n", e.ID, e.Type, b); err != nil {
+				return
+			}
+			after = e.ID
+		}
+		if len(evs) > 0 {
+			flusher.Flush()
+			continue
+		}
+		wctx, cancel := context.WithTimeout(ctx, keepalive)
+		moved := st.WaitApplied(wctx.Done(), seen+1)
+		cancel()
+		if !moved && ctx.Err() == nil {
+			if _, err := io.WriteString(w, ": keepalive\n\n"); err != nil {
+				return
+			}
+			flusher.Flush()
+		}
+	}
 }
 
 func uintParam(s string, def uint64) (uint64, error) {

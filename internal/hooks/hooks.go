@@ -50,6 +50,9 @@ type Runner struct {
 	started atomic.Bool
 
 	feed feed
+	// life ends when Run returns (the node stops).
+	life context.Context
+	end  context.CancelFunc
 
 	mu      sync.Mutex
 	cursors map[string]uint64 // delivered since the last commit
@@ -60,6 +63,7 @@ type Runner struct {
 // New makes a runner for cfg (see Load).
 func New(c Cluster, st *store.Store, cfg Config, log *slog.Logger) (*Runner, error) {
 	r := &Runner{c: c, st: st, cfg: cfg, log: log, now: time.Now, senders: map[string]sender{}, cursors: map[string]uint64{}}
+	r.life, r.end = context.WithCancel(context.Background())
 	for _, h := range cfg.Hooks {
 		s, err := newSender(h, log)
 		if err != nil {
@@ -73,6 +77,7 @@ func New(c Cluster, st *store.Store, cfg Config, log *slog.Logger) (*Runner, err
 
 // Run delivers while this node leads a primary cluster, until ctx ends.
 func (r *Runner) Run(ctx context.Context) {
+	defer r.end()
 	t := time.NewTicker(200 * time.Millisecond)
 	defer t.Stop()
 	var stop context.CancelFunc

@@ -17,7 +17,6 @@ import (
 	"os/exec"
 	"strconv"
 	"time"
-
 )
 
 // Webhook request headers.

@@ -545,3 +545,23 @@ func BenchmarkEtcd3Put16(b *testing.B) {
 	b.ResetTimer()
 	parallel(b, func(c, seq int) error { return put(ctx, c, seq) })
 }
+
+func TestSpread(t *testing.T) {
+	var buf bytes.Buffer
+	Spread(&buf, []Result{
+		{ID: "a", Values: map[string]float64{"p50": 3, "p99": 9}},
+		{ID: "b", Values: map[string]float64{"once": 1}},
+		{ID: "a", Values: map[string]float64{"p50": 1, "p99": 7}},
+		{ID: "a", Values: map[string]float64{"p50": 2, "p99": 8}},
+		{ID: "a", Values: map[string]float64{"p50": 4}},
+	})
+	want := "\n| | figure | runs | median | min | max |\n|---|---|---|---|---|---|\n| a | p50 | 4 | 2.5 | 1 | 4 |\n| a | p99 | 3 | 8 | 7 | 9 |\n"
+	if buf.String() != want {
+		t.Fatalf("got\n%q\nwant\n%q", buf.String(), want)
+	}
+	buf.Reset()
+	Spread(&buf, []Result{{ID: "a", Values: map[string]float64{"p50": 3}}})
+	if buf.Len() != 0 {
+		t.Fatalf("one run has no spread: %q", buf.String())
+	}
+}

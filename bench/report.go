@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"slices"
+	"sort"
 	"strings"
 	"time"
 )
@@ -18,6 +19,47 @@ func Table(w io.Writer, rs []Result) {
 	fmt.Fprintln(w, "|---|---|---|---|---|---|")
 	for _, r := range rs {
 		fmt.Fprintf(w, "| %s | %s | %s | %s | %s | %s |\n", r.ID, r.Name, cell(r.Weir), cell(r.Ref), cell(r.Goal), cell(r.Met))
+	}
+}
+
+// Spread writes, for every figure of a row that appears more than once
+// (the same measurement run again, -runs), its median and range over the
+// runs: the spread a single run's figure hides.
+func Spread(w io.Writer, rs []Result) {
+	type key struct{ id, value string }
+	vals := map[key][]float64{}
+	var order []key
+	for _, r := range rs {
+		names := make([]string, 0, len(r.Values))
+		for n := range r.Values {
+			names = append(names, n)
+		}
+		sort.Strings(names)
+		for _, n := range names {
+			k := key{r.ID, n}
+			if _, ok := vals[k]; !ok {
+				order = append(order, k)
+			}
+			vals[k] = append(vals[k], r.Values[n])
+		}
+	}
+	header := false
+	for _, k := range order {
+		vs := vals[k]
+		if len(vs) < 2 {
+			continue
+		}
+		if !header {
+			fmt.Fprintln(w, "\n| | figure | runs | median | min | max |")
+			fmt.Fprintln(w, "|---|---|---|---|---|---|")
+			header = true
+		}
+		sort.Float64s(vs)
+		med := vs[len(vs)/2]
+		if len(vs)%2 == 0 {
+			med = (vs[len(vs)/2-1] + vs[len(vs)/2]) / 2
+		}
+		fmt.Fprintf(w, "| %s | %s | %d | %.4g | %.4g | %.4g |\n", k.id, k.value, len(vs), med, vs[0], vs[len(vs)-1])
 	}
 }
 

@@ -77,6 +77,7 @@ func main() {
 	flag.IntVar(&o.ColdVersions, "cold-versions", o.ColdVersions, "get-latest: versions per flow added for the random (cold) reads")
 	flag.IntVar(&o.CatchUpRuns, "catchup-runs", o.CatchUpRuns, "catchup: nodes that join one after another")
 	weir := flag.String("weir", os.Getenv("WEIR_BINARY"), "weir binary (default: go build ./cmd/weir)")
+	runs := flag.Int("runs", 1, "run each measurement this many times, one after another; the figures' median and range over the runs follow the table")
 	keep := flag.Bool("keep", false, "keep the run directory (data dirs and process logs)")
 	jsonOut := flag.String("json", "", "also write the results as JSON to this file")
 	waitBusy := flag.Float64("wait-busy", 0, "before each measurement, wait (up to -wait-max) until other work keeps the CPUs less than this fraction busy, e.g. 0.3 (0: do not wait)")
@@ -114,7 +115,13 @@ func main() {
 		flag.Usage()
 		os.Exit(2)
 	}
-	os.Exit(run(o, todo, *weir, *keep, *jsonOut, *waitBusy, *waitMax))
+	var repeated []measurement
+	for _, t := range todo {
+		for range max(*runs, 1) {
+			repeated = append(repeated, t)
+		}
+	}
+	os.Exit(run(o, repeated, *weir, *keep, *jsonOut, *waitBusy, *waitMax))
 }
 
 func run(o bench.Options, todo []measurement, weir string, keep bool, jsonOut string, waitBusy float64, waitMax time.Duration) int {
@@ -169,6 +176,7 @@ func run(o bench.Options, todo []measurement, weir string, keep bool, jsonOut st
 		o.Window, o.Warmup, o.Clients, o.Size, o.Versions, o.Flows, o.Reps, o.Restarts, time.Since(start).Round(time.Second))
 	fmt.Printf("CPU time taken by other work just before each measurement: %s\n\n", strings.Join(loads, ", "))
 	bench.Table(os.Stdout, results)
+	bench.Spread(os.Stdout, results)
 	if err := writeJSON(jsonOut, struct {
 		Machine bench.Machine  `json:"machine"`
 		Options bench.Options  `json:"options"`

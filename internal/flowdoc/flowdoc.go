@@ -121,6 +121,21 @@ var scratch = sync.Pool{New: func() any { b := make([]byte, 0, 256<<10); return 
 
 // Decode parses bytes produced by Encode. Parts alias the returned buffer.
 func Decode(b []byte) (Doc, error) {
+	d, _, err := DecodeInto(nil, b)
+	return d, err
+}
+
+// DecodeInto is Decode decompressing into scratch when it is large enough
+// (a reader that is done with the parts before it decodes the next
+// document reuses one buffer instead of allocating one per document). It
+// returns scratch, or the larger buffer it decompressed into instead; the
+// parts alias that buffer (or b, for a document stored uncompressed).
+func DecodeInto(scratch, b []byte) (Doc, []byte, error) {
+	d, err := decodeInto(&scratch, b)
+	return d, scratch, err
+}
+
+func decodeInto(buf *[]byte, b []byte) (Doc, error) {
 	var d Doc
 	if len(b) == 0 {
 		return d, fmt.Errorf("%w: empty", ErrCorrupt)
@@ -133,15 +148,21 @@ func Decode(b []byte) (Doc, error) {
 		if err != nil || n > MaxDecodedSize {
 			return d, fmt.Errorf("%w: bad S2 block", ErrCorrupt)
 		}
-		if body, err = s2.Decode(nil, body); err != nil {
+		dst := (*buf)[:0]
+		if cap(dst) >= n {
+			dst = dst[:n]
+		}
+		if body, err = s2.Decode(dst, body); err != nil {
 			return d, fmt.Errorf("%w: %v", ErrCorrupt, err)
 		}
+		*buf = body
 	case codecZstd:
 		var err error
-		body, err = zstdDecoder().DecodeAll(body, nil)
+		body, err = zstdDecoder().DecodeAll(body, (*buf)[:0])
 		if err != nil {
 			return d, fmt.Errorf("%w: %v", ErrCorrupt, err)
 		}
+		*buf = body
 	default:
 		return d, fmt.Errorf("%w: unknown codec %d", ErrCorrupt, b[0])
 	}

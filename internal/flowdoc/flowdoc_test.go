@@ -117,3 +117,36 @@ func TestDecodeZstdCodec(t *testing.T) {
 		t.Fatalf("zstd blob: %v", err)
 	}
 }
+
+// TestDecodeIntoReusesScratch: a scratch buffer large enough is used for
+// the decompressed document (the parts alias it), a small one is replaced,
+// and either way the parts are Decode's.
+func TestDecodeIntoReusesScratch(t *testing.T) {
+	big := json.RawMessage(`{"v":"` + strings.Repeat("flow ", 10000) + `"}`)
+	enc := Encode(Doc{FlowContents: big, ParameterContexts: json.RawMessage(`{"p":1}`)})
+	want, err := Decode(enc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	scratch := make([]byte, 0, 1<<20)
+	got, buf, err := DecodeInto(scratch, enc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if &buf[:1][0] != &scratch[:1][0] {
+		t.Fatal("a large enough scratch buffer was not used")
+	}
+	for i := range got {
+		if !bytes.Equal(got[i], want[i]) {
+			t.Fatalf("part %s differs", Names[i])
+		}
+	}
+	small := make([]byte, 0, 16)
+	got, buf, err = DecodeInto(small, enc)
+	if err != nil || cap(buf) < len(big) || !bytes.Equal(got[FlowContents], big) {
+		t.Fatalf("small scratch: cap %d, %v", cap(buf), err)
+	}
+	if n := testing.AllocsPerRun(20, func() { _, _, _ = DecodeInto(scratch, enc) }); n > 0 {
+		t.Fatalf("%v allocations per decode into a large enough buffer", n)
+	}
+}

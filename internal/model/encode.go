@@ -17,6 +17,13 @@ func Marshal(v any) ([]byte, error) {
 	return b[:len(b)-1], nil // Encode appends a newline
 }
 
+// SnapshotSize is room enough for AppendSnapshot's answer in most cases:
+// its opaque parts and an allowance for the metadata objects, so the
+// answer is allocated once instead of grown (and copied) as it is built.
+func SnapshotSize(s *Snapshot) int {
+	return len(s.ExternalControllerServices) + len(s.FlowContents) + len(s.ParameterContexts) + len(s.ParameterProviders) + 4096
+}
+
 // AppendSnapshot appends the JSON of s to dst. The opaque parts are written
 // verbatim (they were validated and compacted when stored), which for a
 // multi-megabyte flow avoids re-scanning it as encoding/json would.

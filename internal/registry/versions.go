@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"strconv"
 	"strings"
+	"sync"
 
 	"github.com/weir-nifi/weir/internal/command"
 	"github.com/weir-nifi/weir/internal/flowdoc"
@@ -177,6 +178,12 @@ func setDoc(out *model.Snapshot, d flowdoc.Doc) {
 
 // loadVersion reads one version's record and document.
 func loadVersion(tx *store.Tx, f store.FlowRec, n int32) (store.VersionRec, flowdoc.Doc, error) {
+	return loadVersionInto(tx, f, n, nil)
+}
+
+// loadVersionInto is loadVersion decompressing into *scratch (see
+// flowdoc.DecodeInto); nil allocates.
+func loadVersionInto(tx *store.Tx, f store.FlowRec, n int32, scratch *[]byte) (store.VersionRec, flowdoc.Doc, error) {
 	v, ok, err := tx.Version(f.ID, n)
 	if err != nil {
 		return v, flowdoc.Doc{}, err
@@ -188,7 +195,12 @@ func loadVersion(tx *store.Tx, f store.FlowRec, n int32) (store.VersionRec, flow
 	if !ok {
 		return v, flowdoc.Doc{}, model.Errorf(model.KindConflict, "No serialized content found for snapshot with flow identifier %s and version %d", f.ID, n)
 	}
-	d, err := flowdoc.Decode(raw)
+	if scratch == nil {
+		d, err := flowdoc.Decode(raw)
+		return v, d, err
+	}
+	d, buf, err := flowdoc.DecodeInto(*scratch, raw)
+	*scratch = buf
 	return v, d, err
 }
 
@@ -201,7 +213,7 @@ func (s *Service) GetVersion(bucketID, flowID string, n int32) (*model.Snapshot,
 		if err != nil {
 			return err
 		}
-		out, err = s.versionOf(tx, b, f, n)
+		out, err = s.versionOf(tx, b, f, n, nil)
 		return err
 	})
 	return out, err
@@ -215,13 +227,13 @@ func (s *Service) GetVersionByFlow(flowID string, n int32) (*model.Snapshot, err
 	var out *model.Snapshot
 	err := s.read(func(tx *store.Tx) error {
 		var err error
-		out, err = s.versionByFlowIn(tx, flowID, n)
+		out, err = s.versionByFlowIn(tx, flowID, n, nil)
 		return err
 	})
 	return out, err
 }
 
-func (s *Service) versionByFlowIn(tx *store.Tx, flowID string, n int32) (*model.Snapshot, error) {
+func (s *Service) versionByFlowIn(tx *store.Tx, flowID string, n int32, scratch *[]byte) (*model.Snapshot, error) {
 	b, f, err := lookupFlowByID(tx, flowID)
 	if model.KindOf(err) == model.KindNotFound {
 		return nil, model.NotFound(model.MsgFlowNotFoundInBucket)
@@ -232,22 +244,30 @@ func (s *Service) versionByFlowIn(tx *store.Tx, flowID string, n int32) (*model.
 	if f.VersionCount == 0 {
 		return nil, model.NotFound(model.MsgNoSnapshots)
 	}
-	return s.versionOf(tx, b, f, n)
+	return s.versionOf(tx, b, f, n, scratch)
 }
 
-func (s *Service) versionOf(tx *store.Tx, b store.BucketRec, f store.FlowRec, n int32) (*model.Snapshot, error) {
+// versionOf reads version n (0: the latest) of a flow; its opaque parts
+// alias *scratch when scratch is given (see loadVersionInto).
+func (s *Service) versionOf(tx *store.Tx, b store.BucketRec, f store.FlowRec, n int32, scratch *[]byte) (*model.Snapshot, error) {
 	if n == 0 {
 		if f.VersionCount == 0 {
 			return nil, model.NotFound(model.MsgNoSnapshots)
 		}
 		n = int32(f.VersionCount)
 	}
-	v, d, err := loadVersion(tx, f, n)
+	v, d, err := loadVersionInto(tx, f, n, scratch)
 	if err != nil {
 		return nil, err
 	}
 	return snapshotOf(b, f, v, d), nil
 }
+
+// decodeScratch holds VersionJSON's decompression buffers. A buffer
+// larger than maxScratch is not kept.
+var decodeScratch = sync.Pool{New: func() any { return new([]byte) }}
+
+const maxScratch = 8 << 20
 
 // VersionJSON is GetVersion rendered as the JSON answer, served from the
 // render cache while the bucket and flow are unchanged. bucketID == ""
@@ -260,11 +280,20 @@ func (s *Service) VersionJSON(bucketID, flowID string, n int32) ([]byte, error) 
 			out = body
 			return nil
 		}
+		// The document is decompressed into a pooled buffer: the answer
+		// is a copy, and cold reads of large versions otherwise allocated
+		// (and zeroed) one document-sized buffer per request.
+		sp := decodeScratch.Get().(*[]byte)
+		defer func() {
+			if cap(*sp) <= maxScratch {
+				decodeScratch.Put(sp)
+			}
+		}()
 		var snap *model.Snapshot
 		var b store.BucketRec
 		if bucketID == "" {
 			var err error
-			if snap, err = s.versionByFlowIn(tx, flowID, n); err != nil {
+			if snap, err = s.versionByFlowIn(tx, flowID, n, sp); err != nil {
 				return err
 			}
 			b.ID = model.Deref(snap.Bucket.Identifier)
@@ -273,12 +302,12 @@ func (s *Service) VersionJSON(bucketID, flowID string, n int32) ([]byte, error) 
 			if err != nil {
 				return err
 			}
-			if snap, err = s.versionOf(tx, bk, f, n); err != nil {
+			if snap, err = s.versionOf(tx, bk, f, n, sp); err != nil {
 				return err
 			}
 			b = bk
 		}
-		body, err := model.AppendSnapshot(make([]byte, 0, len(snap.FlowContents)+2048), snap)
+		body, err := model.AppendSnapshot(make([]byte, 0, model.SnapshotSize(snap)), snap)
 		if err != nil {
 			return err
 		}

@@ -9,6 +9,7 @@ import (
 
 	bolt "go.etcd.io/bbolt"
 
+	"github.com/weir-nifi/weir/internal/bundles"
 	"github.com/weir-nifi/weir/internal/command"
 	"github.com/weir-nifi/weir/internal/model"
 	"github.com/weir-nifi/weir/internal/s2s/queue"
@@ -221,6 +222,11 @@ func (w wtx) applyCommand(c command.Command, fromPrimary bool) (any, error) {
 	if tenants.Handles(c) {
 		return tenants.Apply(w.tx, c)
 	}
+	// Extension bundles have tables of their own too (package bundles),
+	// outside the state hash; they live in buckets, looked up here.
+	if bundles.Handles(c) {
+		return bundles.Apply(w.tx, c, bundleBuckets{w})
+	}
 	switch c := c.(type) {
 	case *command.CreateBucket:
 		return w.createBucket(c)
@@ -238,6 +244,14 @@ func (w wtx) applyCommand(c command.Command, fromPrimary bool) (any, error) {
 		return w.createVersion(c)
 	}
 	return nil, model.Invalid(fmt.Sprintf("command %s cannot be applied", c.Type()))
+}
+
+// bundleBuckets is the registry's buckets as package bundles sees them.
+type bundleBuckets struct{ w wtx }
+
+func (b bundleBuckets) Bucket(id string) (bundles.Bucket, bool, error) {
+	r, ok, err := b.w.bucket(id)
+	return bundles.Bucket{AllowBundleRedeploy: r.AllowBundleRedeploy}, ok, err
 }
 
 // MaintenanceError is the refusal every write gets while maintenance is on.
@@ -412,6 +426,10 @@ func (w wtx) deleteBucket(c *command.DeleteBucket) (any, error) {
 				return nil, err
 			}
 		}
+	}
+	// NiFi deletes the bucket's extension bundles with it.
+	if err := bundles.DeleteBucket(w.tx, b.ID); err != nil {
+		return nil, err
 	}
 	if err := w.t(tBucketNames).Delete([]byte(b.Name)); err != nil {
 		return nil, err

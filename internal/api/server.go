@@ -49,6 +49,8 @@ type Registry interface {
 	ListVersions(bucketID, flowID string) ([]*model.SnapshotMetadata, error)
 	Export(bucketID, flowID string, n int32) (*model.Snapshot, string, error)
 	Diff(bucketID, flowID string, a, b int32) (*model.FlowDifference, error)
+
+	Bundles
 }
 
 // Freshness makes a read see every write acknowledged before it started
@@ -84,11 +86,12 @@ const DefaultMaxBody = 32 << 20
 
 // API serves the NiFi Registry REST surface.
 type API struct {
-	reg   Registry
-	fresh Freshness
-	gate  Gate
-	opts  Options
-	mux   *http.ServeMux
+	reg     Registry
+	bundles Bundles
+	fresh   Freshness
+	gate    Gate
+	opts    Options
+	mux     *http.ServeMux
 }
 
 // New builds the API handler.
@@ -99,7 +102,7 @@ func New(reg Registry, fresh Freshness, gate Gate, opts Options) *API {
 	if opts.Log == nil {
 		opts.Log = slog.Default()
 	}
-	a := &API{reg: reg, fresh: fresh, gate: gate, opts: opts, mux: http.NewServeMux()}
+	a := &API{reg: reg, bundles: reg, fresh: fresh, gate: gate, opts: opts, mux: http.NewServeMux()}
 	a.routes()
 	return a
 }

@@ -175,7 +175,10 @@ func Start(cfg Config, log *slog.Logger) (*Server, error) {
 		}
 		log.Info("restored state seeded as the new cluster's first snapshot")
 	}
-	svc := registry.New(node, st, registry.Options{Revisions: cfg.Revisions})
+	// Bundle uploads are spooled in the data dir (beside the store they
+	// are bound for); a crash leaves them behind.
+	registry.RemoveUploadLeftovers(cfg.DataDir)
+	svc := registry.New(node, st, registry.Options{Revisions: cfg.Revisions, TempDir: cfg.DataDir})
 	// Disaster recovery: a standby (or fenced) cluster refuses writes.
 	drs := dr.New(node, st, dr.Options{Key: key, Self: strings.TrimRight(cfg.Advertise, "/"), DataDir: cfg.DataDir, Log: log, HTTP: drHTTP(cfg)})
 	a := api.New(svc, requestFresh{node}, gates{node, drs}, api.Options{MaxBody: cfg.MaxBody, Log: log, Disk: dm})

@@ -236,3 +236,40 @@ func TestBundleUploadLeaderKilled(t *testing.T) {
 	c.MustConverge()
 	checkBundleEverywhere(t, c, bucket, map[string][]byte{"1.0": content})
 }
+
+// TestBundlesBackupRestore: bundles, their content included, are in a
+// backup, and a new node restored from it serves them byte for byte and
+// takes new versions of the same bundle.
+func TestBundlesBackupRestore(t *testing.T) {
+	src := harness.StartCluster(t, harness.ClusterOptions{N: 1})
+	n := src.MustLeader()
+	ctx := harness.Context(t)
+	b, err := client.New(n.API).CreateBucket(ctx, model.Bucket{Name: model.Str("backed-up")}, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	bucket := *b.Identifier
+	v1 := bundleNAR("1.0", 3<<20, 4)
+	if status, body, err := postBundle(ctx, n, bucket, v1); err != nil || status != 200 {
+		t.Fatalf("upload: %d %s %v", status, body, err)
+	}
+	file := t.TempDir() + "/bundles.backup"
+	if out, stderr, err := weirCLI(t, "backup", "--server", n.API, "-o", file); err != nil {
+		t.Fatalf("weir backup: %v\n%s\n%s", err, out, stderr)
+	}
+
+	dst := harness.NewCluster(t, harness.ClusterOptions{N: 1, Join: true})
+	if _, stderr, err := weirCLI(t, "restore", file, "--data-dir", dst.Nodes[0].Opts.DataDir, "-q"); err != nil {
+		t.Fatalf("weir restore: %v\n%s", err, stderr)
+	}
+	dst.Nodes[0].Start()
+	if err := dst.Nodes[0].WaitReady(60 * time.Second); err != nil {
+		t.Fatal(err)
+	}
+	checkBundleEverywhere(t, dst, bucket, map[string][]byte{"1.0": v1})
+	v2 := bundleNAR("2.0", 1<<20, 5)
+	if status, body, err := postBundle(ctx, dst.Nodes[0], bucket, v2); err != nil || status != 200 {
+		t.Fatalf("upload after restore: %d %s %v", status, body, err)
+	}
+	checkBundleEverywhere(t, dst, bucket, map[string][]byte{"1.0": v1, "2.0": v2})
+}

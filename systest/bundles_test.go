@@ -147,11 +147,20 @@ func TestBundlesCluster(t *testing.T) {
 }
 
 // TestBundleUploadLeaderKilled SIGKILLs the leader while an upload's
-// content is going through the log. An acknowledged upload is present
-// everywhere; one that was not is either absent everywhere or, when its
-// commit was applied before the answer was lost, complete everywhere:
-// never partial. The upload is then retried on the new leader.
+// content is going through the log, with the upload sent to the leader
+// (it dies with it) and to a follower (which proposes to whichever node
+// leads: it goes on with the next leader). An acknowledged upload is
+// present everywhere; one that was not is either absent everywhere or,
+// when its commit was applied before the answer was lost, complete
+// everywhere: never partial. An upload not stored is retried. The
+// follower's upload is larger than --max-body: uploads are streams.
 func TestBundleUploadLeaderKilled(t *testing.T) {
+	for _, via := range []string{"leader", "follower"} {
+		t.Run("via "+via, func(t *testing.T) { bundleUploadLeaderKilled(t, via == "follower") })
+	}
+}
+
+func bundleUploadLeaderKilled(t *testing.T, viaFollower bool) {
 	c := harness.StartCluster(t, harness.ClusterOptions{N: 3})
 	leader := c.MustLeader()
 	ctx := harness.Context(t)
@@ -160,8 +169,11 @@ func TestBundleUploadLeaderKilled(t *testing.T) {
 		t.Fatal(err)
 	}
 	bucket := *b.Identifier
-	content := bundleNAR("1.0", 24<<20, 3)
-	watch := c.Others(leader)[0]
+	size, target, watch := 24<<20, leader, c.Others(leader)[0]
+	if viaFollower {
+		size, target, watch = 40<<20, c.Others(leader)[0], c.Others(leader)[1]
+	}
+	content := bundleNAR("1.0", size, 3)
 	base, err := harness.LocalOf(watch)
 	if err != nil {
 		t.Fatal(err)
@@ -174,14 +186,13 @@ func TestBundleUploadLeaderKilled(t *testing.T) {
 	}
 	done := make(chan result, 1)
 	go func() {
-		status, body, err := postBundle(ctx, leader, bucket, content)
+		status, body, err := postBundle(ctx, target, bucket, content)
 		done <- result{status, body, err}
 	}()
 	// Kill once a follower has applied some of the upload's chunks (or
 	// the upload has already finished).
-	killed := false
 	var res result
-	for !killed {
+	for killed := false; !killed; {
 		select {
 		case res = <-done:
 			killed = true // too late to kill during the upload: check it anyway
@@ -196,7 +207,7 @@ func TestBundleUploadLeaderKilled(t *testing.T) {
 		}
 	}
 	acked := res.err == nil && res.status == 200
-	t.Logf("upload answer when the leader died: %d %q %v", res.status, res.body, res.err)
+	t.Logf("upload answer when the leader died: %d %.120q %v", res.status, res.body, res.err)
 	newLeader := c.MustNewLeader(leader)
 	c.MustConverge()
 
@@ -221,8 +232,7 @@ func TestBundleUploadLeaderKilled(t *testing.T) {
 		t.Fatalf("acknowledged upload missing: %v", seen)
 	case seen[0] == 1:
 		checkBundleEverywhere(t, c, bucket, map[string][]byte{"1.0": content})
-	}
-	if seen[0] == 0 {
+	default:
 		// Not stored: the client retries on the new leader.
 		if status, body, err := postBundle(ctx, newLeader, bucket, content); err != nil || status != 200 {
 			t.Fatalf("retry on the new leader: %d %s %v", status, body, err)

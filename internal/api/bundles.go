@@ -45,6 +45,24 @@ type Bundles interface {
 	GlobalSHA256(group, artifact, version string, readable registry.BucketFilter) (string, bool, error)
 }
 
+// IsBundleUpload reports whether r is a bundle upload (POST
+// /buckets/{bucketId}/bundles/{bundleType}). Its body is a stream of up to
+// Options.MaxBundle bytes that the handler spools to disk: the guard does
+// not count it in the body budget, and the cluster layer does not forward
+// it to the leader (it would read it into memory); the node that takes it
+// proposes its chunks and its commit to the leader itself.
+func IsBundleUpload(r *http.Request) bool {
+	if r.Method != http.MethodPost {
+		return false
+	}
+	rest, ok := strings.CutPrefix(r.URL.Path, Base+"/buckets/")
+	if !ok {
+		return false
+	}
+	seg := strings.Split(rest, "/")
+	return len(seg) == 3 && seg[0] != "" && seg[1] == "bundles" && seg[2] != ""
+}
+
 // bundleTypes are the BundleType display names NiFi's fromString accepts.
 var bundleTypes = []string{"nifi-nar", "minifi-cpp"}
 
@@ -238,7 +256,7 @@ func (a *API) uploadBundle(w http.ResponseWriter, r *http.Request) error {
 	if javaIsBlank(bucketID) {
 		return model.Invalid(msgBlankBucketID)
 	}
-	r.Body = http.MaxBytesReader(w, r.Body, a.opts.MaxBody)
+	r.Body = http.MaxBytesReader(w, r.Body, a.opts.MaxBundle)
 	mr, err := r.MultipartReader()
 	if err != nil {
 		return model.Invalid(msgNoBundleInputStream) // not a multipart form: there is no file
@@ -256,18 +274,26 @@ func (a *API) uploadBundle(w http.ResponseWriter, r *http.Request) error {
 			break
 		}
 		if err != nil {
-			return multipartError(err, a.opts.MaxBody)
+			return multipartError(err, a.opts.MaxBundle)
 		}
 		switch p.FormName() {
 		case "file":
 			if sp != nil {
 				continue // Jersey binds the first part of a name
 			}
+			// Uploads run on the node that takes them (IsBundleUpload):
+			// a follower first catches up, so a bucket created just
+			// before is found.
+			if a.fresh != nil {
+				if err := a.fresh.ReadBarrier(r.Context()); err != nil {
+					return err
+				}
+			}
 			if _, err := a.reg.GetBucket(bucketID); err != nil {
 				return err
 			}
 			if sp, err = a.bundles.SpoolBundle(p); err != nil {
-				return multipartError(err, a.opts.MaxBody)
+				return multipartError(err, a.opts.MaxBundle)
 			}
 		case "sha256":
 			if clientSHA != "" {
@@ -275,7 +301,7 @@ func (a *API) uploadBundle(w http.ResponseWriter, r *http.Request) error {
 			}
 			b, err := io.ReadAll(io.LimitReader(p, 1024))
 			if err != nil {
-				return multipartError(err, a.opts.MaxBody)
+				return multipartError(err, a.opts.MaxBundle)
 			}
 			clientSHA = string(b)
 		}

@@ -74,7 +74,10 @@ type Disk interface {
 type Options struct {
 	// MaxBody is the largest accepted request body in bytes.
 	MaxBody int64
-	Log     *slog.Logger
+	// MaxBundle is the largest accepted bundle upload in bytes (its
+	// body is spooled to disk, not held in memory).
+	MaxBundle int64
+	Log       *slog.Logger
 	// Disk, when set, refuses writes the disk has no room for (507) or
 	// cannot take (503).
 	Disk Disk
@@ -83,6 +86,10 @@ type Options struct {
 // DefaultMaxBody admits the largest real flows (a few MB) with room to
 // spare while bounding what one request can make a node buffer.
 const DefaultMaxBody = 32 << 20
+
+// DefaultMaxBundle admits NARs of a few hundred MB (NiFi's largest are
+// around 300 MB).
+const DefaultMaxBundle = 1 << 30
 
 // API serves the NiFi Registry REST surface.
 type API struct {
@@ -98,6 +105,9 @@ type API struct {
 func New(reg Registry, fresh Freshness, gate Gate, opts Options) *API {
 	if opts.MaxBody <= 0 {
 		opts.MaxBody = DefaultMaxBody
+	}
+	if opts.MaxBundle <= 0 {
+		opts.MaxBundle = DefaultMaxBundle
 	}
 	if opts.Log == nil {
 		opts.Log = slog.Default()

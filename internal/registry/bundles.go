@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"time"
 
 	bolt "go.etcd.io/bbolt"
 
@@ -142,13 +143,9 @@ func (s *Service) CreateBundleVersion(ctx context.Context, caller Caller, bucket
 		}
 	}
 	c.Timestamp = s.now()
-	res, err := s.p.Propose(ctx, c)
-	if err != nil {
+	cr := &bundles.Created{}
+	if err := s.proposeBundle(ctx, c, cr); err != nil {
 		return nil, err
-	}
-	cr, ok := res.(*bundles.Created)
-	if !ok {
-		return nil, errors.New("registry: unexpected result of CreateBundleVersion")
 	}
 	var out *model.BundleVersion
 	err = s.read(func(tx *store.Tx) error {
@@ -165,6 +162,31 @@ func (s *Service) CreateBundleVersion(ctx context.Context, caller Caller, bucket
 	return out, err
 }
 
+// anywhere is a Proposer that can propose from a follower too (the
+// cluster node): bundle uploads run on the node that takes them.
+type anywhere interface {
+	ProposeAnywhere(ctx context.Context, c command.Command, out any) error
+}
+
+// proposeBundle replicates a bundle command from this node, whichever it
+// is, decoding the result into out. Both bundle writes an upload makes are
+// safe to apply twice: a chunk already staged is accepted without effect,
+// a version already stored is refused.
+func (s *Service) proposeBundle(ctx context.Context, c command.Command, out any) error {
+	if a, ok := s.p.(anywhere); ok {
+		return a.ProposeAnywhere(ctx, c, out)
+	}
+	res, err := s.p.Propose(ctx, c)
+	if err != nil || out == nil {
+		return err
+	}
+	b, err := json.Marshal(res)
+	if err != nil {
+		return err
+	}
+	return json.Unmarshal(b, out)
+}
+
 // stageContent proposes the spooled content in chunks, one in memory at a
 // time.
 func (s *Service) stageContent(ctx context.Context, upload string, sp *Spool) error {
@@ -174,13 +196,34 @@ func (s *Service) stageContent(ctx context.Context, upload string, sp *Spool) er
 		if err != nil && !(errors.Is(err, io.EOF) && int64(n) == sp.Size-off) {
 			return err
 		}
-		if _, err := s.p.Propose(ctx, &command.StageBundleChunk{Upload: upload, SHA256: sp.SHA256, Size: sp.Size,
+		if err := s.stageChunk(ctx, &command.StageBundleChunk{Upload: upload, SHA256: sp.SHA256, Size: sp.Size,
 			Off: off, At: s.now(), Data: buf[:n]}); err != nil {
 			return err
 		}
 		off += int64(n)
 	}
 	return nil
+}
+
+// chunkRetries bounds how often a chunk whose outcome is unknown (the
+// leader died while replicating it) is proposed again: staging a chunk
+// twice changes nothing, so the upload goes on with the next leader
+// instead of failing. About as long as an election takes.
+const chunkRetries = 20
+
+func (s *Service) stageChunk(ctx context.Context, c *command.StageBundleChunk) error {
+	for try := 1; ; try++ {
+		err := s.proposeBundle(ctx, c, nil)
+		if err == nil || model.KindOf(err) != model.KindUnavailable || try == chunkRetries {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(min(time.Duration(try)*100*time.Millisecond, time.Second)):
+		}
+		c.At = s.now()
+	}
 }
 
 // ---- mapping

@@ -143,8 +143,8 @@ func (s *Service) CreateBundleVersion(ctx context.Context, caller Caller, bucket
 		}
 	}
 	c.Timestamp = s.now()
-	cr := &bundles.Created{}
-	if err := s.proposeBundle(ctx, c, cr); err != nil {
+	cr, err := s.commitBundle(ctx, c)
+	if err != nil {
 		return nil, err
 	}
 	var out *model.BundleVersion
@@ -203,6 +203,58 @@ func (s *Service) stageContent(ctx context.Context, upload string, sp *Spool) er
 		off += int64(n)
 	}
 	return nil
+}
+
+// barrier is a Proposer that can make a following read linearizable (the
+// cluster node).
+type barrier interface {
+	ReadBarrier(ctx context.Context) error
+}
+
+// commitBundle proposes a CreateBundleVersion. When its outcome is
+// unknown (the leader died while replicating it), a read through the next
+// leader decides it: the version is there under this command's id (it
+// was applied), or it never will be and the command is proposed again.
+func (s *Service) commitBundle(ctx context.Context, c *command.CreateBundleVersion) (*bundles.Created, error) {
+	b, canCheck := s.p.(barrier)
+	for try := 1; ; try++ {
+		cr := &bundles.Created{}
+		err := s.proposeBundle(ctx, c, cr)
+		if err == nil {
+			return cr, nil
+		}
+		if model.KindOf(err) != model.KindUnavailable || !canCheck || try == chunkRetries {
+			return nil, err
+		}
+		select {
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-time.After(min(time.Duration(try)*100*time.Millisecond, time.Second)):
+		}
+		if b.ReadBarrier(ctx) != nil {
+			continue // no leader yet: try again
+		}
+		if cr, ok := s.appliedVersion(c); ok {
+			return cr, nil
+		}
+	}
+}
+
+// appliedVersion finds the version a CreateBundleVersion stored, by its id.
+func (s *Service) appliedVersion(c *command.CreateBundleVersion) (*bundles.Created, bool) {
+	var out *bundles.Created
+	s.read(func(tx *store.Tx) error {
+		b, ok, err := bundles.ByCoordinate(tx.Bolt(), c.BucketID, c.Coordinate.Group, c.Coordinate.Artifact)
+		if err != nil || !ok {
+			return err
+		}
+		v, ok, err := bundles.GetVersion(tx.Bolt(), b.ID, c.Coordinate.Version)
+		if err == nil && ok && v.ID == c.VersionID {
+			out = &bundles.Created{Bundle: b, Version: v}
+		}
+		return err
+	})
+	return out, out != nil
 }
 
 // chunkRetries bounds how often a chunk whose outcome is unknown (the

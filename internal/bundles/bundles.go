@@ -312,6 +312,10 @@ func (w wtx) stage(c *command.StageBundleChunk) (any, error) {
 	switch {
 	case !ok && c.Off != 0:
 		return nil, model.Conflict("The bundle upload " + c.Upload + " is not staged (it was committed, or dropped after waiting too long); upload the bundle again")
+	case !ok && w.b(tChunks).Bucket(chunkKey(c.Upload, 0)) != nil:
+		// The id of an upload that was committed: its chunks hold stored
+		// content (bbolt would refuse the chunk's bucket).
+		return nil, model.Conflict("The bundle upload " + c.Upload + " was committed already")
 	case ok && (st.SHA256 != c.SHA256 || st.Size != c.Size):
 		return nil, model.Conflict("The bundle upload " + c.Upload + " stages other content")
 	case ok && c.Off+n <= st.Staged:
@@ -534,12 +538,9 @@ func (w wtx) createVersion(c *command.CreateBundleVersion, buckets Buckets) (any
 		return nil, model.Conflict(MsgVersionExists)
 	}
 
-	// Everything is checked: write.
-	if exists {
-		if err := w.removeVersion(&bundle, old); err != nil {
-			return nil, err
-		}
-	}
+	// Everything is checked: write. The new version's content is counted
+	// before the version it replaces is removed, so content the two share
+	// is never dropped in between.
 	if !stored {
 		content = Content{Size: c.Size, Chunks: c.Upload}
 		if err := w.b(tStage).Delete([]byte(c.Upload)); err != nil {
@@ -557,6 +558,11 @@ func (w wtx) createVersion(c *command.CreateBundleVersion, buckets Buckets) (any
 	content.Refs++
 	if err := put(w.b(tContent), []byte(c.SHA256), content); err != nil {
 		return nil, err
+	}
+	if exists {
+		if err := w.removeVersion(&bundle, old); err != nil {
+			return nil, err
+		}
 	}
 	v := Version{ID: c.VersionID, BundleID: bundle.ID, BucketID: c.BucketID, Group: coord.Group, Artifact: coord.Artifact,
 		Version: coord.Version, Timestamp: c.Timestamp, Author: c.Author, SHA256: c.SHA256, SHA256Supplied: c.SHA256Supplied,

@@ -262,6 +262,11 @@ func TestApplyRefuses(t *testing.T) {
 			c.Coordinate.Group = ""
 			return c
 		}(), model.KindInvalid, "Group id cannot be null or blank"},
+		{"committed upload id", func(f *fixture) {
+			f.stage("u1", content, 8, 1)
+			f.apply(version("b1", "x1", "v1", "1", "u1", content))
+		}, &command.StageBundleChunk{Upload: "u1", SHA256: shaOf(other), Size: int64(len(other)), Data: other[:4]},
+			model.KindConflict, "The bundle upload u1 was committed already"},
 		{"unknown bundle", nil, &command.DeleteBundle{BundleID: "x9"}, model.KindNotFound, bundles.MsgBundleNotFound},
 		{"unknown version", func(f *fixture) {
 			f.stage("u1", content, 8, 1)
@@ -304,6 +309,10 @@ func TestRedeployAndSnapshot(t *testing.T) {
 	f.stage("u3", a, 4, 1)
 	if _, err := f.apply(version("redeploy", "x1", "v3", "1.0", "u3", a)); err != nil {
 		t.Fatalf("redeploy of the same bytes: %v", err)
+	}
+	// The replaced version shared its content with the new one: kept.
+	if got := f.content(shaOf(a), int64(len(a))); !bytes.Equal(got, a) {
+		t.Fatal("redeploying the same bytes lost the content")
 	}
 	if _, err := f.apply(version("b1", "y1", "v4", "2.0-SNAPSHOT", "u2", b)); err != nil {
 		t.Fatal(err)

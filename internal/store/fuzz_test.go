@@ -1011,7 +1011,8 @@ func fuzzApplySeeds() [][]byte {
 		cat(batch(2, cb(b1, n1), cf(0, f1, n1)), []byte{0xC0 + 3}, cv(0, next), []byte{0xFF, 0, 0, 0}, cb(b2, n2)),
 		// A bundle: content staged in two chunks, a version of it, a
 		// second version of the same content (deduplicated), a chunk
-		// out of order, the versions deleted, then the bundle.
+		// out of order, a chunk under the committed upload's id, the
+		// versions deleted, then the bundle.
 		// Op 15: the type (0 stage, 1 create, 2 delete version, 3
 		// delete bundle), then content, SHA-256 and upload choices
 		// (2 = unchanged), size choice (2 = the content's).
@@ -1022,8 +1023,9 @@ func fuzzApplySeeds() [][]byte {
 			batch(2,
 				[]byte{15, 1, 1, 2, 0, 2, 0, x, b1, 0, 0, 0, 0, 0, 1, 5, 0, 0},
 				[]byte{15, 1, 1, 2, 1, 2, 0, x, b2, 0, 1, 0, 0, 0, 1, 5, 0, 0}),
-			batch(3,
+			batch(4,
 				[]byte{15, 0, 0, 2, 1, 2, 0, 3, 0, 9},
+				[]byte{15, 0, 0, 2, 0, 2, 1, 3, 9}, // under u1 again, after its commit
 				[]byte{15, 2, 0, 2, 0, 2, 0, 0},
 				[]byte{15, 3, 0, 2, 0, 2, 0}),
 		),

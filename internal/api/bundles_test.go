@@ -225,6 +225,10 @@ func TestBundlesThroughEveryEndpoint(t *testing.T) {
 	if c := decode[containerJSON](t, get("/extensions?tag=thing", "/extensions")); c.NumResults != 2 {
 		t.Errorf("by tag %+v", c)
 	}
+	// NiFi stores and searches tags trimmed and in lower case.
+	if c := decode[containerJSON](t, get("/extensions?tag=%20THING%20&tag=none", "/extensions")); c.NumResults != 2 {
+		t.Errorf("by a tag in another case %+v", c)
+	}
 	if c := decode[containerJSON](t, get("/extensions?extensionType=CONTROLLER_SERVICE&bundleType=nifi-nar", "/extensions")); c.NumResults != 1 || c.Extensions[0].Type != "CONTROLLER_SERVICE" {
 		t.Errorf("by type %+v", c)
 	}

@@ -724,10 +724,27 @@ func (s *Service) SearchExtensions(f ExtensionFilter, readable BucketFilter) ([]
 		if f.BundleType != "" && b.Type != f.BundleType || f.ExtensionType != "" && e.Type != f.ExtensionType {
 			return false
 		}
-		return len(f.Tags) == 0 || slices.ContainsFunc(f.Tags, func(t string) bool {
-			return slices.ContainsFunc(e.Tags, func(x string) bool { return strings.EqualFold(x, t) })
-		})
+		if len(f.Tags) == 0 {
+			return true
+		}
+		have := normalizedTags(e.Tags)
+		return slices.ContainsFunc(f.Tags, func(t string) bool { return slices.Contains(have, normalizeTag(t)) })
 	})
+}
+
+// normalizeTag is how NiFi stores and searches tags: trimmed, lower case.
+func normalizeTag(t string) string { return strings.ToLower(strings.TrimSpace(t)) }
+
+// normalizedTags are an extension's tags as NiFi stores them: normalized,
+// blank ones left out, each once (a set per extension).
+func normalizedTags(tags []string) []string {
+	var out []string
+	for _, t := range tags {
+		if n := normalizeTag(t); n != "" && !slices.Contains(out, n) {
+			out = append(out, n)
+		}
+	}
+	return out
 }
 
 // ExtensionsProviding answers GET /extensions/provided-service-api.
@@ -778,8 +795,8 @@ func (s *Service) ExtensionTags(readable BucketFilter) ([]model.TagCount, error)
 	counts := map[string]int32{}
 	err := s.eachVersion(readable, func(_ store.BucketRec, _ bundles.Bundle, x bundles.Version) {
 		for _, e := range x.Extensions {
-			for _, t := range e.Tags {
-				counts[strings.ToLower(t)]++
+			for _, t := range normalizedTags(e.Tags) {
+				counts[t]++
 			}
 		}
 	})

@@ -412,7 +412,7 @@ func likeMatch(pattern, s string) bool {
 type BundleFilter struct{ BucketName, Group, Artifact string }
 
 // ListBundles answers GET /bundles: bundles of readable buckets matching
-// the filter, by bucket name, group and artifact.
+// the filter, by group and artifact.
 func (s *Service) ListBundles(f BundleFilter, readable BucketFilter) ([]*model.Bundle, error) {
 	out := []*model.Bundle{}
 	err := s.viewBundles(func(v bundleView) error {
@@ -431,8 +431,10 @@ func (s *Service) ListBundles(f BundleFilter, readable BucketFilter) ([]*model.B
 		}
 		return nil
 	})
+	// NiFi orders by group and artifact (its SQL); the bucket name breaks
+	// ties, which NiFi leaves to its database.
 	slices.SortFunc(out, func(a, b *model.Bundle) int {
-		return cmpStrings(model.Deref(a.BucketName), model.Deref(b.BucketName), a.GroupID, b.GroupID, a.ArtifactID, b.ArtifactID)
+		return cmpStrings(a.GroupID, b.GroupID, a.ArtifactID, b.ArtifactID, model.Deref(a.BucketName), model.Deref(b.BucketName))
 	})
 	return out, err
 }

@@ -306,9 +306,9 @@ func versionMetadataOf(v bundles.Version) *model.BundleVersionMetadata {
 }
 
 func bundleVersionOf(bucket store.BucketRec, b bundles.Bundle, v bundles.Version) *model.BundleVersion {
+	// NiFi links the version's bucket but populates no permissions on it.
 	bk := bucketBase(bucket)
 	bk.Link = bucketLink(bucket.ID)
-	bk.Permissions = model.AllPermissions()
 	deps := []model.BundleVersionDependency{}
 	for _, d := range v.Dependencies {
 		deps = append(deps, model.BundleVersionDependency{ArtifactID: d.Artifact, GroupID: d.Group, Version: d.Version})

@@ -37,10 +37,25 @@ var (
 	tBundleKeys = []byte("x.bundlekeys") // prefixed(bucket)+prefixed(group)+artifact → bundle id
 	tVersions   = []byte("x.versions")   // prefixed(bundle id)+version → Version
 	tDocs       = []byte("x.docs")       // prefixed(bundle id)+prefixed(version)+extension name → additionalDetails.md
+	tMeta       = []byte("x.meta")       // genKey → u64
 
 	// Tables are created by the store with its own.
-	Tables = [][]byte{tStage, tChunks, tContent, tBundles, tBundleKeys, tVersions, tDocs}
+	Tables = [][]byte{tStage, tChunks, tContent, tBundles, tBundleKeys, tVersions, tDocs, tMeta}
+
+	genKey = []byte("gen")
 )
+
+// Generation counts the bundle commands applied (refusals excepted). The
+// tables are outside the state hash, so this is how a scheduled backup
+// learns that bundles changed when the registry did not.
+func Generation(tx *bolt.Tx) uint64 {
+	if b := tx.Bucket(tMeta); b != nil {
+		if v := b.Get(genKey); len(v) == 8 {
+			return binary.BigEndian.Uint64(v)
+		}
+	}
+	return 0
+}
 
 // Limits the state machine holds every command to (NiFi's columns are
 // VARCHAR(500) for coordinates; ids are the registry's 50).
@@ -188,21 +203,34 @@ func Handles(c command.Command) bool {
 // Apply applies one bundle command in the store's write transaction. A
 // *model.Error is a refusal and nothing was written.
 func Apply(tx *bolt.Tx, c command.Command, buckets Buckets) (any, error) {
-	w := wtx{tx: tx}
+	var unchanged bool
+	w := wtx{tx: tx, unchanged: &unchanged}
+	var res any
+	var err error
 	switch c := c.(type) {
 	case *command.StageBundleChunk:
-		return w.stage(c)
+		res, err = w.stage(c)
 	case *command.CreateBundleVersion:
-		return w.createVersion(c, buckets)
+		res, err = w.createVersion(c, buckets)
 	case *command.DeleteBundleVersion:
-		return w.deleteVersion(c)
+		res, err = w.deleteVersion(c)
 	case *command.DeleteBundle:
-		return w.deleteBundle(c)
+		res, err = w.deleteBundle(c)
+	default:
+		return nil, model.Invalid(fmt.Sprintf("command %s is not a bundle command", c.Type()))
 	}
-	return nil, model.Invalid(fmt.Sprintf("command %s is not a bundle command", c.Type()))
+	if err != nil || unchanged {
+		return res, err
+	}
+	return res, w.b(tMeta).Put(genKey, u64(Generation(tx)+1))
 }
 
-type wtx struct{ tx *bolt.Tx }
+type wtx struct {
+	tx *bolt.Tx
+	// unchanged is set by a command accepted without effect (a retried
+	// chunk), which leaves the generation as it is.
+	unchanged *bool
+}
 
 func (w wtx) b(name []byte) *bolt.Bucket { return w.tx.Bucket(name) }
 
@@ -319,6 +347,7 @@ func (w wtx) stage(c *command.StageBundleChunk) (any, error) {
 	case ok && (st.SHA256 != c.SHA256 || st.Size != c.Size):
 		return nil, model.Conflict("The bundle upload " + c.Upload + " stages other content")
 	case ok && c.Off+n <= st.Staged:
+		*w.unchanged = true
 		return st.Staged, nil // a retried proposal: already staged
 	case ok && c.Off != st.Staged:
 		return nil, model.Conflict(fmt.Sprintf("The bundle upload %s has %d bytes staged, not %d", c.Upload, st.Staged, c.Off))
@@ -691,7 +720,7 @@ func (w wtx) removeBundle(b Bundle) error {
 // RegistryService.deleteBucket deletes its extension bundles too). The
 // store calls it once it has checked the bucket deletion.
 func DeleteBucket(tx *bolt.Tx, bucketID string) error {
-	w := wtx{tx: tx}
+	w := wtx{tx: tx, unchanged: new(bool)}
 	all, err := w.allBundles()
 	if err != nil {
 		return err

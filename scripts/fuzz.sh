@@ -41,6 +41,7 @@ targets=(
   "./internal/identity FuzzChain"
   "./internal/identity FuzzMapping"
   "./internal/dr FuzzReadEntries"
+  "./internal/bundles/nar FuzzExtract"
 )
 
 # Every fuzz target in the tree must be listed above: a new one that is

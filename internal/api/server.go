@@ -49,6 +49,8 @@ type Registry interface {
 	ListVersions(bucketID, flowID string) ([]*model.SnapshotMetadata, error)
 	Export(bucketID, flowID string, n int32) (*model.Snapshot, string, error)
 	Diff(bucketID, flowID string, a, b int32) (*model.FlowDifference, error)
+
+	Bundles
 }
 
 // Freshness makes a read see every write acknowledged before it started
@@ -72,7 +74,10 @@ type Disk interface {
 type Options struct {
 	// MaxBody is the largest accepted request body in bytes.
 	MaxBody int64
-	Log     *slog.Logger
+	// MaxBundle is the largest accepted bundle upload in bytes (its
+	// body is spooled to disk, not held in memory).
+	MaxBundle int64
+	Log       *slog.Logger
 	// Disk, when set, refuses writes the disk has no room for (507) or
 	// cannot take (503).
 	Disk Disk
@@ -82,13 +87,18 @@ type Options struct {
 // spare while bounding what one request can make a node buffer.
 const DefaultMaxBody = 32 << 20
 
+// DefaultMaxBundle admits NARs of a few hundred MB (NiFi's largest are
+// around 300 MB).
+const DefaultMaxBundle = 1 << 30
+
 // API serves the NiFi Registry REST surface.
 type API struct {
-	reg   Registry
-	fresh Freshness
-	gate  Gate
-	opts  Options
-	mux   *http.ServeMux
+	reg     Registry
+	bundles Bundles
+	fresh   Freshness
+	gate    Gate
+	opts    Options
+	mux     *http.ServeMux
 }
 
 // New builds the API handler.
@@ -96,10 +106,13 @@ func New(reg Registry, fresh Freshness, gate Gate, opts Options) *API {
 	if opts.MaxBody <= 0 {
 		opts.MaxBody = DefaultMaxBody
 	}
+	if opts.MaxBundle <= 0 {
+		opts.MaxBundle = DefaultMaxBundle
+	}
 	if opts.Log == nil {
 		opts.Log = slog.Default()
 	}
-	a := &API{reg: reg, fresh: fresh, gate: gate, opts: opts, mux: http.NewServeMux()}
+	a := &API{reg: reg, bundles: reg, fresh: fresh, gate: gate, opts: opts, mux: http.NewServeMux()}
 	a.routes()
 	return a
 }

@@ -2,10 +2,7 @@ package api
 
 import (
 	"encoding/json"
-	"errors"
 	"fmt"
-	"io"
-	"mime/multipart"
 	"net"
 	"net/http"
 	"slices"
@@ -27,8 +24,9 @@ import (
 //     that manages no users, groups or policies (409), except the list of
 //     authorizable resources; a secured one manages them (ManageTenants,
 //     tenants.go).
-//   - bundles, extensions, the extension repository: empty results, NiFi's
-//     404s for unknown bundles, and uploads refused with 409.
+//
+// Bundles, extensions and the extension repository are served for real
+// (bundles.go).
 //
 // The Java classes each answer follows are named next to the handlers.
 // Checks run in NiFi's order (request parsing, then the resource method,
@@ -68,29 +66,15 @@ const (
 	msgHTTPNotFound = "HTTP 404 Not Found"
 )
 
-// MsgBundlesUnsupported answers a valid bundle upload: Weir does not store
-// extension bundles. It is a 409 because NiFi Registry reports "this
-// registry is not set up to do that" as an IllegalStateException (409), as
-// it does for custom login or user management, and clients treat it as a
-// final, not-to-be-retried refusal.
-const MsgBundlesUnsupported = "Extension bundles are not supported by this version of Weir: it stores versioned flows only. The bundle was not stored."
-
-// bundleTypes are the BundleType display names NiFi's fromString accepts.
-var bundleTypes = []string{"nifi-nar", "minifi-cpp"}
-
-// extensionTypes are the constants of NiFi's ExtensionType enum.
-var extensionTypes = []string{"PROCESSOR", "CONTROLLER_SERVICE", "REPORTING_TASK", "FLOW_ANALYSIS_RULE",
-	"PARAMETER_PROVIDER", "FLOW_REGISTRY_CLIENT"}
-
 // surfaces registers the parts of the NiFi Registry API that an unsecured
 // registry without extension bundles answers with fixed results.
 func (a *API) surfaces() {
 	a.accessSurface()
 	a.tenantSurface()
 	a.policySurface()
-	a.bundleSurface()
-	a.extensionRepoSurface()
-	a.extensionSurface()
+	a.bundleRoutes()
+	a.extensionRepoRoutes()
+	a.extensionRoutes()
 }
 
 func (a *API) sget(p string, h handlerFunc)  { a.mux.Handle("GET "+Base+p, a.read(h)) }
@@ -308,255 +292,6 @@ func (a *API) policySurface() {
 		return WriteJSON(w, 200, res)
 	})
 }
-
-// ---- bundles (BucketBundleResource, BundleResource)
-
-func (a *API) bundleSurface() {
-	// getExtensionBundles: the facade's authorizeBucketAccess refuses a
-	// blank id, StandardExtensionService.getBundlesByBucket checks the
-	// bucket, then lists its (no) bundles.
-	a.sget("/buckets/{bucketId}/bundles", func(w http.ResponseWriter, r *http.Request) error {
-		if javaIsBlank(r.PathValue("bucketId")) {
-			return model.Invalid(msgBlankBucketID)
-		}
-		if _, err := a.reg.GetBucket(r.PathValue("bucketId")); err != nil {
-			return err
-		}
-		return WriteJSON(w, 200, emptyList)
-	})
-	a.spost("/buckets/{bucketId}/bundles/{bundleType}", a.uploadBundle)
-
-	// The filtered lists search authorized buckets only and find nothing.
-	a.sget("/bundles", func(w http.ResponseWriter, r *http.Request) error { return WriteJSON(w, 200, emptyList) })
-	a.sget("/bundles/versions", func(w http.ResponseWriter, r *http.Request) error { return WriteJSON(w, 200, emptyList) })
-
-	// Everything under a bundle id starts with
-	// StandardExtensionService.getBundle, which finds no bundle.
-	unknownBundle := func(w http.ResponseWriter, r *http.Request) error {
-		if javaIsBlank(r.PathValue("bundleId")) {
-			return model.Invalid(msgBlankBundleID)
-		}
-		return model.NotFound(msgBundleIDNotFound)
-	}
-	const bv = "/bundles/{bundleId}/versions/{version}"
-	for _, p := range []string{"/bundles/{bundleId}", "/bundles/{bundleId}/versions", bv, bv + "/content",
-		bv + "/extensions", bv + "/extensions/{name}", bv + "/extensions/{name}/docs",
-		bv + "/extensions/{name}/docs/additional-details"} {
-		a.sget(p, unknownBundle)
-	}
-	a.sdel("/bundles/{bundleId}", unknownBundle)
-	a.sdel(bv, unknownBundle)
-}
-
-// uploadBundle follows createExtensionBundleVersion: Jersey converts the
-// bundle type and reads the multipart form, the facade's
-// authorizeBucketAccess refuses a blank bucket id, then
-// StandardExtensionService.createBundleVersion checks the input stream and
-// the bucket. Where NiFi would then store the bundle, Weir refuses.
-func (a *API) uploadBundle(w http.ResponseWriter, r *http.Request) error {
-	if !slices.Contains(bundleTypes, r.PathValue("bundleType")) {
-		// NiFi answers 500 here (BundleType.fromString throws; Jersey makes
-		// it a PathParamException that only ThrowableMapper maps). A bad
-		// path is the client's error, and Weir keeps 5xx for its own
-		// failures, so this is a 400 that names the valid types.
-		return model.Invalid("Invalid bundle type '" + r.PathValue("bundleType") + "': expected one of " + strings.Join(bundleTypes, ", "))
-	}
-	if javaIsBlank(r.PathValue("bucketId")) {
-		return model.Invalid(msgBlankBucketID)
-	}
-	hasFile, err := a.hasFilePart(w, r)
-	if err != nil {
-		return err
-	}
-	if !hasFile {
-		return model.Invalid(msgNoBundleInputStream)
-	}
-	if _, err := a.reg.GetBucket(r.PathValue("bucketId")); err != nil {
-		return err
-	}
-	return model.Conflict(MsgBundlesUnsupported)
-}
-
-// hasFilePart reports whether the body is a multipart form with a "file"
-// part (Jersey's @FormDataParam("file") InputStream is null otherwise). It
-// reads part headers only: the bundle itself is left unread.
-func (a *API) hasFilePart(w http.ResponseWriter, r *http.Request) (bool, error) {
-	r.Body = http.MaxBytesReader(w, r.Body, a.opts.MaxBody)
-	mr, err := r.MultipartReader()
-	if err != nil {
-		return false, nil // not a multipart form: there is no file
-	}
-	for {
-		p, err := mr.NextPart()
-		if errors.Is(err, io.EOF) {
-			return false, nil
-		}
-		if err != nil {
-			var mbe *http.MaxBytesError
-			if errors.As(err, &mbe) {
-				return false, &model.Error{Kind: model.KindTooLarge,
-					Msg: "Request body exceeds the limit of " + strconv.FormatInt(a.opts.MaxBody, 10) + " bytes"}
-			}
-			return false, model.Invalid("Unable to read multipart request body: " + err.Error())
-		}
-		if isFilePart(p) {
-			return true, nil
-		}
-	}
-}
-
-func isFilePart(p *multipart.Part) bool { return p.FormName() == "file" }
-
-// ---- /extension-repository (ExtensionRepoResource)
-
-func (a *API) extensionRepoSurface() {
-	// getExtensionRepoBuckets: one entry per authorized bucket, a TreeSet
-	// ordered by name, with absolute links.
-	a.sget("/extension-repository", func(w http.ResponseWriter, r *http.Request) error {
-		bs, err := a.reg.ListBuckets()
-		if err != nil {
-			return err
-		}
-		base := apiBaseURL(r)
-		out := []model.ExtensionRepoBucket{}
-		for _, b := range sortedByJavaName(bs) {
-			name := model.Deref(b.Name)
-			out = append(out, model.ExtensionRepoBucket{
-				BucketName: b.Name,
-				Link:       model.NewLink(base+"extension-repository/"+encodeJerseyPath(name), "self"),
-			})
-		}
-		return WriteJSON(w, 200, out)
-	})
-
-	const repo = "/extension-repository/{bucketName}"
-	// Listings under a bucket: the facade looks the bucket up by name, the
-	// service validates the coordinates and lists nothing.
-	a.sget(repo, func(w http.ResponseWriter, r *http.Request) error {
-		if err := a.bucketByName(r.PathValue("bucketName")); err != nil {
-			return err
-		}
-		return WriteJSON(w, 200, emptyList)
-	})
-	a.sget(repo+"/{groupId}", func(w http.ResponseWriter, r *http.Request) error {
-		if err := a.bucketByName(r.PathValue("bucketName")); err != nil {
-			return err
-		}
-		if err := requireCoordinates(r, "groupId"); err != nil {
-			return err
-		}
-		return WriteJSON(w, 200, emptyList)
-	})
-	a.sget(repo+"/{groupId}/{artifactId}", func(w http.ResponseWriter, r *http.Request) error {
-		if err := a.bucketByName(r.PathValue("bucketName")); err != nil {
-			return err
-		}
-		if err := requireCoordinates(r, "groupId", "artifactId"); err != nil {
-			return err
-		}
-		return WriteJSON(w, 200, emptyList)
-	})
-	// A version and everything below it go through
-	// StandardExtensionService.getBundleVersion(bucket, group, artifact,
-	// version), which finds no bundle.
-	unknownVersion := func(w http.ResponseWriter, r *http.Request) error {
-		if err := a.bucketByName(r.PathValue("bucketName")); err != nil {
-			return err
-		}
-		if err := requireCoordinates(r, "groupId", "artifactId", "version"); err != nil {
-			return err
-		}
-		return model.NotFound(msgBundleNotInBucket)
-	}
-	const rv = repo + "/{groupId}/{artifactId}/{version}"
-	for _, p := range []string{rv, rv + "/content", rv + "/sha256", rv + "/extensions", rv + "/extensions/{name}",
-		rv + "/extensions/{name}/docs", rv + "/extensions/{name}/docs/additional-details"} {
-		a.sget(p, unknownVersion)
-	}
-	// getGlobalExtensionRepoVersionSha256 validates its path parameters
-	// itself, then finds no version in any authorized bucket.
-	a.sget("/extension-repository/{groupId}/{artifactId}/{version}/sha256", func(w http.ResponseWriter, r *http.Request) error {
-		if err := requireCoordinates(r, "groupId", "artifactId", "version"); err != nil {
-			return err
-		}
-		return model.NotFound(msgBundleVersionNotFoundGAV)
-	})
-}
-
-// bucketByName is RegistryService.getBucketByName: an exact name match.
-func (a *API) bucketByName(name string) error {
-	bs, err := a.reg.ListBuckets()
-	if err != nil {
-		return err
-	}
-	for _, b := range bs {
-		if model.Deref(b.Name) == name {
-			return nil
-		}
-	}
-	return model.NotFound(msgBucketNameNotFound)
-}
-
-// requireCoordinates applies the service's StringUtils.isBlank checks to
-// the named path values, in order.
-func requireCoordinates(r *http.Request, names ...string) error {
-	msgs := map[string]string{"groupId": msgBlankGroupID, "artifactId": msgBlankArtifactID, "version": msgBlankVersion}
-	for _, n := range names {
-		if javaIsBlank(r.PathValue(n)) {
-			return model.Invalid(msgs[n])
-		}
-	}
-	return nil
-}
-
-// ---- /extensions (ExtensionResource)
-
-func (a *API) extensionSurface() {
-	// getExtensions: Jersey converts bundleType (BundleType.fromString) and
-	// extensionType (ExtensionType.valueOf) in declaration order; a bad
-	// value is a QueryParamException, mapped to 400 "Invalid value for
-	// <name>". An empty value converts to null. The filters are echoed.
-	a.sget("/extensions", func(w http.ResponseWriter, r *http.Request) error {
-		q := r.URL.Query()
-		fp := &model.ExtensionFilterParams{Tags: javaHashSetOrder(q["tag"])}
-		if v := q.Get("bundleType"); v != "" {
-			if !slices.Contains(bundleTypes, v) {
-				return model.Invalid("Invalid value for bundleType")
-			}
-			fp.BundleType = model.Str(v)
-		}
-		if v := q.Get("extensionType"); v != "" {
-			if !slices.Contains(extensionTypes, v) {
-				return model.Invalid("Invalid value for extensionType")
-			}
-			fp.ExtensionType = model.Str(v)
-		}
-		return WriteJSON(w, 200, model.ExtensionMetadataContainer{Extensions: emptyList, FilterParams: fp})
-	})
-	// getExtensionsProvidingServiceAPI: with no bucket the facade returns
-	// an empty set at once; otherwise the service requires all four
-	// coordinates before searching.
-	a.sget("/extensions/provided-service-api", func(w http.ResponseWriter, r *http.Request) error {
-		bs, err := a.reg.ListBuckets()
-		if err != nil {
-			return err
-		}
-		if len(bs) > 0 {
-			q := r.URL.Query()
-			for _, n := range []string{"className", "groupId", "artifactId", "version"} {
-				if javaIsBlank(q.Get(n)) {
-					return model.Invalid(msgProvidedServiceAPIMissing)
-				}
-			}
-		}
-		return WriteJSON(w, 200, model.ExtensionMetadataContainer{Extensions: emptyList})
-	})
-	a.sget("/extensions/tags", func(w http.ResponseWriter, r *http.Request) error {
-		return WriteJSON(w, 200, []model.TagCount{})
-	})
-}
-
-// ---- Java semantics the answers depend on
 
 // apiBaseURL is ApplicationResource.getBaseUri: the request's base URI
 // (Jetty omits a default port) with the X-ProxyScheme / X-Forwarded-Proto,

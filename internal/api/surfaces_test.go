@@ -404,9 +404,10 @@ func TestSurfacesWithBuckets(t *testing.T) {
 			want: strings.ReplaceAll("["+strings.Join(repo, ",")+"]", s.base+"/", "http://registry.example/ctx/")},
 
 		{method: "GET", path: "/buckets/" + beta + "/bundles", tmpl: "/buckets/{bucketId}/bundles", status: 200, want: "[]"},
-		{method: "POST", path: "/buckets/" + beta + "/bundles/nifi-nar", multipart: file, status: 409, want: api.MsgBundlesUnsupported},
-		{method: "POST", path: "/buckets/" + beta + "/bundles/minifi-cpp", multipart: map[string]string{"file": ""}, status: 409,
-			want: api.MsgBundlesUnsupported},
+		{method: "POST", path: "/buckets/" + beta + "/bundles/nifi-nar", multipart: file, status: 409,
+			want: "The SHA-256 of the received extension bundle does not match the SHA-256 provided by the client"},
+		{method: "POST", path: "/buckets/" + beta + "/bundles/minifi-cpp", multipart: map[string]string{"file": ""}, status: 400,
+			want: "Minifi CPP extensions are not yet supported"},
 		{method: "POST", path: "/buckets/" + beta + "/bundles/nifi-nar", body: `{"not":"multipart"}`, status: 400,
 			want: "Extension bundle input stream cannot be null"},
 		{method: "POST", path: "/buckets/" + beta + "/bundles/jar", multipart: file, status: 400, want: "Invalid bundle type 'jar': expected one of nifi-nar, minifi-cpp"},

@@ -110,6 +110,17 @@ func TestTargetOf(t *testing.T) {
 		{"DELETE", "/nifi-api/data-transfer/input-ports/p1/transactions/t1", Target{Kind: Check, Resource: "/data-transfer/input-ports/p1", Action: Write}},
 		{"POST", "/weir-api/ports", Target{Kind: Check, Resource: Actuator, Action: Write}},
 		{"GET", "/nifi-registry-api/about", Target{Kind: Open}},
+		// Bundles are in buckets: uploads and bucket lists are bucket
+		// paths, a bundle's paths are authorized on its bucket, lists and
+		// searches answer from readable buckets.
+		{"POST", "/nifi-registry-api/buckets/b1/bundles/nifi-nar", Target{Kind: Check, Resource: "/buckets/b1", Action: Write, Bucket: "b1"}},
+		{"GET", "/nifi-registry-api/buckets/b1/bundles", Target{Kind: Check, Resource: "/buckets/b1", Action: Read, Bucket: "b1"}},
+		{"GET", "/nifi-registry-api/bundles/x1/versions/1.0/content", Target{Kind: Check, Action: Read, Bundle: "x1"}},
+		{"DELETE", "/nifi-registry-api/bundles/x1", Target{Kind: Check, Action: Delete, Bundle: "x1"}},
+		{"GET", "/nifi-registry-api/bundles", Target{Kind: ReadableBuckets}},
+		{"GET", "/nifi-registry-api/bundles/versions", Target{Kind: ReadableBuckets}},
+		{"GET", "/nifi-registry-api/extensions/tags", Target{Kind: ReadableBuckets}},
+		{"GET", "/nifi-registry-api/extension-repository/b/g/a/1.0/content", Target{Kind: ReadableBuckets}},
 	} {
 		if got := TargetOf(tc.method, tc.path); got != tc.want {
 			t.Errorf("%s %s: %+v, want %+v", tc.method, tc.path, got, tc.want)

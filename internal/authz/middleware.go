@@ -19,6 +19,8 @@ type Options struct {
 	Bucket func(id string) (public, exists bool)
 	// FlowBucket finds the bucket of a flow.
 	FlowBucket func(flowID string) (string, bool)
+	// BundleBucket finds the bucket of an extension bundle.
+	BundleBucket func(bundleID string) (string, bool)
 }
 
 // allPermissions is how Weir's answers render permissions before this
@@ -68,6 +70,21 @@ func Middleware(o Options, next http.Handler) http.Handler {
 				return perms.CanRead, perms
 			}, t.Kind == ListItems)
 			return
+		case ReadableBuckets:
+			readable := func(bucket string) error {
+				public, _ := o.Bucket(bucket)
+				return Authorize(p, c, BucketResource(bucket), Read, public)
+			}
+			next.ServeHTTP(w, r.WithContext(api.WithBucketFilter(r.Context(), readable)))
+			return
+		}
+		if t.Bundle != "" && o.BundleBucket != nil {
+			b, ok := o.BundleBucket(t.Bundle)
+			if !ok {
+				next.ServeHTTP(w, r) // the handler answers 404
+				return
+			}
+			t.Bucket, t.Resource = b, BucketResource(b)
 		}
 		if t.Flow != "" {
 			b, ok := o.FlowBucket(t.Flow)

@@ -22,6 +22,11 @@ const (
 	Access
 	// Config is GET /config: read on /policies or on /tenants.
 	Config
+	// ReadableBuckets lists or searches across buckets (bundles,
+	// extensions, the extension repository): the handler answers from
+	// the buckets the caller may read (api.WithBucketFilter) and refuses
+	// one it may not.
+	ReadableBuckets
 )
 
 // Target is what a request needs.
@@ -34,6 +39,8 @@ type Target struct {
 	Bucket string
 	// Flow is set for /flows/{id} paths: the bucket is looked up from it.
 	Flow string
+	// Bundle is set for /bundles/{id} paths, likewise.
+	Bundle string
 }
 
 // ActionOf maps an HTTP method to NiFi's action, as its servlet filter
@@ -82,11 +89,20 @@ func registryTarget(method, p, action string) Target {
 	check := func(resource string) Target { return Target{Kind: Check, Resource: resource, Action: action} }
 	seg := strings.Split(strings.Trim(p, "/"), "/")
 	switch seg[0] {
-	case "access", "about", "bundles", "extension-repository", "extensions":
+	case "access", "about":
 		if p == "/access" && method == http.MethodGet {
 			return Target{Kind: Access}
 		}
 		return Target{Kind: Open}
+	case "bundles":
+		// A bundle is in a bucket: NiFi's facade authorizes the bucket
+		// (read, and delete for a delete).
+		if len(seg) >= 2 && seg[1] != "versions" && seg[1] != "" {
+			return Target{Kind: Check, Action: action, Bundle: seg[1]}
+		}
+		return Target{Kind: ReadableBuckets}
+	case "extension-repository", "extensions":
+		return Target{Kind: ReadableBuckets}
 	case "config":
 		return Target{Kind: Config}
 	case "buckets":

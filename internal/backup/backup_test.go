@@ -3,6 +3,8 @@ package backup
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"os"
@@ -342,5 +344,33 @@ func TestTakeNowInPlace(t *testing.T) {
 	}
 	if _, err := os.Stat(theirs); err != nil {
 		t.Fatalf("another node's partial backup was removed: %v", err)
+	}
+}
+
+// TestScheduledBackupAfterBundleChange: an extension bundle uploaded while
+// the registry stays as it was (its tables are outside the state hash) is
+// not skipped by the next scheduled backup.
+func TestScheduledBackupAfterBundleChange(t *testing.T) {
+	st, apply := seeded(t, 1)
+	s := New(st, &fakeNode{leader: true}, Config{Dir: t.TempDir(), Interval: time.Hour, Keep: 5, Now: time.Now})
+	if p, err := s.RunOnce(); err != nil || p == "" {
+		t.Fatalf("first run: %q %v", p, err)
+	}
+	if p, err := s.RunOnce(); err != nil || p != "" {
+		t.Fatalf("unchanged: want a skip, got %q %v", p, err)
+	}
+	content := []byte("PK\x03\x04 a bundle")
+	sum := sha256.Sum256(content)
+	sha := hex.EncodeToString(sum[:])
+	apply(&command.StageBundleChunk{Upload: "u1", SHA256: sha, Size: int64(len(content)), At: 1, Data: content})
+	apply(&command.CreateBundleVersion{BucketID: "b1", BundleID: "x1", VersionID: "v1", BundleType: command.BundleNAR,
+		Coordinate: command.BundleCoordinate{Group: "g", Artifact: "a", Version: "1"}, Upload: "u1", SHA256: sha,
+		Size: int64(len(content)), Timestamp: 5, Author: "alice"})
+	p, err := s.RunOnce()
+	if err != nil || p == "" {
+		t.Fatalf("after a bundle upload: want a backup, got %q %v", p, err)
+	}
+	if p, err := s.RunOnce(); err != nil || p != "" {
+		t.Fatalf("unchanged again: want a skip, got %q %v", p, err)
 	}
 }

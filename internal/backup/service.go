@@ -74,6 +74,10 @@ type Service struct {
 
 	mu     sync.Mutex
 	status Status
+	// lastGen is the store's bundle generation when this service last
+	// wrote a backup into Dir (lastGenKnown: it has since it started).
+	lastGen      uint64
+	lastGenKnown bool
 }
 
 // Kinds of backup, as status and metrics name them.

@@ -85,6 +85,7 @@ func report(w io.Writer, res migrate.Result, err error, asJSON bool, took time.D
 		fmt.Fprintf(w, "buckets:  %d created, %d already there\n", res.BucketsCreated, res.BucketsExisting)
 		fmt.Fprintf(w, "flows:    %d created, %d already there\n", res.FlowsCreated, res.FlowsExisting)
 		fmt.Fprintf(w, "versions: %d copied, %d already there\n", res.VersionsCopied, res.VersionsExisting)
+		fmt.Fprintf(w, "bundles:  %d versions copied, %d already there\n", res.BundleVersionsCopied, res.BundleVersionsExisting)
 		for _, m := range res.Warnings {
 			fmt.Fprintf(w, "warning: %s\n", m)
 		}

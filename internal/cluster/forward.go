@@ -49,7 +49,10 @@ func (n *Node) Forwarder(maxBody int64, next http.Handler) http.Handler {
 			n.inflight.Add(1)
 			defer n.inflight.Add(-1)
 		}
-		if !isWrite(r) {
+		if !isWrite(r) || api.IsBundleUpload(r) {
+			// A bundle upload is a stream the handler spools to disk and
+			// proposes from here (ProposeAnywhere): reading it whole to
+			// forward it would hold hundreds of MB in memory.
 			next.ServeHTTP(w, r)
 			return
 		}

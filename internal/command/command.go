@@ -26,7 +26,7 @@ const FormatVersion = 1
 // Level is the command level this build understands: the highest Level of
 // its command types. Nodes record it in the member table (SetNode), and
 // the cluster's level is the lowest among its voters.
-const Level = 8
+const Level = 9
 
 // Type identifies a command.
 type Type uint8
@@ -89,7 +89,13 @@ const (
 	TypeRetryDead     Type = 40
 	TypeCompactEvents Type = 41
 
-	maxType = TypeCompactEvents
+	// Level 9: extension bundles.
+	TypeStageBundleChunk    Type = 42
+	TypeCreateBundleVersion Type = 43
+	TypeDeleteBundleVersion Type = 44
+	TypeDeleteBundle        Type = 45
+
+	maxType = TypeDeleteBundle
 )
 
 // LastType is the highest command type this build knows: higher ones
@@ -180,6 +186,14 @@ func (t Type) String() string {
 		return "RetryDead"
 	case TypeCompactEvents:
 		return "CompactEvents"
+	case TypeStageBundleChunk:
+		return "StageBundleChunk"
+	case TypeCreateBundleVersion:
+		return "CreateBundleVersion"
+	case TypeDeleteBundleVersion:
+		return "DeleteBundleVersion"
+	case TypeDeleteBundle:
+		return "DeleteBundle"
 	}
 	return fmt.Sprintf("Type(%d)", uint8(t))
 }
@@ -349,11 +363,14 @@ var ErrUnknown = errors.New("unknown command")
 // LevelOf is the command level a node needs to apply commands of type t
 // (see Level): 1 for the registry and membership, 2 for site-to-site, 3
 // for users, groups and policies, 4 for access tokens, 5 for retention by
-// age, 6 for disaster recovery, 7 for concurrent pulls, 8 for events.
+// age, 6 for disaster recovery, 7 for concurrent pulls, 8 for events, 9
+// for extension bundles.
 func LevelOf(t Type) int {
 	switch {
 	case newOf(t) == nil:
 		return Level + 1
+	case t >= TypeStageBundleChunk:
+		return 9
 	case t >= TypeStartEvents:
 		return 8
 	case t >= TypeSharedLease:
@@ -390,8 +407,8 @@ func Encode(c Command) ([]byte, error) {
 	return out, nil
 }
 
-// Decode parses bytes produced by Encode. The returned CreateVersion.Content
-// and StageChunk.Data alias b; callers that keep them beyond b's lifetime
+// Decode parses bytes produced by Encode. The returned CreateVersion.Content,
+// StageChunk.Data and StageBundleChunk.Data alias b; callers that keep them beyond b's lifetime
 // must copy them.
 func Decode(b []byte) (Command, error) {
 	if len(b) < 3 {
@@ -505,6 +522,14 @@ func newOf(t Type) Command {
 		return &RetryDead{}
 	case TypeCompactEvents:
 		return &CompactEvents{}
+	case TypeStageBundleChunk:
+		return &StageBundleChunk{}
+	case TypeCreateBundleVersion:
+		return &CreateBundleVersion{}
+	case TypeDeleteBundleVersion:
+		return &DeleteBundleVersion{}
+	case TypeDeleteBundle:
+		return &DeleteBundle{}
 	}
 	return nil
 }

@@ -28,6 +28,14 @@ func fuzzSeeds() [][]byte {
 		&SetNode{ID: "n1", APIURL: "http://x", RaftAddr: "127.0.0.1:1", Zone: "z", At: 1, Level: 1},
 		&RemoveNode{ID: "n1"},
 		&CreateBucket{ID: strings.Repeat("x", 300), Name: "\xff\x00\u2028"},
+		&StageBundleChunk{Upload: "u1", SHA256: strings.Repeat("ab", 32), Size: 3, Off: 0, At: 7, Data: []byte("PK\x03")},
+		&CreateBundleVersion{BucketID: "b1", BundleID: "x1", VersionID: "v1", BundleType: BundleNAR,
+			Coordinate: BundleCoordinate{"g", "a", "1.0"}, Upload: "u1", SHA256: strings.Repeat("ab", 32), Size: 3,
+			SystemAPIVersion: "2.7.2", Build: BundleBuild{Tool: "21", Built: 1}, Dependencies: []BundleCoordinate{{"g", "d", "1"}},
+			Extensions: []byte(`[{"name":"P","type":"PROCESSOR","tags":["t"]}]`), AdditionalDetails: map[string]string{"P": "# P"},
+			Timestamp: 8, Author: "a"},
+		&DeleteBundleVersion{BundleID: "x1", Version: "1.0", Actor: "a"},
+		&DeleteBundle{BundleID: "x1", Actor: "a"},
 	}
 	var out [][]byte
 	for _, c := range cmds {
@@ -66,6 +74,9 @@ func fuzzSeeds() [][]byte {
 		raw(TypeCreateBucket, "{\"id\":\"\xff\xfe\",\"name\":\"\\ud800\"}"),
 		raw(TypeCreateBucket, `{"id":"a"} `),
 		raw(TypeCreateBucket, ` {"id":"a"}`),
+		raw(TypeCreateBundleVersion, `{"extensions":{"not":"an array"}}`),
+		raw(TypeStageBundleChunk, `{"off":-1,"size":-5}`),
+		[]byte{FormatVersion, 38, 2, '{', '}'}, // level 8, another build's
 	)
 	return out
 }

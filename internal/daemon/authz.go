@@ -16,6 +16,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/weir-nifi/weir/internal/authz"
+	"github.com/weir-nifi/weir/internal/bundles"
 	"github.com/weir-nifi/weir/internal/cluster"
 	"github.com/weir-nifi/weir/internal/command"
 	"github.com/weir-nifi/weir/internal/identity"
@@ -150,6 +151,14 @@ func authzOptions(node *cluster.Node, st *store.Store) authz.Options {
 			_ = st.Read(func(tx *store.Tx) error {
 				f, found, err := flows.get(flowID, tx.RawFlow(flowID))
 				bucket, ok = f.BucketID, found
+				return err
+			})
+			return bucket, ok
+		},
+		BundleBucket: func(bundleID string) (bucket string, ok bool) {
+			_ = st.Read(func(tx *store.Tx) error {
+				b, found, err := bundles.Get(tx.Bolt(), bundleID)
+				bucket, ok = b.BucketID, found
 				return err
 			})
 			return bucket, ok

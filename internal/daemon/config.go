@@ -83,6 +83,8 @@ type Config struct {
 
 	Revisions bool
 	MaxBody   int64
+	// MaxBundle is the largest extension bundle upload (spooled to disk).
+	MaxBundle int64
 	// AllowedHosts are names (host or host:port) clients may use for this
 	// node besides its own addresses, e.g. a load balancer's ("*": any).
 	AllowedHosts []string

@@ -185,15 +185,18 @@ func Start(cfg Config, log *slog.Logger) (*Server, error) {
 		}
 		log.Info("restored state seeded as the new cluster's first snapshot")
 	}
+	// Bundle uploads are spooled in the data dir (beside the store they
+	// are bound for); a crash leaves them behind.
+	registry.RemoveUploadLeftovers(cfg.DataDir)
 	// Event hooks: the leader delivers the outbox's events.
 	hk, err := hooks.New(node, st, hooksCfg, log)
 	if err != nil {
 		return abort(err)
 	}
-	svc := registry.New(eventsFirst{node, hk}, st, registry.Options{Revisions: cfg.Revisions})
+	svc := registry.New(eventsFirst{node, hk}, st, registry.Options{Revisions: cfg.Revisions, TempDir: cfg.DataDir})
 	// Disaster recovery: a standby (or fenced) cluster refuses writes.
 	drs := dr.New(node, st, dr.Options{Key: key, Self: strings.TrimRight(cfg.Advertise, "/"), DataDir: cfg.DataDir, Log: log, HTTP: drHTTP(cfg)})
-	a := api.New(svc, requestFresh{node}, gates{node, drs}, api.Options{MaxBody: cfg.MaxBody, Log: log, Disk: dm})
+	a := api.New(svc, requestFresh{node}, gates{node, drs}, api.Options{MaxBody: cfg.MaxBody, MaxBundle: cfg.MaxBundle, Log: log, Disk: dm})
 	// With an initial admin, policies decide every request (package
 	// authz), on the node that executes it: forwarded writes are
 	// authorized by the leader.
@@ -315,8 +318,9 @@ func Start(cfg Config, log *slog.Logger) (*Server, error) {
 	handler = guard.New(guard.Options{
 		Hosts: append(own.names(), cfg.AllowedHosts...), MaxBody: maxBody(cfg),
 		BodyBudget: cfg.BodyBudget, BodyIdle: cfg.BodyTimeout, BodyMinRate: cfg.BodyMinRate,
-		Streams: []string{s2sBase + "/data-transfer/"},
-		Forms:   []string{webui.Base + "/"},
+		Streams:       []string{s2sBase + "/data-transfer/"},
+		StreamRequest: api.IsBundleUpload,
+		Forms:         []string{webui.Base + "/"},
 	}, handler)
 
 	s := &Server{cfg: cfg, log: log, st: st, node: node, ln: ln, start: t0, backups: bk, disk: dm, stopDisk: stopDisk, s2s: s2s}

@@ -62,15 +62,20 @@ const (
 	CreateUserGroup   = "CREATE_USER_GROUP"
 	UpdateUserGroup   = "UPDATE_USER_GROUP"
 	DeleteUserGroup   = "DELETE_USER_GROUP"
+
+	CreateBundle        = "CREATE_EXTENSION_BUNDLE"
+	CreateBundleVersion = "CREATE_EXTENSION_BUNDLE_VERSION"
+	DeleteBundle        = "DELETE_EXTENSION_BUNDLE"
+	DeleteBundleVersion = "DELETE_EXTENSION_BUNDLE_VERSION"
 )
 
 // Types lists every event type NiFi Registry defines, for validating hook
-// whitelists. The bundle types and REGISTRY_START are valid names though
-// Weir records none of them yet.
+// whitelists. REGISTRY_START is a valid name though Weir records no such
+// event (a cluster has no single start).
 var Types = []string{
-	CreateBucket, CreateFlow, CreateFlowVersion, "CREATE_EXTENSION_BUNDLE", "CREATE_EXTENSION_BUNDLE_VERSION",
-	"REGISTRY_START", UpdateBucket, UpdateFlow, DeleteBucket, DeleteFlow, "DELETE_EXTENSION_BUNDLE",
-	"DELETE_EXTENSION_BUNDLE_VERSION", CreateUser, UpdateUser, DeleteUser, CreateUserGroup, UpdateUserGroup, DeleteUserGroup,
+	CreateBucket, CreateFlow, CreateFlowVersion, CreateBundle, CreateBundleVersion,
+	"REGISTRY_START", UpdateBucket, UpdateFlow, DeleteBucket, DeleteFlow, DeleteBundle,
+	DeleteBundleVersion, CreateUser, UpdateUser, DeleteUser, CreateUserGroup, UpdateUserGroup, DeleteUserGroup,
 }
 
 // Field is one of an event's fields (NiFi's EventField: an EventFieldName

@@ -97,6 +97,9 @@ type Options struct {
 	// (application/octet-stream from NiFi) and are not counted in the
 	// budget, but are cut off when they stop arriving like any other.
 	Streams []string
+	// StreamRequest, when set, marks further requests as streams (bundle
+	// uploads, whose paths are not a prefix).
+	StreamRequest func(*http.Request) bool
 	// Forms are path prefixes of HTML pages (the web UI) whose writes are
 	// form posts: form and multipart bodies are accepted there, and any
 	// request that changes state must be same-origin (Origin, or
@@ -159,7 +162,7 @@ func (g *Guard) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		refuseRequest(w, r, http.StatusBadRequest, msg)
 		return
 	}
-	stream := g.isStream(r.URL.Path)
+	stream := g.isStream(r.URL.Path) || (g.o.StreamRequest != nil && g.o.StreamRequest(r))
 	form := hasPrefix(r.URL.Path, g.o.Forms)
 	if form && changesState(r.Method) && !sameOrigin(r) {
 		refuseRequest(w, r, http.StatusForbidden, "HTTP 403 Forbidden: a form post to the web UI must come from one of its own pages (Origin "+

@@ -2,7 +2,10 @@
 //
 //   - Migrate copies every bucket, flow and version from a running NiFi
 //     Registry (or another Weir) over its REST API, keeping identifiers,
-//     version numbers, authors, timestamps and comments.
+//     version numbers, authors, timestamps and comments, and every
+//     extension bundle version, its content streamed and checked by its
+//     SHA-256 (bundle ids, authors and times are the destination's: NiFi's
+//     upload keeps none of the source's).
 //   - ImportGit loads a NiFi Registry GitFlowPersistenceProvider directory
 //     (bucket.yml files and {"header":…,"content":{"flowSnapshot":…}}
 //     snapshot files), with every version from the git history when the

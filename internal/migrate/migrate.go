@@ -9,7 +9,8 @@ import (
 	"github.com/weir-nifi/weir/internal/model"
 )
 
-// Migrate copies everything from src (NiFi Registry or Weir) to dst. Per
+// Migrate copies everything from src (NiFi Registry or Weir) to dst:
+// buckets, flows, versions and extension bundles. Per
 // bucket and flow failures are collected in Result.Errors and the run goes
 // on; the returned error is for failures that stop it (listing the source
 // or the destination).
@@ -63,6 +64,9 @@ func Migrate(ctx context.Context, src, dst *client.Client, p Progress) (Result, 
 			if err := migrateFlow(ctx, t, src, bid, f, existing); err != nil {
 				t.fail("%v", err)
 			}
+		}
+		if err := migrateBundles(ctx, t, src, bid); err != nil {
+			t.fail("%v", err)
 		}
 	}
 	return res, ctx.Err()

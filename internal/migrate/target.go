@@ -27,19 +27,22 @@ func (nopProgress) Note(string)    {}
 
 // Result counts what a run did.
 type Result struct {
-	BucketsCreated   int      `json:"bucketsCreated"`
-	BucketsExisting  int      `json:"bucketsExisting"`
-	FlowsCreated     int      `json:"flowsCreated"`
-	FlowsExisting    int      `json:"flowsExisting"`
-	VersionsCopied   int      `json:"versionsCopied"`
-	VersionsExisting int      `json:"versionsExisting"`
-	Warnings         []string `json:"warnings,omitempty"`
-	Errors           []string `json:"errors,omitempty"`
+	BucketsCreated   int `json:"bucketsCreated"`
+	BucketsExisting  int `json:"bucketsExisting"`
+	FlowsCreated     int `json:"flowsCreated"`
+	FlowsExisting    int `json:"flowsExisting"`
+	VersionsCopied   int `json:"versionsCopied"`
+	VersionsExisting int `json:"versionsExisting"`
+	// Extension bundle versions (content included).
+	BundleVersionsCopied   int      `json:"bundleVersionsCopied"`
+	BundleVersionsExisting int      `json:"bundleVersionsExisting"`
+	Warnings               []string `json:"warnings,omitempty"`
+	Errors                 []string `json:"errors,omitempty"`
 }
 
 // Changed reports whether the run wrote anything.
 func (r Result) Changed() bool {
-	return r.BucketsCreated+r.FlowsCreated+r.VersionsCopied > 0
+	return r.BucketsCreated+r.FlowsCreated+r.VersionsCopied+r.BundleVersionsCopied > 0
 }
 
 // target is the destination registry and what it already holds.

@@ -1,7 +1,5 @@
 package model
 
-import "encoding/json"
-
 // Wire types of authorization (resources, tenants, policies) and of
 // extension bundles. An unsecured registry only decodes tenants and
 // policies (it refuses to manage them after validating the request); a
@@ -86,10 +84,9 @@ type ExtensionFilterParams struct {
 }
 
 // ExtensionMetadataContainer is the answer of the /extensions searches.
-// Extensions is always an array; its elements stay opaque until Weir
-// stores bundles.
+// Extensions is always an array.
 type ExtensionMetadataContainer struct {
-	Extensions   []json.RawMessage      `json:"extensions"`
+	Extensions   []*ExtensionMetadata   `json:"extensions"`
 	FilterParams *ExtensionFilterParams `json:"filterParams,omitempty"`
 	NumResults   int32                  `json:"numResults"`
 }

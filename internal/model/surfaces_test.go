@@ -36,11 +36,11 @@ func TestExtensionContainerEncoding(t *testing.T) {
 		in   ExtensionMetadataContainer
 		want string
 	}{
-		{ExtensionMetadataContainer{Extensions: []json.RawMessage{}},
+		{ExtensionMetadataContainer{Extensions: []*ExtensionMetadata{}},
 			`{"extensions":[],"numResults":0}`},
-		{ExtensionMetadataContainer{Extensions: []json.RawMessage{}, FilterParams: &ExtensionFilterParams{Tags: []string{}}},
+		{ExtensionMetadataContainer{Extensions: []*ExtensionMetadata{}, FilterParams: &ExtensionFilterParams{Tags: []string{}}},
 			`{"extensions":[],"filterParams":{"tags":[]},"numResults":0}`},
-		{ExtensionMetadataContainer{Extensions: []json.RawMessage{}, FilterParams: &ExtensionFilterParams{
+		{ExtensionMetadataContainer{Extensions: []*ExtensionMetadata{}, FilterParams: &ExtensionFilterParams{
 			BundleType: Str("nifi-nar"), ExtensionType: Str("PROCESSOR"), Tags: []string{"a<b"}}},
 			`{"extensions":[],"filterParams":{"bundleType":"nifi-nar","extensionType":"PROCESSOR","tags":["a<b"]},"numResults":0}`},
 	} {

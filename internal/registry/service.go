@@ -58,6 +58,9 @@ type Options struct {
 	// Now and NewID are the clock and identifier source; tests pin them.
 	Now   func() time.Time
 	NewID func() string
+	// TempDir is where uploaded bundles are spooled (the OS's temp
+	// directory when empty; the daemon uses the data directory).
+	TempDir string
 	// RenderCacheBytes bounds the cache of rendered version answers
 	// (0 = DefaultRenderCacheBytes, negative = off).
 	RenderCacheBytes int

@@ -9,6 +9,7 @@ import (
 
 	bolt "go.etcd.io/bbolt"
 
+	"github.com/weir-nifi/weir/internal/bundles"
 	"github.com/weir-nifi/weir/internal/command"
 	"github.com/weir-nifi/weir/internal/events"
 	"github.com/weir-nifi/weir/internal/model"
@@ -223,13 +224,15 @@ func (w wtx) applyCommand(c command.Command, fromPrimary bool) (any, error) {
 	// The change's event is made before the change (a deleted user's
 	// identity is gone after it) and written with it, in the same
 	// transaction, only if the change is applied.
-	ev, err := w.eventOf(c)
+	evs, err := w.eventsOf(c)
 	if err != nil {
 		return nil, err
 	}
 	v, err := w.applyChange(c)
-	if err == nil && ev != nil {
-		err = events.Record(w.tx, w.index, ev.typ, ev.at, ev.fields...)
+	for _, ev := range evs {
+		if err == nil {
+			err = events.Record(w.tx, w.index, ev.typ, ev.at, ev.fields...)
+		}
 	}
 	return v, err
 }
@@ -242,6 +245,11 @@ func (w wtx) applyChange(c command.Command) (any, error) {
 	// maintenance freezes too.
 	if tenants.Handles(c) {
 		return tenants.Apply(w.tx, c)
+	}
+	// Extension bundles have tables of their own too (package bundles),
+	// outside the state hash; they live in buckets, looked up here.
+	if bundles.Handles(c) {
+		return bundles.Apply(w.tx, c, bundleBuckets{w})
 	}
 	switch c := c.(type) {
 	case *command.CreateBucket:
@@ -260,6 +268,14 @@ func (w wtx) applyChange(c command.Command) (any, error) {
 		return w.createVersion(c)
 	}
 	return nil, model.Invalid(fmt.Sprintf("command %s cannot be applied", c.Type()))
+}
+
+// bundleBuckets is the registry's buckets as package bundles sees them.
+type bundleBuckets struct{ w wtx }
+
+func (b bundleBuckets) Bucket(id string) (bundles.Bucket, bool, error) {
+	r, ok, err := b.w.bucket(id)
+	return bundles.Bucket{AllowBundleRedeploy: r.AllowBundleRedeploy}, ok, err
 }
 
 // MaintenanceError is the refusal every write gets while maintenance is on.
@@ -434,6 +450,10 @@ func (w wtx) deleteBucket(c *command.DeleteBucket) (any, error) {
 				return nil, err
 			}
 		}
+	}
+	// NiFi deletes the bucket's extension bundles with it.
+	if err := bundles.DeleteBucket(w.tx, b.ID); err != nil {
+		return nil, err
 	}
 	if err := w.t(tBucketNames).Delete([]byte(b.Name)); err != nil {
 		return nil, err

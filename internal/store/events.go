@@ -3,6 +3,7 @@ package store
 import (
 	"strconv"
 
+	"github.com/weir-nifi/weir/internal/bundles"
 	"github.com/weir-nifi/weir/internal/command"
 	"github.com/weir-nifi/weir/internal/events"
 	"github.com/weir-nifi/weir/internal/model"
@@ -27,16 +28,50 @@ const (
 	fUserIdentity      = "USER_IDENTITY"
 	fUserGroupID       = "USER_GROUP_ID"
 	fUserGroupIdentity = "USER_GROUP_IDENTITY"
+	fBundleID          = "EXTENSION_BUNDLE_ID"
 )
 
-// eventOf is the event NiFi Registry's EventFactory makes for a change,
-// with the same fields in the same order (policies and the security seed
-// make none, as in NiFi). It reads the state before the change. Nothing
-// is made while the outbox is off.
-func (w wtx) eventOf(c command.Command) (*change, error) {
+// eventsOf are the events NiFi Registry publishes for a change, made by
+// its EventFactory with the same fields in the same order: one per change,
+// two for a bundle upload (CREATE_EXTENSION_BUNDLE, then
+// CREATE_EXTENSION_BUNDLE_VERSION, as NiFi's BucketBundleResource
+// publishes them on every upload), none for policies and the security
+// seed. They are made from the state before the change. Nothing is made
+// while the outbox is off.
+func (w wtx) eventsOf(c command.Command) ([]*change, error) {
 	if !events.Started(w.tx) {
 		return nil, nil
 	}
+	f := func(kv ...string) []events.Field {
+		out := make([]events.Field, 0, len(kv)/2)
+		for i := 0; i+1 < len(kv); i += 2 {
+			out = append(out, events.Field{Name: kv[i], Value: kv[i+1]})
+		}
+		return out
+	}
+	switch c := c.(type) {
+	case *command.CreateBundleVersion:
+		return []*change{
+			{events.CreateBundle, c.Timestamp, f(fBucketID, c.BucketID, fBundleID, c.BundleID, fUser, c.Author)},
+			{events.CreateBundleVersion, c.Timestamp, f(fBucketID, c.BucketID, fBundleID, c.BundleID, fVersion, c.Coordinate.Version, fUser, c.Author)},
+		}, nil
+	case *command.DeleteBundleVersion:
+		b, _, err := bundles.Get(w.tx, c.BundleID)
+		return []*change{{events.DeleteBundleVersion, 0, f(fBucketID, b.BucketID, fBundleID, c.BundleID, fVersion, c.Version, fUser, c.Actor)}}, err
+	case *command.DeleteBundle:
+		b, _, err := bundles.Get(w.tx, c.BundleID)
+		return []*change{{events.DeleteBundle, 0, f(fBucketID, b.BucketID, fBundleID, c.BundleID, fUser, c.Actor)}}, err
+	}
+	ev, err := w.eventOf(c)
+	if ev == nil || err != nil {
+		return nil, err
+	}
+	return []*change{ev}, nil
+}
+
+// eventOf is the one event of a registry, user or group change (nil for
+// any other command).
+func (w wtx) eventOf(c command.Command) (*change, error) {
 	f := func(kv ...string) []events.Field {
 		out := make([]events.Field, 0, len(kv)/2)
 		for i := 0; i+1 < len(kv); i += 2 {

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"hash"
 	"math"
 	"os"
 	"path/filepath"
@@ -17,6 +18,7 @@ import (
 
 	bolt "go.etcd.io/bbolt"
 
+	"github.com/weir-nifi/weir/internal/bundles"
 	"github.com/weir-nifi/weir/internal/command"
 	"github.com/weir-nifi/weir/internal/events"
 	"github.com/weir-nifi/weir/internal/model"
@@ -455,6 +457,8 @@ func (g *fuzzGen) command(t *testing.T, a *Store, typ command.Type) command.Comm
 			c.Lens[0]++ // a blob that does not match its lengths
 		}
 		return c
+	case command.TypeStageBundleChunk, command.TypeCreateBundleVersion, command.TypeDeleteBundleVersion, command.TypeDeleteBundle:
+		return g.bundleCommand(t, a, typ)
 	}
 	panic(fmt.Sprintf("no generator for %s", typ))
 }
@@ -490,6 +494,95 @@ func (g *fuzzGen) eventCommand() command.Command {
 		return c
 	}
 	return &command.CompactEvents{Before: id()}
+}
+
+// Bundle contents the generator uploads, and the uploads they go under.
+var (
+	fuzzBundleContents = [][]byte{[]byte("PK-one"), []byte("PK-second content"), []byte("x")}
+	fuzzUploads        = []string{"u1", "u2", "", strings.Repeat("u", 51)}
+	fuzzGAVs           = []command.BundleCoordinate{{Group: "g", Artifact: "a", Version: "1"}, {Group: "g", Artifact: "a", Version: "2-SNAPSHOT"},
+		{Group: "g", Artifact: "b", Version: "1"}, {Group: "", Artifact: "a", Version: "1"}, {Group: "g", Artifact: "a", Version: strings.Repeat("v", 501)}}
+	fuzzExtensions = []string{``, `[{"name":"P","type":"PROCESSOR","tags":["t"]}]`, `{"not":"an array"}`, `[{"name":"","type":"PROCESSOR"}]`,
+		`[{"name":"P","type":"GADGET"}]`, `null`}
+)
+
+func fuzzSHA(b []byte) string {
+	h := sha256.Sum256(b)
+	return fmt.Sprintf("%x", h)
+}
+
+// fuzzStaged reads how many bytes of an upload are staged.
+func fuzzStaged(t *testing.T, s *Store, upload string) int64 {
+	var n int64
+	err := s.Read(func(tx *Tx) error {
+		if raw := tx.b([]byte("x.stage")).Get([]byte(upload)); raw != nil {
+			var st struct {
+				Staged int64 `json:"staged"`
+			}
+			err := json.Unmarshal(raw, &st)
+			n = st.Staged
+			return err
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatalf("read stage: %v", err)
+	}
+	return n
+}
+
+// bundleCommand builds bundle commands that mostly make progress: chunks
+// at the staged offset of a known content, versions of staged or stored
+// content in stored buckets, deletes of stored bundles.
+func (g *fuzzGen) bundleCommand(t *testing.T, a *Store, typ command.Type) command.Command {
+	content := fuzzBundleContents[g.pick(len(fuzzBundleContents))]
+	sha := fuzzSHA(content)
+	switch g.pick(8) {
+	case 0:
+		sha = strings.ToUpper(sha)
+	case 1:
+		sha = fuzzSHA(fuzzBundleContents[0])
+	}
+	upload := fuzzUploads[g.pick(len(fuzzUploads))]
+	size := int64(len(content))
+	if g.pick(8) == 0 {
+		size = g.i64()
+	}
+	var bundleIDs []string
+	err := a.Read(func(tx *Tx) error {
+		return tx.b([]byte("x.bundles")).ForEach(func(k, _ []byte) error {
+			bundleIDs = append(bundleIDs, string(k))
+			return nil
+		})
+	})
+	if err != nil {
+		t.Fatalf("read bundles: %v", err)
+	}
+	switch typ {
+	case command.TypeStageBundleChunk:
+		off := fuzzStaged(t, a, upload)
+		if g.pick(4) == 0 {
+			off = g.i64()
+		}
+		end := off + 1 + int64(g.pick(len(content)))
+		if off < 0 || off >= int64(len(content)) || end > int64(len(content)) {
+			return &command.StageBundleChunk{Upload: upload, SHA256: sha, Size: size, Off: off, At: g.i64(), Data: g.take(3)}
+		}
+		return &command.StageBundleChunk{Upload: upload, SHA256: sha, Size: size, Off: off, At: g.i64(), Data: content[off:end]}
+	case command.TypeCreateBundleVersion:
+		types := []string{command.BundleNAR, command.BundleMiNiFiCpp, "jar"}
+		c := &command.CreateBundleVersion{BucketID: g.existing(fuzzViewOf(t, a).buckets), BundleID: g.id(), VersionID: g.id(),
+			BundleType: types[g.pick(len(types))], Coordinate: fuzzGAVs[g.pick(len(fuzzGAVs))], Upload: upload, SHA256: sha,
+			Size: size, SystemAPIVersion: g.text(), Build: command.BundleBuild{Tool: g.text(), Built: g.i64()},
+			Extensions: []byte(fuzzExtensions[g.pick(len(fuzzExtensions))]), Timestamp: g.i64(), Author: g.actor()}
+		if g.flag() {
+			c.AdditionalDetails = map[string]string{[]string{"P", "Q", ""}[g.pick(3)]: g.text()}
+		}
+		return c
+	case command.TypeDeleteBundleVersion:
+		return &command.DeleteBundleVersion{BundleID: g.existing(bundleIDs), Version: fuzzGAVs[g.pick(len(fuzzGAVs))].Version, Actor: g.actor()}
+	}
+	return &command.DeleteBundle{BundleID: g.existing(bundleIDs), Actor: g.actor()}
 }
 
 func (g *fuzzGen) knownType() command.Type {
@@ -630,7 +723,9 @@ func (g *fuzzGen) entry(t *testing.T, a *Store) []byte {
 			return append(b, g.take(3)...)
 		}
 		return b[:g.pick(len(b))]
-	case 10, 15: // the commands the registry sends most
+	case 15: // extension bundles
+		return fuzzEncode(t, g.command(t, a, command.TypeStageBundleChunk+command.Type(g.pick(4))))
+	case 10: // the commands the registry sends most
 		return fuzzEncode(t, g.command(t, a, []command.Type{command.TypeCreateVersion, command.TypeCreateFlow, command.TypeCreateBucket}[g.pick(3)]))
 	}
 	return fuzzEncode(t, g.command(t, a, command.Type(1+op%16)))
@@ -645,6 +740,7 @@ type fuzzState struct {
 	sum     Summary
 	nodes   [sha256.Size]byte
 	outbox  [sha256.Size]byte
+	bundles [sha256.Size]byte
 	applied uint64
 }
 
@@ -673,6 +769,13 @@ func fuzzStateOf(t *testing.T, s *Store) fuzzState {
 			}
 		}
 		h.Sum(st.outbox[:0])
+		// The bundle tables are outside the state hash: digested whole,
+		// chunks (nested buckets) included.
+		h.Reset()
+		for _, name := range bundles.Tables {
+			fuzzDigestBucket(h, tx.b(name))
+		}
+		h.Sum(st.bundles[:0])
 		return nil
 	})
 	if err != nil {
@@ -680,6 +783,16 @@ func fuzzStateOf(t *testing.T, s *Store) fuzzState {
 	}
 	st.applied = s.AppliedIndex()
 	return st
+}
+
+func fuzzDigestBucket(h hash.Hash, b *bolt.Bucket) {
+	b.ForEach(func(k, v []byte) error {
+		writeKV(h, k, v)
+		if v == nil {
+			fuzzDigestBucket(h, b.Bucket(k))
+		}
+		return nil
+	})
 }
 
 // fuzzCheckResult requires a result to be a success or a *model.Error.
@@ -948,6 +1061,26 @@ func fuzzApplySeeds() [][]byte {
 		),
 		// A replay (size byte >= 0xC0) and an unknown entry mid-batch.
 		cat(batch(2, cb(b1, n1), cf(0, f1, n1)), []byte{0xC0 + 3}, cv(0, next), []byte{0xFF, 0, 0, 0}, cb(b2, n2)),
+		// A bundle: content staged in two chunks, a version of it, a
+		// second version of the same content (deduplicated), a chunk
+		// out of order, a chunk under the committed upload's id, the
+		// versions deleted, then the bundle.
+		// Op 15: the type (0 stage, 1 create, 2 delete version, 3
+		// delete bundle), then content, SHA-256 and upload choices
+		// (2 = unchanged), size choice (2 = the content's).
+		cat(
+			batch(3, cb(b1, n1),
+				[]byte{15, 0, 1, 2, 0, 2, 1, 3, 7},
+				[]byte{15, 0, 1, 2, 0, 2, 1, 12, 8}),
+			batch(2,
+				[]byte{15, 1, 1, 2, 0, 2, 0, x, b1, 0, 0, 0, 0, 0, 1, 5, 0, 0},
+				[]byte{15, 1, 1, 2, 1, 2, 0, x, b2, 0, 1, 0, 0, 0, 1, 5, 0, 0}),
+			batch(4,
+				[]byte{15, 0, 0, 2, 1, 2, 0, 3, 0, 9},
+				[]byte{15, 0, 0, 2, 0, 2, 1, 3, 9}, // under u1 again, after its commit
+				[]byte{15, 2, 0, 2, 0, 2, 0, 0},
+				[]byte{15, 3, 0, 2, 0, 2, 0}),
+		),
 		// Garbage, hostile headers, type confusion, truncation.
 		batch(4, []byte{11, 6, 1, 1, 3, '{', '}', '}'}, []byte{12, 0, 1, 0, 0, 0, 4, 3},
 			[]byte{13, 0, b1, n1, 0, 0, 0, 0, 0, 0, 2}, []byte{14, 0, b1, n1, 0, 0, 0, 0, 0, 0, 1, 2, 'x', 'y'}),

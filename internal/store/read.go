@@ -5,6 +5,8 @@ import (
 	"errors"
 
 	bolt "go.etcd.io/bbolt"
+
+	"github.com/weir-nifi/weir/internal/bundles"
 )
 
 // Tx is a consistent read-only view of the state. It is valid only inside
@@ -184,3 +186,14 @@ func (t *Tx) Summary() Summary { return summaryOf(t.tx) }
 // Bolt is the transaction underneath, for packages that keep tables of
 // their own in the store's file (site-to-site queues).
 func (t *Tx) Bolt() *bolt.Tx { return t.tx }
+
+// BundleGeneration counts the extension bundle commands applied (package
+// bundles): their tables are outside the state hash.
+func (s *Store) BundleGeneration() uint64 {
+	var gen uint64
+	_ = s.Read(func(tx *Tx) error {
+		gen = bundles.Generation(tx.tx)
+		return nil
+	})
+	return gen
+}

@@ -14,6 +14,7 @@ import (
 
 	bolt "go.etcd.io/bbolt"
 
+	"github.com/weir-nifi/weir/internal/bundles"
 	"github.com/weir-nifi/weir/internal/events"
 	"github.com/weir-nifi/weir/internal/s2s/queue"
 	"github.com/weir-nifi/weir/internal/tenants"
@@ -43,7 +44,7 @@ var (
 	// allTables are created by Open; the site-to-site tables (package
 	// queue) and the users, groups and policies (package tenants) live in
 	// the same file, outside the state hash.
-	allTables = slices.Concat([][]byte{tMeta, tNodes}, registryTables, queue.Tables, tenants.Tables, tokens.Tables, events.Tables)
+	allTables = slices.Concat([][]byte{tMeta, tNodes}, registryTables, queue.Tables, tenants.Tables, tokens.Tables, events.Tables, bundles.Tables)
 
 	formatKey      = []byte("format")
 	appliedKey     = []byte("applied")

@@ -1,0 +1,161 @@
+package systest
+
+import (
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/weir-nifi/weir/internal/flowgen"
+	"github.com/weir-nifi/weir/internal/harness"
+)
+
+// regCLI runs `weir registry <args>` and fails the test on an error.
+func regCLI(t *testing.T, args ...string) string {
+	t.Helper()
+	out, errOut, err := weirCLI(t, append([]string{"registry"}, args...)...)
+	if err != nil {
+		t.Fatalf("weir registry %s: %v\n%s%s", strings.Join(args, " "), err, out, errOut)
+	}
+	return out
+}
+
+// regCLIFails runs `weir registry <args>`, wants it to fail and returns
+// its standard error.
+func regCLIFails(t *testing.T, args ...string) string {
+	t.Helper()
+	out, errOut, err := weirCLI(t, append([]string{"registry"}, args...)...)
+	if err == nil {
+		t.Fatalf("weir registry %s succeeded: %s", strings.Join(args, " "), out)
+	}
+	return errOut
+}
+
+// TestRegistryCLI uses the NiFi Toolkit's registry commands of `weir
+// registry` against a real node as an operator would: buckets and flows
+// created, listed and deleted (refused without --force while they hold
+// something), versions imported from snapshot files, listed, exported in
+// the toolkit's format, compared, transferred and synced between flows.
+func TestRegistryCLI(t *testing.T) {
+	n := harness.StartCluster(t, harness.ClusterOptions{N: 1}).MustLeader()
+	srv := []string{"--server", n.API}
+	reg := func(args ...string) string { t.Helper(); return strings.TrimSpace(regCLI(t, append(args, srv...)...)) }
+	dir := t.TempDir()
+
+	if got := reg("current-user"); got != "anonymous" {
+		t.Fatalf("current-user: %q", got)
+	}
+	bucket := reg("create-bucket", "--name", "team-a", "--description", "the team's flows")
+	if out := reg("list-buckets"); !strings.Contains(out, "team-a") || !strings.Contains(out, bucket) || !strings.Contains(out, "the team's flows") {
+		t.Fatalf("list-buckets: %s", out)
+	}
+	var bs []struct{ Identifier, Name string }
+	if err := json.Unmarshal([]byte(reg("list-buckets", "--json")), &bs); err != nil || len(bs) != 1 || bs[0].Identifier != bucket {
+		t.Fatalf("list-buckets --json: %v %+v", err, bs)
+	}
+	flow := reg("create-flow", "--bucket", bucket, "--name", "ingest")
+	copyFlow := reg("create-flow", "--bucket", bucket, "--name", "ingest-copy", "--description", "a copy")
+
+	// Two versions imported from snapshot files, numbered by the registry.
+	for i, seed := range []int64{1, 2} {
+		file := filepath.Join(dir, "v.json")
+		if err := os.WriteFile(file, flowgen.Snapshot(flowgen.Options{Seed: seed, TargetBytes: 8 << 10, Comments: "from file"}), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		if got := reg("import-flow-version", "--flow", flow, "--input", file); got != []string{"1", "2"}[i] {
+			t.Fatalf("import-flow-version %d printed %q", i+1, got)
+		}
+	}
+	if out := reg("list-flows", "--bucket", bucket); !strings.Contains(out, "ingest-copy") || !strings.Contains(out, flow) {
+		t.Fatalf("list-flows: %s", out)
+	}
+	out := reg("list-flow-versions", "--flow", flow)
+	if lines := strings.Split(out, "\n"); len(lines) != 3 || !strings.HasPrefix(lines[1], "2 ") || !strings.Contains(lines[2], "from file") {
+		t.Fatalf("list-flow-versions: %s", out)
+	}
+
+	// Export: the snapshot without bucket, flow and the metadata's ids.
+	exported := filepath.Join(dir, "export.json")
+	reg("export-flow-version", "--flow", flow, "--version", "1", "--output", exported)
+	raw, err := os.ReadFile(exported)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ex map[string]json.RawMessage
+	if err := json.Unmarshal(raw, &ex); err != nil {
+		t.Fatal(err)
+	}
+	if ex["bucket"] != nil || ex["flow"] != nil || ex["flowContents"] == nil || strings.Contains(string(ex["snapshotMetadata"]), "Identifier") || !strings.Contains(string(ex["snapshotMetadata"]), `"version": 1`) {
+		t.Fatalf("exported snapshot: %.600s", raw)
+	}
+	_, _, v1 := req(t, n, "GET", "/nifi-registry-api/flows/"+flow+"/versions/1", "")
+	var stored map[string]json.RawMessage
+	if err := json.Unmarshal([]byte(v1), &stored); err != nil || !jsonEqual(t, stored["flowContents"], ex["flowContents"]) {
+		t.Fatalf("exported flowContents differ from version 1: %v", err)
+	}
+	if latest := reg("export-flow-version", "--flow", flow); !strings.Contains(latest, `"version": 2`) {
+		t.Fatalf("export of the latest: %.300s", latest)
+	}
+
+	// Diff: a table of differences, or the API's JSON.
+	if out := reg("diff-flow-versions", "--flow", flow, "--version1", "1", "--version2", "2"); !strings.HasPrefix(out, "COMPONENT") || strings.Count(out, "\n") < 1 {
+		t.Fatalf("diff-flow-versions: %s", out)
+	}
+	var d struct {
+		VersionA, VersionB        int
+		ComponentDifferenceGroups []json.RawMessage
+	}
+	if err := json.Unmarshal([]byte(reg("diff-flow-versions", "--flow", flow, "--version1", "1", "--version2", "2", "--json")), &d); err != nil || d.VersionA != 1 || d.VersionB != 2 || len(d.ComponentDifferenceGroups) == 0 {
+		t.Fatalf("diff --json: %v %+v", err, d)
+	}
+
+	// Transfer version 1 into the copy, then sync the rest; a second sync
+	// has nothing to do.
+	if got := reg("transfer-flow-version", "--src-flow", flow, "--src-version", "1", "--flow", copyFlow); got != "1" {
+		t.Fatalf("transfer-flow-version printed %q", got)
+	}
+	if got := reg("sync-flow-versions", "--src-flow", flow, "--flow", copyFlow, "--src-server", n.API); got != "copied 1 versions" {
+		t.Fatalf("sync-flow-versions printed %q", got)
+	}
+	if got := reg("sync-flow-versions", "--src-flow", flow, "--flow", copyFlow); got != "already in sync" {
+		t.Fatalf("second sync printed %q", got)
+	}
+	for _, v := range []string{"1", "2"} {
+		_, _, a := req(t, n, "GET", "/nifi-registry-api/flows/"+flow+"/versions/"+v, "")
+		_, _, b := req(t, n, "GET", "/nifi-registry-api/flows/"+copyFlow+"/versions/"+v, "")
+		var sa, sb map[string]json.RawMessage
+		if json.Unmarshal([]byte(a), &sa) != nil || json.Unmarshal([]byte(b), &sb) != nil || !jsonEqual(t, sa["flowContents"], sb["flowContents"]) {
+			t.Fatalf("version %s of the copy differs from the source", v)
+		}
+	}
+	if got := reg("transfer-flow-version", "--src-flow", flow, "--flow", copyFlow); got != "3" {
+		t.Fatalf("transfer of the latest printed %q", got)
+	}
+	if errOut := regCLIFails(t, append([]string{"sync-flow-versions", "--src-flow", flow, "--flow", copyFlow}, srv...)...); !strings.Contains(errOut, "more versions") {
+		t.Fatalf("sync into a flow with more versions: %s", errOut)
+	}
+
+	// NiFi's status and message reach the user.
+	if errOut := regCLIFails(t, append([]string{"export-flow-version", "--flow", flow, "--version", "9"}, srv...)...); !strings.Contains(errOut, "404 Not Found") {
+		t.Fatalf("export of a missing version: %s", errOut)
+	}
+
+	// Deletes: refused while holding something unless forced.
+	if errOut := regCLIFails(t, append([]string{"delete-flow", "--flow", flow}, srv...)...); !strings.Contains(errOut, "--force") {
+		t.Fatalf("delete-flow with versions: %s", errOut)
+	}
+	reg("delete-flow", "--flow", flow, "--force")
+	empty := reg("create-flow", "--bucket", bucket, "--name", "empty")
+	reg("delete-flow", "--flow", empty)
+	if out := reg("list-flows", "--bucket", bucket); strings.Contains(out, flow) || strings.Contains(out, empty) || !strings.Contains(out, copyFlow) {
+		t.Fatalf("list-flows after deletes: %s", out)
+	}
+	if errOut := regCLIFails(t, append([]string{"delete-bucket", "--bucket", bucket}, srv...)...); !strings.Contains(errOut, "--force") {
+		t.Fatalf("delete-bucket with flows: %s", errOut)
+	}
+	reg("delete-bucket", "--bucket", bucket, "--force")
+	if out := reg("list-buckets"); strings.Contains(out, "team-a") {
+		t.Fatalf("list-buckets after delete: %s", out)
+	}
+}

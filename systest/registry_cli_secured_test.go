@@ -1,0 +1,129 @@
+package systest
+
+import (
+	"encoding/json"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/weir-nifi/weir/internal/harness"
+)
+
+// TestRegistryCLISecured runs the users, groups and policies commands of
+// `weir registry` against a secured node with managed policies, as its
+// admin by client certificate: users and a group created, renamed and
+// listed, bucket policies set by name and replaced; then the same admin by
+// bearer token, and NiFi's node certificate acting for a proxied user who
+// sees only what the policies give it.
+func TestRegistryCLISecured(t *testing.T) {
+	pki := harness.NewPKI(t, "Weir test CA")
+	admin, nifi := pki.Client("Admin", "ops"), pki.Client("NiFi-1", "nifi")
+	c := harness.StartCluster(t, harness.ClusterOptions{N: 1,
+		TLS: &harness.NodeTLS{PKI: pki, ClientAuth: "want", Client: admin},
+		ExtraArgs: []string{
+			"--identity-mapping", "pattern=^CN=(.*?), OU=(.*?)$;value=$1;transform=LOWER",
+			"--initial-admin-identity", "admin",
+			"--node-identity", "nifi-1",
+		}})
+	n := c.MustLeader()
+	adminCert, adminKey := pki.WriteFiles(admin, "admin")
+	nifiCert, nifiKey := pki.WriteFiles(nifi, "nifi")
+	asAdmin := []string{"--server", n.API, "--tls-ca", pki.CAFile, "--tls-cert", adminCert, "--tls-key", adminKey}
+	reg := func(args ...string) string {
+		t.Helper()
+		return strings.TrimSpace(regCLI(t, append(args, asAdmin...)...))
+	}
+	// The initial policies are proposed at start: wait until they hold.
+	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(200 * time.Millisecond) {
+		out, _, err := weirCLI(t, append([]string{"registry", "list-users"}, asAdmin...)...)
+		if err == nil && strings.Contains(out, "admin") {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the admin cannot list users: %v %s", err, out)
+		}
+	}
+	if got := reg("current-user"); got != "admin" {
+		t.Fatalf("current-user: %q", got)
+	}
+
+	alice := reg("create-user", "--name", "alice")
+	bob := reg("create-user", "--name", "bob")
+	if got := reg("update-user", "--user", bob, "--name", "robert"); got != bob {
+		t.Fatalf("update-user printed %q", got)
+	}
+	var users []struct{ Identifier, Identity string }
+	if err := json.Unmarshal([]byte(reg("list-users", "--json")), &users); err != nil {
+		t.Fatal(err)
+	}
+	idents := map[string]string{}
+	for _, u := range users {
+		idents[u.Identity] = u.Identifier
+	}
+	if idents["alice"] != alice || idents["robert"] != bob || idents["bob"] != "" {
+		t.Fatalf("list-users: %+v", users)
+	}
+	group := reg("create-user-group", "--name", "ops", "--user-names", "alice")
+	if out := reg("list-user-groups"); !strings.Contains(out, "ops") || !strings.Contains(out, group) || !strings.Contains(out, "alice") {
+		t.Fatalf("list-user-groups: %s", out)
+	}
+	reg("update-user-group", "--group", group, "--name", "operators", "--user-names", "alice,robert")
+	if out := reg("list-user-groups"); !strings.Contains(out, "operators") || !strings.Contains(out, "alice,robert") && !strings.Contains(out, "robert,alice") {
+		t.Fatalf("list-user-groups after update: %s", out)
+	}
+	if errOut := regCLIFails(t, append([]string{"create-user-group", "--name", "x", "--user-names", "nobody"}, asAdmin...)...); !strings.Contains(errOut, `no user with identity "nobody"`) {
+		t.Fatalf("unknown member: %s", errOut)
+	}
+
+	bucket := reg("create-bucket", "--name", "alice-bucket")
+	other := reg("create-bucket", "--name", "other-bucket")
+	if out := reg("update-bucket-policy", "--bucket-name", "alice-bucket", "--action", "read", "--user-names", "alice"); !strings.Contains(out, "/buckets/"+bucket) || !strings.Contains(out, "alice") {
+		t.Fatalf("update-bucket-policy: %s", out)
+	}
+	if out := reg("get-policy", "--action", "read", "--resource", "/buckets/"+bucket); !strings.Contains(out, "read") || !strings.Contains(out, "alice") {
+		t.Fatalf("get-policy: %s", out)
+	}
+	// Created, then replaced: the group out, robert in.
+	reg("create-or-update-policy", "--action", "write", "--resource", "/buckets/"+bucket, "--group-names", "operators")
+	reg("create-or-update-policy", "--action", "write", "--resource", "/buckets/"+bucket, "--user-ids", bob)
+	var p struct {
+		Identifier        string
+		Users, UserGroups []struct{ Identity string }
+	}
+	if err := json.Unmarshal([]byte(reg("get-policy", "--action", "write", "--resource", "/buckets/"+bucket, "--json")), &p); err != nil || len(p.Users) != 1 || p.Users[0].Identity != "robert" || len(p.UserGroups) != 0 {
+		t.Fatalf("write policy after the update: %v %+v", err, p)
+	}
+	if errOut := regCLIFails(t, append([]string{"get-policy", "--action", "delete", "--resource", "/buckets/" + other}, asAdmin...)...); !strings.Contains(errOut, "404") {
+		t.Fatalf("get-policy of a resource without one: %s", errOut)
+	}
+
+	// The admin by bearer token, without a client certificate.
+	status, tok, _, err := tlsDo(pki, admin, http.MethodPost, n.API+"/nifi-registry-api/access/token", "", nil)
+	if err != nil || status != http.StatusCreated {
+		t.Fatalf("token: %d %v %s", status, err, tok)
+	}
+	byToken := []string{"--server", n.API, "--tls-ca", pki.CAFile, "--bearer-token", tok}
+	if got := strings.TrimSpace(regCLI(t, append([]string{"current-user"}, byToken...)...)); got != "admin" {
+		t.Fatalf("current-user by token: %q", got)
+	}
+	if out := regCLI(t, append([]string{"list-buckets"}, byToken...)...); !strings.Contains(out, "other-bucket") {
+		t.Fatalf("list-buckets by token: %s", out)
+	}
+
+	// NiFi's node acting for alice: her bucket only; a write refused.
+	asAlice := []string{"--server", n.API, "--tls-ca", pki.CAFile, "--tls-cert", nifiCert, "--tls-key", nifiKey, "--proxied-entity", "alice"}
+	if got := strings.TrimSpace(regCLI(t, append([]string{"current-user"}, asAlice...)...)); got != "alice" {
+		t.Fatalf("current-user proxied: %q", got)
+	}
+	if out := regCLI(t, append([]string{"list-buckets"}, asAlice...)...); !strings.Contains(out, "alice-bucket") || strings.Contains(out, "other-bucket") {
+		t.Fatalf("alice's buckets: %s", out)
+	}
+	if errOut := regCLIFails(t, append([]string{"create-flow", "--bucket", bucket, "--name", "f"}, asAlice...)...); !strings.Contains(errOut, "403 Forbidden") {
+		t.Fatalf("alice writes without a write policy: %s", errOut)
+	}
+	// Without a certificate or token the caller is anonymous.
+	if got := strings.TrimSpace(regCLI(t, "current-user", "--server", n.API, "--tls-ca", pki.CAFile)); got != "anonymous" {
+		t.Fatalf("current-user anonymous: %q", got)
+	}
+}

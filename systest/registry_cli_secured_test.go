@@ -1,12 +1,14 @@
 package systest
 
 import (
+	"crypto/tls"
 	"encoding/json"
 	"net/http"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/weir-nifi/weir/internal/apidoc"
 	"github.com/weir-nifi/weir/internal/harness"
 )
 
@@ -121,6 +123,10 @@ func TestRegistryCLISecured(t *testing.T) {
 	}
 	if errOut := regCLIFails(t, append([]string{"create-flow", "--bucket", bucket, "--name", "f"}, asAlice...)...); !strings.Contains(errOut, "403 Forbidden") {
 		t.Fatalf("alice writes without a write policy: %s", errOut)
+	}
+	// The API description is anyone's to read, as NiFi's docs context is.
+	if status, body, _, err := tlsDo(pki, tls.Certificate{}, http.MethodGet, n.API+apidoc.Base+"/swagger.json", "", nil); err != nil || status != http.StatusOK || !strings.Contains(body, `"/weir-api/cluster/status"`) {
+		t.Fatalf("swagger.json without credentials: %d %v %.200s", status, err, body)
 	}
 	// Without a certificate or token the caller is anonymous.
 	if got := strings.TrimSpace(regCLI(t, "current-user", "--server", n.API, "--tls-ca", pki.CAFile)); got != "anonymous" {

@@ -363,7 +363,10 @@ func (a *API) decode(w http.ResponseWriter, r *http.Request, v any) (bool, error
 func describeJSONError(err error) string {
 	var se *json.SyntaxError
 	var te *json.UnmarshalTypeError
+	var ee *jackson.EnumError
 	switch {
+	case errors.As(err, &ee):
+		return ee.Error()
 	case errors.As(err, &se):
 		return "Unable to parse request body as JSON: " + se.Error() + " (at byte " + strconv.FormatInt(se.Offset, 10) + ")"
 	case errors.As(err, &te):

@@ -11,7 +11,10 @@
 // "Name" is an unknown member, ignored, where encoding/json would take it
 // for "name". What Jackson refuses is left for encoding/json to refuse:
 // a single value where an array is expected (ACCEPT_SINGLE_VALUE_AS_ARRAY
-// is off), a string that is not a number, an object for a scalar.
+// is off), a string that is not a number, an object for a scalar. A
+// member tagged `jackson:"enum=A|B"` holds a Java enum: another string is
+// refused, as Jackson refuses it (READ_UNKNOWN_ENUM_VALUES_AS_NULL is off),
+// with the first line of Jackson's message.
 package jackson
 
 import (
@@ -19,6 +22,7 @@ import (
 	"encoding/json"
 	"math"
 	"reflect"
+	"slices"
 	"strconv"
 	"strings"
 )
@@ -37,6 +41,9 @@ func Unmarshal(data []byte, v any) error {
 		return json.Unmarshal(data, v)
 	}
 	tree = coerce(tree, t.Elem())
+	if err := checkEnums(tree, t.Elem()); err != nil {
+		return err
+	}
 	b, err := json.Marshal(tree)
 	if err != nil {
 		return err
@@ -187,4 +194,58 @@ func members(t reflect.Type, into map[string]reflect.Type) map[string]reflect.Ty
 		into[name] = f.Type
 	}
 	return into
+}
+
+// EnumError is a string that is none of a Java enum's constants.
+type EnumError struct {
+	Class, Value string
+	Values       []string
+}
+
+func (e *EnumError) Error() string {
+	return "Cannot deserialize value of type `" + e.Class + "` from String " + strconv.Quote(e.Value) +
+		": not one of the values accepted for Enum class: [" + strings.Join(e.Values, ", ") + "]"
+}
+
+// checkEnums refuses strings that are none of their member's enum
+// constants (tag `jackson:"enum=<java class>:A|B"`).
+func checkEnums(v any, t reflect.Type) error {
+	for t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	switch t.Kind() {
+	case reflect.Struct:
+		m, ok := v.(map[string]any)
+		if !ok || t == rawMessage {
+			return nil
+		}
+		for i := range t.NumField() {
+			f := t.Field(i)
+			name, _, _ := strings.Cut(f.Tag.Get("json"), ",")
+			e, ok := m[name]
+			if !ok || name == "" {
+				continue
+			}
+			if spec, ok := strings.CutPrefix(f.Tag.Get("jackson"), "enum="); ok {
+				class, consts, _ := strings.Cut(spec, ":")
+				values := strings.Split(consts, "|")
+				if s, ok := e.(string); ok && !slices.Contains(values, s) {
+					return &EnumError{Class: class, Value: s, Values: values}
+				}
+				continue
+			}
+			if err := checkEnums(e, f.Type); err != nil {
+				return err
+			}
+		}
+	case reflect.Slice, reflect.Array:
+		if a, ok := v.([]any); ok {
+			for _, e := range a {
+				if err := checkEnums(e, t.Elem()); err != nil {
+					return err
+				}
+			}
+		}
+	}
+	return nil
 }

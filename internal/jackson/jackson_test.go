@@ -122,3 +122,24 @@ func sameJSON(t *testing.T, a []byte, b string) bool {
 	ya, _ := json.Marshal(y)
 	return string(xa) == string(ya)
 }
+
+// TestUnmarshalEnum: a flow's type is a Java enum (BucketItemType):
+// its constants pass, anything else is refused with Jackson's message.
+func TestUnmarshalEnum(t *testing.T) {
+	for body, want := range map[string]string{
+		`{"name":"f","type":"Flow"}`:   "",
+		`{"name":"f","type":"Bundle"}`: "",
+		`{"name":"f"}`:                 "",
+		`{"name":"f","type":"flow"}`:   "Cannot deserialize value of type `org.apache.nifi.registry.bucket.BucketItemType` from String \"flow\": not one of the values accepted for Enum class: [Flow, Bundle]",
+		`{"name":"f","type":"Thing"}`:  "Cannot deserialize value of type `org.apache.nifi.registry.bucket.BucketItemType` from String \"Thing\": not one of the values accepted for Enum class: [Flow, Bundle]",
+	} {
+		var f model.VersionedFlow
+		err := Unmarshal([]byte(body), &f)
+		switch {
+		case want == "" && err != nil:
+			t.Errorf("%s: %v", body, err)
+		case want != "" && (err == nil || err.Error() != want):
+			t.Errorf("%s: got %v, want %s", body, err, want)
+		}
+	}
+}

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -157,5 +158,73 @@ func TestRegistryCLI(t *testing.T) {
 	reg("delete-bucket", "--bucket", bucket, "--force")
 	if out := reg("list-buckets"); strings.Contains(out, "team-a") {
 		t.Fatalf("list-buckets after delete: %s", out)
+	}
+}
+
+// TestRegistryCLIExportImportAll moves a registry's flows to another with
+// export-all-flows and import-all-flows, as the toolkit's commands do:
+// the buckets and flows keep their ids (NiFi refers to them), every
+// version its number, contents, author and comments; a second import
+// adds nothing.
+func TestRegistryCLIExportImportAll(t *testing.T) {
+	src := harness.StartCluster(t, harness.ClusterOptions{N: 1}).MustLeader()
+	dst := harness.StartCluster(t, harness.ClusterOptions{N: 1}).MustLeader()
+	on := func(n *harness.Node, args ...string) string {
+		t.Helper()
+		return strings.TrimSpace(regCLI(t, append(args, "--server", n.API)...))
+	}
+	dir := t.TempDir()
+	flows := map[string]string{}
+	for _, bucket := range []string{"team_a", "team-b"} {
+		b := on(src, "create-bucket", "--name", bucket, "--description", "d "+bucket)
+		for i, name := range []string{"ingest", "route/out"} {
+			f := on(src, "create-flow", "--bucket", b, "--name", name)
+			flows[f] = b
+			for v := range i + 2 {
+				file := filepath.Join(dir, "v.json")
+				if err := os.WriteFile(file, flowgen.Snapshot(flowgen.Options{Seed: int64(v), TargetBytes: 4 << 10, Comments: "c" + strconv.Itoa(v)}), 0o600); err != nil {
+					t.Fatal(err)
+				}
+				on(src, "import-flow-version", "--flow", f, "--input", file)
+			}
+		}
+	}
+	out := filepath.Join(dir, "all")
+	if got := on(src, "export-all-flows", "--output-dir", out); got != "exported 10 versions to "+out {
+		t.Fatalf("export-all-flows: %q", got)
+	}
+	if _, err := os.Stat(filepath.Join(out, "toolkit_registry_export_all_team-a_route-out_3")); err != nil {
+		t.Fatalf("the toolkit's file names: %v", err)
+	}
+	if got := on(dst, "import-all-flows", "--input", out); got != "imported 10 versions" {
+		t.Fatalf("import-all-flows: %q", got)
+	}
+	if got := on(dst, "import-all-flows", "--input", out); got != "imported 0 versions" {
+		t.Fatalf("second import-all-flows: %q", got)
+	}
+	for f, b := range flows {
+		_, _, sv := req(t, src, "GET", "/nifi-registry-api/buckets/"+b+"/flows/"+f+"/versions", "")
+		status, _, dv := req(t, dst, "GET", "/nifi-registry-api/buckets/"+b+"/flows/"+f+"/versions", "")
+		var a, d []struct {
+			Version   int
+			Author    string
+			Comments  string
+			Timestamp int64
+		}
+		if status != 200 || json.Unmarshal([]byte(sv), &a) != nil || json.Unmarshal([]byte(dv), &d) != nil || len(a) != len(d) {
+			t.Fatalf("flow %s in bucket %s: %d %s", f, b, status, dv)
+		}
+		for i := range a {
+			if a[i] != d[i] {
+				t.Fatalf("flow %s version %d: %+v, want %+v", f, a[i].Version, d[i], a[i])
+			}
+			v := strconv.Itoa(a[i].Version)
+			_, _, x := req(t, src, "GET", "/nifi-registry-api/flows/"+f+"/versions/"+v, "")
+			_, _, y := req(t, dst, "GET", "/nifi-registry-api/flows/"+f+"/versions/"+v, "")
+			var sx, sy map[string]json.RawMessage
+			if json.Unmarshal([]byte(x), &sx) != nil || json.Unmarshal([]byte(y), &sy) != nil || !jsonEqual(t, sx["flowContents"], sy["flowContents"]) {
+				t.Fatalf("flow %s version %s: contents differ", f, v)
+			}
+		}
 	}
 }

@@ -38,7 +38,7 @@ user as a NiFi node proxying it does (the certificate must be a proxy's).`,
 		syncFlowVersionsCmd(), transferFlowVersionCmd(), diffFlowVersionsCmd(),
 		listUsersCmd(), createUserCmd(), updateUserCmd(),
 		listUserGroupsCmd(), createUserGroupCmd(), updateUserGroupCmd(),
-		getPolicyCmd(), createOrUpdatePolicyCmd())
+		getPolicyCmd(), createOrUpdatePolicyCmd(), exportAllFlowsCmd(), importAllFlowsCmd())
 	return cmd
 }
 

@@ -80,21 +80,31 @@ func TestRegistryCLISecured(t *testing.T) {
 
 	bucket := reg("create-bucket", "--name", "alice-bucket")
 	other := reg("create-bucket", "--name", "other-bucket")
-	if out := reg("update-bucket-policy", "--bucket-name", "alice-bucket", "--action", "read", "--user-names", "alice"); !strings.Contains(out, "/buckets/"+bucket) || !strings.Contains(out, "alice") {
-		t.Fatalf("update-bucket-policy: %s", out)
+	readPolicy := reg("update-bucket-policy", "--bucket-name", "alice-bucket", "--action", "read", "--user-names", "alice")
+	if out := reg("get-policy", "--action", "read", "--resource", "/buckets/"+bucket); !strings.Contains(out, readPolicy) || !strings.Contains(out, "alice") {
+		t.Fatalf("get-policy after update-bucket-policy printed %s: %s", readPolicy, out)
 	}
-	if out := reg("get-policy", "--action", "read", "--resource", "/buckets/"+bucket); !strings.Contains(out, "read") || !strings.Contains(out, "alice") {
-		t.Fatalf("get-policy: %s", out)
-	}
-	// Created, then replaced: the group out, robert in.
-	reg("create-or-update-policy", "--action", "write", "--resource", "/buckets/"+bucket, "--group-names", "operators")
-	reg("create-or-update-policy", "--action", "write", "--resource", "/buckets/"+bucket, "--user-ids", bob)
+	// Created, then changed as the toolkit changes it: only the members
+	// named are replaced (here with the toolkit's option names), then the
+	// group list is emptied.
 	var p struct {
 		Identifier        string
 		Users, UserGroups []struct{ Identity string }
 	}
-	if err := json.Unmarshal([]byte(reg("get-policy", "--action", "write", "--resource", "/buckets/"+bucket, "--json")), &p); err != nil || len(p.Users) != 1 || p.Users[0].Identity != "robert" || len(p.UserGroups) != 0 {
-		t.Fatalf("write policy after the update: %v %+v", err, p)
+	writePolicy := func() {
+		t.Helper()
+		if err := json.Unmarshal([]byte(reg("get-policy", "--action", "write", "--resource", "/buckets/"+bucket, "--json")), &p); err != nil {
+			t.Fatal(err)
+		}
+	}
+	reg("create-or-update-policy", "--action", "write", "--resource", "/buckets/"+bucket, "--group-names", "operators")
+	reg("create-or-update-policy", "--accessPolicyAction", "write", "--accessPolicyResource", "/buckets/"+bucket, "--userIdList", bob)
+	if writePolicy(); len(p.Users) != 1 || p.Users[0].Identity != "robert" || len(p.UserGroups) != 1 || p.UserGroups[0].Identity != "operators" {
+		t.Fatalf("write policy after the user update: %+v", p)
+	}
+	reg("create-or-update-policy", "--action", "write", "--resource", "/buckets/"+bucket, "--group-names", "")
+	if writePolicy(); len(p.Users) != 1 || len(p.UserGroups) != 0 {
+		t.Fatalf("write policy after emptying its groups: %+v", p)
 	}
 	if errOut := regCLIFails(t, append([]string{"get-policy", "--action", "delete", "--resource", "/buckets/" + other}, asAdmin...)...); !strings.Contains(errOut, "404") {
 		t.Fatalf("get-policy of a resource without one: %s", errOut)

@@ -68,8 +68,9 @@ func TestRegistryCLI(t *testing.T) {
 			t.Fatalf("import-flow-version %d printed %q", i+1, got)
 		}
 	}
-	if out := reg("list-flows", "--bucket", bucket); !strings.Contains(out, "ingest-copy") || !strings.Contains(out, flow) {
-		t.Fatalf("list-flows: %s", out)
+	// The toolkit's option names work too.
+	if out, _, err := weirCLI(t, "registry", "list-flows", "-u", n.API, "--bucketIdentifier", bucket); err != nil || !strings.Contains(out, "ingest-copy") || !strings.Contains(out, flow) {
+		t.Fatalf("list-flows: %v %s", err, out)
 	}
 	out := reg("list-flow-versions", "--flow", flow)
 	if lines := strings.Split(out, "\n"); len(lines) != 3 || !strings.HasPrefix(lines[1], "2 ") || !strings.Contains(lines[2], "from file") {

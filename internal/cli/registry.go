@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 
 	"github.com/weir-nifi/weir/internal/client"
 	"github.com/weir-nifi/weir/internal/identity"
@@ -29,7 +30,9 @@ func registryCmd() *cobra.Command {
 the NiFi Registry API is used). Output is a table; --json prints the API's JSON.
 Secured servers: --tls-cert/--tls-key name the caller by certificate,
 --bearer-token sends a token from /access/token, --proxied-entity acts for a
-user as a NiFi node proxying it does (the certificate must be a proxy's).`,
+user as a NiFi node proxying it does (the certificate must be a proxy's).
+The toolkit's option names work too (-u/--baseUrl, --bucketIdentifier,
+--flowIdentifier, --flowVersion, --userNameList, …).`,
 	}
 	cmd.AddCommand(currentUserCmd(),
 		listBucketsCmd(), createBucketCmd(), deleteBucketCmd(), updateBucketPolicyCmd(),
@@ -54,7 +57,7 @@ type registryFlags struct {
 
 func (f *registryFlags) register(cmd *cobra.Command) {
 	fl := cmd.Flags()
-	fl.StringVar(&f.server, "server", "http://127.0.0.1:18080", "base URL of the registry (NiFi Registry or any Weir node)")
+	fl.StringVarP(&f.server, "server", "u", "http://127.0.0.1:18080", "base URL of the registry (NiFi Registry or any Weir node)")
 	fl.BoolVar(&f.json, "json", false, "print the API's JSON")
 	fl.DurationVar(&f.timeout, "timeout", 60*time.Second, "timeout of each request")
 	fl.StringVar(&f.token, "bearer-token", "", "access token (from /access/token) sent as Authorization: Bearer")
@@ -106,8 +109,37 @@ func apiError(err error) error {
 // required names flags that must be given.
 func newRegCmd(use, short string, f *registryFlags) *cobra.Command {
 	cmd := &cobra.Command{Use: use, Short: short, Args: cobra.NoArgs}
+	cmd.Flags().SetNormalizeFunc(toolkitNames(use))
 	f.register(cmd)
 	return cmd
+}
+
+// toolkitOptions are the NiFi Toolkit's option names (CommandOption) for
+// weir's flags, so that a toolkit command line works as it is:
+// `weir registry list-flows --baseUrl URL --bucketIdentifier ID`.
+var toolkitOptions = map[string]string{
+	"baseUrl": "server", "bucketIdentifier": "bucket", "flowIdentifier": "flow", "flowVersion": "version",
+	"outputFile": "output", "outputDirectory": "output-dir", "sourceFlowIdentifier": "src-flow",
+	"sourceFlowVersion": "src-version", "flowVersion1": "version1", "flowVersion2": "version2",
+	"userIdentifier": "user", "userGroupId": "group", "userNameList": "user-names", "userIdList": "user-ids",
+	"groupNameList": "group-names", "groupIdList": "group-ids", "accessPolicyResource": "resource",
+	"accessPolicyAction": "action", "proxiedEntity": "proxied-entity", "bearerToken": "bearer-token",
+	"skipExisting": "skip-existing", "bucketName": "name", "bucketDesc": "description", "flowName": "name",
+	"flowDesc": "description", "userName": "name", "userGroupName": "name",
+}
+
+// toolkitNames maps the toolkit's option names of command use to weir's
+// flags (bucketName names the bucket to change in update-bucket-policy).
+func toolkitNames(use string) func(*pflag.FlagSet, string) pflag.NormalizedName {
+	return func(_ *pflag.FlagSet, name string) pflag.NormalizedName {
+		if name == "bucketName" && use == "update-bucket-policy" {
+			return "bucket-name"
+		}
+		if to, ok := toolkitOptions[name]; ok {
+			return pflag.NormalizedName(to)
+		}
+		return pflag.NormalizedName(name)
+	}
 }
 
 // listCmd builds a command that lists what fetch returns: the API's

@@ -238,8 +238,9 @@ func (p *policyFlags) register(cmd *cobra.Command) {
 	_ = cmd.MarkFlagRequired("action")
 }
 
-// upsert replaces the users and groups of the policy of the action on
-// resource, creating it when there is none (a 404), as the toolkit does.
+// upsert replaces the users, the groups or both (those given) of the
+// policy of the action on resource, creating it when there is none (a
+// 404), as the toolkit does.
 func (p *policyFlags) upsert(ctx context.Context, c *client.Client, resource string) (*model.AccessPolicy, error) {
 	uk, err := userIndex(ctx, c)
 	if err != nil {
@@ -260,6 +261,13 @@ func (p *policyFlags) upsert(ctx context.Context, c *client.Client, resource str
 	cur, err := c.PolicyFor(ctx, p.action, resource)
 	switch {
 	case err == nil && cur.Resource != nil && *cur.Resource == resource:
+		// As the toolkit: members not named on the command line are kept.
+		if !p.users.given() {
+			users = cur.Users
+		}
+		if !p.groups.given() {
+			groups = cur.UserGroups
+		}
 		return c.UpdatePolicy(ctx, model.AccessPolicy{Identifier: cur.Identifier, Action: cur.Action, Resource: cur.Resource, Revision: cur.Revision, Users: users, UserGroups: groups})
 	case err == nil || client.StatusOf(err) == 404:
 		// A policy of a parent resource answers for a resource without one
@@ -274,7 +282,7 @@ func createOrUpdatePolicyCmd() *cobra.Command {
 	var f registryFlags
 	var pf policyFlags
 	var resource string
-	cmd := newRegCmd("create-or-update-policy", "Set the users and groups of the policy of an action on a resource (created when missing)", &f)
+	cmd := newRegCmd("create-or-update-policy", "Set the users or groups of the policy of an action on a resource (created when missing)", &f)
 	pf.register(cmd)
 	cmd.Flags().StringVar(&resource, "resource", "", "the resource, e.g. /buckets or /buckets/<id> (required)")
 	_ = cmd.MarkFlagRequired("resource")
@@ -292,7 +300,7 @@ func updateBucketPolicyCmd() *cobra.Command {
 	var f registryFlags
 	var pf policyFlags
 	var bucket, bucketName string
-	cmd := newRegCmd("update-bucket-policy", "Set the users and groups of a bucket's policy for an action", &f)
+	cmd := newRegCmd("update-bucket-policy", "Set the users or groups of a bucket's policy for an action; prints the policy's id", &f)
 	pf.register(cmd)
 	cmd.Flags().StringVar(&bucket, "bucket", "", "the bucket's id (or --bucket-name)")
 	cmd.Flags().StringVar(&bucketName, "bucket-name", "", "the bucket's name")
@@ -317,7 +325,7 @@ func updateBucketPolicyCmd() *cobra.Command {
 		if err != nil {
 			return err
 		}
-		return printPolicy(out, f.json, p)
+		return printMade(out, f.json, p, p.Identifier)
 	})
 	return cmd
 }

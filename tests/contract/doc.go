@@ -16,6 +16,9 @@
 //     serves its own, and every Weir operation (health, maintenance,
 //     backups, metrics, cluster, ports, audit, disaster recovery) is called
 //     and its answer validated against it.
+//   - secured_test.go: the operations that answer only on a secured node
+//     with managed policies (current user, token, users, groups,
+//     policies), as the initial admin over HTTPS, validated the same way.
 //   - surfaces_test.go: the fixed answers of an unsecured registry
 //     without extension bundles (access, tenants, policies, bundles,
 //     extensions, extension repository), validated and pinned the same way.

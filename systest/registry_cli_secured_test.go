@@ -110,17 +110,19 @@ func TestRegistryCLISecured(t *testing.T) {
 		t.Fatalf("get-policy of a resource without one: %s", errOut)
 	}
 
-	// The admin by bearer token, without a client certificate.
-	status, tok, _, err := tlsDo(pki, admin, http.MethodPost, n.API+"/nifi-registry-api/access/token", "", nil)
-	if err != nil || status != http.StatusCreated {
-		t.Fatalf("token: %d %v %s", status, err, tok)
-	}
+	// The admin by bearer token, without a client certificate; the token
+	// revoked, it is refused.
+	tok := reg("get-access-token")
 	byToken := []string{"--server", n.API, "--tls-ca", pki.CAFile, "--bearer-token", tok}
 	if got := strings.TrimSpace(regCLI(t, append([]string{"current-user"}, byToken...)...)); got != "admin" {
 		t.Fatalf("current-user by token: %q", got)
 	}
 	if out := regCLI(t, append([]string{"list-buckets"}, byToken...)...); !strings.Contains(out, "other-bucket") {
 		t.Fatalf("list-buckets by token: %s", out)
+	}
+	regCLI(t, append([]string{"logout-access-token"}, byToken...)...)
+	if errOut := regCLIFails(t, append([]string{"current-user"}, byToken...)...); !strings.Contains(errOut, "401 Unauthorized") {
+		t.Fatalf("current-user with a revoked token: %s", errOut)
 	}
 
 	// NiFi's node acting for alice: her bucket only; a write refused.

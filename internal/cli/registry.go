@@ -34,7 +34,7 @@ user as a NiFi node proxying it does (the certificate must be a proxy's).
 The toolkit's option names work too (-u/--baseUrl, --bucketIdentifier,
 --flowIdentifier, --flowVersion, --userNameList, …).`,
 	}
-	cmd.AddCommand(currentUserCmd(),
+	cmd.AddCommand(currentUserCmd(), getAccessTokenCmd(), logoutAccessTokenCmd(),
 		listBucketsCmd(), createBucketCmd(), deleteBucketCmd(), updateBucketPolicyCmd(),
 		listFlowsCmd(), createFlowCmd(), deleteFlowCmd(),
 		listFlowVersionsCmd(), exportFlowVersionCmd(), importFlowVersionCmd(),

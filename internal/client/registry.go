@@ -2,6 +2,7 @@ package client
 
 import (
 	"context"
+	"encoding/base64"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -158,4 +159,25 @@ func deref(s *string) string {
 		return ""
 	}
 	return *s
+}
+
+// AccessToken asks for a token for the identity the client's certificate
+// proves (POST /access/token).
+func (c *Client) AccessToken(ctx context.Context) (string, error) {
+	b, _, err := c.Do(ctx, http.MethodPost, "/access/token", nil, nil)
+	return string(b), err
+}
+
+// LoginToken asks for a token for a user of the registry's identity
+// provider (POST /access/token/login with HTTP Basic credentials).
+func (c *Client) LoginToken(ctx context.Context, user, password string) (string, error) {
+	basic := "Basic " + base64.StdEncoding.EncodeToString([]byte(user+":"+password))
+	b, _, err := c.Do(ctx, http.MethodPost, "/access/token/login", nil, http.Header{"Authorization": {basic}})
+	return string(b), err
+}
+
+// Logout revokes the bearer token the client sends (DELETE /access/logout).
+func (c *Client) Logout(ctx context.Context) error {
+	_, _, err := c.Do(ctx, http.MethodDelete, "/access/logout", nil, nil)
+	return err
 }

@@ -131,7 +131,8 @@ func exportedVersions(dir string) ([]exportedVersion, error) {
 // import-all-flows does: a bucket missing by name is created with its
 // original id, a flow missing by name in its bucket with its original
 // id (NiFi's versioned process groups refer to them), and each version
-// the flow lacks is committed with its author and time kept. Unlike the
+// the flow lacks is committed with its author and time kept, its nested
+// versioned groups pointed at this registry (relocate). Unlike the
 // toolkit, a bucket found by name is used with its own id.
 func importAllFlowsCmd() *cobra.Command {
 	var f registryFlags
@@ -213,6 +214,9 @@ func importAllFlowsCmd() *cobra.Command {
 				continue
 			}
 			next := int32(len(have[flowID]) + 1)
+			if s.FlowContents, err = relocate(s.FlowContents, strings.TrimRight(withScheme(f.server), "/")); err != nil {
+				return fmt.Errorf("%s: %w", file.path, err)
+			}
 			s.Bucket, s.Flow = nil, nil
 			md := *s.SnapshotMetadata
 			md.BucketIdentifier, md.FlowIdentifier, md.Version, md.Link = &bucketID, &flowID, next, nil
@@ -231,4 +235,47 @@ func importAllFlowsCmd() *cobra.Command {
 		return nil
 	})
 	return cmd
+}
+
+// relocate points the nested versioned process groups of flowContents at
+// registryURL, as the toolkit's import-all-flows does
+// (updateStorageLocation): a group whose versionedFlowCoordinates'
+// storageLocation does not start with registryURL gets
+// <registryURL>/nifi-registry-api/buckets/<bucket>/flows/<flow>/versions/<version>.
+// The contents are returned unchanged (the same bytes) when no group needs it.
+func relocate(flowContents json.RawMessage, registryURL string) (json.RawMessage, error) {
+	if len(flowContents) == 0 {
+		return flowContents, nil
+	}
+	d := json.NewDecoder(bytes.NewReader(flowContents))
+	d.UseNumber() // numbers keep their text
+	var root any
+	if err := d.Decode(&root); err != nil {
+		return nil, err
+	}
+	changed := false
+	var walk func(g any)
+	walk = func(g any) {
+		m, ok := g.(map[string]any)
+		if !ok {
+			return
+		}
+		if c, ok := m["versionedFlowCoordinates"].(map[string]any); ok {
+			loc, _ := c["storageLocation"].(string)
+			if !strings.HasPrefix(loc, registryURL) {
+				c["storageLocation"] = fmt.Sprintf("%s/nifi-registry-api/buckets/%v/flows/%v/versions/%v", registryURL, c["bucketId"], c["flowId"], c["version"])
+				changed = true
+			}
+		}
+		if groups, ok := m["processGroups"].([]any); ok {
+			for _, sub := range groups {
+				walk(sub)
+			}
+		}
+	}
+	walk(root)
+	if !changed {
+		return flowContents, nil
+	}
+	return json.Marshal(root)
 }

@@ -130,6 +130,7 @@ func TestUnmarshalEnum(t *testing.T) {
 		`{"name":"f","type":"Flow"}`:   "",
 		`{"name":"f","type":"Bundle"}`: "",
 		`{"name":"f"}`:                 "",
+		`{"name":"f","type":""}`:       "",
 		`{"name":"f","type":"flow"}`:   "Cannot deserialize value of type `org.apache.nifi.registry.bucket.BucketItemType` from String \"flow\": not one of the values accepted for Enum class: [Flow, Bundle]",
 		`{"name":"f","type":"Thing"}`:  "Cannot deserialize value of type `org.apache.nifi.registry.bucket.BucketItemType` from String \"Thing\": not one of the values accepted for Enum class: [Flow, Bundle]",
 	} {

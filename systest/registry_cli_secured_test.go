@@ -16,17 +16,21 @@ import (
 // `weir registry` against a secured node with managed policies, as its
 // admin by client certificate: users and a group created, renamed and
 // listed, bucket policies set by name and replaced; then the same admin by
-// bearer token, and NiFi's node certificate acting for a proxied user who
-// sees only what the policies give it.
+// bearer token (got, used, revoked), an LDAP user's token, and NiFi's
+// node certificate acting for a proxied user who sees only what the
+// policies give it.
 func TestRegistryCLISecured(t *testing.T) {
 	pki := harness.NewPKI(t, "Weir test CA")
 	admin, nifi := pki.Client("Admin", "ops"), pki.Client("NiFi-1", "nifi")
+	l := harness.StartLDAP(t, harness.LDAPUser{UID: "carol", Password: "carol-pw"})
 	c := harness.StartCluster(t, harness.ClusterOptions{N: 1,
 		TLS: &harness.NodeTLS{PKI: pki, ClientAuth: "want", Client: admin},
 		ExtraArgs: []string{
 			"--identity-mapping", "pattern=^CN=(.*?), OU=(.*?)$;value=$1;transform=LOWER",
 			"--initial-admin-identity", "admin",
 			"--node-identity", "nifi-1",
+			"--ldap-url", l.URL, "--ldap-bind-dn", l.BindDN, "--ldap-bind-password", l.BindPW,
+			"--ldap-user-search-base", l.UserBase, "--ldap-user-search-filter", "(uid={0})", "--ldap-identity-strategy", "USE_USERNAME",
 		}})
 	n := c.MustLeader()
 	adminCert, adminKey := pki.WriteFiles(admin, "admin")
@@ -123,6 +127,15 @@ func TestRegistryCLISecured(t *testing.T) {
 	regCLI(t, append([]string{"logout-access-token"}, byToken...)...)
 	if errOut := regCLIFails(t, append([]string{"current-user"}, byToken...)...); !strings.Contains(errOut, "401 Unauthorized") {
 		t.Fatalf("current-user with a revoked token: %s", errOut)
+	}
+
+	// An LDAP user's token, as the toolkit's get-access-token gets it.
+	carol := strings.TrimSpace(regCLI(t, "get-access-token", "--username", "carol", "--password", "carol-pw", "--server", n.API, "--tls-ca", pki.CAFile))
+	if got := strings.TrimSpace(regCLI(t, "current-user", "--server", n.API, "--tls-ca", pki.CAFile, "--bearer-token", carol)); got != "carol" {
+		t.Fatalf("current-user with carol's token: %q", got)
+	}
+	if errOut := regCLIFails(t, "get-access-token", "--username", "carol", "--password", "wrong", "--server", n.API, "--tls-ca", pki.CAFile); !strings.Contains(errOut, "401") {
+		t.Fatalf("a wrong password: %s", errOut)
 	}
 
 	// NiFi's node acting for alice: her bucket only; a write refused.

@@ -166,7 +166,8 @@ func TestRegistryCLI(t *testing.T) {
 // export-all-flows and import-all-flows, as the toolkit's commands do:
 // the buckets and flows keep their ids (NiFi refers to them), every
 // version its number, contents, author and comments; a second import
-// adds nothing.
+// adds nothing. A flow's versions are then synced and transferred from
+// the other registry (--src-server).
 func TestRegistryCLIExportImportAll(t *testing.T) {
 	src := harness.StartCluster(t, harness.ClusterOptions{N: 1}).MustLeader()
 	dst := harness.StartCluster(t, harness.ClusterOptions{N: 1}).MustLeader()
@@ -202,6 +203,18 @@ func TestRegistryCLIExportImportAll(t *testing.T) {
 	}
 	if got := on(dst, "import-all-flows", "--input", out); got != "imported 0 versions" {
 		t.Fatalf("second import-all-flows: %q", got)
+	}
+	// Versions also move between registries one flow at a time.
+	var anyFlow string
+	for f := range flows {
+		anyFlow = f
+	}
+	copyFlow := on(dst, "create-flow", "--bucket", flows[anyFlow], "--name", "copy")
+	if got := on(dst, "sync-flow-versions", "--src-server", src.API, "--src-flow", anyFlow, "--flow", copyFlow); !strings.HasPrefix(got, "copied ") {
+		t.Fatalf("sync-flow-versions from another registry: %q", got)
+	}
+	if got := on(dst, "transfer-flow-version", "--src-server", src.API, "--src-flow", anyFlow, "--src-version", "1", "--flow", copyFlow); got == "1" || got == "" {
+		t.Fatalf("transfer-flow-version from another registry printed %q", got)
 	}
 	for f, b := range flows {
 		_, _, sv := req(t, src, "GET", "/nifi-registry-api/buckets/"+b+"/flows/"+f+"/versions", "")

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"flag"
 	"os"
+	"slices"
 	"testing"
 
 	"github.com/getkin/kin-openapi/openapi3"
@@ -52,8 +53,15 @@ func TestDocumentValid(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got, want := len(paths(doc)), len(paths(nifi))+len(weirOps); got != want {
-		t.Fatalf("%d operations described, want NiFi's %d and Weir's %d", got, len(paths(nifi)), len(weirOps))
+	s2s, err := openapi3.NewLoader().LoadFromFile(s2sDocFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := len(paths(doc)), len(paths(nifi))+len(paths(s2s))+len(weirOps); got != want {
+		t.Fatalf("%d operations described, want NiFi Registry's %d, site-to-site's %d and Weir's %d", got, len(paths(nifi)), len(paths(s2s)), len(weirOps))
+	}
+	if !slices.Contains(paths(doc), "GET /nifi-api/site-to-site/peers") || !slices.Contains(paths(doc), "GET /weir-api/cluster/status") || !slices.Contains(paths(doc), "GET /nifi-registry-api/buckets") {
+		t.Fatalf("absolute paths: %v", paths(doc))
 	}
 	y, err := YAML()
 	if err != nil || !bytes.Contains(y, []byte("/weir-api/cluster/status:")) {

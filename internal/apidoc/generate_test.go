@@ -19,6 +19,15 @@ import (
 // nifiDocFile is NiFi Registry 2.7.2's description, the source of NiFi's part.
 const nifiDocFile = "testdata/nifi-registry-openapi-2.7.2.json"
 
+// s2sDocFile holds the site-to-site part of NiFi 2.7.2's own description
+// (nifi-openapi-2.7.2.json: its /site-to-site and /data-transfer paths and
+// the schemas they refer to, copied unchanged), which Weir serves under
+// /nifi-api.
+const s2sDocFile = "testdata/nifi-openapi-2.7.2-site-to-site.json"
+
+// s2sBase is where NiFi's own API, and so site-to-site, is served.
+const s2sBase = "/nifi-api"
+
 // document builds the description: NiFi's document relative to the API
 // base, the response descriptions NiFi's generator leaves out (OpenAPI
 // requires one) filled in, and Weir's operations added.
@@ -34,9 +43,13 @@ func document() (*openapi3.T, error) {
 	doc.Info.Title = "Weir: the NiFi Registry REST API and Weir's operations"
 	doc.Info.Description = "NiFi Registry " + doc.Info.Version + "'s REST API as Weir serves it (NiFi's own description, under " +
 		api.Base + "), and Weir's operations: health, maintenance, backups and metrics under " + api.Base +
-		"/actuator, cluster membership, site-to-site ports, audit and disaster recovery under /weir-api. " +
+		"/actuator, cluster membership, site-to-site ports, audit and disaster recovery under /weir-api; " +
+		"NiFi's site-to-site surface (NiFi 2.7.2's description) under " + s2sBase + ". " +
 		"Errors are NiFi's: a text/plain message with the status."
 	doc.Servers = openapi3.Servers{{URL: api.Base}}
+	if err := addSiteToSite(doc); err != nil {
+		return nil, err
+	}
 	for _, item := range doc.Paths.Map() {
 		for _, o := range item.Operations() {
 			for code, ref := range o.Responses.Map() {
@@ -60,6 +73,49 @@ func document() (*openapi3.T, error) {
 		}
 	}
 	return doc, nil
+}
+
+// addSiteToSite adds NiFi's site-to-site operations, served under
+// s2sBase, with the schemas they use.
+func addSiteToSite(doc *openapi3.T) error {
+	b, err := os.ReadFile(s2sDocFile)
+	if err != nil {
+		return err
+	}
+	s2s, err := openapi3.NewLoader().LoadFromData(b)
+	if err != nil {
+		return fmt.Errorf("NiFi's site-to-site description: %w", err)
+	}
+	for name, ref := range s2s.Components.Schemas {
+		if doc.Components.Schemas[name] != nil {
+			return fmt.Errorf("schema %s is in both NiFi descriptions", name)
+		}
+		doc.Components.Schemas[name] = ref
+	}
+	for key, item := range s2s.Paths.Map() {
+		if doc.Paths.Value(key) != nil {
+			return fmt.Errorf("path %s is in both NiFi descriptions", key)
+		}
+		item.Servers = openapi3.Servers{{URL: s2sBase}}
+		// NiFi names the policy an operation needs as a security
+		// requirement of a scheme it never defines ("Read - /site-to-site"),
+		// which is not valid OpenAPI: the description says it instead.
+		for _, o := range item.Operations() {
+			if o.Security != nil {
+				var policies []string
+				for _, req := range *o.Security {
+					for name := range req {
+						policies = append(policies, name)
+					}
+				}
+				slices.Sort(policies)
+				o.Description = strings.TrimSpace(o.Description + " NiFi's policy: " + strings.Join(policies, ", ") + ".")
+				o.Security = nil
+			}
+		}
+		doc.Paths.Set(key, item)
+	}
+	return nil
 }
 
 func statusText(code string) string {
@@ -193,7 +249,7 @@ func paths(doc *openapi3.T) []string {
 	for key, item := range doc.Paths.Map() {
 		abs := api.Base + key
 		if len(item.Servers) > 0 {
-			abs = key
+			abs = strings.TrimSuffix(item.Servers[0].URL, "/") + key
 		}
 		for m := range item.Operations() {
 			out = append(out, m+" "+abs)

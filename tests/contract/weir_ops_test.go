@@ -16,7 +16,7 @@ const weirTag = apidoc.WeirTag
 
 // doAbs sends a request to an absolute path of the node (outside the API
 // base too), with the admin token when key is set.
-func (s *server) doAbs(method, path string, body []byte, key bool) *response {
+func (s *server) doAbs(method, path string, body []byte, key bool, hdr http.Header) *response {
 	s.t.Helper()
 	req, err := http.NewRequest(method, s.base+path, bytes.NewReader(body))
 	if err != nil {
@@ -27,6 +27,9 @@ func (s *server) doAbs(method, path string, body []byte, key bool) *response {
 	}
 	if key {
 		req.Header.Set("Authorization", "Bearer "+adminauth.Token([]byte(testClusterKey)))
+	}
+	for k, vs := range hdr {
+		req.Header[k] = vs
 	}
 	resp, err := s.hc.Do(req)
 	if err != nil {
@@ -49,11 +52,11 @@ func TestContractDescriptionServed(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	r := s.doAbs("GET", apidoc.Base+"/swagger.json", nil, false)
+	r := s.doAbs("GET", apidoc.Base+"/swagger.json", nil, false, nil)
 	if r.status != 200 || !strings.HasPrefix(r.header.Get("Content-Type"), "application/json") || !bytes.Equal(r.body, want) {
 		t.Fatalf("swagger.json: %d %q, %d bytes (want %d)", r.status, r.header.Get("Content-Type"), len(r.body), len(want))
 	}
-	r = s.doAbs("GET", apidoc.Base+"/swagger.yaml", nil, false)
+	r = s.doAbs("GET", apidoc.Base+"/swagger.yaml", nil, false, nil)
 	if r.status != 200 || !bytes.HasPrefix(r.body, []byte("components:")) || !bytes.Contains(r.body, []byte("/weir-api/cluster/status:")) {
 		t.Fatalf("swagger.yaml: %d %.200s", r.status, r.body)
 	}
@@ -62,19 +65,22 @@ func TestContractDescriptionServed(t *testing.T) {
 // TestContractWeirOperations calls every operation Weir serves besides
 // NiFi's API (health, maintenance, backups, metrics, cluster, ports,
 // audit, disaster recovery) on a real node and validates each answer
-// against the served description; every one of them must be called.
+// against the served description; every one of them must be called. The
+// site-to-site discovery answers (/nifi-api) are validated too; the
+// data-transfer streams are covered by the site-to-site system tests.
 func TestContractWeirOperations(t *testing.T) {
 	doc := loadSpec(t)
 	s := startServer(t, func(c *daemon.Config) { c.BackupDir = t.TempDir() })
 	// call sends the request of operation (method, template) and
 	// validates the answer; want is the status expected.
+	var hdr http.Header // sent with every call
 	call := func(method, template, path, body string, key bool, want int) *response {
 		t.Helper()
 		var b []byte
 		if body != "" {
 			b = []byte(body)
 		}
-		r := s.doAbs(method, path, b, key)
+		r := s.doAbs(method, path, b, key, hdr)
 		if r.status != want {
 			t.Fatalf("want %d: %s", want, r)
 		}
@@ -119,6 +125,11 @@ func TestContractWeirOperations(t *testing.T) {
 	call("POST", dr+"/promote", dr+"/promote", `{}`, true, 409)
 	call("POST", dr+"/fence", dr+"/fence", `{`, true, 400)
 	call("POST", dr+"/demote", dr+"/demote", `{}`, true, 409)
+
+	// NiFi's site-to-site surface, described by NiFi's own description.
+	hdr = http.Header{"X-Nifi-Site-To-Site-Protocol-Version": {"1"}}
+	call("GET", "/site-to-site", "/nifi-api/site-to-site", "", false, 200)
+	call("GET", "/site-to-site/peers", "/nifi-api/site-to-site/peers", "", false, 200)
 
 	var missed []string
 	for path, item := range doc.Paths.Map() {

@@ -13,6 +13,7 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/weir-nifi/weir/internal/jackson"
 	"github.com/weir-nifi/weir/internal/model"
 	"github.com/weir-nifi/weir/internal/registry"
 )
@@ -365,7 +366,8 @@ func (a *API) decode(w http.ResponseWriter, r *http.Request, v any) (bool, error
 	if len(bytes.TrimSpace(buf)) == 0 {
 		return false, nil
 	}
-	if err := json.Unmarshal(buf, v); err != nil {
+	// Jackson's coercions ("5" for a number, …): NiFi's mapper reads it so.
+	if err := jackson.Unmarshal(buf, v); err != nil {
 		return false, model.Invalid(describeJSONError(err))
 	}
 	return true, nil
@@ -374,7 +376,10 @@ func (a *API) decode(w http.ResponseWriter, r *http.Request, v any) (bool, error
 func describeJSONError(err error) string {
 	var se *json.SyntaxError
 	var te *json.UnmarshalTypeError
+	var ee *jackson.EnumError
 	switch {
+	case errors.As(err, &ee):
+		return ee.Error()
 	case errors.As(err, &se):
 		return "Unable to parse request body as JSON: " + se.Error() + " (at byte " + strconv.FormatInt(se.Offset, 10) + ")"
 	case errors.As(err, &te):

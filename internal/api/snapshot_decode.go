@@ -9,6 +9,7 @@ import (
 
 	"github.com/go-json-experiment/json/jsontext"
 
+	"github.com/weir-nifi/weir/internal/jackson"
 	"github.com/weir-nifi/weir/internal/model"
 )
 
@@ -50,7 +51,7 @@ func decodeSnapshot(body []byte) (*model.Snapshot, error) {
 			s.SnapshotMetadata = nil
 			if v.Kind() != 'n' {
 				var md model.SnapshotMetadata
-				if err := json.Unmarshal(v, &md); err != nil {
+				if err := jackson.Unmarshal(v, &md); err != nil {
 					return nil, model.Invalid(describeJSONError(prefixField(err, "snapshotMetadata")))
 				}
 				s.SnapshotMetadata = &md
@@ -59,7 +60,7 @@ func decodeSnapshot(body []byte) (*model.Snapshot, error) {
 			s.FlowEncodingVersion = nil
 			if v.Kind() != 'n' {
 				var fev string
-				if err := json.Unmarshal(v, &fev); err != nil {
+				if err := jackson.Unmarshal(v, &fev); err != nil { // a number is its text
 					return nil, model.Invalid("Unable to process request body: field 'flowEncodingVersion' must be a JSON string")
 				}
 				s.FlowEncodingVersion = &fev

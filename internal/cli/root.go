@@ -29,7 +29,7 @@ func Execute() int {
 		SilenceErrors: true,
 	}
 	root.AddCommand(serverCmd(), clusterCmd(), versionCmd(), adminTokenCmd(), healthCmd())
-	root.AddCommand(maintenanceCmd(), backupCmd(), restoreCmd(), migrateCmd(), importGitCmd(), portCmd(), s2sCmd(), drCmd(), drillCmd(), auditCmd(), eventsCmd())
+	root.AddCommand(maintenanceCmd(), backupCmd(), restoreCmd(), migrateCmd(), importGitCmd(), portCmd(), s2sCmd(), drCmd(), drillCmd(), auditCmd(), eventsCmd(), registryCmd())
 	root.PersistentPreRunE = func(cmd *cobra.Command, _ []string) error {
 		if err := applyEnv(cmd); err != nil {
 			return err

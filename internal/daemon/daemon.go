@@ -20,6 +20,7 @@ import (
 
 	"github.com/weir-nifi/weir/internal/adminauth"
 	"github.com/weir-nifi/weir/internal/api"
+	"github.com/weir-nifi/weir/internal/apidoc"
 	"github.com/weir-nifi/weir/internal/audit"
 	"github.com/weir-nifi/weir/internal/authn"
 	"github.com/weir-nifi/weir/internal/authz"
@@ -267,6 +268,9 @@ func Start(cfg Config, log *slog.Logger) (*Server, error) {
 	root.Handle("GET /{$}", http.RedirectHandler(webui.Base+"/", http.StatusFound))
 	node.Routes(wmux)
 	root.Handle("/weir-api/", guarded(wmux))
+	// The OpenAPI description, where NiFi Registry 2.x serves its own
+	// (its docs context is outside the security filter: anyone may read it).
+	root.Handle(apidoc.Base+"/", apidoc.Handler())
 
 	// Access tokens (managed mode): issued for certificates and LDAP
 	// logins, verified on every node, revoked by logout everywhere.
@@ -450,7 +454,8 @@ func openToAnonymous(r *http.Request) bool {
 		return false
 	}
 	switch r.URL.Path {
-	case ops.Base + "/health/liveness", ops.Base + "/health/readiness":
+	case ops.Base + "/health/liveness", ops.Base + "/health/readiness",
+		apidoc.Base + "/swagger.json", apidoc.Base + "/swagger.yaml":
 		return true
 	}
 	return false

@@ -70,7 +70,7 @@ type VersionedFlow struct {
 	Name              *string       `json:"name,omitempty"`
 	Permissions       *Permissions  `json:"permissions,omitempty"`
 	Revision          *RevisionInfo `json:"revision,omitempty"`
-	Type              string        `json:"type"`
+	Type              string        `json:"type" jackson:"enum=org.apache.nifi.registry.bucket.BucketItemType:Flow|Bundle"`
 	VersionCount      int64         `json:"versionCount"`
 }
 

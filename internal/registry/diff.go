@@ -2,6 +2,7 @@ package registry
 
 import (
 	"encoding/json"
+	"errors"
 
 	"github.com/weir-nifi/weir/internal/flowdiff"
 	"github.com/weir-nifi/weir/internal/flowdoc"
@@ -10,21 +11,38 @@ import (
 )
 
 // Diff compares two versions of a flow; the lower number is always the
-// older one. Unknown buckets, flows and versions are 404s (NiFi answers a
-// 409 "No serialized content found" for a missing version; the 404 is what
-// its API documents).
+// older one. Unknown buckets, flows and versions get NiFi's answer, a 409
+// "No serialized content found …", although its API documents a 404:
+// clients are written against what NiFi does.
 func (s *Service) Diff(bucketID, flowID string, a, b int32) (*model.FlowDifference, error) {
 	older, newer := min(a, b), max(a, b)
 	var docA, docB flowdoc.Doc
 	err := s.read(func(tx *store.Tx) error {
+		// NiFi looks nothing up before it reads the two versions' content
+		// (RegistryService.getFlowDiff): an unknown bucket, flow or version,
+		// or a flow of another bucket, is "no content" for the older
+		// version first, then the newer (IllegalStateException, 409).
+		noContent := func(n int32) error {
+			return model.Errorf(model.KindConflict, "No serialized content found for snapshot with flow identifier %s and version %d", flowID, n)
+		}
 		_, f, err := lookupFlow(tx, bucketID, flowID)
-		if err != nil {
+		var me *model.Error
+		if errors.As(err, &me) && (me.Kind == model.KindNotFound || me.Kind == model.KindConflict) {
+			return noContent(older)
+		} else if err != nil {
 			return err
 		}
-		if _, docA, err = loadVersion(tx, f, older); err != nil {
+		load := func(n int32) (flowdoc.Doc, error) {
+			_, d, err := loadVersion(tx, f, n)
+			if errors.As(err, &me) && me.Kind == model.KindNotFound {
+				return d, noContent(n)
+			}
+			return d, err
+		}
+		if docA, err = load(older); err != nil {
 			return err
 		}
-		_, docB, err = loadVersion(tx, f, newer)
+		docB, err = load(newer)
 		return err
 	})
 	if err != nil {

@@ -6,11 +6,19 @@
 // ports and a temporary data directory) and talks HTTP to it:
 //
 //   - contract_test.go: every implemented operation of the API, each
-//     response body validated against the schemas of
-//     nifi-registry-openapi-2.7.2.json (kin-openapi), the JAXB Link wire
+//     response body validated against the schemas of the description the
+//     node serves (package apidoc: NiFi Registry 2.7.2's document and
+//     Weir's operations; kin-openapi), the JAXB Link wire
 //     form checked on its own (the spec's Link schema describes a different
 //     object), and a probe of every operation in the spec that the tests do
 //     not exercise by name, so a newly added surface cannot go unvalidated.
+//   - weir_ops_test.go: the description is served where NiFi Registry
+//     serves its own, and every Weir operation (health, maintenance,
+//     backups, metrics, cluster, ports, audit, disaster recovery) is called
+//     and its answer validated against it.
+//   - secured_test.go: the operations that answer only on a secured node
+//     with managed policies (current user, token, users, groups,
+//     policies), as the initial admin over HTTPS, validated the same way.
 //   - surfaces_test.go: the fixed answers of an unsecured registry
 //     without extension bundles (access, tenants, policies, bundles,
 //     extensions, extension repository), validated and pinned the same way.

@@ -3,6 +3,7 @@ package contract
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
 	"encoding/json"
 	"io"
 	"log/slog"
@@ -54,6 +55,13 @@ func (s *syncBuffer) String() string {
 // once the node has a leader and has applied a write.
 func startServer(t testing.TB, mod func(*daemon.Config)) *server {
 	t.Helper()
+	return startServerTLS(t, mod, nil)
+}
+
+// startServerTLS is startServer for a node serving HTTPS (mod sets its
+// TLS files): the tests call it as the client clientTLS describes.
+func startServerTLS(t testing.TB, mod func(*daemon.Config), clientTLS *tls.Config) *server {
+	t.Helper()
 	cfg := daemon.Config{
 		Listen:     "127.0.0.1:0",
 		RaftListen: "127.0.0.1:0",
@@ -70,6 +78,10 @@ func startServer(t testing.TB, mod func(*daemon.Config)) *server {
 		t.Fatalf("daemon.Start: %v", err)
 	}
 	s := &server{t: t, srv: d, base: "http://" + d.Addr(), hc: &http.Client{Timeout: 5 * time.Minute}, log: logs}
+	if clientTLS != nil {
+		s.base = "https://" + d.Addr()
+		s.hc.Transport = &http.Transport{TLSClientConfig: clientTLS}
+	}
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		defer cancel()

@@ -74,7 +74,7 @@ func TestContractSurfaces(t *testing.T) {
 		{"delete unknown bundle", "DELETE", "/bundles/{bundleId}", "/bundles/no-such-bundle", nil, nil, 404},
 		{"bundles of an unknown bucket", "GET", "/buckets/{bucketId}/bundles", "/buckets/no-such-bucket/bundles", nil, nil, 404},
 		{"upload without a file", "POST", "/buckets/{bucketId}/bundles/{bundleType}", "/buckets/" + b + "/bundles/nifi-nar", []byte(`{}`), nil, 400},
-		{"upload a bundle", "POST", "/buckets/{bucketId}/bundles/{bundleType}", "/buckets/" + b + "/bundles/nifi-nar", mp.Bytes(), multipartHdr, 409},
+		{"upload a zip that is not a NAR", "POST", "/buckets/{bucketId}/bundles/{bundleType}", "/buckets/" + b + "/bundles/nifi-nar", mp.Bytes(), multipartHdr, 400},
 		{"extensions with a bad bundle type", "GET", "/extensions", "/extensions?bundleType=jar", nil, nil, 400},
 		{"provided service api without coordinates", "GET", "/extensions/provided-service-api", "/extensions/provided-service-api", nil, nil, 400},
 		{"repository of an unknown bucket name", "GET", "/extension-repository/{bucketName}", "/extension-repository/no-such-bucket", nil, nil, 404},

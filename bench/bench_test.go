@@ -347,7 +347,7 @@ func TestMeasurementsSmall(t *testing.T) {
 	// 3-node commit took longer than a 300 ms window (0 ops measured).
 	r := &Runner{Env: e, Opts: Options{Window: time.Second, Warmup: 100 * time.Millisecond, Clients: 4,
 		Size: 16 << 10, Versions: 60, Flows: 6, Reps: 1, Restarts: 1, Seed: 1, DRRate: 50, CatchUpRuns: 2, LatencyRate: 20, ColdVersions: 4,
-		SteadyClients: 6, SteadyFor: time.Second}}
+		SteadyClients: 6, SteadyFor: time.Second, BundleMB: 8}}
 	type m struct {
 		name  string
 		run   func(context.Context) ([]Result, error)
@@ -369,6 +369,7 @@ func TestMeasurementsSmall(t *testing.T) {
 		// Rows for both forms, figures from the run; no verdict on them.
 		{"k", r.Steady, none, []string{"ops_per_s"}},
 		{"l", r.Events, none, []string{"ratio", "hooks_ops_per_s", "none_ops_per_s", "events"}},
+		{"m", r.BundleUpload, none, []string{"ratio", "upload_s", "copy_s", "mb_per_s"}},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			c.needs(t)

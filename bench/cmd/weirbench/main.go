@@ -38,6 +38,7 @@ var measurements = []measurement{
 	{"s2s-client", "j", "the Go site-to-site client pushing to an in-memory server, vs NiFi's client figures", (*bench.Runner).S2SClient},
 	{"steady", "k", "3 nodes formed with --join and with --bootstrap: leader changes and errors under 64 committing clients for 10 minutes", (*bench.Runner).Steady},
 	{"events", "l", "3 nodes: commit throughput with three event hooks vs none; commit → webhook delivery latency open loop at -latency-rate", (*bench.Runner).Events},
+	{"bundle-upload", "m", "single node: a 200 MB NAR upload against cp + sync of the same file; the node's RSS during the upload", (*bench.Runner).BundleUpload},
 	{"drill", "i", "3-node primary in 3 zones + 3-node standby: weir drill zone-loss and failover, RTO and RPO", (*bench.Runner).Drills},
 }
 
@@ -76,6 +77,7 @@ func main() {
 	flag.Float64Var(&o.LatencyRate, "latency-rate", o.LatencyRate, "open-loop rate (per second) of the latency rows a and e")
 	flag.IntVar(&o.ColdVersions, "cold-versions", o.ColdVersions, "get-latest: versions per flow added for the random (cold) reads")
 	flag.IntVar(&o.CatchUpRuns, "catchup-runs", o.CatchUpRuns, "catchup: nodes that join one after another")
+	flag.IntVar(&o.BundleMB, "bundle-mb", o.BundleMB, "bundle-upload: payload size of the NAR in MB")
 	weir := flag.String("weir", os.Getenv("WEIR_BINARY"), "weir binary (default: go build ./cmd/weir)")
 	runs := flag.Int("runs", 1, "run each measurement this many times, one after another; the figures' median and range over the runs follow the table")
 	keep := flag.Bool("keep", false, "keep the run directory (data dirs and process logs)")

@@ -68,6 +68,13 @@ func (h *hookReceiver) serve(w http.ResponseWriter, r *http.Request) {
 	w.WriteHeader(http.StatusNoContent)
 }
 
+// receipts is how many deliveries arrived since the last reset.
+func (h *hookReceiver) receipts() int {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.count
+}
+
 func (h *hookReceiver) reset() {
 	h.mu.Lock()
 	h.received, h.count, h.bad = map[string]time.Time{}, 0, 0
@@ -142,7 +149,7 @@ func (r *Runner) Events(ctx context.Context) ([]Result, error) {
 		if err != nil {
 			return nil, err
 		}
-		r.Env.logf("l. run %d: no hooks %v; three hooks %v (%d webhook receipts)", i+1, s0, s1, rec.count)
+		r.Env.logf("l. run %d: no hooks %v; three hooks %v (%d webhook receipts)", i+1, s0, s1, rec.receipts())
 		none, with = append(none, s0.Throughput), append(with, s1.Throughput)
 		ratios = append(ratios, s1.Throughput/s0.Throughput)
 	}

@@ -25,14 +25,14 @@ import (
 func registryCmd() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "registry",
-		Short: "NiFi Toolkit's registry commands: buckets, flows, versions, users, groups and policies",
+		Short: "NiFi Toolkit's registry commands: buckets, flows, versions, bundles, extensions, users, groups and policies",
 		Long: `The NiFi Toolkit CLI's registry commands, against NiFi Registry or Weir (only
 the NiFi Registry API is used). Output is a table; --json prints the API's JSON.
 Secured servers: --tls-cert/--tls-key name the caller by certificate,
 --bearer-token sends a token from /access/token, --proxied-entity acts for a
 user as a NiFi node proxying it does (the certificate must be a proxy's).
 The toolkit's option names work too (-u/--baseUrl, --bucketIdentifier,
---flowIdentifier, --flowVersion, --userNameList, …).`,
+--flowIdentifier, --flowVersion, --userNameList, --extensionBundleFile, …).`,
 	}
 	cmd.AddCommand(currentUserCmd(), getAccessTokenCmd(), logoutAccessTokenCmd(),
 		listBucketsCmd(), createBucketCmd(), deleteBucketCmd(), updateBucketPolicyCmd(),
@@ -42,6 +42,7 @@ The toolkit's option names work too (-u/--baseUrl, --bucketIdentifier,
 		listUsersCmd(), createUserCmd(), updateUserCmd(),
 		listUserGroupsCmd(), createUserGroupCmd(), updateUserGroupCmd(),
 		getPolicyCmd(), createOrUpdatePolicyCmd(), exportAllFlowsCmd(), importAllFlowsCmd())
+	cmd.AddCommand(bundleCmds()...)
 	return cmd
 }
 
@@ -126,13 +127,20 @@ var toolkitOptions = map[string]string{
 	"accessPolicyAction": "action", "proxiedEntity": "proxied-entity", "bearerToken": "bearer-token",
 	"skipExisting": "skip-existing", "bucketName": "name", "bucketDesc": "description", "flowName": "name",
 	"flowDesc": "description", "userName": "name", "userGroupName": "name",
+	"extensionBundleType": "bundle-type", "extensionBundleFile": "file", "extensionBundleDir": "dir",
+	"skipSha256": "skip-sha256", "fileExtension": "file-extension", "extensionType": "extension-type",
 }
 
+// bundleByName are the commands that address bundles by bucket name.
+var bundleByName = map[string]bool{"list-bundle-groups": true, "list-bundle-artifacts": true,
+	"list-bundle-versions": true, "download-bundle": true, "get-bundle-checksum": true}
+
 // toolkitNames maps the toolkit's option names of command use to weir's
-// flags (bucketName names the bucket to change in update-bucket-policy).
+// flags (bucketName names the bucket to change in update-bucket-policy
+// and the bucket the bundle commands look in, not a new bucket's name).
 func toolkitNames(use string) func(*pflag.FlagSet, string) pflag.NormalizedName {
 	return func(_ *pflag.FlagSet, name string) pflag.NormalizedName {
-		if name == "bucketName" && use == "update-bucket-policy" {
+		if name == "bucketName" && (use == "update-bucket-policy" || bundleByName[use]) {
 			return "bucket-name"
 		}
 		if to, ok := toolkitOptions[name]; ok {

@@ -804,12 +804,19 @@ func (n *Node) IsolatedUntil() time.Time { return n.iso.Until() }
 
 // TransferLeadership hands leadership to another voter (to id if given).
 func (n *Node) TransferLeadership(id string) error {
-	if id == "" {
-		return n.raft.LeadershipTransfer().Error()
-	}
 	f := n.raft.GetConfiguration()
 	if err := f.Error(); err != nil {
 		return err
+	}
+	if id == "" {
+		// raft's own answer for a cluster with no other voter is a bare
+		// error (a 500); this is the operator's mistake, said plainly.
+		for _, s := range f.Configuration().Servers {
+			if string(s.ID) != n.cfg.ID && s.Suffrage == raft.Voter {
+				return n.raft.LeadershipTransfer().Error()
+			}
+		}
+		return model.Conflict("No other voter can take over: " + n.cfg.ID + " is the cluster's only voter.")
 	}
 	for _, s := range f.Configuration().Servers {
 		if string(s.ID) != id {

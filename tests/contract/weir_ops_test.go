@@ -106,6 +106,7 @@ func TestContractWeirOperations(t *testing.T) {
 	call("POST", cl+"/join", cl+"/join", `{"id":"n9"}`, true, 400)
 	call("POST", cl+"/remove", cl+"/remove", `{"id":"nobody"}`, true, 404)
 	call("POST", cl+"/transfer-leader", cl+"/transfer-leader", `{"id":"nobody"}`, true, 404)
+	call("POST", cl+"/transfer-leader", cl+"/transfer-leader", `{}`, true, 409) // the only voter
 	call("POST", cl+"/isolate", cl+"/isolate", `{"seconds":1}`, true, 200)
 	call("DELETE", cl+"/isolate", cl+"/isolate", "", true, 200)
 

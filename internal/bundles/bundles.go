@@ -24,6 +24,7 @@ import (
 
 	bolt "go.etcd.io/bbolt"
 
+	"github.com/weir-nifi/weir/internal/boltjson"
 	"github.com/weir-nifi/weir/internal/command"
 	"github.com/weir-nifi/weir/internal/model"
 )
@@ -256,24 +257,11 @@ func docKey(bundleID, version, name string) []byte {
 	return append(append(prefixed(bundleID), prefixed(version)...), name...)
 }
 
-func get(b *bolt.Bucket, k []byte, v any) (bool, error) {
-	raw := b.Get(k)
-	if raw == nil {
-		return false, nil
-	}
-	if err := json.Unmarshal(raw, v); err != nil {
-		return false, fmt.Errorf("bundles: decode %s: %w", k, err)
-	}
-	return true, nil
-}
-
-func put(b *bolt.Bucket, k []byte, v any) error {
-	raw, err := json.Marshal(v)
-	if err != nil {
-		return err
-	}
-	return b.Put(k, raw)
-}
+// get and put are JSON records (package boltjson).
+var (
+	get = boltjson.Get
+	put = boltjson.Put
+)
 
 // chunkValue is the key of the one value in a chunk's bucket: each chunk
 // has a bucket of its own, as site-to-site chunks do (queue.putChunk),

@@ -31,6 +31,15 @@ const (
 	fBundleID          = "EXTENSION_BUNDLE_ID"
 )
 
+// fieldsOf is an event's fields from name, value pairs.
+func fieldsOf(kv ...string) []events.Field {
+	out := make([]events.Field, 0, len(kv)/2)
+	for i := 0; i+1 < len(kv); i += 2 {
+		out = append(out, events.Field{Name: kv[i], Value: kv[i+1]})
+	}
+	return out
+}
+
 // eventsOf are the events NiFi Registry publishes for a change, made by
 // its EventFactory with the same fields in the same order: one per change,
 // two for a bundle upload (CREATE_EXTENSION_BUNDLE, then
@@ -42,25 +51,18 @@ func (w wtx) eventsOf(c command.Command) ([]*change, error) {
 	if !events.Started(w.tx) {
 		return nil, nil
 	}
-	f := func(kv ...string) []events.Field {
-		out := make([]events.Field, 0, len(kv)/2)
-		for i := 0; i+1 < len(kv); i += 2 {
-			out = append(out, events.Field{Name: kv[i], Value: kv[i+1]})
-		}
-		return out
-	}
 	switch c := c.(type) {
 	case *command.CreateBundleVersion:
 		return []*change{
-			{events.CreateBundle, c.Timestamp, f(fBucketID, c.BucketID, fBundleID, c.BundleID, fUser, c.Author)},
-			{events.CreateBundleVersion, c.Timestamp, f(fBucketID, c.BucketID, fBundleID, c.BundleID, fVersion, c.Coordinate.Version, fUser, c.Author)},
+			{events.CreateBundle, c.Timestamp, fieldsOf(fBucketID, c.BucketID, fBundleID, c.BundleID, fUser, c.Author)},
+			{events.CreateBundleVersion, c.Timestamp, fieldsOf(fBucketID, c.BucketID, fBundleID, c.BundleID, fVersion, c.Coordinate.Version, fUser, c.Author)},
 		}, nil
 	case *command.DeleteBundleVersion:
 		b, _, err := bundles.Get(w.tx, c.BundleID)
-		return []*change{{events.DeleteBundleVersion, 0, f(fBucketID, b.BucketID, fBundleID, c.BundleID, fVersion, c.Version, fUser, c.Actor)}}, err
+		return []*change{{events.DeleteBundleVersion, 0, fieldsOf(fBucketID, b.BucketID, fBundleID, c.BundleID, fVersion, c.Version, fUser, c.Actor)}}, err
 	case *command.DeleteBundle:
 		b, _, err := bundles.Get(w.tx, c.BundleID)
-		return []*change{{events.DeleteBundle, 0, f(fBucketID, b.BucketID, fBundleID, c.BundleID, fUser, c.Actor)}}, err
+		return []*change{{events.DeleteBundle, 0, fieldsOf(fBucketID, b.BucketID, fBundleID, c.BundleID, fUser, c.Actor)}}, err
 	}
 	ev, err := w.eventOf(c)
 	if ev == nil || err != nil {
@@ -72,43 +74,36 @@ func (w wtx) eventsOf(c command.Command) ([]*change, error) {
 // eventOf is the one event of a registry, user or group change (nil for
 // any other command).
 func (w wtx) eventOf(c command.Command) (*change, error) {
-	f := func(kv ...string) []events.Field {
-		out := make([]events.Field, 0, len(kv)/2)
-		for i := 0; i+1 < len(kv); i += 2 {
-			out = append(out, events.Field{Name: kv[i], Value: kv[i+1]})
-		}
-		return out
-	}
 	switch c := c.(type) {
 	case *command.CreateBucket:
-		return &change{events.CreateBucket, c.Created, f(fBucketID, c.ID, fUser, c.Actor)}, nil
+		return &change{events.CreateBucket, c.Created, fieldsOf(fBucketID, c.ID, fUser, c.Actor)}, nil
 	case *command.UpdateBucket:
-		return &change{events.UpdateBucket, 0, f(fBucketID, c.ID, fUser, c.Actor)}, nil
+		return &change{events.UpdateBucket, 0, fieldsOf(fBucketID, c.ID, fUser, c.Actor)}, nil
 	case *command.DeleteBucket:
-		return &change{events.DeleteBucket, 0, f(fBucketID, c.ID, fUser, c.Actor)}, nil
+		return &change{events.DeleteBucket, 0, fieldsOf(fBucketID, c.ID, fUser, c.Actor)}, nil
 	case *command.CreateFlow:
-		return &change{events.CreateFlow, c.Created, f(fBucketID, c.BucketID, fFlowID, c.ID, fUser, c.Actor)}, nil
+		return &change{events.CreateFlow, c.Created, fieldsOf(fBucketID, c.BucketID, fFlowID, c.ID, fUser, c.Actor)}, nil
 	case *command.UpdateFlow:
-		return &change{events.UpdateFlow, c.Modified, f(fBucketID, c.BucketID, fFlowID, c.ID, fUser, c.Actor)}, nil
+		return &change{events.UpdateFlow, c.Modified, fieldsOf(fBucketID, c.BucketID, fFlowID, c.ID, fUser, c.Actor)}, nil
 	case *command.DeleteFlow:
-		return &change{events.DeleteFlow, 0, f(fBucketID, c.BucketID, fFlowID, c.ID, fUser, c.Actor)}, nil
+		return &change{events.DeleteFlow, 0, fieldsOf(fBucketID, c.BucketID, fFlowID, c.ID, fUser, c.Actor)}, nil
 	case *command.CreateVersion:
-		return &change{events.CreateFlowVersion, c.Timestamp, f(fBucketID, c.BucketID, fFlowID, c.FlowID,
+		return &change{events.CreateFlowVersion, c.Timestamp, fieldsOf(fBucketID, c.BucketID, fFlowID, c.FlowID,
 			fVersion, strconv.Itoa(int(c.Version)), fUser, c.Author, fComment, model.Deref(c.Comments))}, nil
 	case *command.CreateUser:
-		return &change{events.CreateUser, 0, f(fUserID, c.ID, fUserIdentity, c.Identity)}, nil
+		return &change{events.CreateUser, 0, fieldsOf(fUserID, c.ID, fUserIdentity, c.Identity)}, nil
 	case *command.UpdateUser:
-		return &change{events.UpdateUser, 0, f(fUserID, c.ID, fUserIdentity, c.Identity)}, nil
+		return &change{events.UpdateUser, 0, fieldsOf(fUserID, c.ID, fUserIdentity, c.Identity)}, nil
 	case *command.DeleteUser:
 		identity, _, err := tenants.Identity(w.tx, c.ID)
-		return &change{events.DeleteUser, 0, f(fUserID, c.ID, fUserIdentity, identity)}, err
+		return &change{events.DeleteUser, 0, fieldsOf(fUserID, c.ID, fUserIdentity, identity)}, err
 	case *command.CreateGroup:
-		return &change{events.CreateUserGroup, 0, f(fUserGroupID, c.ID, fUserGroupIdentity, c.Identity)}, nil
+		return &change{events.CreateUserGroup, 0, fieldsOf(fUserGroupID, c.ID, fUserGroupIdentity, c.Identity)}, nil
 	case *command.UpdateGroup:
-		return &change{events.UpdateUserGroup, 0, f(fUserGroupID, c.ID, fUserGroupIdentity, c.Identity)}, nil
+		return &change{events.UpdateUserGroup, 0, fieldsOf(fUserGroupID, c.ID, fUserGroupIdentity, c.Identity)}, nil
 	case *command.DeleteGroup:
 		identity, _, err := tenants.Identity(w.tx, c.ID)
-		return &change{events.DeleteUserGroup, 0, f(fUserGroupID, c.ID, fUserGroupIdentity, identity)}, err
+		return &change{events.DeleteUserGroup, 0, fieldsOf(fUserGroupID, c.ID, fUserGroupIdentity, identity)}, err
 	}
 	return nil, nil
 }

@@ -14,6 +14,7 @@ import (
 
 	bolt "go.etcd.io/bbolt"
 
+	"github.com/weir-nifi/weir/internal/boltjson"
 	"github.com/weir-nifi/weir/internal/bundles"
 	"github.com/weir-nifi/weir/internal/events"
 	"github.com/weir-nifi/weir/internal/s2s/queue"
@@ -330,24 +331,11 @@ func versionKey(flowID string, v int32) []byte {
 	return prefixed(flowID, vb[:]...)
 }
 
-func getJSON(b interface{ Get([]byte) []byte }, key []byte, v any) (bool, error) {
-	raw := b.Get(key)
-	if raw == nil {
-		return false, nil
-	}
-	if err := json.Unmarshal(raw, v); err != nil {
-		return false, fmt.Errorf("corrupt record %q: %w", key, err)
-	}
-	return true, nil
-}
-
-func putJSON(b interface{ Put(k, v []byte) error }, key []byte, v any) error {
-	raw, err := json.Marshal(v)
-	if err != nil {
-		return err
-	}
-	return b.Put(key, raw)
-}
+// getJSON and putJSON are the store's JSON records (package boltjson).
+var (
+	getJSON = boltjson.Get
+	putJSON = boltjson.Put
+)
 
 func nameKey(bucketID, name string) []byte {
 	return append(prefixed(bucketID), name...)

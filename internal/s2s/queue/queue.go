@@ -23,6 +23,7 @@ import (
 
 	bolt "go.etcd.io/bbolt"
 
+	"github.com/weir-nifi/weir/internal/boltjson"
 	"github.com/weir-nifi/weir/internal/command"
 	"github.com/weir-nifi/weir/internal/model"
 )
@@ -229,24 +230,11 @@ func keyN(id string, n uint64) []byte {
 
 func nameKey(kind, name string) []byte { return []byte(kind + "\x00" + name) }
 
-func get(b *bolt.Bucket, k []byte, v any) (bool, error) {
-	raw := b.Get(k)
-	if raw == nil {
-		return false, nil
-	}
-	if err := json.Unmarshal(raw, v); err != nil {
-		return false, fmt.Errorf("corrupt queue record %q: %w", k, err)
-	}
-	return true, nil
-}
-
-func put(b *bolt.Bucket, k []byte, v any) error {
-	raw, err := json.Marshal(v)
-	if err != nil {
-		return err
-	}
-	return b.Put(k, raw)
-}
+// get and put are JSON records (package boltjson).
+var (
+	get = boltjson.Get
+	put = boltjson.Put
+)
 
 func refuse(kind model.Kind, reason, msg string) *model.Error {
 	return &model.Error{Kind: kind, Msg: msg, Reason: reason}

@@ -28,10 +28,10 @@ type fsm struct {
 	// halt stops the process on an entry this build cannot apply.
 	halt func(error)
 	// orphans keeps the results of entries of terms this node led that
-	// it applies while not leading (see orphans.go); leading says whether
-	// it leads now. Both nil in some tests.
+	// it applies while not leading them (see orphans.go); leading says
+	// whether it leads now, and in which term. Both nil in some tests.
 	orphans *orphans
-	leading func() bool
+	leading func() (bool, uint64)
 }
 
 var (
@@ -98,9 +98,19 @@ func (f *fsm) ApplyBatch(logs []*raft.Log) []any {
 	if f.onApply != nil && len(logs) > 0 {
 		f.onApply(logs[len(logs)-1].Index, len(logs))
 	}
-	if f.orphans != nil && !f.leading() {
+	if f.orphans != nil {
+		// An entry of the term this node leads now is answered through
+		// its future. Any other entry of a term it led lost its future
+		// (ErrLeadershipLost) and may have a proposer waiting in outcome:
+		// also when this node was elected again and commits it itself
+		// (a leader that stepped down under load, then won the next
+		// election, answered such writes "may or may not have been
+		// applied" though it had applied them).
+		leading, term := f.leading()
 		for i, l := range logs {
-			f.orphans.keep(l, out[i])
+			if !leading || l.Term < term {
+				f.orphans.keep(l, out[i])
+			}
 		}
 	}
 	return out

@@ -13,9 +13,11 @@ import (
 // being replicated. hashicorp/raft answers such a write ErrLeadershipLost,
 // yet the entry may still be committed by the next leader (a clean
 // leadership transfer waits until the new leader has every entry, so it
-// always is). The old leader, now a follower, applies it like any other
-// entry; the FSM keeps the result of each entry of a term this node led
-// that it applies while not leading, so the proposer can wait for its
+// always is). The old leader applies it like any other entry, as a
+// follower or as the leader of a later term (a leader that stepped down
+// under load is often elected again, and commits its own entries of the
+// term it lost); the FSM keeps the result of each entry of a term this
+// node led that it applies outside that term, so the proposer can wait for its
 // index and answer with the real outcome: applied (with its result), or
 // certainly not applied when another entry took its index (the write can
 // then go to the new leader). Only when neither can be known does the
@@ -110,14 +112,18 @@ func (n *Node) outcome(ctx context.Context, idx uint64, data []byte) (r any, app
 	if now.Term != mine.Term {
 		return nil, false, true // another entry took the index
 	}
-	// Our entry was applied, but while this node led again: its result
-	// was not kept.
+	// Our entry was applied, yet its result was not kept (more than
+	// orphanMax entries of old terms were applied since).
 	return nil, false, false
 }
 
-// leadingNow reports whether this node leads at this instant (the FSM
-// asks from its own goroutine, possibly before Start has returned).
-func (n *Node) leadingNow() bool {
+// leadingNow reports whether this node leads at this instant, and its
+// current term (the FSM asks from its own goroutine, possibly before Start
+// has returned).
+func (n *Node) leadingNow() (bool, uint64) {
 	r := n.raftPtr.Load()
-	return r != nil && r.State() == raft.Leader
+	if r == nil {
+		return false, 0
+	}
+	return r.State() == raft.Leader, r.CurrentTerm()
 }

@@ -65,6 +65,7 @@ func (r *Runner) BundleUpload(ctx context.Context) ([]Result, error) {
 		sum := sha256.Sum256(nar)
 		nar = nil
 		peak := idle
+		var peakAnon, peakFile int64
 		stop := make(chan struct{})
 		var wg sync.WaitGroup
 		wg.Go(func() {
@@ -78,6 +79,14 @@ func (r *Runner) BundleUpload(ctx context.Context) ([]Result, error) {
 				}
 				if v, err := RSS(n.Proc.PID()); err == nil {
 					peak = max(peak, v)
+				}
+				// Apart, for the reader: the store's file is mapped, and
+				// its pages the node touches count in VmRSS as RssFile.
+				if v, err := procField(n.Proc.PID(), "RssAnon:"); err == nil {
+					peakAnon = max(peakAnon, v)
+				}
+				if v, err := procField(n.Proc.PID(), "RssFile:"); err == nil {
+					peakFile = max(peakFile, v)
 				}
 			}
 		})
@@ -96,8 +105,8 @@ func (r *Runner) BundleUpload(ctx context.Context) ([]Result, error) {
 		if err := os.Remove(file); err != nil {
 			return nil, err
 		}
-		r.Env.logf("m. upload %d: %d MB in %v (%.0f MB/s); cp + sync %v; RSS idle %d MB, peak %d MB", i+1, narBytes>>20, up.Round(time.Millisecond),
-			float64(narBytes)/up.Seconds()/(1<<20), cpSync.Round(time.Millisecond), idle>>20, peak>>20)
+		r.Env.logf("m. upload %d: %d MB in %v (%.0f MB/s); cp + sync %v; RSS idle %d MB, peak %d MB (RssAnon peak %d MB, RssFile peak %d MB)", i+1, narBytes>>20, up.Round(time.Millisecond),
+			float64(narBytes)/up.Seconds()/(1<<20), cpSync.Round(time.Millisecond), idle>>20, peak>>20, peakAnon>>20, peakFile>>20)
 		ups, cps, grew = append(ups, up.Seconds()), append(cps, cpSync.Seconds()), append(grew, float64(peak-idle)/(1<<20))
 	}
 	var ratios []float64

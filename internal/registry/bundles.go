@@ -1,6 +1,7 @@
 package registry
 
 import (
+	"bufio"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -70,7 +71,13 @@ func (s *Service) SpoolBundle(r io.Reader) (*Spool, error) {
 	}
 	sp := &Spool{f: f}
 	h := sha256.New()
-	if sp.Size, err = io.Copy(io.MultiWriter(f, h), r); err != nil {
+	// A multipart part reads a few KiB at a time: unbuffered, each read
+	// was a write system call of its own (50,000 for 200 MB).
+	w := bufio.NewWriterSize(f, 1<<20)
+	if sp.Size, err = io.Copy(io.MultiWriter(w, h), r); err == nil {
+		err = w.Flush()
+	}
+	if err != nil {
 		sp.Close()
 		return nil, err
 	}

@@ -27,7 +27,7 @@ import (
 // the client gets 409 "A Versioned flow snapshot with the same version
 // already exists: N" (or 404 "The specified flow ID does not exist in this
 // bucket." when the flow itself was created in the previous term). Direct
-// writes to the leader are not affected: the Forwarder holds them until
+// writes to the leader are not affected: the forwarder (cluster.Node.ServeAPI) holds them until
 // the leader is ready.
 //
 // Reproduction: clients commit -1 through random nodes while every node is

@@ -14,6 +14,7 @@ import (
 	"strings"
 
 	"github.com/weir-nifi/weir/internal/bundles"
+	"github.com/weir-nifi/weir/internal/httpwire"
 	"github.com/weir-nifi/weir/internal/model"
 	"github.com/weir-nifi/weir/internal/registry"
 )
@@ -98,7 +99,7 @@ func (a *API) bundleRoutes() {
 		if err != nil {
 			return err
 		}
-		return WriteJSON(w, 200, bs)
+		return httpwire.WriteJSON(w, 200, bs)
 	})
 	a.spost("/buckets/{bucketId}/bundles/{bundleType}", a.uploadBundle)
 
@@ -109,7 +110,7 @@ func (a *API) bundleRoutes() {
 		if err != nil {
 			return err
 		}
-		return WriteJSON(w, 200, bs)
+		return httpwire.WriteJSON(w, 200, bs)
 	})
 	a.sget("/bundles/versions", func(w http.ResponseWriter, r *http.Request) error {
 		q := r.URL.Query()
@@ -118,7 +119,7 @@ func (a *API) bundleRoutes() {
 		if err != nil {
 			return err
 		}
-		return WriteJSON(w, 200, vs)
+		return httpwire.WriteJSON(w, 200, vs)
 	})
 
 	// Everything under a bundle id starts with
@@ -188,7 +189,7 @@ func writeOr(w http.ResponseWriter, v any, err error) error {
 	if err != nil {
 		return err
 	}
-	return WriteJSON(w, 200, v)
+	return httpwire.WriteJSON(w, 200, v)
 }
 
 // writeContent streams a version's content as NiFi's getBundleVersionContent
@@ -351,7 +352,7 @@ func (a *API) extensionRepoRoutes() {
 				Link:       model.NewLink(base+"extension-repository/"+encodeJerseyPath(name), "self"),
 			})
 		}
-		return WriteJSON(w, 200, out)
+		return httpwire.WriteJSON(w, 200, out)
 	})
 
 	const repo = "/extension-repository/{bucketName}"
@@ -372,7 +373,7 @@ func (a *API) extensionRepoRoutes() {
 			}
 		}
 		slices.SortFunc(out, func(x, y model.ExtensionRepoGroup) int { return strings.Compare(x.GroupID, y.GroupID) })
-		return WriteJSON(w, 200, out)
+		return httpwire.WriteJSON(w, 200, out)
 	})
 	a.sget(repo+"/{groupId}", func(w http.ResponseWriter, r *http.Request) error {
 		vs, err := a.repoVersions(r, "groupId")
@@ -391,7 +392,7 @@ func (a *API) extensionRepoRoutes() {
 				Link: model.NewLink(base+repoPath(v.Bucket.Name, v.Bundle.Group, v.Bundle.Artifact), "self")})
 		}
 		slices.SortFunc(out, func(x, y model.ExtensionRepoArtifact) int { return strings.Compare(x.ArtifactID, y.ArtifactID) })
-		return WriteJSON(w, 200, out)
+		return httpwire.WriteJSON(w, 200, out)
 	})
 	a.sget(repo+"/{groupId}/{artifactId}", func(w http.ResponseWriter, r *http.Request) error {
 		vs, err := a.repoVersions(r, "groupId", "artifactId")
@@ -406,13 +407,13 @@ func (a *API) extensionRepoRoutes() {
 				Link: model.NewLink(base+repoPath(v.Bucket.Name, v.Bundle.Group, v.Bundle.Artifact, v.Version.Version), "self")})
 		}
 		slices.SortFunc(out, func(x, y model.ExtensionRepoVersionSummary) int { return strings.Compare(x.Version, y.Version) })
-		return WriteJSON(w, 200, out)
+		return httpwire.WriteJSON(w, 200, out)
 	})
 
 	const rv = repo + "/{groupId}/{artifactId}/{version}"
 	a.sget(rv, a.repoVersion(func(w http.ResponseWriter, r *http.Request, v registry.RepoVersion) error {
 		p := apiBaseURL(r) + repoPath(v.Bucket.Name, v.Bundle.Group, v.Bundle.Artifact, v.Version.Version)
-		return WriteJSON(w, 200, model.ExtensionRepoVersion{
+		return httpwire.WriteJSON(w, 200, model.ExtensionRepoVersion{
 			DownloadLink: model.NewLink(p+"/content", "content"), ExtensionsLink: model.NewLink(p+"/extensions", "extensions"),
 			SHA256Link: model.NewLink(p+"/sha256", "sha256"), SHA256Supplied: v.Version.SHA256Supplied})
 	}))
@@ -420,7 +421,7 @@ func (a *API) extensionRepoRoutes() {
 		return a.writeContent(w, registry.RepoContent(v))
 	}))
 	a.sget(rv+"/sha256", a.repoVersion(func(w http.ResponseWriter, r *http.Request, v registry.RepoVersion) error {
-		writeText(w, 200, v.Version.SHA256)
+		httpwire.WriteText(w, 200, v.Version.SHA256)
 		return nil
 	}))
 	a.sget(rv+"/extensions", a.repoVersion(func(w http.ResponseWriter, r *http.Request, v registry.RepoVersion) error {
@@ -432,7 +433,7 @@ func (a *API) extensionRepoRoutes() {
 			out = append(out, model.ExtensionRepoExtensionMetadata{ExtensionMetadata: m,
 				Link: model.NewLink(self, "self"), LinkDocs: model.NewLink(self+"/docs", "docs")})
 		}
-		return WriteJSON(w, 200, out)
+		return httpwire.WriteJSON(w, 200, out)
 	}))
 	repoExtension := func(h func(w http.ResponseWriter, e *bundles.Extension) error) handlerFunc {
 		return a.repoVersion(func(w http.ResponseWriter, r *http.Request, v registry.RepoVersion) error {
@@ -445,7 +446,7 @@ func (a *API) extensionRepoRoutes() {
 			return model.NotFound("The specified extension does not exist in this registry.")
 		})
 	}
-	a.sget(rv+"/extensions/{name}", repoExtension(func(w http.ResponseWriter, e *bundles.Extension) error { return WriteJSON(w, 200, e) }))
+	a.sget(rv+"/extensions/{name}", repoExtension(func(w http.ResponseWriter, e *bundles.Extension) error { return httpwire.WriteJSON(w, 200, e) }))
 	a.sget(rv+"/extensions/{name}/docs", repoExtension(writeDocs))
 	a.sget(rv+"/extensions/{name}/docs/additional-details", a.repoVersion(func(w http.ResponseWriter, r *http.Request, v registry.RepoVersion) error {
 		md, err := a.bundles.AdditionalDetails(v.Bundle.ID, v.Version.Version, r.PathValue("name"), readableOf(r))
@@ -468,7 +469,7 @@ func (a *API) extensionRepoRoutes() {
 		if !ok {
 			return model.NotFound(msgBundleVersionNotFoundGAV)
 		}
-		writeText(w, 200, sha)
+		httpwire.WriteText(w, 200, sha)
 		return nil
 	})
 }
@@ -566,7 +567,7 @@ func (a *API) extensionRoutes() {
 		if err != nil {
 			return err
 		}
-		return WriteJSON(w, 200, model.ExtensionMetadataContainer{Extensions: es, FilterParams: fp, NumResults: int32(len(es))})
+		return httpwire.WriteJSON(w, 200, model.ExtensionMetadataContainer{Extensions: es, FilterParams: fp, NumResults: int32(len(es))})
 	})
 	// getExtensionsProvidingServiceAPI: with no bucket the facade returns
 	// an empty set at once; otherwise the service requires all four
@@ -590,7 +591,7 @@ func (a *API) extensionRoutes() {
 				return err
 			}
 		}
-		return WriteJSON(w, 200, model.ExtensionMetadataContainer{Extensions: es, NumResults: int32(len(es))})
+		return httpwire.WriteJSON(w, 200, model.ExtensionMetadataContainer{Extensions: es, NumResults: int32(len(es))})
 	})
 	a.sget("/extensions/tags", func(w http.ResponseWriter, r *http.Request) error {
 		tags, err := a.bundles.ExtensionTags(readableOf(r))

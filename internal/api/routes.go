@@ -3,6 +3,7 @@ package api
 import (
 	"net/http"
 
+	"github.com/weir-nifi/weir/internal/httpwire"
 	"github.com/weir-nifi/weir/internal/model"
 )
 
@@ -14,10 +15,10 @@ func (a *API) routes() {
 	del := func(p string, h handlerFunc) { m.Handle("DELETE "+Base+p, a.write(h)) }
 
 	get("/about", func(w http.ResponseWriter, r *http.Request) error {
-		return WriteJSON(w, 200, model.RegistryAbout{RegistryAboutVersion: Version})
+		return httpwire.WriteJSON(w, 200, model.RegistryAbout{RegistryAboutVersion: Version})
 	})
 	get("/config", func(w http.ResponseWriter, r *http.Request) error {
-		return WriteJSON(w, 200, model.RegistryConfiguration{})
+		return httpwire.WriteJSON(w, 200, model.RegistryConfiguration{})
 	})
 
 	// Buckets.
@@ -26,7 +27,7 @@ func (a *API) routes() {
 		if err != nil {
 			return err
 		}
-		return WriteJSON(w, 200, bs)
+		return httpwire.WriteJSON(w, 200, bs)
 	})
 	post("/buckets", func(w http.ResponseWriter, r *http.Request) error {
 		var in model.Bucket
@@ -38,17 +39,17 @@ func (a *API) routes() {
 		if err != nil {
 			return err
 		}
-		return WriteJSON(w, 200, b)
+		return httpwire.WriteJSON(w, 200, b)
 	})
 	get("/buckets/fields", func(w http.ResponseWriter, r *http.Request) error {
-		return WriteJSON(w, 200, model.Fields{Fields: []string{"ID", "NAME", "DESCRIPTION", "CREATED"}})
+		return httpwire.WriteJSON(w, 200, model.Fields{Fields: []string{"ID", "NAME", "DESCRIPTION", "CREATED"}})
 	})
 	get("/buckets/{bucketId}", func(w http.ResponseWriter, r *http.Request) error {
 		b, err := a.reg.GetBucket(r.PathValue("bucketId"))
 		if err != nil {
 			return err
 		}
-		return WriteJSON(w, 200, b)
+		return httpwire.WriteJSON(w, 200, b)
 	})
 	put("/buckets/{bucketId}", func(w http.ResponseWriter, r *http.Request) error {
 		var in model.Bucket
@@ -63,7 +64,7 @@ func (a *API) routes() {
 		if err != nil {
 			return err
 		}
-		return WriteJSON(w, 200, b)
+		return httpwire.WriteJSON(w, 200, b)
 	})
 	del("/buckets/{bucketId}", func(w http.ResponseWriter, r *http.Request) error {
 		rev, err := revisionParams(r)
@@ -74,7 +75,7 @@ func (a *API) routes() {
 		if err != nil {
 			return err
 		}
-		return WriteJSON(w, 200, b)
+		return httpwire.WriteJSON(w, 200, b)
 	})
 
 	// Flows of a bucket.
@@ -83,7 +84,7 @@ func (a *API) routes() {
 		if err != nil {
 			return err
 		}
-		return WriteJSON(w, 200, fs)
+		return httpwire.WriteJSON(w, 200, fs)
 	})
 	post("/buckets/{bucketId}/flows", func(w http.ResponseWriter, r *http.Request) error {
 		var in model.VersionedFlow
@@ -95,14 +96,14 @@ func (a *API) routes() {
 		if err != nil {
 			return err
 		}
-		return WriteJSON(w, 200, f)
+		return httpwire.WriteJSON(w, 200, f)
 	})
 	get("/buckets/{bucketId}/flows/{flowId}", func(w http.ResponseWriter, r *http.Request) error {
 		f, err := a.reg.GetFlow(r.PathValue("bucketId"), r.PathValue("flowId"))
 		if err != nil {
 			return err
 		}
-		return WriteJSON(w, 200, f)
+		return httpwire.WriteJSON(w, 200, f)
 	})
 	put("/buckets/{bucketId}/flows/{flowId}", func(w http.ResponseWriter, r *http.Request) error {
 		var in model.VersionedFlow
@@ -114,7 +115,7 @@ func (a *API) routes() {
 		if err != nil {
 			return err
 		}
-		return WriteJSON(w, 200, f)
+		return httpwire.WriteJSON(w, 200, f)
 	})
 	del("/buckets/{bucketId}/flows/{flowId}", func(w http.ResponseWriter, r *http.Request) error {
 		rev, err := revisionParams(r)
@@ -125,7 +126,7 @@ func (a *API) routes() {
 		if err != nil {
 			return err
 		}
-		return WriteJSON(w, 200, f)
+		return httpwire.WriteJSON(w, 200, f)
 	})
 
 	// Versions.
@@ -160,7 +161,7 @@ func (a *API) routes() {
 		if err != nil {
 			return err
 		}
-		return WriteJSON(w, 200, vs)
+		return httpwire.WriteJSON(w, 200, vs)
 	})
 	get(fv+"/latest", func(w http.ResponseWriter, r *http.Request) error {
 		b, err := a.reg.VersionJSON(r.PathValue("bucketId"), r.PathValue("flowId"), 0)
@@ -174,7 +175,7 @@ func (a *API) routes() {
 		if err != nil {
 			return err
 		}
-		return WriteJSON(w, 200, md)
+		return httpwire.WriteJSON(w, 200, md)
 	})
 	get(fv+"/{versionNumber}", func(w http.ResponseWriter, r *http.Request) error {
 		n, err := versionParam(r, "versionNumber")
@@ -213,25 +214,25 @@ func (a *API) routes() {
 		if err != nil {
 			return err
 		}
-		return WriteJSON(w, 200, d)
+		return httpwire.WriteJSON(w, 200, d)
 	})
 
 	// Flows by id.
 	flowFields := model.Fields{Fields: []string{"ID", "NAME", "DESCRIPTION", "CREATED", "MODIFIED", "ITEM_TYPE", "BUCKET_ID"}}
-	get("/flows/fields", func(w http.ResponseWriter, r *http.Request) error { return WriteJSON(w, 200, flowFields) })
+	get("/flows/fields", func(w http.ResponseWriter, r *http.Request) error { return httpwire.WriteJSON(w, 200, flowFields) })
 	get("/flows/{flowId}", func(w http.ResponseWriter, r *http.Request) error {
 		f, err := a.reg.GetFlowByID(r.PathValue("flowId"))
 		if err != nil {
 			return err
 		}
-		return WriteJSON(w, 200, f)
+		return httpwire.WriteJSON(w, 200, f)
 	})
 	get("/flows/{flowId}/versions", func(w http.ResponseWriter, r *http.Request) error {
 		vs, err := a.reg.ListVersions("", r.PathValue("flowId"))
 		if err != nil {
 			return err
 		}
-		return WriteJSON(w, 200, vs)
+		return httpwire.WriteJSON(w, 200, vs)
 	})
 	get("/flows/{flowId}/versions/latest", func(w http.ResponseWriter, r *http.Request) error {
 		b, err := a.reg.VersionJSON("", r.PathValue("flowId"), 0)
@@ -245,7 +246,7 @@ func (a *API) routes() {
 		if err != nil {
 			return err
 		}
-		return WriteJSON(w, 200, md)
+		return httpwire.WriteJSON(w, 200, md)
 	})
 	get("/flows/{flowId}/versions/{versionNumber}", func(w http.ResponseWriter, r *http.Request) error {
 		n, err := versionParam(r, "versionNumber")
@@ -265,15 +266,15 @@ func (a *API) routes() {
 		if err != nil {
 			return err
 		}
-		return WriteJSON(w, 200, items)
+		return httpwire.WriteJSON(w, 200, items)
 	})
-	get("/items/fields", func(w http.ResponseWriter, r *http.Request) error { return WriteJSON(w, 200, flowFields) })
+	get("/items/fields", func(w http.ResponseWriter, r *http.Request) error { return httpwire.WriteJSON(w, 200, flowFields) })
 	get("/items/{bucketId}", func(w http.ResponseWriter, r *http.Request) error {
 		items, err := a.reg.Items(r.PathValue("bucketId"))
 		if err != nil {
 			return err
 		}
-		return WriteJSON(w, 200, items)
+		return httpwire.WriteJSON(w, 200, items)
 	})
 
 	a.surfaces()

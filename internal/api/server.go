@@ -3,9 +3,9 @@ package api
 import (
 	"bytes"
 	"context"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
-	"io"
 	"log/slog"
 	"net/http"
 	"strconv"
@@ -13,6 +13,7 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/weir-nifi/weir/internal/httpwire"
 	"github.com/weir-nifi/weir/internal/jackson"
 	"github.com/weir-nifi/weir/internal/model"
 	"github.com/weir-nifi/weir/internal/registry"
@@ -130,10 +131,10 @@ func (a *API) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		h.ServeHTTP(rec, r)
 		if rec.status == http.StatusMethodNotAllowed {
 			w.Header().Set("Allow", rec.header.Get("Allow"))
-			writeText(w, http.StatusMethodNotAllowed, "HTTP 405 Method Not Allowed")
+			httpwire.WriteText(w, http.StatusMethodNotAllowed, "HTTP 405 Method Not Allowed")
 			return
 		}
-		writeText(w, http.StatusNotFound, "HTTP 404 Not Found")
+		httpwire.WriteText(w, http.StatusNotFound, "HTTP 404 Not Found")
 		return
 	}
 	// ServeHTTP, not h: only the mux's own dispatch sets path values.
@@ -211,73 +212,22 @@ func (a *API) fail(w http.ResponseWriter, r *http.Request, err error) {
 			return
 		}
 		a.opts.Log.Error("request failed", "method", r.Method, "path", r.URL.Path, "err", err)
-		writeText(w, http.StatusInternalServerError, model.MsgUnexpected)
+		httpwire.WriteError(w, err)
 		return
-	}
-	if me.Kind == model.KindUnavailable || me.Kind == model.KindInsufficientStorage {
-		ra := me.RetryAfter
-		if ra <= 0 {
-			ra = time.Second
-		}
-		w.Header().Set("Retry-After", strconv.Itoa(int((ra+time.Second-1)/time.Second)))
 	}
 	if me.Kind == model.KindInternal {
 		a.opts.Log.Error("request failed", "method", r.Method, "path", r.URL.Path, "err", err)
 	}
-	if me.NotApplied {
-		w.Header().Set(model.HeaderNotApplied, "1")
+	if (me.Kind == model.KindUnavailable || me.Kind == model.KindInsufficientStorage) && me.RetryAfter <= 0 {
+		c := *me
+		c.RetryAfter = time.Second // a refusal to retry always says when
+		me = &c
 	}
-	if me.NotLeader {
-		w.Header().Set(model.HeaderNotLeader, "1")
-	}
-	writeText(w, me.Status(), me.Msg)
-}
-
-// WriteError writes err in NiFi's text/plain error format (for handlers
-// outside this package that share it).
-func WriteError(w http.ResponseWriter, err error) {
-	var me *model.Error
-	if !errors.As(err, &me) {
-		writeText(w, http.StatusInternalServerError, model.MsgUnexpected)
-		return
-	}
-	if (me.Kind == model.KindUnavailable || me.Kind == model.KindInsufficientStorage) && me.RetryAfter > 0 {
-		w.Header().Set("Retry-After", strconv.Itoa(int((me.RetryAfter+time.Second-1)/time.Second)))
-	}
-	if me.NotApplied {
-		w.Header().Set(model.HeaderNotApplied, "1")
-	}
-	if me.NotLeader {
-		w.Header().Set(model.HeaderNotLeader, "1")
-	}
-	writeText(w, me.Status(), me.Msg)
-}
-
-func writeText(w http.ResponseWriter, status int, msg string) {
-	w.Header().Set("Content-Type", "text/plain")
-	w.Header().Set("X-Content-Type-Options", "nosniff")
-	w.WriteHeader(status)
-	_, _ = w.Write([]byte(msg))
-}
-
-// WriteJSON writes v as JSON with status.
-func WriteJSON(w http.ResponseWriter, status int, v any) error {
-	b, err := model.Marshal(v)
-	if err != nil {
-		return err
-	}
-	w.Header().Set("Content-Type", "application/json")
-	w.Header().Set("Content-Length", strconv.Itoa(len(b)))
-	w.WriteHeader(status)
-	_, err = w.Write(b)
-	return nil
+	httpwire.WriteError(w, me)
 }
 
 func writeBody(w http.ResponseWriter, status int, b []byte) error {
-	w.Header().Set("Content-Type", "application/json")
-	w.Header().Set("Content-Length", strconv.Itoa(len(b)))
-	w.WriteHeader(status)
-	_, _ = w.Write(b)
+	httpwire.WriteBody(w, status, b)
 	return nil
 }
 
@@ -295,7 +245,7 @@ func writeSnapshot(w http.ResponseWriter, status int, s *model.Snapshot) error {
 
 // body reads a request body up to the configured limit (413 above it).
 func (a *API) body(w http.ResponseWriter, r *http.Request) ([]byte, error) {
-	buf, err := ReadBody(w, r, a.opts.MaxBody)
+	buf, err := httpwire.ReadBody(w, r, a.opts.MaxBody)
 	if err != nil {
 		return nil, err
 	}
@@ -306,46 +256,6 @@ func (a *API) body(w http.ResponseWriter, r *http.Request) ([]byte, error) {
 	}
 	return buf, nil
 }
-
-// ReadBody reads a request body of at most maxBody bytes, with NiFi's
-// errors (413 above the limit). A body already read by a layer in front
-// (SetBody) is handed over without a copy.
-func ReadBody(w http.ResponseWriter, r *http.Request, maxBody int64) ([]byte, error) {
-	if b, ok := r.Body.(*readBody); ok {
-		if int64(len(b.b)) > maxBody {
-			return nil, tooLarge(maxBody)
-		}
-		return b.b, nil
-	}
-	buf, err := readAll(http.MaxBytesReader(w, r.Body, maxBody), allocHint(r))
-	if err != nil {
-		var mbe *http.MaxBytesError
-		if errors.As(err, &mbe) {
-			return nil, tooLarge(maxBody)
-		}
-		var me *model.Error
-		if errors.As(err, &me) {
-			return nil, me
-		}
-		return nil, model.Invalid("Unable to read request body: " + err.Error())
-	}
-	return buf, nil
-}
-
-func tooLarge(maxBody int64) *model.Error {
-	return &model.Error{Kind: model.KindTooLarge, Msg: "Request body exceeds the limit of " + strconv.FormatInt(maxBody, 10) + " bytes"}
-}
-
-// SetBody makes b the body of r, already read: ReadBody hands it over
-// without a copy, and other readers read it as usual.
-func SetBody(r *http.Request, b []byte) { r.Body = &readBody{Reader: bytes.NewReader(b), b: b} }
-
-type readBody struct {
-	*bytes.Reader
-	b []byte
-}
-
-func (*readBody) Close() error { return nil }
 
 // decodeSnapshotBody reads and decodes a snapshot body (nil when empty).
 func (a *API) decodeSnapshotBody(w http.ResponseWriter, r *http.Request) (*model.Snapshot, error) {
@@ -402,27 +312,6 @@ func jsonKind(k string) string {
 	return k
 }
 
-// allocHint is how much to allocate ahead for a request body: its declared
-// length when the body budget (package guard) has reserved that much,
-// otherwise at most 64 KB — a declared length is not memory the client has
-// sent, and hundreds of half-sent bodies must not each claim 32 MB.
-func allocHint(r *http.Request) int64 {
-	hint := min(r.ContentLength, 64<<10)
-	if rb, ok := r.Body.(interface{ Reserved() int64 }); ok {
-		hint = max(hint, min(r.ContentLength, rb.Reserved()))
-	}
-	return hint
-}
-
-func readAll(r io.Reader, hint int64) ([]byte, error) {
-	var buf bytes.Buffer
-	if hint > 0 && hint < 64<<20 {
-		buf.Grow(int(hint) + bytes.MinRead)
-	}
-	_, err := buf.ReadFrom(r)
-	return buf.Bytes(), err
-}
-
 // callerOf returns who makes the request. Until security lands every
 // request is the anonymous user with all permissions, as in an unsecured
 // NiFi Registry; forwarded requests carry the original caller.
@@ -439,6 +328,34 @@ type callerKey struct{}
 // the cluster layer for forwarded requests).
 func WithCaller(ctx context.Context, c registry.Caller) context.Context {
 	return context.WithValue(ctx, callerKey{}, c)
+}
+
+// EncodeCaller encodes who makes r (anonymous when no caller is
+// attached), for a request forwarded to the leader (cluster.HTTPLayer).
+func EncodeCaller(r *http.Request) string {
+	c, ok := CallerFrom(r.Context())
+	if !ok {
+		c = registry.Anonymous // unsecured: every caller is anonymous
+	}
+	b, _ := json.Marshal(c)
+	return base64.RawURLEncoding.EncodeToString(b)
+}
+
+// WithEncodedCaller attaches to ctx the caller EncodeCaller encoded
+// (anonymous for "").
+func WithEncodedCaller(ctx context.Context, s string) (context.Context, error) {
+	c := registry.Anonymous
+	if s != "" {
+		b, err := base64.RawURLEncoding.DecodeString(s)
+		if err != nil {
+			return nil, err
+		}
+		c = registry.Caller{}
+		if err := json.Unmarshal(b, &c); err != nil {
+			return nil, err
+		}
+	}
+	return WithCaller(ctx, c), nil
 }
 
 // CallerFrom returns the caller attached by WithCaller.

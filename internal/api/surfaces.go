@@ -11,6 +11,7 @@ import (
 	"unicode"
 	"unicode/utf16"
 
+	"github.com/weir-nifi/weir/internal/httpwire"
 	"github.com/weir-nifi/weir/internal/model"
 )
 
@@ -98,7 +99,7 @@ func (a *API) accessSurface() {
 	a.sget("/access", func(w http.ResponseWriter, r *http.Request) error {
 		c := callerOf(r)
 		all := model.AllPermissions
-		return WriteJSON(w, 200, model.CurrentUser{
+		return httpwire.WriteJSON(w, 200, model.CurrentUser{
 			Anonymous: c.Anonymous,
 			Identity:  c.Identity,
 			ResourcePermissions: &model.ResourcePermissions{
@@ -289,7 +290,7 @@ func (a *API) policySurface() {
 		for _, b := range sortedByJavaName(bs) {
 			res = append(res, model.Resource{Identifier: model.Str("/buckets/" + model.Deref(b.Identifier)), Name: b.Name})
 		}
-		return WriteJSON(w, 200, res)
+		return httpwire.WriteJSON(w, 200, res)
 	})
 }
 

@@ -9,6 +9,7 @@ import (
 	"sync/atomic"
 	"weak"
 
+	"github.com/weir-nifi/weir/internal/httpwire"
 	"github.com/weir-nifi/weir/internal/model"
 	"github.com/weir-nifi/weir/internal/registry"
 )
@@ -86,7 +87,7 @@ func (a *API) tenantService() TenantService {
 // new entity's absolute URI.
 func created(w http.ResponseWriter, r *http.Request, path, id string, v any) error {
 	w.Header().Set("Location", apiBaseURL(r)+path+"/"+encodeJerseyPath(id))
-	return WriteJSON(w, http.StatusCreated, v)
+	return httpwire.WriteJSON(w, http.StatusCreated, v)
 }
 
 // collection is one managed collection: where its entities live (for a
@@ -112,14 +113,14 @@ func (c collection[T]) routes(a *API) tenantRoutes {
 			if err != nil {
 				return err
 			}
-			return WriteJSON(w, 200, vs)
+			return httpwire.WriteJSON(w, 200, vs)
 		},
 		get: func(w http.ResponseWriter, r *http.Request) error {
 			v, err := c.get(r.PathValue("id"))
 			if err != nil {
 				return err
 			}
-			return WriteJSON(w, 200, v)
+			return httpwire.WriteJSON(w, 200, v)
 		},
 		create: func(w http.ResponseWriter, r *http.Request) error {
 			var in T
@@ -146,7 +147,7 @@ func (c collection[T]) routes(a *API) tenantRoutes {
 			if err != nil {
 				return err
 			}
-			return WriteJSON(w, 200, v)
+			return httpwire.WriteJSON(w, 200, v)
 		},
 		del: func(w http.ResponseWriter, r *http.Request) error {
 			rev, err := revisionParams(r)
@@ -157,7 +158,7 @@ func (c collection[T]) routes(a *API) tenantRoutes {
 			if err != nil {
 				return err
 			}
-			return WriteJSON(w, 200, v)
+			return httpwire.WriteJSON(w, 200, v)
 		},
 	}
 }
@@ -202,5 +203,5 @@ func policyForResource(svc TenantService, w http.ResponseWriter, r *http.Request
 	if err != nil {
 		return err
 	}
-	return WriteJSON(w, 200, p)
+	return httpwire.WriteJSON(w, 200, p)
 }

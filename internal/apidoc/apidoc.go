@@ -20,9 +20,8 @@ import (
 	"net/http"
 	"sync"
 
+	"github.com/weir-nifi/weir/internal/httpwire"
 	"sigs.k8s.io/yaml"
-
-	"github.com/weir-nifi/weir/internal/api"
 )
 
 // Base is where NiFi Registry 2.x serves its REST API documentation
@@ -57,7 +56,7 @@ func Handler() http.Handler {
 		return func(w http.ResponseWriter, r *http.Request) {
 			b, err := body()
 			if err != nil {
-				api.WriteError(w, err)
+				httpwire.WriteError(w, err)
 				return
 			}
 			w.Header().Set("Content-Type", contentType)

@@ -19,6 +19,7 @@ import (
 
 	"github.com/weir-nifi/weir/internal/api"
 	"github.com/weir-nifi/weir/internal/authz"
+	"github.com/weir-nifi/weir/internal/httpwire"
 	"github.com/weir-nifi/weir/internal/statuswriter"
 )
 
@@ -164,6 +165,6 @@ func (l *Log) Handler() http.Handler {
 		if events == nil {
 			events = []Event{}
 		}
-		_ = api.WriteJSON(w, http.StatusOK, events)
+		_ = httpwire.WriteJSON(w, http.StatusOK, events)
 	})
 }

@@ -22,6 +22,7 @@ import (
 	"sync"
 
 	"github.com/weir-nifi/weir/internal/api"
+	"github.com/weir-nifi/weir/internal/httpwire"
 	"github.com/weir-nifi/weir/internal/identity"
 	"github.com/weir-nifi/weir/internal/model"
 	"github.com/weir-nifi/weir/internal/registry"
@@ -65,7 +66,7 @@ func Middleware(o Options, next http.Handler) http.Handler {
 			err = &model.Error{Kind: model.KindUnauthorized, Msg: "Anonymous access is not allowed: this Weir serves HTTPS and needs a client certificate from its CA (or a NiFi node proxying a user)."}
 		}
 		if err != nil {
-			api.WriteError(w, err)
+			httpwire.WriteError(w, err)
 			return
 		}
 		statuswriter.ServeWithContext(next, w, r, api.WithCaller(r.Context(), caller))

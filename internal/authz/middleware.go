@@ -8,6 +8,7 @@ import (
 	"sync"
 
 	"github.com/weir-nifi/weir/internal/api"
+	"github.com/weir-nifi/weir/internal/httpwire"
 	"github.com/weir-nifi/weir/internal/model"
 )
 
@@ -49,7 +50,7 @@ func Middleware(o Options, next http.Handler) http.Handler {
 		}
 		p, err := o.Load(r)
 		if err != nil {
-			api.WriteError(w, err)
+			httpwire.WriteError(w, err)
 			return
 		}
 		switch t.Kind {
@@ -58,7 +59,7 @@ func Middleware(o Options, next http.Handler) http.Handler {
 			return
 		case Config:
 			if !Allowed(p, c.Identity, Policies, Read) && !Allowed(p, c.Identity, Tenants, Read) || c.Anonymous {
-				api.WriteError(w, Denied(c, Policies, Read))
+				httpwire.WriteError(w, Denied(c, Policies, Read))
 				return
 			}
 			next.ServeHTTP(w, r)
@@ -104,7 +105,7 @@ func Middleware(o Options, next http.Handler) http.Handler {
 			}
 		}
 		if err := Authorize(p, c, t.Resource, t.Action, public); err != nil {
-			api.WriteError(w, err)
+			httpwire.WriteError(w, err)
 			return
 		}
 		if t.Bucket == "" {
@@ -153,7 +154,7 @@ func currentUser(p PolicySource, c Caller) model.CurrentUser {
 func writeJSON(w http.ResponseWriter, v any) {
 	b, err := model.Marshal(v)
 	if err != nil {
-		api.WriteError(w, err)
+		httpwire.WriteError(w, err)
 		return
 	}
 	w.Header().Set("Content-Type", "application/json")

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/weir-nifi/weir/internal/api"
+	"github.com/weir-nifi/weir/internal/httpwire"
 	"github.com/weir-nifi/weir/internal/model"
 	"github.com/weir-nifi/weir/internal/store"
 )
@@ -174,7 +175,7 @@ func (s *Service) Handler() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if !api.StaleOK(r) {
 			if err := s.node.ReadBarrier(r.Context()); err != nil {
-				api.WriteError(w, err)
+				httpwire.WriteError(w, err)
 				return
 			}
 		}
@@ -182,14 +183,14 @@ func (s *Service) Handler() http.Handler {
 		sn, err := s.pointInTime(KindDownload)
 		if err != nil {
 			s.failed(KindDownload, err)
-			api.WriteError(w, err)
+			httpwire.WriteError(w, err)
 			return
 		}
 		defer sn.Release()
 		p, err := Prepare(sn, s.node.ID(), s.cfg.Now())
 		if err != nil {
 			s.failed(KindDownload, err)
-			api.WriteError(w, err)
+			httpwire.WriteError(w, err)
 			return
 		}
 		name := FileName(p.Manifest)
@@ -228,19 +229,19 @@ type Taken struct {
 func (s *Service) TakeHandler() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if err := s.node.ReadBarrier(r.Context()); err != nil {
-			api.WriteError(w, err)
+			httpwire.WriteError(w, err)
 			return
 		}
 		t, err := s.TakeNow()
 		switch {
 		case errors.Is(err, ErrNoDir):
-			api.WriteError(w, model.Conflict(err.Error()))
+			httpwire.WriteError(w, model.Conflict(err.Error()))
 			return
 		case err != nil:
-			api.WriteError(w, model.Errorf(model.KindInternal, "backup into %s failed: %v", s.cfg.Dir, err))
+			httpwire.WriteError(w, model.Errorf(model.KindInternal, "backup into %s failed: %v", s.cfg.Dir, err))
 			return
 		}
-		_ = api.WriteJSON(w, http.StatusOK, t)
+		_ = httpwire.WriteJSON(w, http.StatusOK, t)
 	})
 }
 

@@ -12,47 +12,69 @@ import (
 
 	"github.com/hashicorp/raft"
 
-	"github.com/weir-nifi/weir/internal/api"
+	"github.com/weir-nifi/weir/internal/httpwire"
 	"github.com/weir-nifi/weir/internal/model"
-	"github.com/weir-nifi/weir/internal/registry"
 	"github.com/weir-nifi/weir/internal/store"
 )
 
+// HTTPLayer is what serving and forwarding requests needs from the HTTP
+// layer above this package; the daemon hands it over, so that the cluster
+// does not import the API.
+type HTTPLayer struct {
+	// Handler serves requests: those that reach this node, and the
+	// writes followers forward to it while it leads.
+	Handler http.Handler
+	// Base is the path prefix of the API. Writes under it go to the
+	// leader; those under Base+"/actuator/" are operations (maintenance,
+	// backups), which background work (a backup) does not yield to: a
+	// requested backup would otherwise yield to itself.
+	Base string
+	// MaxBody bounds a write's body, read whole before it is forwarded.
+	MaxBody int64
+	// Local reports a write that runs on the node it reaches: a bundle
+	// upload is a stream the handler spools to disk and proposes from
+	// there (ProposeAnywhere); reading it whole to forward it would hold
+	// hundreds of MB in memory.
+	Local func(*http.Request) bool
+	// Caller encodes who makes a request, for the leader; WithCaller
+	// attaches what Caller encoded to the forwarded request's context.
+	Caller     func(*http.Request) string
+	WithCaller func(ctx context.Context, caller string) (context.Context, error)
+}
+
 // isWrite says whether a request changes state and must run on the leader.
-func isWrite(r *http.Request) bool {
+func (l *HTTPLayer) isWrite(r *http.Request) bool {
 	switch r.Method {
 	case http.MethodGet, http.MethodHead, http.MethodOptions:
 		return false
 	}
-	return strings.HasPrefix(r.URL.Path, api.Base+"/")
+	return strings.HasPrefix(r.URL.Path, l.Base+"/")
 }
 
-// isOperation is a request to the operations endpoints (maintenance,
-// backups): a write that goes to the leader, but not a registry write that
-// background work (a backup) should yield to; a requested backup would
-// otherwise yield to itself.
-func isOperation(r *http.Request) bool {
-	return strings.HasPrefix(r.URL.Path, api.Base+"/actuator/")
+func (l *HTTPLayer) isOperation(r *http.Request) bool {
+	return strings.HasPrefix(r.URL.Path, l.Base+"/actuator/")
 }
 
-// Forwarder sends writes that reach a follower to the leader, as the
-// original caller, and relays the leader's answer; in redirect mode it
-// answers 307 with the leader's URL instead. Reads and writes on the
-// leader pass through.
-func (n *Node) Forwarder(maxBody int64, next http.Handler) http.Handler {
+// ServeAPI returns the handler to mount at l.Base: it sends writes that
+// reach a follower to the leader, as the original caller, and relays the
+// leader's answer; in redirect mode it answers 307 with the leader's URL
+// instead. Reads and writes on the leader pass through to l.Handler, which
+// also serves the writes followers forward here.
+func (n *Node) ServeAPI(l HTTPLayer) http.Handler {
+	n.apiMu.Lock()
+	n.layer = &l
+	n.apiMu.Unlock()
+	next := l.Handler
 	fc := n.forwardClient()
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if isWrite(r) && !isOperation(r) {
+		if l.isWrite(r) && !l.isOperation(r) {
 			// From the first byte of the body to the answer, not only
 			// while Raft replicates it: backups yield to the whole
 			// request (WritesInFlight).
 			n.inflight.Add(1)
 			defer n.inflight.Add(-1)
 		}
-		if !isWrite(r) || api.IsBundleUpload(r) {
-			// A bundle upload is a stream the handler spools to disk and
-			// proposes from here (ProposeAnywhere): reading it whole to
-			// forward it would hold hundreds of MB in memory.
+		if !l.isWrite(r) || (l.Local != nil && l.Local(r)) {
 			next.ServeHTTP(w, r)
 			return
 		}
@@ -64,16 +86,16 @@ func (n *Node) Forwarder(maxBody int64, next http.Handler) http.Handler {
 			}
 			return
 		}
-		body, err := api.ReadBody(w, r, maxBody)
+		body, err := httpwire.ReadBody(w, r, l.MaxBody)
 		if err != nil {
-			api.WriteError(w, err)
+			httpwire.WriteError(w, err)
 			return
 		}
 		if n.IsLeader() {
 			// Served here; if this node stops leading before the write is
 			// appended, the answer says nothing was applied, and the
 			// write goes on to the next leader instead of failing.
-			api.SetBody(r, body)
+			httpwire.SetBody(r, body)
 			c := &notApplied{ResponseWriter: w}
 			next.ServeHTTP(c, r)
 			if !c.caught {
@@ -123,7 +145,7 @@ func (n *Node) forward(fc *http.Client, w http.ResponseWriter, r *http.Request, 
 	// (answered: no leader) or the client has gone.
 	wait := func() bool {
 		if time.Now().After(deadline) {
-			api.WriteError(w, noLeader())
+			httpwire.WriteError(w, noLeader())
 			return false
 		}
 		select {
@@ -139,7 +161,7 @@ func (n *Node) forward(fc *http.Client, w http.ResponseWriter, r *http.Request, 
 			// leads while it hands leadership on (it refuses new writes
 			// then, saying they were not applied: wait for the next
 			// leader).
-			api.SetBody(r, body)
+			httpwire.SetBody(r, body)
 			c := &notApplied{ResponseWriter: w}
 			local.ServeHTTP(c, r)
 			switch {
@@ -148,7 +170,7 @@ func (n *Node) forward(fc *http.Client, w http.ResponseWriter, r *http.Request, 
 			case !c.notLeader:
 				// Refused for another reason (maintenance, a fenced DR
 				// cluster): that refusal is the answer.
-				api.SetBody(r, body)
+				httpwire.SetBody(r, body)
 				local.ServeHTTP(w, r)
 				return
 			}
@@ -166,7 +188,7 @@ func (n *Node) forward(fc *http.Client, w http.ResponseWriter, r *http.Request, 
 					err = derr
 				}
 			}
-			api.WriteError(w, err)
+			httpwire.WriteError(w, err)
 			return
 		}
 		if addr == n.cfg.RaftAdvertise {
@@ -188,7 +210,7 @@ func (n *Node) forward(fc *http.Client, w http.ResponseWriter, r *http.Request, 
 			if !errors.As(err, &de) {
 				// The leader may have applied the write before the
 				// connection broke: only the client can decide to retry.
-				api.WriteError(w, model.Unavailable("The leader became unreachable while handling the write; it may or may not have been applied. Check and retry.", time.Second))
+				httpwire.WriteError(w, model.Unavailable("The leader became unreachable while handling the write; it may or may not have been applied. Check and retry.", time.Second))
 				return
 			}
 		}
@@ -215,11 +237,10 @@ func (n *Node) sendForward(fc *http.Client, r *http.Request, addr string, body [
 		}
 		req.Header[k] = vs
 	}
-	caller, ok := api.CallerFrom(r.Context())
-	if !ok {
-		caller = registry.Anonymous // unsecured: every caller is anonymous
-	}
-	req.Header.Set(hdrCaller, encodeCaller(caller))
+	n.apiMu.RLock()
+	l := n.layer
+	n.apiMu.RUnlock()
+	req.Header.Set(hdrCaller, l.Caller(r))
 	req.Header.Set(hdrForwardedHost, r.Host)
 	if r.TLS != nil {
 		req.Header.Set(hdrForwardedTLS, "1")
@@ -273,12 +294,12 @@ func hopHeader(k string) bool {
 func (n *Node) redirect(w http.ResponseWriter, r *http.Request) {
 	id, _, err := n.leaderAddr(r.Context())
 	if err != nil {
-		api.WriteError(w, err)
+		httpwire.WriteError(w, err)
 		return
 	}
 	rec, ok := n.nodeRec(id)
 	if !ok || rec.APIURL == "" {
-		api.WriteError(w, model.Unavailable("The leader's address is not known yet. Retry shortly.", time.Second))
+		httpwire.WriteError(w, model.Unavailable("The leader's address is not known yet. Retry shortly.", time.Second))
 		return
 	}
 	loc := trimURL(rec.APIURL) + r.URL.EscapedPath()

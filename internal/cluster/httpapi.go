@@ -6,7 +6,7 @@ import (
 	"net/http"
 	"time"
 
-	"github.com/weir-nifi/weir/internal/api"
+	"github.com/weir-nifi/weir/internal/httpwire"
 	"github.com/weir-nifi/weir/internal/model"
 )
 
@@ -44,10 +44,10 @@ func (n *Node) Routes(mux *http.ServeMux) {
 	mux.HandleFunc("GET "+AdminBase+"/status", func(w http.ResponseWriter, r *http.Request) {
 		st, err := n.ClusterStatus()
 		if err != nil {
-			api.WriteError(w, err)
+			httpwire.WriteError(w, err)
 			return
 		}
-		_ = api.WriteJSON(w, 200, st)
+		_ = httpwire.WriteJSON(w, 200, st)
 	})
 	mux.HandleFunc("GET "+AdminBase+"/local", func(w http.ResponseWriter, r *http.Request) {
 		// ?recompute=1 walks every entry to check the kept state hash
@@ -58,10 +58,10 @@ func (n *Node) Routes(mux *http.ServeMux) {
 		}
 		hash, idx, err := hashOf()
 		if err != nil {
-			api.WriteError(w, err)
+			httpwire.WriteError(w, err)
 			return
 		}
-		_ = api.WriteJSON(w, 200, struct {
+		_ = httpwire.WriteJSON(w, 200, struct {
 			LocalStatus
 			StateHash string `json:"stateHash"`
 			HashIndex uint64 `json:"stateHashIndex"`
@@ -88,21 +88,21 @@ func (n *Node) Routes(mux *http.ServeMux) {
 			err = json.Unmarshal(body, &req)
 		}
 		if err != nil {
-			api.WriteError(w, model.Invalid(err.Error()))
+			httpwire.WriteError(w, model.Invalid(err.Error()))
 			return
 		}
 		if req.Seconds == 0 {
 			req.Seconds = 60
 		}
 		if req.Seconds < 1 || req.Seconds > 3600 {
-			api.WriteError(w, model.Invalid("seconds must be between 1 and 3600"))
+			httpwire.WriteError(w, model.Invalid("seconds must be between 1 and 3600"))
 			return
 		}
-		_ = api.WriteJSON(w, 200, IsolateResult{Until: n.Isolate(time.Duration(req.Seconds) * time.Second)})
+		_ = httpwire.WriteJSON(w, 200, IsolateResult{Until: n.Isolate(time.Duration(req.Seconds) * time.Second)})
 	})
 	mux.HandleFunc("DELETE "+IsolatePath, func(w http.ResponseWriter, r *http.Request) {
 		n.Rejoin()
-		_ = api.WriteJSON(w, 200, map[string]bool{"ok": true})
+		_ = httpwire.WriteJSON(w, 200, map[string]bool{"ok": true})
 	})
 	mux.HandleFunc("POST "+AdminBase+"/transfer-leader", n.admin(func(r *http.Request, body []byte) error {
 		var req TransferRequest
@@ -121,13 +121,13 @@ func (n *Node) admin(fn func(*http.Request, []byte) error) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		body, err := io.ReadAll(io.LimitReader(r.Body, 1<<20))
 		if err != nil {
-			api.WriteError(w, model.Invalid(err.Error()))
+			httpwire.WriteError(w, model.Invalid(err.Error()))
 			return
 		}
 		if err := fn(r, body); err != nil {
-			api.WriteError(w, err)
+			httpwire.WriteError(w, err)
 			return
 		}
-		_ = api.WriteJSON(w, 200, map[string]bool{"ok": true})
+		_ = httpwire.WriteJSON(w, 200, map[string]bool{"ok": true})
 	}
 }

@@ -172,9 +172,10 @@ type Node struct {
 	// levels caches the member table's command levels (memberLevels).
 	levels atomic.Pointer[levelCache]
 
-	// api serves forwarded requests on the leader.
+	// layer is the HTTP layer (ServeAPI): its handler serves forwarded
+	// requests on the leader.
 	apiMu sync.RWMutex
-	api   http.Handler
+	layer *HTTPLayer
 
 	// ready is closed when this node, as leader, has applied everything
 	// committed before its term (raft.Barrier), and replaced on step-down.
@@ -424,13 +425,6 @@ func isSoleVoter(conf raft.Configuration, id string) bool {
 		}
 	}
 	return voters == 1 && me
-}
-
-// SetAPI sets the handler that serves requests forwarded from followers.
-func (n *Node) SetAPI(h http.Handler) {
-	n.apiMu.Lock()
-	n.api = h
-	n.apiMu.Unlock()
 }
 
 // ID is this node's id.

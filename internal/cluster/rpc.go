@@ -3,7 +3,6 @@ package cluster
 import (
 	"bytes"
 	"context"
-	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -15,10 +14,9 @@ import (
 
 	"github.com/hashicorp/raft"
 
-	"github.com/weir-nifi/weir/internal/api"
 	"github.com/weir-nifi/weir/internal/command"
+	"github.com/weir-nifi/weir/internal/httpwire"
 	"github.com/weir-nifi/weir/internal/model"
-	"github.com/weir-nifi/weir/internal/registry"
 )
 
 // The internal RPC is plain HTTP/1.1 carried on authenticated cluster
@@ -111,7 +109,7 @@ func (n *Node) startRPC() {
 		return nil, n.TransferLeadership(req.ID)
 	}))
 	mux.HandleFunc("GET "+rpcLocal, func(w http.ResponseWriter, r *http.Request) {
-		_ = api.WriteJSON(w, 200, n.LocalStatus())
+		_ = httpwire.WriteJSON(w, 200, n.LocalStatus())
 	})
 	n.rpc = &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
 	go func() { _ = n.rpc.Serve(n.mux.Listen(streamRPC)) }()
@@ -121,18 +119,18 @@ func (n *Node) startRPC() {
 func (n *Node) leaderOnly(fn func(*http.Request) (any, error)) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		if n.raft.State() != raft.Leader {
-			api.WriteError(w, ErrNotLeader)
+			httpwire.WriteError(w, ErrNotLeader)
 			return
 		}
 		v, err := fn(r)
 		if err != nil {
-			api.WriteError(w, err)
+			httpwire.WriteError(w, err)
 			return
 		}
 		if v == nil {
 			v = struct{}{}
 		}
-		_ = api.WriteJSON(w, 200, v)
+		_ = httpwire.WriteJSON(w, 200, v)
 	}
 }
 
@@ -141,15 +139,15 @@ func (n *Node) handleReadIndex(w http.ResponseWriter, r *http.Request) {
 		if errors.Is(err, errNotLeader) {
 			err = ErrNotLeader
 		}
-		api.WriteError(w, err)
+		httpwire.WriteError(w, err)
 		return
 	}
 	idx, err := n.reads.wait(r.Context())
 	if err != nil {
-		api.WriteError(w, ErrNotLeader)
+		httpwire.WriteError(w, ErrNotLeader)
 		return
 	}
-	_ = api.WriteJSON(w, 200, map[string]uint64{"index": idx})
+	_ = httpwire.WriteJSON(w, 200, map[string]uint64{"index": idx})
 }
 
 // handleForwarded serves a write a follower forwarded, as the original
@@ -163,29 +161,29 @@ func (n *Node) handleForwarded(w http.ResponseWriter, r *http.Request) {
 	// already bounded and buffered the body.
 	body, err := io.ReadAll(r.Body)
 	if err != nil {
-		api.WriteError(w, model.Unavailable("The forwarded request body did not arrive whole; it was not applied. Retry.", time.Second))
+		httpwire.WriteError(w, model.Unavailable("The forwarded request body did not arrive whole; it was not applied. Retry.", time.Second))
 		return
 	}
 	r.Body = io.NopCloser(bytes.NewReader(body))
 	n.apiMu.RLock()
-	h := n.api
+	l := n.layer
 	n.apiMu.RUnlock()
-	if h == nil {
-		api.WriteError(w, model.Unavailable("This node is starting.", time.Second))
+	if l == nil {
+		httpwire.WriteError(w, model.Unavailable("This node is starting.", time.Second))
 		return
 	}
 	// Forwarded writes run here only once this node is a ready leader,
 	// like writes that reach it directly.
 	if err := n.Ready(r.Context()); err != nil {
-		api.WriteError(w, err)
+		httpwire.WriteError(w, err)
 		return
 	}
-	caller, err := decodeCaller(r.Header.Get(hdrCaller))
+	ctx, err := l.WithCaller(r.Context(), r.Header.Get(hdrCaller))
 	if err != nil {
-		api.WriteError(w, model.Invalid("bad forwarded caller"))
+		httpwire.WriteError(w, model.Invalid("bad forwarded caller"))
 		return
 	}
-	r2 := r.Clone(api.WithCaller(r.Context(), caller))
+	r2 := r.Clone(ctx)
 	r2.URL.Path = strings.TrimPrefix(r.URL.Path, rpcForward)
 	r2.URL.RawPath = ""
 	r2.RequestURI = ""
@@ -200,24 +198,7 @@ func (n *Node) handleForwarded(w http.ResponseWriter, r *http.Request) {
 	for _, k := range []string{hdrCaller, hdrForwardedHost, hdrForwardedTLS} {
 		r2.Header.Del(k)
 	}
-	h.ServeHTTP(w, r2)
-}
-
-func encodeCaller(c registry.Caller) string {
-	b, _ := json.Marshal(c)
-	return base64.RawURLEncoding.EncodeToString(b)
-}
-
-func decodeCaller(s string) (registry.Caller, error) {
-	if s == "" {
-		return registry.Anonymous, nil
-	}
-	b, err := base64.RawURLEncoding.DecodeString(s)
-	if err != nil {
-		return registry.Caller{}, err
-	}
-	var c registry.Caller
-	return c, json.Unmarshal(b, &c)
+	l.Handler.ServeHTTP(w, r2)
 }
 
 // leaderAddr waits up to LeaderWait for a known leader other than ourselves

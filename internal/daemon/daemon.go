@@ -31,6 +31,7 @@ import (
 	"github.com/weir-nifi/weir/internal/dr"
 	"github.com/weir-nifi/weir/internal/guard"
 	"github.com/weir-nifi/weir/internal/hooks"
+	"github.com/weir-nifi/weir/internal/httpwire"
 	"github.com/weir-nifi/weir/internal/identity"
 	"github.com/weir-nifi/weir/internal/login"
 	"github.com/weir-nifi/weir/internal/metrics"
@@ -214,7 +215,6 @@ func Start(cfg Config, log *slog.Logger) (*Server, error) {
 		a.ManageTenants(svc)
 	}
 	apiH := guarded(a)
-	node.SetAPI(apiH)
 
 	// Operations: health, maintenance, backups, metrics (under the API
 	// base, so writes among them are forwarded to the leader).
@@ -233,7 +233,8 @@ func Start(cfg Config, log *slog.Logger) (*Server, error) {
 	a.Handle("GET "+metrics.Path, met.Handler())
 
 	root := http.NewServeMux()
-	root.Handle(api.Base+"/", node.Forwarder(maxBody(cfg), apiH))
+	root.Handle(api.Base+"/", node.ServeAPI(cluster.HTTPLayer{Handler: apiH, Base: api.Base, MaxBody: maxBody(cfg),
+		Local: api.IsBundleUpload, Caller: api.EncodeCaller, WithCaller: api.WithEncodedCaller}))
 
 	// Site-to-site: NiFi's HTTP S2S under /nifi-api on every node, over
 	// the replicated queues (package relay), and the port configuration.
@@ -578,7 +579,7 @@ func withRequestBarrier(next http.Handler) http.Handler {
 func isolationGate(node *cluster.Node, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if until := node.IsolatedUntil(); !until.IsZero() && r.URL.Path != cluster.IsolatePath && !strings.HasPrefix(r.URL.Path, ops.Base+"/health") {
-			api.WriteError(w, model.Unavailable("This node is isolated from its cluster by a drill until "+until.UTC().Format(time.RFC3339)+". Use another node.", time.Second))
+			httpwire.WriteError(w, model.Unavailable("This node is isolated from its cluster by a drill until "+until.UTC().Format(time.RFC3339)+". Use another node.", time.Second))
 			return
 		}
 		next.ServeHTTP(w, r)

@@ -14,10 +14,10 @@ import (
 	"strings"
 	"time"
 
-	"github.com/weir-nifi/weir/internal/api"
 	"github.com/weir-nifi/weir/internal/cluster"
 	"github.com/weir-nifi/weir/internal/command"
 	"github.com/weir-nifi/weir/internal/durable"
+	"github.com/weir-nifi/weir/internal/httpwire"
 	"github.com/weir-nifi/weir/internal/model"
 	"github.com/weir-nifi/weir/internal/store"
 )
@@ -82,7 +82,7 @@ func (d *DR) Routes(mux *http.ServeMux, actor func(*http.Request) string) {
 	mux.HandleFunc("GET "+Path, func(w http.ResponseWriter, r *http.Request) {
 		s, err := d.State()
 		if err != nil {
-			api.WriteError(w, err)
+			httpwire.WriteError(w, err)
 			return
 		}
 		out := Status{DRState: s, Role: s.RoleName()}
@@ -96,13 +96,13 @@ func (d *DR) Routes(mux *http.ServeMux, actor func(*http.Request) string) {
 				out.Unshipped = &n
 			}
 		}
-		_ = api.WriteJSON(w, http.StatusOK, out)
+		_ = httpwire.WriteJSON(w, http.StatusOK, out)
 	})
 	mux.HandleFunc("GET "+EntriesPath, d.serveEntries)
 	mux.HandleFunc("POST "+FollowPath, func(w http.ResponseWriter, r *http.Request) {
 		var req FollowRequest
 		if err := readJSON(r, &req); err != nil {
-			api.WriteError(w, err)
+			httpwire.WriteError(w, err)
 			return
 		}
 		var urls []string
@@ -112,7 +112,7 @@ func (d *DR) Routes(mux *http.ServeMux, actor func(*http.Request) string) {
 			}
 		}
 		if len(urls) == 0 {
-			api.WriteError(w, model.Invalid("Give the URLs of some of the primary's nodes."))
+			httpwire.WriteError(w, model.Invalid("Give the URLs of some of the primary's nodes."))
 			return
 		}
 		d.propose(w, r, &command.SetDRRole{Role: command.RoleStandby, Primary: urls, At: d.now(), By: actor(r)})
@@ -124,12 +124,12 @@ func (d *DR) Routes(mux *http.ServeMux, actor func(*http.Request) string) {
 			return
 		}
 		if s.RoleName() != command.RoleStandby {
-			api.WriteError(w, model.Conflict("This cluster is "+s.RoleName()+", not a standby: there is nothing to promote."))
+			httpwire.WriteError(w, model.Conflict("This cluster is "+s.RoleName()+", not a standby: there is nothing to promote."))
 			return
 		}
 		if !req.Force {
 			if who := d.livePrimary(r.Context(), s.Primary); who != "" {
-				api.WriteError(w, model.Conflict(fmt.Sprintf("The primary %s still answers as the primary: promoting now would leave two clusters taking writes until it is fenced. Stop it, or promote with force.", who)))
+				httpwire.WriteError(w, model.Conflict(fmt.Sprintf("The primary %s still answers as the primary: promoting now would leave two clusters taking writes until it is fenced. Stop it, or promote with force.", who)))
 				return
 			}
 		}
@@ -144,7 +144,7 @@ func (d *DR) Routes(mux *http.ServeMux, actor func(*http.Request) string) {
 		// Fenced already, or demoted since (a standby at this epoch):
 		// nothing to do, and the promoted cluster stops asking.
 		if (s.RoleName() == command.RoleFenced || s.RoleName() == command.RoleStandby) && s.Epoch >= req.Epoch {
-			_ = api.WriteJSON(w, http.StatusOK, Status{DRState: s, Role: s.RoleName()})
+			_ = httpwire.WriteJSON(w, http.StatusOK, Status{DRState: s, Role: s.RoleName()})
 			return
 		}
 		d.propose(w, r, &command.SetDRRole{Role: command.RoleFenced, Epoch: req.Epoch, Primary: req.Primary, Index: req.Index, At: d.now(), By: actor(r)})
@@ -156,7 +156,7 @@ func (d *DR) Routes(mux *http.ServeMux, actor func(*http.Request) string) {
 			return
 		}
 		if s.RoleName() != command.RoleFenced {
-			api.WriteError(w, model.Conflict("Only a fenced cluster (a primary another cluster replaced) is demoted; this one is "+s.RoleName()+"."))
+			httpwire.WriteError(w, model.Conflict("Only a fenced cluster (a primary another cluster replaced) is demoted; this one is "+s.RoleName()+"."))
 			return
 		}
 		primary := req.Primary
@@ -165,15 +165,15 @@ func (d *DR) Routes(mux *http.ServeMux, actor func(*http.Request) string) {
 		}
 		res, err := d.saveUnshipped(s)
 		if err != nil {
-			api.WriteError(w, err)
+			httpwire.WriteError(w, err)
 			return
 		}
 		c := &command.SetDRRole{Role: command.RoleStandby, Epoch: s.Epoch, Primary: primary, At: d.now(), By: actor(r)}
 		if err := d.n.ProposeAnywhere(r.Context(), c, nil); err != nil {
-			api.WriteError(w, err)
+			httpwire.WriteError(w, err)
 			return
 		}
-		_ = api.WriteJSON(w, http.StatusOK, res)
+		_ = httpwire.WriteJSON(w, http.StatusOK, res)
 	})
 }
 
@@ -183,12 +183,12 @@ func (d *DR) now() int64 { return d.opt.Now().UnixMilli() }
 // on failure it has answered.
 func (d *DR) begin(w http.ResponseWriter, r *http.Request, req any) (store.DRState, bool) {
 	if err := readJSON(r, req); err != nil {
-		api.WriteError(w, err)
+		httpwire.WriteError(w, err)
 		return store.DRState{}, false
 	}
 	s, err := d.State()
 	if err != nil {
-		api.WriteError(w, err)
+		httpwire.WriteError(w, err)
 		return s, false
 	}
 	return s, true
@@ -197,10 +197,10 @@ func (d *DR) begin(w http.ResponseWriter, r *http.Request, req any) (store.DRSta
 func (d *DR) propose(w http.ResponseWriter, r *http.Request, c *command.SetDRRole) {
 	var s store.DRState
 	if err := d.n.ProposeAnywhere(r.Context(), c, &s); err != nil {
-		api.WriteError(w, err)
+		httpwire.WriteError(w, err)
 		return
 	}
-	_ = api.WriteJSON(w, http.StatusOK, Status{DRState: s, Role: s.RoleName()})
+	_ = httpwire.WriteJSON(w, http.StatusOK, Status{DRState: s, Role: s.RoleName()})
 }
 
 // serveEntries is the primary's side of shipping: this node's applied
@@ -208,17 +208,17 @@ func (d *DR) propose(w http.ResponseWriter, r *http.Request, c *command.SetDRRol
 func (d *DR) serveEntries(w http.ResponseWriter, r *http.Request) {
 	s, err := d.State()
 	if err != nil {
-		api.WriteError(w, err)
+		httpwire.WriteError(w, err)
 		return
 	}
 	if !s.IsPrimary() {
-		api.WriteError(w, model.Conflict("This cluster is "+s.RoleName()+", not a primary: follow the primary instead."))
+		httpwire.WriteError(w, model.Conflict("This cluster is "+s.RoleName()+", not a primary: follow the primary instead."))
 		return
 	}
 	q := r.URL.Query()
 	after, err := strconv.ParseUint(q.Get("after"), 10, 64)
 	if err != nil {
-		api.WriteError(w, model.Invalid("?after must be a log index."))
+		httpwire.WriteError(w, model.Invalid("?after must be a log index."))
 		return
 	}
 	maxBytes, _ := strconv.Atoi(q.Get("maxBytes"))
@@ -241,7 +241,7 @@ func (d *DR) serveEntries(w http.ResponseWriter, r *http.Request) {
 			http.Error(w, err.Error(), http.StatusGone)
 			return
 		}
-		api.WriteError(w, err)
+		httpwire.WriteError(w, err)
 		return
 	}
 	w.Header().Set("Content-Type", "application/octet-stream")

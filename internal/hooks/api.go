@@ -10,9 +10,9 @@ import (
 	"strings"
 	"time"
 
-	"github.com/weir-nifi/weir/internal/api"
 	"github.com/weir-nifi/weir/internal/command"
 	"github.com/weir-nifi/weir/internal/events"
+	"github.com/weir-nifi/weir/internal/httpwire"
 	"github.com/weir-nifi/weir/internal/model"
 	"github.com/weir-nifi/weir/internal/store"
 )
@@ -75,26 +75,26 @@ func (r *Runner) Routes(mux *http.ServeMux, barrier func(*http.Request) error, a
 		q := req.URL.Query()
 		after, err := uintParam(q.Get("after"), 0)
 		if err != nil {
-			api.WriteError(w, model.Invalid("after must be an event id (a number)."))
+			httpwire.WriteError(w, model.Invalid("after must be an event id (a number)."))
 			return
 		}
 		limit, err := uintParam(q.Get("limit"), DefaultLimit)
 		if err != nil || limit == 0 || limit > MaxLimit {
-			api.WriteError(w, model.Invalid("limit must be 1 to "+strconv.Itoa(MaxLimit)+"."))
+			httpwire.WriteError(w, model.Invalid("limit must be 1 to "+strconv.Itoa(MaxLimit)+"."))
 			return
 		}
 		var wait time.Duration
 		if s := q.Get("wait"); s != "" {
 			wait, err = time.ParseDuration(s)
 			if err != nil || wait < 0 || wait > MaxWait {
-				api.WriteError(w, model.Invalid("wait must be a duration from 0s to "+MaxWait.String()+", e.g. 30s."))
+				httpwire.WriteError(w, model.Invalid("wait must be a duration from 0s to "+MaxWait.String()+", e.g. 30s."))
 				return
 			}
 		}
 		if strings.Contains(req.Header.Get("Accept"), "text/event-stream") {
 			if id := req.Header.Get("Last-Event-ID"); id != "" {
 				if after, err = strconv.ParseUint(id, 10, 64); err != nil {
-					api.WriteError(w, model.Invalid("Last-Event-ID must be an event id (a number)."))
+					httpwire.WriteError(w, model.Invalid("Last-Event-ID must be an event id (a number)."))
 					return
 				}
 			}
@@ -112,7 +112,7 @@ func (r *Runner) Routes(mux *http.ServeMux, barrier func(*http.Request) error, a
 				p.Events, err = events.After(b, after, int(limit))
 				return err
 			}); err != nil {
-				api.WriteError(w, err)
+				httpwire.WriteError(w, err)
 				return
 			}
 			left := time.Until(deadline)
@@ -120,7 +120,7 @@ func (r *Runner) Routes(mux *http.ServeMux, barrier func(*http.Request) error, a
 				if p.Events == nil {
 					p.Events = []events.Event{}
 				}
-				_ = api.WriteJSON(w, http.StatusOK, p)
+				_ = httpwire.WriteJSON(w, http.StatusOK, p)
 				return
 			}
 			wctx, cancel := context.WithDeadline(req.Context(), deadline)
@@ -133,7 +133,7 @@ func (r *Runner) Routes(mux *http.ServeMux, barrier func(*http.Request) error, a
 	})
 	mux.HandleFunc("GET "+DeadPath, func(w http.ResponseWriter, req *http.Request) {
 		if err := barrier(req); err != nil {
-			api.WriteError(w, err)
+			httpwire.WriteError(w, err)
 			return
 		}
 		var p DeadPage
@@ -141,13 +141,13 @@ func (r *Runner) Routes(mux *http.ServeMux, barrier func(*http.Request) error, a
 			p.Dead, err = events.DeadLetters(tx.Bolt(), req.URL.Query().Get("hook"))
 			return err
 		}); err != nil {
-			api.WriteError(w, err)
+			httpwire.WriteError(w, err)
 			return
 		}
 		if p.Dead == nil {
 			p.Dead = []events.Dead{}
 		}
-		_ = api.WriteJSON(w, http.StatusOK, p)
+		_ = httpwire.WriteJSON(w, http.StatusOK, p)
 	})
 	mux.HandleFunc("POST "+RetryPath, func(w http.ResponseWriter, req *http.Request) {
 		var rr RetryRequest
@@ -156,15 +156,15 @@ func (r *Runner) Routes(mux *http.ServeMux, barrier func(*http.Request) error, a
 			err = json.Unmarshal(body, &rr)
 		}
 		if err != nil {
-			api.WriteError(w, model.Invalid("The body must be JSON: {\"hook\": NAME, \"events\": [ID, …]}."))
+			httpwire.WriteError(w, model.Invalid("The body must be JSON: {\"hook\": NAME, \"events\": [ID, …]}."))
 			return
 		}
 		var res RetryResult
 		if err := c.ProposeAnywhere(req.Context(), &command.RetryDead{Hook: rr.Hook, Events: rr.Events, By: actor(req)}, &res.Retried); err != nil {
-			api.WriteError(w, err)
+			httpwire.WriteError(w, err)
 			return
 		}
-		_ = api.WriteJSON(w, http.StatusOK, res)
+		_ = httpwire.WriteJSON(w, http.StatusOK, res)
 	})
 }
 
@@ -179,7 +179,7 @@ const keepalive = 15 * time.Second
 func stream(w http.ResponseWriter, req *http.Request, st *store.Store, after uint64, limit int) {
 	flusher, ok := w.(http.Flusher)
 	if !ok {
-		api.WriteError(w, model.Errorf(model.KindInternal, "this connection cannot stream"))
+		httpwire.WriteError(w, model.Errorf(model.KindInternal, "this connection cannot stream"))
 		return
 	}
 	w.Header().Set("Content-Type", "text/event-stream")

@@ -19,6 +19,7 @@ import (
 
 	"github.com/weir-nifi/weir/internal/api"
 	"github.com/weir-nifi/weir/internal/command"
+	"github.com/weir-nifi/weir/internal/httpwire"
 	"github.com/weir-nifi/weir/internal/identity"
 	"github.com/weir-nifi/weir/internal/ldapauth"
 	"github.com/weir-nifi/weir/internal/model"
@@ -88,7 +89,7 @@ func Routes(mux *http.ServeMux, base string, o Options) {
 		user, pass, ok := r.BasicAuth()
 		if !ok {
 			w.Header().Set("WWW-Authenticate", `Basic realm="Weir"`)
-			api.WriteError(w, &model.Error{Kind: model.KindUnauthorized, Msg: msgBadCredentials})
+			httpwire.WriteError(w, &model.Error{Kind: model.KindUnauthorized, Msg: msgBadCredentials})
 			return
 		}
 		o.password(w, r, user, pass)
@@ -96,16 +97,16 @@ func Routes(mux *http.ServeMux, base string, o Options) {
 	mux.HandleFunc("DELETE "+base+"/access/logout", func(w http.ResponseWriter, r *http.Request) {
 		raw, ok := Bearer(r)
 		if !ok {
-			api.WriteError(w, &model.Error{Kind: model.KindUnauthorized, Msg: "Logout needs the access token (Authorization: Bearer ...)."})
+			httpwire.WriteError(w, &model.Error{Kind: model.KindUnauthorized, Msg: "Logout needs the access token (Authorization: Bearer ...)."})
 			return
 		}
 		c, err := o.Verify(r.Context(), raw)
 		if err != nil {
-			api.WriteError(w, err)
+			httpwire.WriteError(w, err)
 			return
 		}
 		if err := o.Propose(r.Context(), &command.RevokeToken{TokenID: c.ID, Expires: c.ExpiresAt.UnixMilli(), At: o.Now().UnixMilli()}); err != nil {
-			api.WriteError(w, err)
+			httpwire.WriteError(w, err)
 			return
 		}
 		w.WriteHeader(http.StatusOK)
@@ -114,18 +115,18 @@ func Routes(mux *http.ServeMux, base string, o Options) {
 
 func (o Options) password(w http.ResponseWriter, r *http.Request, user, pass string) {
 	if o.LDAP == nil {
-		api.WriteError(w, model.Conflict("Username/Password login not supported by this NiFi Registry"))
+		httpwire.WriteError(w, model.Conflict("Username/Password login not supported by this NiFi Registry"))
 		return
 	}
 	id, err := o.LDAP.Authenticate(user, pass)
 	if errors.Is(err, ldapauth.ErrBadCredentials) {
 		w.Header().Set("WWW-Authenticate", `Basic realm="Weir"`)
-		api.WriteError(w, &model.Error{Kind: model.KindUnauthorized, Msg: msgBadCredentials})
+		httpwire.WriteError(w, &model.Error{Kind: model.KindUnauthorized, Msg: msgBadCredentials})
 		return
 	}
 	if err != nil {
 		o.Log.Warn("login: the directory cannot be used", "err", err)
-		api.WriteError(w, model.Unavailable("The login provider is unavailable. Retry shortly.", 5*time.Second))
+		httpwire.WriteError(w, model.Unavailable("The login provider is unavailable. Retry shortly.", 5*time.Second))
 		return
 	}
 	o.issue(w, r, identity.Map(id, o.Mappings))
@@ -134,12 +135,12 @@ func (o Options) password(w http.ResponseWriter, r *http.Request, user, pass str
 func (o Options) issue(w http.ResponseWriter, r *http.Request, who string) {
 	keys, err := o.Keys(r.Context())
 	if err != nil {
-		api.WriteError(w, err)
+		httpwire.WriteError(w, err)
 		return
 	}
 	tok, err := tokens.Issue(keys, who, uuid.NewString(), o.Now(), o.TTL)
 	if err != nil {
-		api.WriteError(w, err)
+		httpwire.WriteError(w, err)
 		return
 	}
 	w.Header().Set("Content-Type", "text/plain")

@@ -20,7 +20,7 @@ import (
 	"github.com/google/uuid"
 	"golang.org/x/oauth2"
 
-	"github.com/weir-nifi/weir/internal/api"
+	"github.com/weir-nifi/weir/internal/httpwire"
 	"github.com/weir-nifi/weir/internal/identity"
 	"github.com/weir-nifi/weir/internal/model"
 	"github.com/weir-nifi/weir/internal/tokens"
@@ -162,18 +162,18 @@ func oidcRoutes(mux *http.ServeMux, base string, o Options) {
 	mux.HandleFunc("GET "+base+"/access/oidc/request", func(w http.ResponseWriter, r *http.Request) {
 		pr, err := p.discover(r.Context())
 		if err != nil {
-			api.WriteError(w, err)
+			httpwire.WriteError(w, err)
 			return
 		}
 		keys, err := o.Keys(r.Context())
 		if err != nil {
-			api.WriteError(w, err)
+			httpwire.WriteError(w, err)
 			return
 		}
 		f := flow{State: randomString(), Nonce: randomString(), Verifier: oauth2.GenerateVerifier(), Expires: o.Now().Add(flowTTL).UnixMilli()}
 		c, err := seal(keys, f)
 		if err != nil {
-			api.WriteError(w, err)
+			httpwire.WriteError(w, err)
 			return
 		}
 		setCookie(w, cookieRequest, c, int(flowTTL.Seconds()))
@@ -182,38 +182,38 @@ func oidcRoutes(mux *http.ServeMux, base string, o Options) {
 	mux.HandleFunc("GET "+base+"/access/oidc/callback", func(w http.ResponseWriter, r *http.Request) {
 		keys, err := o.Keys(r.Context())
 		if err != nil {
-			api.WriteError(w, err)
+			httpwire.WriteError(w, err)
 			return
 		}
 		ck, err := r.Cookie(cookieRequest)
 		if err != nil {
-			api.WriteError(w, errCookie)
+			httpwire.WriteError(w, errCookie)
 			return
 		}
 		f, err := open(keys, ck.Value, o.Now())
 		if err != nil || r.URL.Query().Get("state") != f.State || f.Token != "" {
-			api.WriteError(w, errCookie)
+			httpwire.WriteError(w, errCookie)
 			return
 		}
 		if e := r.URL.Query().Get("error"); e != "" {
-			api.WriteError(w, &model.Error{Kind: model.KindUnauthorized, Msg: "The OpenID Connect provider refused the login: " + e})
+			httpwire.WriteError(w, &model.Error{Kind: model.KindUnauthorized, Msg: "The OpenID Connect provider refused the login: " + e})
 			return
 		}
 		pr, err := p.discover(r.Context())
 		if err != nil {
-			api.WriteError(w, err)
+			httpwire.WriteError(w, err)
 			return
 		}
 		ctx := p.ctx(r.Context())
 		tok, err := p.config(pr, base).Exchange(ctx, r.URL.Query().Get("code"), oauth2.VerifierOption(f.Verifier))
 		if err != nil {
-			api.WriteError(w, &model.Error{Kind: model.KindUnauthorized, Msg: "The OpenID Connect code exchange failed: " + err.Error()})
+			httpwire.WriteError(w, &model.Error{Kind: model.KindUnauthorized, Msg: "The OpenID Connect code exchange failed: " + err.Error()})
 			return
 		}
 		raw, _ := tok.Extra("id_token").(string)
 		idt, err := pr.Verifier(&oidc.Config{ClientID: p.ClientID, Now: o.Now}).Verify(ctx, raw)
 		if err != nil || idt.Nonce != f.Nonce {
-			api.WriteError(w, &model.Error{Kind: model.KindUnauthorized, Msg: fmt.Sprintf("The OpenID Connect ID token is not valid: %v", errors.Join(err, nonceErr(idt, f.Nonce)))})
+			httpwire.WriteError(w, &model.Error{Kind: model.KindUnauthorized, Msg: fmt.Sprintf("The OpenID Connect ID token is not valid: %v", errors.Join(err, nonceErr(idt, f.Nonce)))})
 			return
 		}
 		who, err := p.identity(idt)
@@ -222,17 +222,17 @@ func oidcRoutes(mux *http.ServeMux, base string, o Options) {
 			who, err = p.userInfo(ctx, pr, tok)
 		}
 		if err != nil {
-			api.WriteError(w, err)
+			httpwire.WriteError(w, err)
 			return
 		}
 		jwt, err := tokens.Issue(keys, identity.Map(who, o.Mappings), uuid.NewString(), o.Now(), o.TTL)
 		if err != nil {
-			api.WriteError(w, err)
+			httpwire.WriteError(w, err)
 			return
 		}
 		c, err := seal(keys, flow{Token: jwt, Expires: o.Now().Add(flowTTL).UnixMilli()})
 		if err != nil {
-			api.WriteError(w, err)
+			httpwire.WriteError(w, err)
 			return
 		}
 		setCookie(w, cookieRequest, "", -1)
@@ -246,17 +246,17 @@ func oidcRoutes(mux *http.ServeMux, base string, o Options) {
 	mux.HandleFunc("POST "+base+"/access/oidc/exchange", func(w http.ResponseWriter, r *http.Request) {
 		keys, err := o.Keys(r.Context())
 		if err != nil {
-			api.WriteError(w, err)
+			httpwire.WriteError(w, err)
 			return
 		}
 		ck, err := r.Cookie(cookieToken)
 		if err != nil {
-			api.WriteError(w, errCookie)
+			httpwire.WriteError(w, errCookie)
 			return
 		}
 		f, err := open(keys, ck.Value, o.Now())
 		if err != nil || f.Token == "" {
-			api.WriteError(w, errCookie)
+			httpwire.WriteError(w, errCookie)
 			return
 		}
 		setCookie(w, cookieToken, "", -1)

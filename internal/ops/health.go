@@ -13,6 +13,7 @@ import (
 	"github.com/weir-nifi/weir/internal/cluster"
 	"github.com/weir-nifi/weir/internal/command"
 	"github.com/weir-nifi/weir/internal/disk"
+	"github.com/weir-nifi/weir/internal/httpwire"
 	"github.com/weir-nifi/weir/internal/store"
 )
 
@@ -298,16 +299,16 @@ func (o *Ops) Readiness() Component {
 
 func (o *Ops) serveHealth(w http.ResponseWriter, r *http.Request) {
 	h := o.Health()
-	_ = api.WriteJSON(w, httpStatus(h.Status), h)
+	_ = httpwire.WriteJSON(w, httpStatus(h.Status), h)
 }
 
 func (o *Ops) serveLiveness(w http.ResponseWriter, r *http.Request) {
-	_ = api.WriteJSON(w, http.StatusOK, Component{Status: StatusUp})
+	_ = httpwire.WriteJSON(w, http.StatusOK, Component{Status: StatusUp})
 }
 
 func (o *Ops) serveReadiness(w http.ResponseWriter, r *http.Request) {
 	c := o.Readiness()
-	_ = api.WriteJSON(w, httpStatus(c.Status), c)
+	_ = httpwire.WriteJSON(w, httpStatus(c.Status), c)
 }
 
 // serveLeader answers 200 only on the ready leader, so a load balancer
@@ -316,10 +317,10 @@ func (o *Ops) serveLeader(w http.ResponseWriter, r *http.Request) {
 	local := o.node.LocalStatus()
 	d := map[string]any{"nodeId": local.ID, "leader": o.node.IsLeader(), "leaderId": local.LeaderID, "term": local.Term}
 	if o.node.IsLeader() {
-		_ = api.WriteJSON(w, http.StatusOK, Component{Status: StatusUp, Details: d})
+		_ = httpwire.WriteJSON(w, http.StatusOK, Component{Status: StatusUp, Details: d})
 		return
 	}
-	_ = api.WriteJSON(w, http.StatusServiceUnavailable, Component{Status: StatusOutOfService, Details: d})
+	_ = httpwire.WriteJSON(w, http.StatusServiceUnavailable, Component{Status: StatusOutOfService, Details: d})
 }
 
 func (o *Ops) serveComponent(w http.ResponseWriter, r *http.Request) {
@@ -348,7 +349,7 @@ func (o *Ops) serveComponent(w http.ResponseWriter, r *http.Request) {
 		}
 		c = fn()
 	}
-	_ = api.WriteJSON(w, httpStatus(c.Status), c)
+	_ = httpwire.WriteJSON(w, httpStatus(c.Status), c)
 }
 
 // httpStatus maps a status as Spring Boot does by default.

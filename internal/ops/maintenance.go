@@ -10,6 +10,7 @@ import (
 
 	"github.com/weir-nifi/weir/internal/api"
 	"github.com/weir-nifi/weir/internal/command"
+	"github.com/weir-nifi/weir/internal/httpwire"
 	"github.com/weir-nifi/weir/internal/model"
 	"github.com/weir-nifi/weir/internal/store"
 )
@@ -67,10 +68,10 @@ func statusOf(m store.Maintenance) MaintenanceStatus {
 func (o *Ops) serveMaintenanceGet(w http.ResponseWriter, r *http.Request) {
 	m, err := o.Maintenance()
 	if err != nil {
-		api.WriteError(w, err)
+		httpwire.WriteError(w, err)
 		return
 	}
-	_ = api.WriteJSON(w, http.StatusOK, m)
+	_ = httpwire.WriteJSON(w, http.StatusOK, m)
 }
 
 // serveMaintenancePost changes the switch. It runs on the leader (the
@@ -79,7 +80,7 @@ func (o *Ops) serveMaintenanceGet(w http.ResponseWriter, r *http.Request) {
 func (o *Ops) serveMaintenancePost(w http.ResponseWriter, r *http.Request) {
 	req, err := decodeMaintenance(r)
 	if err != nil {
-		api.WriteError(w, err)
+		httpwire.WriteError(w, err)
 		return
 	}
 	by := "anonymous"
@@ -90,12 +91,12 @@ func (o *Ops) serveMaintenancePost(w http.ResponseWriter, r *http.Request) {
 	}
 	cur, err := o.Maintenance()
 	if err != nil {
-		api.WriteError(w, err)
+		httpwire.WriteError(w, err)
 		return
 	}
 	if cur.Enabled == *req.Enabled && (!*req.Enabled || req.Reason == nil || *req.Reason == cur.Reason) {
 		// Already so: keep the original time and operator.
-		_ = api.WriteJSON(w, http.StatusOK, cur)
+		_ = httpwire.WriteJSON(w, http.StatusOK, cur)
 		return
 	}
 	c := &command.SetMaintenance{On: *req.Enabled, By: by, At: o.opts.Now().UnixMilli()}
@@ -104,19 +105,19 @@ func (o *Ops) serveMaintenancePost(w http.ResponseWriter, r *http.Request) {
 	}
 	v, err := o.node.Propose(r.Context(), c)
 	if err != nil {
-		api.WriteError(w, err)
+		httpwire.WriteError(w, err)
 		return
 	}
 	m, ok := v.(store.Maintenance)
 	if !ok {
-		api.WriteError(w, model.Errorf(model.KindInternal, "unexpected result %T", v))
+		httpwire.WriteError(w, model.Errorf(model.KindInternal, "unexpected result %T", v))
 		return
 	}
 	out := statusOf(m)
 	out.AppliedOn, out.Pending = o.confirm(o.st.AppliedIndex())
 	o.opts.Log.Info("maintenance switched", "enabled", m.On, "reason", m.Reason, "by", m.By,
 		"appliedOn", out.AppliedOn, "pending", out.Pending)
-	_ = api.WriteJSON(w, http.StatusOK, out)
+	_ = httpwire.WriteJSON(w, http.StatusOK, out)
 }
 
 // confirm waits up to confirmWait until every member has applied idx

@@ -2,10 +2,7 @@ package bench
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
-	"io"
-	"net"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -16,70 +13,9 @@ import (
 	"time"
 
 	"github.com/weir-nifi/weir/internal/events"
-	"github.com/weir-nifi/weir/internal/hooks"
+	"github.com/weir-nifi/weir/internal/harness"
 	"github.com/weir-nifi/weir/internal/metrics/promtext"
 )
-
-// hookReceiver is the webhooks' endpoint in the benchmark process: it
-// checks each signature and records when each version's event arrived.
-type hookReceiver struct {
-	secret string
-	srv    *http.Server
-	url    string
-
-	mu       sync.Mutex
-	received map[string]time.Time // "flow/version" → first receipt
-	count    int
-	bad      int
-}
-
-func startHookReceiver(secret string) (*hookReceiver, error) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return nil, err
-	}
-	h := &hookReceiver{secret: secret, url: "http://" + ln.Addr().String() + "/hook", received: map[string]time.Time{}}
-	h.srv = &http.Server{Handler: http.HandlerFunc(h.serve)}
-	go func() { _ = h.srv.Serve(ln) }()
-	return h, nil
-}
-
-func (h *hookReceiver) serve(w http.ResponseWriter, r *http.Request) {
-	now := time.Now()
-	body, _ := io.ReadAll(r.Body)
-	var ev events.Event
-	if !hooks.Verify(h.secret, body, r.Header.Get(hooks.HeaderSignature)) || json.Unmarshal(body, &ev) != nil {
-		h.mu.Lock()
-		h.bad++
-		h.mu.Unlock()
-		w.WriteHeader(http.StatusBadRequest)
-		return
-	}
-	h.mu.Lock()
-	h.count++
-	if ev.Type == events.CreateFlowVersion {
-		f, _ := ev.Field("FLOW_ID")
-		v, _ := ev.Field("VERSION")
-		if _, ok := h.received[f+"/"+v]; !ok {
-			h.received[f+"/"+v] = now
-		}
-	}
-	h.mu.Unlock()
-	w.WriteHeader(http.StatusNoContent)
-}
-
-// receipts is how many deliveries arrived since the last reset.
-func (h *hookReceiver) receipts() int {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	return h.count
-}
-
-func (h *hookReceiver) reset() {
-	h.mu.Lock()
-	h.received, h.count, h.bad = map[string]time.Time{}, 0, 0
-	h.mu.Unlock()
-}
 
 // hooksFile writes the hooks of measurement l: two webhooks and a log
 // hook, every event type, and a retention of maxEvents.
@@ -105,13 +41,13 @@ func (r *Runner) Events(ctx context.Context) ([]Result, error) {
 		return nil, err
 	}
 	const secret = "bench-secret"
-	rec, err := startHookReceiver(secret)
+	rec, err := harness.StartWebhook(secret)
 	if err != nil {
 		return nil, err
 	}
-	defer rec.srv.Close()
+	defer rec.Down()
 	const keep = 1000
-	file, err := r.hooksFile(rec.url, secret, keep)
+	file, err := r.hooksFile(rec.URL(), secret, keep)
 	if err != nil {
 		return nil, err
 	}
@@ -144,12 +80,12 @@ func (r *Runner) Events(ctx context.Context) ([]Result, error) {
 		if err != nil {
 			return nil, err
 		}
-		rec.reset()
+		rec.Reset()
 		s1, err := throughput(true)
 		if err != nil {
 			return nil, err
 		}
-		r.Env.logf("l. run %d: no hooks %v; three hooks %v (%d webhook receipts)", i+1, s0, s1, rec.receipts())
+		r.Env.logf("l. run %d: no hooks %v; three hooks %v (%d webhook receipts)", i+1, s0, s1, len(rec.Receipts()))
 		none, with = append(none, s0.Throughput), append(with, s1.Throughput)
 		ratios = append(ratios, s1.Throughput/s0.Throughput)
 	}
@@ -158,7 +94,7 @@ func (r *Runner) Events(ctx context.Context) ([]Result, error) {
 
 	// Latency: commits open loop on a cluster with the hooks; each
 	// version's acknowledgement time against its event's first receipt.
-	rec.reset()
+	rec.Reset()
 	c, err := r.Env.StartWeirCluster(3, "--hooks", file)
 	if err != nil {
 		return nil, err
@@ -199,10 +135,20 @@ func (r *Runner) Events(ctx context.Context) ([]Result, error) {
 	early, missing := 0, 0
 	for {
 		lats, fromSend, early, missing = lats[:0], fromSend[:0], 0, 0
+		first := map[string]time.Time{} // "flow/version" → first receipt
+		for _, rc := range rec.Receipts() {
+			if rc.Event.Type != events.CreateFlowVersion {
+				continue
+			}
+			f, _ := rc.Event.Field("FLOW_ID")
+			v, _ := rc.Event.Field("VERSION")
+			if _, ok := first[f+"/"+v]; !ok {
+				first[f+"/"+v] = rc.At
+			}
+		}
 		mu.Lock()
-		rec.mu.Lock()
 		for key, at := range acked {
-			got, ok := rec.received[key]
+			got, ok := first[key]
 			switch {
 			case !ok:
 				missing++
@@ -215,7 +161,6 @@ func (r *Runner) Events(ctx context.Context) ([]Result, error) {
 				fromSend = append(fromSend, got.Sub(sent[key]))
 			}
 		}
-		rec.mu.Unlock()
 		mu.Unlock()
 		if missing == 0 || time.Now().After(deadline) {
 			break

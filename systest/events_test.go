@@ -5,8 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
-	"net"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -24,85 +22,15 @@ import (
 	"github.com/weir-nifi/weir/internal/model"
 )
 
-// receiver is a webhook endpoint that records every delivery, checks its
-// signature, and can be taken down (its port closed) and brought back.
-type receiver struct {
-	t      *testing.T
-	secret string
-	addr   string
-
-	mu       sync.Mutex
-	got      []events.Event // in order of receipt, duplicates included
-	badSig   int
-	failType string // answer 500 to events of this type
-	srv      *http.Server
-}
-
-func newReceiver(t *testing.T, secret string) *receiver {
-	r := &receiver{t: t, secret: secret, addr: fmt.Sprintf("127.0.0.1:%d", harness.FreePort(t, "127.0.0.1"))}
-	r.up()
-	t.Cleanup(r.down)
-	return r
-}
-
-func (r *receiver) url() string { return "http://" + r.addr + "/hook" }
-
-func (r *receiver) up() {
-	r.t.Helper()
-	var ln net.Listener
-	var err error
-	for i := 0; i < 50; i++ { // the port may linger a moment after down
-		if ln, err = net.Listen("tcp", r.addr); err == nil {
-			break
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
+// newReceiver starts a webhook receiver (harness.Webhook) for the test.
+func newReceiver(t *testing.T, secret string) *harness.Webhook {
+	t.Helper()
+	w, err := harness.StartWebhook(secret)
 	if err != nil {
-		r.t.Fatalf("receiver: %v", err)
+		t.Fatal(err)
 	}
-	srv := &http.Server{Handler: http.HandlerFunc(r.serve)}
-	r.mu.Lock()
-	r.srv = srv
-	r.mu.Unlock()
-	go func() { _ = srv.Serve(ln) }()
-}
-
-func (r *receiver) down() {
-	r.mu.Lock()
-	srv := r.srv
-	r.srv = nil
-	r.mu.Unlock()
-	if srv != nil {
-		_ = srv.Close()
-	}
-}
-
-func (r *receiver) serve(w http.ResponseWriter, req *http.Request) {
-	body, err := io.ReadAll(req.Body)
-	var ev events.Event
-	if err == nil {
-		err = json.Unmarshal(body, &ev)
-	}
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	switch {
-	case err != nil:
-		http.Error(w, err.Error(), http.StatusBadRequest)
-	case !hooks.Verify(r.secret, body, req.Header.Get(hooks.HeaderSignature)):
-		r.badSig++
-		http.Error(w, "bad signature", http.StatusUnauthorized)
-	case ev.Type == r.failType:
-		http.Error(w, "not today", http.StatusInternalServerError)
-	default:
-		r.got = append(r.got, ev)
-		w.WriteHeader(http.StatusNoContent)
-	}
-}
-
-func (r *receiver) received() []events.Event {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return append([]events.Event(nil), r.got...)
+	t.Cleanup(w.Down)
+	return w
 }
 
 // eventPage reads GET /weir-api/events from a node.
@@ -182,7 +110,7 @@ delivery:
   backoff: 50ms
   maxBackoff: 500ms
   commitEvery: %s
-`, rec.url(), script, commitEvery))
+`, rec.URL(), script, commitEvery))
 	c := harness.StartCluster(t, harness.ClusterOptions{N: 3, ExtraArgs: []string{"--hooks", file}})
 	c.MustLeader()
 
@@ -267,10 +195,12 @@ delivery:
 	c.MustNewLeader(old)
 	waitAcked(ackedCount() + 40)
 	// The receiver goes away for a while: deliveries fail and retry.
-	rec.down()
+	rec.Down()
 	waitAcked(ackedCount() + 40)
 	time.Sleep(time.Second)
-	rec.up()
+	if err := rec.Up(); err != nil {
+		t.Fatal(err)
+	}
 	old.Start()
 	waitAcked(ackedCount() + 40)
 	stop.Store(true)
@@ -285,12 +215,12 @@ delivery:
 	last := outbox[len(outbox)-1].ID
 	eventually(t, 60*time.Second, "the webhook received every event", func() error {
 		seen := map[uint64]bool{}
-		for _, e := range rec.received() {
+		for _, e := range rec.Events() {
 			seen[e.ID] = true
 		}
 		for _, e := range outbox {
 			if !seen[e.ID] {
-				return errorf("event %d (%s) not received; %d receipts", e.ID, e.Type, len(rec.received()))
+				return errorf("event %d (%s) not received; %d receipts", e.ID, e.Type, len(rec.Events()))
 			}
 		}
 		return nil
@@ -331,10 +261,8 @@ delivery:
 
 	// Receipts: signed, the same event as committed, first receipts in
 	// commit order, duplicates only of events in flight at a leader change.
-	got := rec.received()
-	rec.mu.Lock()
-	bad := rec.badSig
-	rec.mu.Unlock()
+	got := rec.Events()
+	bad := rec.Bad()
 	if bad != 0 {
 		t.Fatalf("%d deliveries failed the signature check", bad)
 	}
@@ -457,7 +385,7 @@ func sameEvent(a, b events.Event) bool {
 // `weir events retry` it is delivered and leaves the list.
 func TestEventDeadLetters(t *testing.T) {
 	rec := newReceiver(t, "s")
-	rec.failType = events.CreateFlow
+	rec.Fail(events.CreateFlow)
 	file := writeHooks(t, fmt.Sprintf(`
 hooks:
   - name: web
@@ -467,7 +395,7 @@ hooks:
 delivery:
   maxAttempts: 3
   backoff: 10ms
-`, rec.url()))
+`, rec.URL()))
 	n := harness.StartNode(t, harness.Options{Args: []string{"--hooks", file}})
 	t.Cleanup(func() {
 		if t.Failed() {
@@ -491,7 +419,7 @@ delivery:
 	}
 	// The bucket events arrive; the flow's goes dead.
 	eventually(t, 30*time.Second, "both bucket events delivered", func() error {
-		if got := len(rec.received()); got != 2 {
+		if got := len(rec.Events()); got != 2 {
 			return errorf("%d received", got)
 		}
 		return nil
@@ -528,15 +456,13 @@ delivery:
 	if _, _, err := weirCLI(t, "events", "retry", "--hook", "web", "--server", n.API, "--data-dir", t.TempDir()); err == nil {
 		t.Fatal("a retry without the cluster key was accepted")
 	}
-	rec.mu.Lock()
-	rec.failType = ""
-	rec.mu.Unlock()
+	rec.Fail("")
 	out, errOut, err := weirCLI(t, "events", "retry", "--hook", "web", "--event", fmt.Sprint(dead[0].Event.ID), "--server", n.API, "--cluster-key", harness.TestKey)
 	if err != nil || !strings.Contains(out, "marked 1 dead letter") {
 		t.Fatalf("retry: %v %s %s", err, out, errOut)
 	}
 	eventually(t, 30*time.Second, "the dead letter delivered and cleared", func() error {
-		for _, e := range rec.received() {
+		for _, e := range rec.Events() {
 			if e.ID == dead[0].Event.ID {
 				st, _, body := req(t, n, "GET", hooks.DeadPath, "")
 				if st != 200 || !strings.Contains(body, `"dead":[]`) {
@@ -569,7 +495,7 @@ func grepLines(s, sub string) string {
 // many there are, and readers of the stream learn where it now starts.
 func TestEventRetention(t *testing.T) {
 	rec := newReceiver(t, "s")
-	rec.down() // the webhook's receiver is away: nothing is delivered to it
+	rec.Down() // the webhook's receiver is away: nothing is delivered to it
 	file := writeHooks(t, fmt.Sprintf(`
 hooks:
   - name: web
@@ -587,7 +513,7 @@ retention:
   maxEvents: 20
   maxAge: 1h
   every: 200ms
-`, rec.url()))
+`, rec.URL()))
 	n := harness.StartNode(t, harness.Options{Args: []string{"--hooks", file}})
 	if err := n.WaitReady(30 * time.Second); err != nil {
 		t.Fatal(err)
@@ -610,7 +536,9 @@ retention:
 	if p := eventPage(t, n, 0, ""); p.First != 1 || p.Last != 60 {
 		t.Fatalf("undelivered events were compacted: first %d last %d", p.First, p.Last)
 	}
-	rec.up()
+	if err := rec.Up(); err != nil {
+		t.Fatal(err)
+	}
 	eventually(t, 30*time.Second, "delivered events compacted to 20", func() error {
 		p := eventPage(t, n, 0, "")
 		if p.Last != 60 || p.First != 41 || len(p.Events) != 20 || p.Events[0].ID != 41 {
@@ -618,7 +546,7 @@ retention:
 		}
 		return nil
 	})
-	if got := len(rec.received()); got < 60 {
+	if got := len(rec.Events()); got < 60 {
 		t.Fatalf("the webhook received %d of 60", got)
 	}
 	// The CLI tells a reader from the start that it missed some.
@@ -642,7 +570,7 @@ hooks:
     type: webhook
     url: %s
     secret: s
-`, rec.url()))
+`, rec.URL()))
 	primary := harness.StartCluster(t, harness.ClusterOptions{N: 1, ExtraArgs: []string{"--hooks", file}})
 	standby := harness.StartCluster(t, harness.ClusterOptions{N: 1, ExtraArgs: []string{"--hooks", file}})
 	pl, sl := primary.MustLeader(), standby.MustLeader()
@@ -661,7 +589,7 @@ hooks:
 		}
 	}
 	eventually(t, 30*time.Second, "the primary's ten events delivered", func() error {
-		if n := len(rec.received()); n < 10 {
+		if n := len(rec.Events()); n < 10 {
 			return errorf("%d received", n)
 		}
 		return nil
@@ -687,7 +615,7 @@ hooks:
 		}
 		return nil
 	})
-	before := len(rec.received())
+	before := len(rec.Events())
 	pl.Kill()
 	if out, errOut, err := weirCLI(t, "dr", "promote", "--force", "--server", sl.API, "--cluster-key", harness.TestKey); err != nil {
 		t.Fatalf("promote: %v %s %s", err, out, errOut)
@@ -698,7 +626,7 @@ hooks:
 		return err
 	})
 	eventually(t, 30*time.Second, "the promoted standby delivered its first event", func() error {
-		got := rec.received()
+		got := rec.Events()
 		if len(got) == before {
 			return errors.New("nothing yet")
 		}

@@ -61,6 +61,10 @@ func (l *HTTPLayer) isOperation(r *http.Request) bool {
 // instead. Reads and writes on the leader pass through to l.Handler, which
 // also serves the writes followers forward here.
 func (n *Node) ServeAPI(l HTTPLayer) http.Handler {
+	if l.Caller == nil || l.WithCaller == nil { // no callers: every one alike
+		l.Caller = func(*http.Request) string { return "" }
+		l.WithCaller = func(ctx context.Context, _ string) (context.Context, error) { return ctx, nil }
+	}
 	n.apiMu.Lock()
 	n.layer = &l
 	n.apiMu.Unlock()

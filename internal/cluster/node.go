@@ -386,8 +386,9 @@ func Start(cfg Config, st *store.Store) (*Node, error) {
 		})
 	}
 	n.startRPC()
-	n.wg.Add(2)
+	n.wg.Add(3)
 	go n.watchLeadership()
+	go n.watchLeaderLoss()
 	go n.maintainMembership()
 	if !hasState && len(cfg.Join) > 0 {
 		n.wg.Add(1)

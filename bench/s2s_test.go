@@ -118,6 +118,14 @@ func TestS2SPushPullNATS(t *testing.T) {
 	if err := s.Push(ctx, 1, files); err != nil {
 		t.Fatal(err)
 	}
+	// As above, a Fetch answers with what the consumer has at that moment
+	// (a full run once pulled 2 of the 3): pull once the consumer has all.
+	if err := poll(10*time.Second, 20*time.Millisecond, func() (bool, error) {
+		ci, err := s.conns[0].sub.ConsumerInfo()
+		return err == nil && ci.NumPending >= uint64(len(files)), err
+	}); err != nil {
+		t.Fatal(err)
+	}
 	n, size, err := s.Pull(ctx, 0, 10, 0)
 	if err != nil || n != len(files) || size != 71_000 {
 		t.Fatalf("Pull = %d messages, %d bytes, %v; want 3, 71000", n, size, err)

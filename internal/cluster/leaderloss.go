@@ -27,24 +27,44 @@ func (n *Node) watchLeaderLoss() {
 	hb := n.cfg.HeartbeatTimeout
 	draw := func() time.Duration { return hb + rand.N(hb) }
 	timeout := draw()
-	tick := time.NewTicker(max(hb/40, time.Millisecond))
-	defer tick.Stop()
+	// The timer is armed for the moment the current silence would reach
+	// the timeout, not polled: a heartbeat that arrives meanwhile moves
+	// the deadline, seen when the timer fires, so a follower wakes about
+	// once per timeout rather than every few milliseconds.
+	timer := time.NewTimer(hb)
+	defer timer.Stop()
 	for {
 		select {
 		case <-n.stopCh:
 			return
-		case <-tick.C:
+		case <-timer.C:
 		}
-		if !standNow(n.raft.State(), n.timeoutMode.Load(), !n.iso.Until().IsZero(), n.raft.LastContact(), time.Now(), timeout) {
+		now := time.Now()
+		last := n.raft.LastContact()
+		if standNow(n.raft.State(), n.timeoutMode.Load(), !n.iso.Until().IsZero(), last, now, timeout) {
+			n.tuneMu.Lock()
+			if n.timeoutMode.Load() == timeoutsNormal {
+				n.kickElection()
+			}
+			n.tuneMu.Unlock()
+			// Like etcd's, the timer restarts with the election: the
+			// node looks again only a whole new timeout later.
+			timeout = draw()
+			timer.Reset(timeout)
 			continue
 		}
-		n.tuneMu.Lock()
-		if n.timeoutMode.Load() == timeoutsNormal {
-			n.kickElection()
-		}
-		n.tuneMu.Unlock()
-		timeout = draw()
+		timer.Reset(nextCheck(n.raft.State(), last, now, timeout, hb))
 	}
+}
+
+// nextCheck is how long the watch sleeps: until the follower's silence
+// since last would reach timeout, and at least a millisecond; a node that
+// is not a follower, or never heard from a leader, looks again after hb.
+func nextCheck(state raft.RaftState, last, now time.Time, timeout, hb time.Duration) time.Duration {
+	if state != raft.Follower || last.IsZero() {
+		return hb
+	}
+	return max(last.Add(timeout).Sub(now), time.Millisecond)
 }
 
 // standNow says whether a node should stand for election now: a follower

@@ -168,7 +168,8 @@ func (a *API) routes() {
 		if err != nil {
 			return err
 		}
-		return writeBody(w, 200, b)
+		httpwire.WriteBody(w, 200, b)
+		return nil
 	})
 	get(fv+"/latest/metadata", func(w http.ResponseWriter, r *http.Request) error {
 		md, err := a.reg.LatestMetadata(r.PathValue("bucketId"), r.PathValue("flowId"))
@@ -186,7 +187,8 @@ func (a *API) routes() {
 		if err != nil {
 			return err
 		}
-		return writeBody(w, 200, b)
+		httpwire.WriteBody(w, 200, b)
+		return nil
 	})
 	get(fv+"/{versionNumber}/export", func(w http.ResponseWriter, r *http.Request) error {
 		n, err := versionParam(r, "versionNumber")
@@ -239,7 +241,8 @@ func (a *API) routes() {
 		if err != nil {
 			return err
 		}
-		return writeBody(w, 200, b)
+		httpwire.WriteBody(w, 200, b)
+		return nil
 	})
 	get("/flows/{flowId}/versions/latest/metadata", func(w http.ResponseWriter, r *http.Request) error {
 		md, err := a.reg.LatestMetadata("", r.PathValue("flowId"))
@@ -257,7 +260,8 @@ func (a *API) routes() {
 		if err != nil {
 			return err
 		}
-		return writeBody(w, 200, b)
+		httpwire.WriteBody(w, 200, b)
+		return nil
 	})
 
 	// Items.

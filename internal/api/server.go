@@ -10,7 +10,6 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
-	"time"
 	"unicode/utf8"
 
 	"github.com/weir-nifi/weir/internal/httpwire"
@@ -218,17 +217,7 @@ func (a *API) fail(w http.ResponseWriter, r *http.Request, err error) {
 	if me.Kind == model.KindInternal {
 		a.opts.Log.Error("request failed", "method", r.Method, "path", r.URL.Path, "err", err)
 	}
-	if (me.Kind == model.KindUnavailable || me.Kind == model.KindInsufficientStorage) && me.RetryAfter <= 0 {
-		c := *me
-		c.RetryAfter = time.Second // a refusal to retry always says when
-		me = &c
-	}
 	httpwire.WriteError(w, me)
-}
-
-func writeBody(w http.ResponseWriter, status int, b []byte) error {
-	httpwire.WriteBody(w, status, b)
-	return nil
 }
 
 func writeSnapshot(w http.ResponseWriter, status int, s *model.Snapshot) error {

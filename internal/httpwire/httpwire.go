@@ -21,15 +21,21 @@ import (
 
 // WriteError writes err in NiFi's text/plain error format: a *model.Error
 // with its status, message and headers, anything else as NiFi's
-// unexpected-error message (500).
+// unexpected-error message (500). A refusal to retry (503, 507) always
+// says when, in whole seconds rounded up: RetryAfter if set, else 1 s,
+// so every endpoint of every package answers alike.
 func WriteError(w http.ResponseWriter, err error) {
 	var me *model.Error
 	if !errors.As(err, &me) {
 		WriteText(w, http.StatusInternalServerError, model.MsgUnexpected)
 		return
 	}
-	if (me.Kind == model.KindUnavailable || me.Kind == model.KindInsufficientStorage) && me.RetryAfter > 0 {
-		w.Header().Set("Retry-After", strconv.Itoa(int((me.RetryAfter+time.Second-1)/time.Second)))
+	if me.Kind == model.KindUnavailable || me.Kind == model.KindInsufficientStorage {
+		after := me.RetryAfter
+		if after <= 0 {
+			after = time.Second
+		}
+		w.Header().Set("Retry-After", strconv.Itoa(int((after+time.Second-1)/time.Second)))
 	}
 	if me.NotApplied {
 		w.Header().Set(model.HeaderNotApplied, "1")

@@ -25,6 +25,11 @@ func TestWriteError(t *testing.T) {
 		t.Fatalf("headers %v", h)
 	}
 	w = httptest.NewRecorder()
+	WriteError(w, &model.Error{Kind: model.KindInsufficientStorage, Msg: "full"})
+	if w.Code != http.StatusInsufficientStorage || w.Header().Get("Retry-After") != "1" {
+		t.Fatalf("a refusal without a time says 1 s: got %d %v", w.Code, w.Header())
+	}
+	w = httptest.NewRecorder()
 	WriteError(w, model.Invalid("bad"))
 	if w.Code != http.StatusBadRequest || w.Header().Get("Retry-After") != "" || w.Header().Get(model.HeaderNotApplied) != "" {
 		t.Fatalf("got %d %v", w.Code, w.Header())

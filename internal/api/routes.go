@@ -164,11 +164,12 @@ func (a *API) routes() {
 		return httpwire.WriteJSON(w, 200, vs)
 	})
 	get(fv+"/latest", func(w http.ResponseWriter, r *http.Request) error {
-		b, err := a.reg.VersionJSON(r.PathValue("bucketId"), r.PathValue("flowId"), 0)
+		b, release, err := a.reg.VersionJSON(r.PathValue("bucketId"), r.PathValue("flowId"), 0)
 		if err != nil {
 			return err
 		}
 		httpwire.WriteBody(w, 200, b)
+		release()
 		return nil
 	})
 	get(fv+"/latest/metadata", func(w http.ResponseWriter, r *http.Request) error {
@@ -183,11 +184,12 @@ func (a *API) routes() {
 		if err != nil {
 			return err
 		}
-		b, err := a.reg.VersionJSON(r.PathValue("bucketId"), r.PathValue("flowId"), n)
+		b, release, err := a.reg.VersionJSON(r.PathValue("bucketId"), r.PathValue("flowId"), n)
 		if err != nil {
 			return err
 		}
 		httpwire.WriteBody(w, 200, b)
+		release()
 		return nil
 	})
 	get(fv+"/{versionNumber}/export", func(w http.ResponseWriter, r *http.Request) error {
@@ -237,11 +239,12 @@ func (a *API) routes() {
 		return httpwire.WriteJSON(w, 200, vs)
 	})
 	get("/flows/{flowId}/versions/latest", func(w http.ResponseWriter, r *http.Request) error {
-		b, err := a.reg.VersionJSON("", r.PathValue("flowId"), 0)
+		b, release, err := a.reg.VersionJSON("", r.PathValue("flowId"), 0)
 		if err != nil {
 			return err
 		}
 		httpwire.WriteBody(w, 200, b)
+		release()
 		return nil
 	})
 	get("/flows/{flowId}/versions/latest/metadata", func(w http.ResponseWriter, r *http.Request) error {
@@ -256,11 +259,12 @@ func (a *API) routes() {
 		if err != nil {
 			return err
 		}
-		b, err := a.reg.VersionJSON("", r.PathValue("flowId"), n)
+		b, release, err := a.reg.VersionJSON("", r.PathValue("flowId"), n)
 		if err != nil {
 			return err
 		}
 		httpwire.WriteBody(w, 200, b)
+		release()
 		return nil
 	})
 

@@ -45,7 +45,7 @@ type Registry interface {
 	ImportVersion(ctx context.Context, c registry.Caller, bucketID, flowID string, in *model.Snapshot, comments string) (*model.Snapshot, error)
 	GetVersion(bucketID, flowID string, n int32) (*model.Snapshot, error)
 	GetVersionByFlow(flowID string, n int32) (*model.Snapshot, error)
-	VersionJSON(bucketID, flowID string, n int32) ([]byte, error)
+	VersionJSON(bucketID, flowID string, n int32) (body []byte, release func(), err error)
 	LatestMetadata(bucketID, flowID string) (*model.SnapshotMetadata, error)
 	ListVersions(bucketID, flowID string) ([]*model.SnapshotMetadata, error)
 	Export(bucketID, flowID string, n int32) (*model.Snapshot, string, error)

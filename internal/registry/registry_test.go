@@ -183,3 +183,52 @@ func TestRenderCacheFollowsChanges(t *testing.T) {
 		t.Fatalf("deleted flow answered from the cache: %v", err)
 	}
 }
+
+// Random reads of more versions than the render cache holds are served
+// from pooled buffers (answers the cache does not keep): many readers at
+// once each get exactly the version they asked for, whole.
+func TestColdReadsBeyondTheRenderCache(t *testing.T) {
+	c := startServer(t, daemon.Config{})
+	ctx := context.Background()
+	b, _ := c.CreateBucket(ctx, model.Bucket{Name: model.Str("b")}, false)
+	f, _ := c.CreateFlow(ctx, *b.Identifier, model.VersionedFlow{Name: model.Str("f")})
+	bid, fid := *b.Identifier, *f.Identifier
+	const versions, size, reads = 48, 400 << 10, 16 // 19 MB of answers, cache 16 MiB
+	pad := strings.Repeat("p", size)
+	for v := 1; v <= versions; v++ {
+		doc := fmt.Sprintf(`{"snapshotMetadata":{"version":-1},"flowContents":{"identifier":"pg","name":"v%d","comments":"%s"}}`, v, pad)
+		if _, err := c.CommitVersion(ctx, bid, fid, []byte(doc), false); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var wg sync.WaitGroup
+	for r := range 8 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range reads {
+				v := (r*reads+i*7)%versions + 1
+				path := fmt.Sprintf("/buckets/%s/flows/%s/versions/%d", bid, fid, v)
+				if i%2 == 1 {
+					path = fmt.Sprintf("/flows/%s/versions/%d", fid, v)
+				}
+				body, _, err := c.Do(ctx, "GET", path, nil, nil)
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				var s model.Snapshot
+				if err := json.Unmarshal(body, &s); err != nil {
+					t.Errorf("%s: %v", path, err)
+					return
+				}
+				var fc struct{ Name, Comments string }
+				if err := json.Unmarshal(s.FlowContents, &fc); err != nil || s.SnapshotMetadata.Version != int32(v) || fc.Name != fmt.Sprint("v", v) || fc.Comments != pad {
+					t.Errorf("%s: version %d, name %q, %d bytes of comments (%v)", path, s.SnapshotMetadata.Version, fc.Name, len(fc.Comments), err)
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+}

@@ -182,7 +182,8 @@ func loadVersion(tx *store.Tx, f store.FlowRec, n int32) (store.VersionRec, flow
 }
 
 // loadVersionInto is loadVersion decompressing into *scratch (see
-// flowdoc.DecodeInto); nil allocates.
+// flowdoc.DecodeInto); nil allocates. With scratch, the document's parts
+// may also alias the transaction's stored bytes: use them before it ends.
 func loadVersionInto(tx *store.Tx, f store.FlowRec, n int32, scratch *[]byte) (store.VersionRec, flowdoc.Doc, error) {
 	v, ok, err := tx.Version(f.ID, n)
 	if err != nil {
@@ -191,7 +192,13 @@ func loadVersionInto(tx *store.Tx, f store.FlowRec, n int32, scratch *[]byte) (s
 	if !ok {
 		return v, flowdoc.Doc{}, model.NotFound(model.MsgSnapshotNotFound)
 	}
-	raw, ok := tx.Content(f.ID, n)
+	content := tx.Content
+	if scratch != nil {
+		// The caller renders within the transaction (VersionJSON): the
+		// parts may alias the stored bytes, which stay valid until then.
+		content = tx.ContentView
+	}
+	raw, ok := content(f.ID, n)
 	if !ok {
 		return v, flowdoc.Doc{}, model.Errorf(model.KindConflict, "No serialized content found for snapshot with flow identifier %s and version %d", f.ID, n)
 	}
@@ -263,32 +270,43 @@ func (s *Service) versionOf(tx *store.Tx, b store.BucketRec, f store.FlowRec, n 
 	return snapshotOf(b, f, v, d), nil
 }
 
-// decodeScratch holds VersionJSON's decompression buffers. A buffer
-// larger than maxScratch is not kept.
-var decodeScratch = sync.Pool{New: func() any { return new([]byte) }}
+// decodeScratch holds VersionJSON's decompression buffers, answerBufs the
+// answers the render cache does not keep. A buffer larger than maxScratch
+// is not kept.
+var decodeScratch, answerBufs = sync.Pool{New: func() any { return new([]byte) }}, sync.Pool{New: func() any { return new([]byte) }}
 
 const maxScratch = 8 << 20
+
+func putBuf(p *sync.Pool, b *[]byte) {
+	if cap(*b) <= maxScratch {
+		p.Put(b)
+	}
+}
+
+func noRelease() {}
 
 // VersionJSON is GetVersion rendered as the JSON answer, served from the
 // render cache while the bucket and flow are unchanged. bucketID == ""
 // addresses the flow by id alone (/flows/{id}/versions/...).
-func (s *Service) VersionJSON(bucketID, flowID string, n int32) ([]byte, error) {
-	var out []byte
-	err := s.read(func(tx *store.Tx) error {
+//
+// The caller writes body, then calls release, and does not touch body
+// after: an answer the cache does not keep (a cold read of a version read
+// too rarely to displace what it holds) is rendered into a pooled buffer
+// that release hands back, so random reads of old versions do not allocate
+// and zero a document-sized buffer each.
+func (s *Service) VersionJSON(bucketID, flowID string, n int32) (body []byte, release func(), err error) {
+	release = noRelease
+	err = s.read(func(tx *store.Tx) error {
 		k := renderKey{bucketID: bucketID, flowID: flowID, version: n}
-		if body, ok := s.cache.get(k, tx.RemovalEpoch(), tx.RawBucket, tx.RawFlow); ok {
-			out = body
+		if b, ok := s.cache.get(k, tx.RemovalEpoch(), tx.RawBucket, tx.RawFlow); ok {
+			body = b
 			return nil
 		}
 		// The document is decompressed into a pooled buffer: the answer
 		// is a copy, and cold reads of large versions otherwise allocated
 		// (and zeroed) one document-sized buffer per request.
 		sp := decodeScratch.Get().(*[]byte)
-		defer func() {
-			if cap(*sp) <= maxScratch {
-				decodeScratch.Put(sp)
-			}
-		}()
+		defer putBuf(&decodeScratch, sp)
 		var snap *model.Snapshot
 		var b store.BucketRec
 		if bucketID == "" {
@@ -307,15 +325,27 @@ func (s *Service) VersionJSON(bucketID, flowID string, n int32) ([]byte, error) 
 			}
 			b = bk
 		}
-		body, err := model.AppendSnapshot(make([]byte, 0, model.SnapshotSize(snap)), snap)
+		size := model.SnapshotSize(snap)
+		if !s.cache.wants(k, size) {
+			ap := answerBufs.Get().(*[]byte)
+			out, err := model.AppendSnapshot((*ap)[:0], snap)
+			if err != nil {
+				putBuf(&answerBufs, ap)
+				return err
+			}
+			*ap = out
+			body, release = out, func() { putBuf(&answerBufs, ap) }
+			return nil
+		}
+		out, err := model.AppendSnapshot(make([]byte, 0, size), snap)
 		if err != nil {
 			return err
 		}
-		s.cache.put(k, tx.RemovalEpoch(), b.ID, tx.RawBucket(b.ID), tx.RawFlow(flowID), body)
-		out = body
+		s.cache.put(k, tx.RemovalEpoch(), b.ID, tx.RawBucket(b.ID), tx.RawFlow(flowID), out)
+		body = out
 		return nil
 	})
-	return out, err
+	return body, release, err
 }
 
 // LatestMetadata returns the metadata of a flow's latest version.

@@ -141,6 +141,15 @@ func (t *Tx) Content(flowID string, v int32) ([]byte, bool) {
 	return append([]byte(nil), c...), true
 }
 
+// ContentView is Content without the copy: the stored bytes themselves,
+// valid only until the transaction ends, and never to be modified. A
+// reader that decodes the document within the transaction (a rendered
+// answer) saves a document-sized allocation and copy per read.
+func (t *Tx) ContentView(flowID string, v int32) ([]byte, bool) {
+	c := t.b(tContents).Get(versionKey(flowID, v))
+	return c, c != nil
+}
+
 // Revision returns an entity's revision; absent means version 0.
 func (t *Tx) Revision(id string) (Revision, error) {
 	var r Revision

@@ -32,6 +32,22 @@ func startServer(t *testing.T, cfg daemon.Config) *client.Client {
 	return client.New("http://" + s.Addr())
 }
 
+// serverWithFlow starts a node holding one bucket with one flow.
+func serverWithFlow(t *testing.T) (c *client.Client, bucketID, flowID string) {
+	t.Helper()
+	c = startServer(t, daemon.Config{})
+	ctx := context.Background()
+	b, err := c.CreateBucket(ctx, model.Bucket{Name: model.Str("b")}, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f, err := c.CreateFlow(ctx, *b.Identifier, model.VersionedFlow{Name: model.Str("f")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c, *b.Identifier, *f.Identifier
+}
+
 // Concurrent commits with version -1 to one flow get consecutive numbers:
 // none is refused with a 409, none is lost, none is duplicated.
 func TestConcurrentNextVersionsAreConsecutive(t *testing.T) {
@@ -124,11 +140,8 @@ func TestRevisionsEndToEnd(t *testing.T) {
 // Cached version answers never outlive a change to the flow or bucket they
 // embed, on either path.
 func TestRenderCacheFollowsChanges(t *testing.T) {
-	c := startServer(t, daemon.Config{})
+	c, bid, fid := serverWithFlow(t)
 	ctx := context.Background()
-	b, _ := c.CreateBucket(ctx, model.Bucket{Name: model.Str("b")}, false)
-	f, _ := c.CreateFlow(ctx, *b.Identifier, model.VersionedFlow{Name: model.Str("f")})
-	bid, fid := *b.Identifier, *f.Identifier
 	commit := func(name string) {
 		t.Helper()
 		doc := `{"snapshotMetadata":{"version":-1},"flowContents":{"identifier":"pg","name":"` + name + `"}}`
@@ -188,11 +201,8 @@ func TestRenderCacheFollowsChanges(t *testing.T) {
 // from pooled buffers (answers the cache does not keep): many readers at
 // once each get exactly the version they asked for, whole.
 func TestColdReadsBeyondTheRenderCache(t *testing.T) {
-	c := startServer(t, daemon.Config{})
+	c, bid, fid := serverWithFlow(t)
 	ctx := context.Background()
-	b, _ := c.CreateBucket(ctx, model.Bucket{Name: model.Str("b")}, false)
-	f, _ := c.CreateFlow(ctx, *b.Identifier, model.VersionedFlow{Name: model.Str("f")})
-	bid, fid := *b.Identifier, *f.Identifier
 	const versions, size, reads = 48, 400 << 10, 16 // 19 MB of answers, cache 16 MiB
 	pad := strings.Repeat("p", size)
 	for v := 1; v <= versions; v++ {

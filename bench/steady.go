@@ -9,6 +9,14 @@ import (
 	"time"
 )
 
+// steadyRecycle is how many versions a client of measurement k commits
+// to a flow before it deletes the flow and starts a new one, so the data
+// stays bounded: ten minutes of 64 KB versions at a few hundred per second
+// is 30-40 GB on each node, which filled this machine's disk (the nodes
+// then refused writes with 507 and the run measured the disk, not
+// leadership). The deletes are writes like the commits and count alike.
+const steadyRecycle = 400
+
 // Steady is measurement k (issue 13, item 4): does leadership stay put
 // under a saturating load, whichever way the cluster was formed? A 3-node
 // cluster in three zones is formed with --join (the first node started
@@ -50,7 +58,7 @@ func (r *Runner) steadyRun(ctx context.Context, b *Bodies, form string) (Result,
 		}
 		return Result{}, err
 	}
-	defer wc.Stop()
+	defer wc.Destroy()
 	k := r.Opts.SteadyClients
 	l, err := wc.Leader()
 	if err != nil {
@@ -71,7 +79,20 @@ func (r *Runner) steadyRun(ctx context.Context, b *Bodies, form string) (Result,
 	var mu sync.Mutex
 	kinds := map[string]int{}
 	op := func(ctx context.Context, c, seq int) error {
-		err := apis[c%len(apis)].Commit(ctx, flows[c], b.Get(c, seq))
+		a := apis[c%len(apis)]
+		var err error
+		if seq > 0 && seq%steadyRecycle == 0 {
+			err = a.DeleteFlow(ctx, flows[c])
+			if err == nil {
+				var id string
+				if id, err = a.CreateFlow(ctx, flows[c].Bucket, fmt.Sprintf("flow-%03d-%d", c, seq)); err == nil {
+					flows[c].ID = id
+				}
+			}
+		}
+		if err == nil {
+			err = a.Commit(ctx, flows[c], b.Get(c, seq))
+		}
 		if err != nil {
 			mu.Lock()
 			kinds[errorKind(err)]++
@@ -99,7 +120,7 @@ func (r *Runner) steadyRun(ctx context.Context, b *Bodies, form string) (Result,
 		errs = strings.Join(ks, "; ")
 	}
 	return Result{ID: "k",
-		Name: fmt.Sprintf("3 nodes formed with --%s, %d clients committing through every node for %v", form, k, r.Opts.SteadyFor),
+		Name: fmt.Sprintf("3 nodes formed with --%s, %d clients committing through every node for %v (each starts a new flow every %d versions)", form, k, r.Opts.SteadyFor, steadyRecycle),
 		Weir: fmt.Sprintf("%s (p50 %s, p99 %s); leader changes %d; errors: %s", fmtRate(st), fmtMs(st.P50), fmtMs(st.P99), changes, errs),
 		Goal: "no leader change, no error", Met: yesNo(changes == 0 && st.Errors == 0 && len(kinds) == 0),
 		Values: map[string]float64{"ops_per_s": st.Throughput, "leader_changes": float64(changes), "errors": float64(st.Errors)},

@@ -244,6 +244,15 @@ func (c *WeirCluster) Stop() {
 	}
 }
 
+// Destroy stops the nodes and removes their data directories, for a
+// measurement that writes so much that the next one would not fit.
+func (c *WeirCluster) Destroy() {
+	c.Stop()
+	for _, n := range c.Nodes {
+		_ = os.RemoveAll(n.DataDir)
+	}
+}
+
 // API is a minimal client of the NiFi Registry paths the benchmarks use.
 // Hot paths discard response bodies instead of decoding them, so client
 // CPU stays small next to the server's.
@@ -339,6 +348,11 @@ func (a *API) CreateFlows(ctx context.Context, n int) ([]Flow, error) {
 // Commit posts body as the next version (the body says version -1).
 func (a *API) Commit(ctx context.Context, f Flow, body []byte) error {
 	return a.do(ctx, http.MethodPost, f.path()+"/versions", body, nil)
+}
+
+// DeleteFlow deletes a flow with its versions.
+func (a *API) DeleteFlow(ctx context.Context, f Flow) error {
+	return a.do(ctx, http.MethodDelete, f.path(), nil, nil)
 }
 
 // LatestPath is the path of GET …/versions/latest.

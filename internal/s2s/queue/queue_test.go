@@ -1420,3 +1420,39 @@ func TestChunksOfEarlierBuilds(t *testing.T) {
 		t.Fatalf("chunks of an earlier build outlive their transaction:\n%s", diffDumps(tableDump{}, q.dump()))
 	}
 }
+
+// An ack counts its flowfiles off their push transactions per transaction:
+// a lease spanning two pushes removes the first push's record and content
+// once all of its flowfiles are acked and keeps the second's for the
+// flowfile still queued.
+func TestAckAcrossPushes(t *testing.T) {
+	q := openQ(t)
+	relayPorts(q, 0, 0)
+	p1, p2 := mkPkts(10, 20, 30), mkPkts(40, 50)
+	q.push("in", "t1", encodePackets(t, p1...), 1)
+	q.push("in", "t2", encodePackets(t, p2...), 2)
+	fs := q.sharedLease("out", "a", 4, 3, 100)
+	if !reflect.DeepEqual(seqs(fs), []uint64{0, 1, 2, 3}) {
+		t.Fatalf("leased %v", seqs(fs))
+	}
+	q.ok(&command.Ack{Tx: "a", At: 4})
+	q.invariants()
+	q.read(func(btx *bolt.Tx) error {
+		if btx.Bucket([]byte("q.txs")).Get([]byte("t1")) != nil {
+			t.Error("t1 is kept after all its flowfiles were acked")
+		}
+		if btx.Bucket([]byte("q.txs")).Get([]byte("t2")) == nil {
+			t.Error("t2 is gone while one of its flowfiles is queued")
+		}
+		return nil
+	})
+	last := q.sharedLease("out", "b", 10, 5, 100)
+	if !reflect.DeepEqual(seqs(last), []uint64{4}) {
+		t.Fatalf("leased %v", seqs(last))
+	}
+	q.checkContent(last[0], p2[1])
+	q.ok(&command.Ack{Tx: "b", At: 6})
+	if !q.empty() {
+		t.Fatalf("not empty after every flowfile was acked:\n%s", diffDumps(tableDump{}, q.dump()))
+	}
+}

@@ -41,7 +41,8 @@ func (n *Node) watchLeaderLoss() {
 		}
 		now := time.Now()
 		last := n.raft.LastContact()
-		if standNow(n.raft.State(), n.timeoutMode.Load(), !n.iso.Until().IsZero(), last, now, timeout) {
+		state, mode, isolated := n.raft.State(), n.timeoutMode.Load(), !n.iso.Until().IsZero()
+		if standNow(state, mode, isolated, last, now, timeout) {
 			n.tuneMu.Lock()
 			if n.timeoutMode.Load() == timeoutsNormal {
 				n.kickElection()
@@ -53,15 +54,20 @@ func (n *Node) watchLeaderLoss() {
 			timer.Reset(timeout)
 			continue
 		}
-		timer.Reset(nextCheck(n.raft.State(), last, now, timeout, hb))
+		// A node that may not stand (kept out by a failed disk, cut off
+		// by a drill) looks again after hb, not every millisecond while
+		// its silence lasts.
+		canStand := state == raft.Follower && mode == timeoutsNormal && !isolated
+		timer.Reset(nextCheck(canStand, last, now, timeout, hb))
 	}
 }
 
-// nextCheck is how long the watch sleeps: until the follower's silence
-// since last would reach timeout, and at least a millisecond; a node that
-// is not a follower, or never heard from a leader, looks again after hb.
-func nextCheck(state raft.RaftState, last, now time.Time, timeout, hb time.Duration) time.Duration {
-	if state != raft.Follower || last.IsZero() {
+// nextCheck is how long the watch sleeps: until the silence since last
+// would reach timeout, and at least a millisecond, for a follower that may
+// stand for election; after hb for any other node, and for one that never
+// heard from a leader.
+func nextCheck(canStand bool, last, now time.Time, timeout, hb time.Duration) time.Duration {
+	if !canStand || last.IsZero() {
 		return hb
 	}
 	return max(last.Add(timeout).Sub(now), time.Millisecond)

@@ -35,23 +35,24 @@ func TestStandNow(t *testing.T) {
 }
 
 // The watch sleeps until the silence would reach the timeout, not less
-// than a millisecond, and only hb when there is no leader to miss.
+// than a millisecond, and only hb when there is no leader to miss or the
+// node may not stand (a follower kept out by a failed disk or cut off by
+// a drill must not wake every millisecond while its silence lasts).
 func TestNextCheck(t *testing.T) {
 	now := time.Unix(1000, 0)
 	const timeout, hb = 500 * time.Millisecond, 250 * time.Millisecond
 	for _, c := range []struct {
-		name  string
-		state raft.RaftState
-		last  time.Time
-		want  time.Duration
+		name     string
+		canStand bool
+		last     time.Time
+		want     time.Duration
 	}{
-		{"follower heard 100 ms ago", raft.Follower, now.Add(-100 * time.Millisecond), 400 * time.Millisecond},
-		{"follower silent past the timeout", raft.Follower, now.Add(-time.Second), time.Millisecond},
-		{"follower that never heard from a leader", raft.Follower, time.Time{}, hb},
-		{"leader", raft.Leader, now.Add(-time.Second), hb},
-		{"candidate", raft.Candidate, now.Add(-time.Second), hb},
+		{"follower heard 100 ms ago", true, now.Add(-100 * time.Millisecond), 400 * time.Millisecond},
+		{"follower silent past the timeout", true, now.Add(-time.Second), time.Millisecond},
+		{"follower that never heard from a leader", true, time.Time{}, hb},
+		{"leader, candidate, or a follower that may not stand", false, now.Add(-time.Second), hb},
 	} {
-		if got := nextCheck(c.state, c.last, now, timeout, hb); got != c.want {
+		if got := nextCheck(c.canStand, c.last, now, timeout, hb); got != c.want {
 			t.Errorf("%s: nextCheck = %v, want %v", c.name, got, c.want)
 		}
 	}

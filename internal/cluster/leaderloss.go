@@ -57,8 +57,7 @@ func (n *Node) watchLeaderLoss() {
 		// A node that may not stand (kept out by a failed disk, cut off
 		// by a drill) looks again after hb, not every millisecond while
 		// its silence lasts.
-		canStand := state == raft.Follower && mode == timeoutsNormal && !isolated
-		timer.Reset(nextCheck(canStand, last, now, timeout, hb))
+		timer.Reset(nextCheck(mayStand(state, mode, isolated), last, now, timeout, hb))
 	}
 }
 
@@ -79,5 +78,11 @@ func nextCheck(canStand bool, last, now time.Time, timeout, hb time.Duration) ti
 // timeout ago. A node that never heard from one (starting) is left to
 // raft's own timer.
 func standNow(state raft.RaftState, mode int32, isolated bool, last, now time.Time, timeout time.Duration) bool {
-	return state == raft.Follower && mode == timeoutsNormal && !isolated && !last.IsZero() && now.Sub(last) >= timeout
+	return mayStand(state, mode, isolated) && !last.IsZero() && now.Sub(last) >= timeout
+}
+
+// mayStand says whether a node may stand for election on its own: a
+// follower whose timeouts are normal and that no drill cut off.
+func mayStand(state raft.RaftState, mode int32, isolated bool) bool {
+	return state == raft.Follower && mode == timeoutsNormal && !isolated
 }

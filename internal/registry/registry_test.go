@@ -51,16 +51,8 @@ func serverWithFlow(t *testing.T) (c *client.Client, bucketID, flowID string) {
 // Concurrent commits with version -1 to one flow get consecutive numbers:
 // none is refused with a 409, none is lost, none is duplicated.
 func TestConcurrentNextVersionsAreConsecutive(t *testing.T) {
-	c := startServer(t, daemon.Config{})
+	c, bid, fid := serverWithFlow(t)
 	ctx := context.Background()
-	b, err := c.CreateBucket(ctx, model.Bucket{Name: model.Str("b")}, false)
-	if err != nil {
-		t.Fatal(err)
-	}
-	f, err := c.CreateFlow(ctx, *b.Identifier, model.VersionedFlow{Name: model.Str("f")})
-	if err != nil {
-		t.Fatal(err)
-	}
 	const writers, each = 8, 10
 	var mu sync.Mutex
 	var got []int
@@ -71,7 +63,7 @@ func TestConcurrentNextVersionsAreConsecutive(t *testing.T) {
 			defer wg.Done()
 			for i := 0; i < each; i++ {
 				doc := fmt.Sprintf(`{"snapshotMetadata":{"version":-1,"comments":"w%d-%d"},"flowContents":{"identifier":"pg","name":"w%d-%d"}}`, w, i, w, i)
-				resp, err := c.CommitVersion(ctx, *b.Identifier, *f.Identifier, []byte(doc), false)
+				resp, err := c.CommitVersion(ctx, bid, fid, []byte(doc), false)
 				if err != nil {
 					t.Error(err)
 					return
@@ -97,7 +89,7 @@ func TestConcurrentNextVersionsAreConsecutive(t *testing.T) {
 			t.Fatalf("versions %v are not 1..%d", got, writers*each)
 		}
 	}
-	vs, err := c.Versions(ctx, *b.Identifier, *f.Identifier)
+	vs, err := c.Versions(ctx, bid, fid)
 	if err != nil || len(vs) != writers*each || vs[0].Version != writers*each {
 		t.Fatalf("listing: %d versions, first %v, err %v", len(vs), vs[0].Version, err)
 	}

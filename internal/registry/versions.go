@@ -273,7 +273,10 @@ func (s *Service) versionOf(tx *store.Tx, b store.BucketRec, f store.FlowRec, n 
 // decodeScratch holds VersionJSON's decompression buffers, answerBufs the
 // answers the render cache does not keep. A buffer larger than maxScratch
 // is not kept.
-var decodeScratch, answerBufs = sync.Pool{New: func() any { return new([]byte) }}, sync.Pool{New: func() any { return new([]byte) }}
+var (
+	decodeScratch = sync.Pool{New: func() any { return new([]byte) }}
+	answerBufs    = sync.Pool{New: func() any { return new([]byte) }}
+)
 
 const maxScratch = 8 << 20
 
@@ -326,22 +329,30 @@ func (s *Service) VersionJSON(bucketID, flowID string, n int32) (body []byte, re
 			b = bk
 		}
 		size := model.SnapshotSize(snap)
-		if !s.cache.wants(k, size) {
-			ap := answerBufs.Get().(*[]byte)
-			out, err := model.AppendSnapshot((*ap)[:0], snap)
-			if err != nil {
-				putBuf(&answerBufs, ap)
-				return err
-			}
-			*ap = out
-			body, release = out, func() { putBuf(&answerBufs, ap) }
-			return nil
+		// An answer the cache keeps is its own allocation; any other is
+		// rendered into a pooled buffer that release hands back.
+		keep := s.cache.wants(k, size)
+		var ap *[]byte
+		var buf []byte
+		if keep {
+			buf = make([]byte, 0, size)
+		} else {
+			ap = answerBufs.Get().(*[]byte)
+			buf = (*ap)[:0]
 		}
-		out, err := model.AppendSnapshot(make([]byte, 0, size), snap)
+		out, err := model.AppendSnapshot(buf, snap)
 		if err != nil {
+			if ap != nil {
+				putBuf(&answerBufs, ap)
+			}
 			return err
 		}
-		s.cache.put(k, tx.RemovalEpoch(), b.ID, tx.RawBucket(b.ID), tx.RawFlow(flowID), out)
+		if keep {
+			s.cache.put(k, tx.RemovalEpoch(), b.ID, tx.RawBucket(b.ID), tx.RawFlow(flowID), out)
+		} else {
+			*ap = out
+			release = func() { putBuf(&answerBufs, ap) }
+		}
 		body = out
 		return nil
 	})

@@ -134,8 +134,8 @@ func (t *Tx) Versions(flowID string) ([]VersionRec, error) {
 // Content returns the encoded flow document of a version (see package
 // flowdoc). The bytes are copied out of the database.
 func (t *Tx) Content(flowID string, v int32) ([]byte, bool) {
-	c := t.b(tContents).Get(versionKey(flowID, v))
-	if c == nil {
+	c, ok := t.ContentView(flowID, v)
+	if !ok {
 		return nil, false
 	}
 	return append([]byte(nil), c...), true

@@ -53,33 +53,26 @@ func (p policies) Policy(resource, action string) ([]string, []string, bool) {
 // policyCache keeps the tenants state of the version last read: policies
 // change seldom, requests are many.
 type policyCache struct {
-	st      *store.Store
 	mu      sync.Mutex
 	version uint64
 	state   *tenants.State
 }
 
-func (c *policyCache) load() (authz.PolicySource, error) {
-	var out *tenants.State
-	err := c.st.Read(func(tx *store.Tx) error {
-		v := tenants.Version(tx.Bolt())
-		c.mu.Lock()
-		defer c.mu.Unlock()
-		if c.state != nil && c.version == v {
-			out = c.state
-			return nil
-		}
-		s, err := tenants.Load(tx.Bolt())
-		if err != nil {
-			return err
-		}
-		c.state, c.version, out = s, v, s
-		return nil
-	})
+// load returns the tenants state as of tx, decoding it only when its
+// version moved.
+func (c *policyCache) load(tx *store.Tx) (*tenants.State, error) {
+	v := tenants.Version(tx.Bolt())
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.state != nil && c.version == v {
+		return c.state, nil
+	}
+	s, err := tenants.Load(tx.Bolt())
 	if err != nil {
 		return nil, err
 	}
-	return policies{out}, nil
+	c.state, c.version = s, v
+	return s, nil
 }
 
 // decoded remembers the last decoding of records by id, checked against
@@ -130,40 +123,46 @@ func (d *decoded[T]) get(id string, raw []byte) (T, bool, error) {
 // this node has applied everything committed (a revoked policy is in force
 // on every node once the revoke returned), then reads the cached policies.
 func authzOptions(node *cluster.Node, st *store.Store) authz.Options {
-	cache := &policyCache{st: st}
+	cache := &policyCache{}
 	buckets, flows := newDecoded[store.BucketRec](), newDecoded[store.FlowRec]()
 	return authz.Options{
-		Load: func(r *http.Request) (authz.PolicySource, error) {
+		View: func(r *http.Request, fn func(authz.PolicySource, authz.Records) error) error {
 			if err := node.RequestBarrier(r.Context()); err != nil {
-				return nil, err
+				return err
 			}
-			return cache.load()
-		},
-		Bucket: func(id string) (public, exists bool) {
-			_ = st.Read(func(tx *store.Tx) error {
-				b, ok, err := buckets.get(id, tx.RawBucket(id))
-				public, exists = b.AllowPublicRead, ok
-				return err
+			return st.Read(func(tx *store.Tx) error {
+				s, err := cache.load(tx)
+				if err != nil {
+					return err
+				}
+				return fn(policies{s}, records{tx: tx, buckets: buckets, flows: flows})
 			})
-			return public, exists
-		},
-		FlowBucket: func(flowID string) (bucket string, ok bool) {
-			_ = st.Read(func(tx *store.Tx) error {
-				f, found, err := flows.get(flowID, tx.RawFlow(flowID))
-				bucket, ok = f.BucketID, found
-				return err
-			})
-			return bucket, ok
-		},
-		BundleBucket: func(bundleID string) (bucket string, ok bool) {
-			_ = st.Read(func(tx *store.Tx) error {
-				b, found, err := bundles.Get(tx.Bolt(), bundleID)
-				bucket, ok = b.BucketID, found
-				return err
-			})
-			return bucket, ok
 		},
 	}
+}
+
+// records looks registry records up in one read transaction, decoded
+// records remembered by id (checked against the current bytes, so never
+// stale). A record that does not decode counts as absent.
+type records struct {
+	tx      *store.Tx
+	buckets *decoded[store.BucketRec]
+	flows   *decoded[store.FlowRec]
+}
+
+func (rc records) Bucket(id string) (public, exists bool) {
+	b, ok, err := rc.buckets.get(id, rc.tx.RawBucket(id))
+	return b.AllowPublicRead, ok && err == nil
+}
+
+func (rc records) FlowBucket(flowID string) (string, bool) {
+	f, ok, err := rc.flows.get(flowID, rc.tx.RawFlow(flowID))
+	return f.BucketID, ok && err == nil
+}
+
+func (rc records) BundleBucket(bundleID string) (string, bool) {
+	b, ok, err := bundles.Get(rc.tx.Bolt(), bundleID)
+	return b.BucketID, ok && err == nil
 }
 
 // seedPolicies is NiFi Registry's InitialPolicies for the initial admin

@@ -44,6 +44,7 @@ import (
 
 	"github.com/weir-nifi/weir/internal/adminauth"
 	"github.com/weir-nifi/weir/internal/client"
+	"github.com/weir-nifi/weir/internal/durable"
 	"github.com/weir-nifi/weir/internal/flowgen"
 	"github.com/weir-nifi/weir/internal/model"
 )
@@ -190,7 +191,11 @@ func main() {
 		small[i] = flowgen.Snapshot(flowgen.Options{Seed: int64(1000 + i), TargetBytes: 16 << 10, Version: -1})
 	}
 	download := func() {
-		os.Remove(bkLoad)
+		// The previous download is removed in steps, as the node frees
+		// its own large files (durable.Remove): this client shares the
+		// node's disk, and a 120 MB file deleted at once stalls every
+		// fsync on it, the node's Raft log included, for tens of ms.
+		_ = durable.Remove(bkLoad)
 		if out, err := exec.Command(bin, "backup", "--server", base, "-o", bkLoad, "-q", "--data-dir", dataDir).CombinedOutput(); err != nil {
 			log.Fatalf("weir backup under load: %v\n%s", err, out)
 		}

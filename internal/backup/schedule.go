@@ -160,6 +160,7 @@ func writeInPlace(st Store, dir, nodeID string, now time.Time, writes Writes) (s
 	ok := false
 	defer func() {
 		if !ok {
+			_ = durable.Shrink(f) // see durable.Shrink
 			f.Close()
 			os.Remove(f.Name())
 		}
@@ -211,7 +212,7 @@ func writeInPlace(st Store, dir, nodeID string, now time.Time, writes Writes) (s
 func removePartials(dir, nodeID string) {
 	names, _ := filepath.Glob(filepath.Join(dir, partialPattern(nodeID)))
 	for _, n := range names {
-		os.Remove(n)
+		_ = durable.Remove(n)
 	}
 }
 
@@ -241,7 +242,9 @@ func prune(dir string, keep int) error {
 	}
 	var errs []string
 	for len(files) > keep {
-		if err := os.Remove(files[0]); err != nil {
+		// Freed in steps: a backup is as large as the store, and freeing
+		// it at once stalls the Raft log's fsyncs (durable.Shrink).
+		if err := durable.Remove(files[0]); err != nil {
 			errs = append(errs, err.Error())
 		}
 		files = files[1:]

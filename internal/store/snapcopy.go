@@ -10,6 +10,7 @@ import (
 	"sync/atomic"
 
 	"github.com/cespare/xxhash/v2"
+	"github.com/weir-nifi/weir/internal/durable"
 )
 
 // A SnapshotCopy is a Snapshot's database image copied into a file, so
@@ -391,14 +392,23 @@ func (c *SnapshotCopy) Release() {
 	if !c.owned {
 		return
 	}
-	if c.f != nil {
-		c.f.Close()
-		c.f = nil
-	}
-	if c.name != "" {
-		os.Remove(c.name)
-		c.name = ""
-	}
+	f, name := c.f, c.name
+	c.f, c.name = nil, ""
+	// The copy is as large as the store: freed at once (the close of an
+	// unlinked file) it would stall every fsync on the file system for
+	// tens of milliseconds, the Raft log's included, so it is freed in
+	// steps (durable.Shrink), in the background: the stream that sent it
+	// is not held up by the pauses (its last bytes go out when its
+	// handler returns).
+	go func() {
+		if f != nil {
+			_ = durable.Shrink(f)
+			f.Close()
+		}
+		if name != "" {
+			os.Remove(name)
+		}
+	}()
 }
 
 // copyRangeUser is copyRange through a buffer in this process.

@@ -193,34 +193,19 @@ func (e *Env) StartQueueSystem(ctx context.Context, key string, nodes, conns int
 // stopAndClean stops a system and removes its data directories (unless
 // the run keeps its directory).
 func stopAndClean(sys QueueSystem) {
-	sys.Stop()
-	if keep(sys) {
-		return
-	}
-	var dirs []string
 	switch s := sys.(type) {
 	case *WeirS2S:
-		for _, n := range s.Cluster.Nodes {
-			dirs = append(dirs, n.DataDir)
-		}
+		s.Cluster.Destroy()
 	case *NATSS2S:
+		s.Stop()
 		for _, sv := range s.Cluster.Servers {
-			dirs = append(dirs, sv.DataDir)
+			if !sv.env.Keep {
+				_ = os.RemoveAll(sv.DataDir)
+			}
 		}
+	default:
+		sys.Stop()
 	}
-	for _, d := range dirs {
-		_ = os.RemoveAll(d)
-	}
-}
-
-func keep(sys QueueSystem) bool {
-	switch s := sys.(type) {
-	case *WeirS2S:
-		return len(s.Cluster.Nodes) > 0 && s.Cluster.Nodes[0].env.Keep
-	case *NATSS2S:
-		return len(s.Cluster.Servers) > 0 && s.Cluster.Servers[0].env.Keep
-	}
-	return false
 }
 
 // S2SRunner runs the comparison in one Env.

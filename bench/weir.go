@@ -244,12 +244,15 @@ func (c *WeirCluster) Stop() {
 	}
 }
 
-// Destroy stops the nodes and removes their data directories, for a
-// measurement that writes so much that the next one would not fit.
+// Destroy stops the nodes and removes their data directories (unless the
+// run keeps its directory, -keep), for a measurement that writes so much
+// that the next one would not fit or would pay for its writeback.
 func (c *WeirCluster) Destroy() {
 	c.Stop()
 	for _, n := range c.Nodes {
-		_ = os.RemoveAll(n.DataDir)
+		if !n.env.Keep {
+			_ = os.RemoveAll(n.DataDir)
+		}
 	}
 }
 

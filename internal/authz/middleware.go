@@ -100,10 +100,6 @@ func Middleware(o Options, next http.Handler) http.Handler {
 			httpwire.WriteError(w, err)
 			return
 		}
-		bucketPublic := func(rec Records, bucket string) bool {
-			public, _ := rec.Bucket(bucket)
-			return public
-		}
 		switch t.Kind {
 		case Access:
 			writeJSON(w, currentUser(p, c))
@@ -153,6 +149,13 @@ func Middleware(o Options, next http.Handler) http.Handler {
 			})
 		}
 	})
+}
+
+// bucketPublic reports whether a bucket allows public reads (false for one
+// that does not exist).
+func bucketPublic(rec Records, bucket string) bool {
+	public, _ := rec.Bucket(bucket)
+	return public
 }
 
 func callerOf(r *http.Request) Caller {

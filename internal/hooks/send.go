@@ -13,10 +13,13 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"net/url"
 	"os"
 	"os/exec"
 	"strconv"
 	"time"
+
+	"golang.org/x/net/http/httpproxy"
 )
 
 // Webhook request headers.
@@ -52,11 +55,7 @@ func newSender(h Hook, log *slog.Logger) (sender, error) {
 	case KindScript:
 		return scriptSender{h: h}, nil
 	case KindWebhook:
-		hc, err := webhookClient(h)
-		if err != nil {
-			return nil, err
-		}
-		return webhookSender{h: h, hc: hc}, nil
+		return newWebhookSender(h)
 	}
 	return nil, fmt.Errorf("hook %q: unknown type %q", h.Name, h.Kind)
 }
@@ -112,8 +111,32 @@ func tail(b []byte, n int) []byte {
 
 // webhookSender POSTs the event's JSON, signed; any 2xx is delivered.
 type webhookSender struct {
-	h  Hook
+	h Hook
+	// Exactly one of p and hc sends: p unless the URL goes through a
+	// proxy, which net/http knows how to use.
+	p  *poster
 	hc *http.Client
+}
+
+func newWebhookSender(h Hook) (webhookSender, error) {
+	cfg, err := webhookTLS(h)
+	if err != nil {
+		return webhookSender{}, err
+	}
+	u, err := url.Parse(h.URL)
+	if err != nil {
+		return webhookSender{}, fmt.Errorf("hook %q: %w", h.Name, err)
+	}
+	// The proxy settings are read when the hook is made (net/http's
+	// ProxyFromEnvironment reads them once per process).
+	proxyFor := httpproxy.FromEnvironment().ProxyFunc()
+	if proxy, err := proxyFor(u); err != nil || proxy != nil {
+		tr := http.DefaultTransport.(*http.Transport).Clone()
+		tr.TLSClientConfig = cfg
+		tr.Proxy = func(r *http.Request) (*url.URL, error) { return proxyFor(r.URL) }
+		return webhookSender{h: h, hc: &http.Client{Transport: tr}}, nil
+	}
+	return webhookSender{h: h, p: newPoster(u, cfg)}, nil
 }
 
 func (s webhookSender) send(ctx context.Context, ev *item) error {
@@ -131,19 +154,32 @@ func (s webhookSender) send(ctx context.Context, ev *item) error {
 	req.Header.Set(HeaderEventID, strconv.FormatUint(ev.ID, 10))
 	req.Header.Set(HeaderEventType, ev.Type)
 	req.Header.Set(HeaderSignature, Sign(s.h.Secret, body))
+	if s.p != nil {
+		status, msg, err := s.p.do(ctx, req)
+		if err != nil {
+			return fmt.Errorf("POST %s: %w", s.h.URL, err)
+		}
+		return answer(status, msg)
+	}
 	resp, err := s.hc.Do(req)
 	if err != nil {
 		return err
 	}
 	defer resp.Body.Close()
 	msg, _ := io.ReadAll(io.LimitReader(resp.Body, 200))
-	if resp.StatusCode/100 != 2 {
-		return fmt.Errorf("webhook answered %s: %s", resp.Status, bytes.TrimSpace(msg))
+	return answer(resp.StatusCode, msg)
+}
+
+// answer is a webhook's answer as a delivery's outcome: any 2xx is
+// delivered.
+func answer(status int, msg []byte) error {
+	if status/100 != 2 {
+		return fmt.Errorf("webhook answered %d %s: %s", status, http.StatusText(status), bytes.TrimSpace(msg))
 	}
 	return nil
 }
 
-func webhookClient(h Hook) (*http.Client, error) {
+func webhookTLS(h Hook) (*tls.Config, error) {
 	cfg := &tls.Config{MinVersion: tls.VersionTLS12, InsecureSkipVerify: h.TLS.InsecureSkipVerify} //nolint:gosec // the operator's explicit choice
 	if h.TLS.CA != "" {
 		pem, err := os.ReadFile(h.TLS.CA)
@@ -163,7 +199,5 @@ func webhookClient(h Hook) (*http.Client, error) {
 		}
 		cfg.Certificates = []tls.Certificate{c}
 	}
-	tr := http.DefaultTransport.(*http.Transport).Clone()
-	tr.TLSClientConfig = cfg
-	return &http.Client{Transport: tr}, nil
+	return cfg, nil
 }

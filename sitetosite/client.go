@@ -31,6 +31,7 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/weir-nifi/weir/internal/s2s/codec"
 	"github.com/weir-nifi/weir/internal/s2s/server"
@@ -45,10 +46,12 @@ type Client struct {
 	HTTP *http.Client
 	// Compress asks for NiFi's per-packet compression on both ways.
 	Compress bool
-	// BatchCount and BatchBytes are the pull batch hints (0: the server's
-	// defaults).
-	BatchCount int
-	BatchBytes int64
+	// BatchCount, BatchBytes and BatchDuration are the pull batch hints
+	// (0: the server's defaults; NiFi's server sends for 5 s without
+	// any).
+	BatchCount    int
+	BatchBytes    int64
+	BatchDuration time.Duration
 }
 
 // FlowFile is a flowfile. Received flowfiles hold their content in
@@ -100,6 +103,9 @@ func (c *Client) do(ctx context.Context, method, u string, body io.Reader, hdr m
 		}
 		if c.BatchBytes > 0 {
 			req.Header.Set(server.HeaderBatchSize, strconv.FormatInt(c.BatchBytes, 10))
+		}
+		if c.BatchDuration > 0 {
+			req.Header.Set(server.HeaderBatchDuration, strconv.FormatInt(max(c.BatchDuration.Milliseconds(), 1), 10))
 		}
 	}
 	req.Header.Set("Accept", "application/json")

@@ -39,10 +39,12 @@ type Config struct {
 	// HTTP is the client for every request (http.DefaultClient when nil);
 	// set its Timeout or pass contexts with deadlines.
 	HTTP *http.Client
-	// Compress, BatchCount and BatchBytes are as in Client.
-	Compress   bool
-	BatchCount int
-	BatchBytes int64
+	// Compress, BatchCount, BatchBytes and BatchDuration are as in
+	// Client.
+	Compress      bool
+	BatchCount    int
+	BatchBytes    int64
+	BatchDuration time.Duration
 	// Penalty keeps a failed peer out of picks (default 3 s, NiFi's).
 	Penalty time.Duration
 	// PeerRefresh is how old the peer list may get before it is fetched
@@ -335,7 +337,7 @@ func (r *Remote) onCluster(ctx context.Context, c *remoteCluster, dir Direction,
 }
 
 func (r *Remote) client(p Peer) *Client {
-	return &Client{URL: p.URL(), HTTP: r.cfg.HTTP, Compress: r.cfg.Compress, BatchCount: r.cfg.BatchCount, BatchBytes: r.cfg.BatchBytes}
+	return &Client{URL: p.URL(), HTTP: r.cfg.HTTP, Compress: r.cfg.Compress, BatchCount: r.cfg.BatchCount, BatchBytes: r.cfg.BatchBytes, BatchDuration: r.cfg.BatchDuration}
 }
 
 // refresh fetches the cluster's peers when the list is empty or older than

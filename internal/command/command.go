@@ -26,7 +26,7 @@ const FormatVersion = 1
 // Level is the command level this build understands: the highest Level of
 // its command types. Nodes record it in the member table (SetNode), and
 // the cluster's level is the lowest among its voters.
-const Level = 9
+const Level = 10
 
 // Type identifies a command.
 type Type uint8
@@ -95,7 +95,10 @@ const (
 	TypeDeleteBundleVersion Type = 44
 	TypeDeleteBundle        Type = 45
 
-	maxType = TypeDeleteBundle
+	// Level 10: a pull confirmed for part of its lease.
+	TypeAckSent Type = 46
+
+	maxType = TypeAckSent
 )
 
 // LastType is the highest command type this build knows: higher ones
@@ -194,6 +197,8 @@ func (t Type) String() string {
 		return "DeleteBundleVersion"
 	case TypeDeleteBundle:
 		return "DeleteBundle"
+	case TypeAckSent:
+		return "AckSent"
 	}
 	return fmt.Sprintf("Type(%d)", uint8(t))
 }
@@ -331,6 +336,7 @@ func (*CommitTx) Type() Type         { return TypeCommitTx }
 func (*DropTx) Type() Type           { return TypeDropTx }
 func (*Lease) Type() Type            { return TypeLease }
 func (*Ack) Type() Type              { return TypeAck }
+func (*AckSent) Type() Type          { return TypeAckSent }
 func (*Release) Type() Type          { return TypeRelease }
 func (*SetPortRetention) Type() Type { return TypeSetPortRetention }
 func (*ExpireFlows) Type() Type      { return TypeExpireFlows }
@@ -364,11 +370,13 @@ var ErrUnknown = errors.New("unknown command")
 // (see Level): 1 for the registry and membership, 2 for site-to-site, 3
 // for users, groups and policies, 4 for access tokens, 5 for retention by
 // age, 6 for disaster recovery, 7 for concurrent pulls, 8 for events, 9
-// for extension bundles.
+// for extension bundles, 10 for partial pull confirmations.
 func LevelOf(t Type) int {
 	switch {
 	case newOf(t) == nil:
 		return Level + 1
+	case t >= TypeAckSent:
+		return 10
 	case t >= TypeStageBundleChunk:
 		return 9
 	case t >= TypeStartEvents:
@@ -530,6 +538,8 @@ func newOf(t Type) Command {
 		return &DeleteBundleVersion{}
 	case TypeDeleteBundle:
 		return &DeleteBundle{}
+	case TypeAckSent:
+		return &AckSent{}
 	}
 	return nil
 }

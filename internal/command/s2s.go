@@ -118,6 +118,18 @@ type Ack struct {
 	At int64  `json:"at"`
 }
 
+// AckSent is an Ack of the flowfiles a pull sent before it stopped short
+// of its lease's end (its batch duration ran out), which the client
+// confirmed: those of the lease up to queue sequence Through (a lease
+// holds its flowfiles in queue order, and they are sent in that order).
+// The lease's other flowfiles go back to the queue in their places, as by
+// a Release.
+type AckSent struct {
+	Tx      string `json:"tx"`
+	At      int64  `json:"at"`
+	Through uint64 `json:"through"`
+}
+
 // Release returns a lease's flowfiles to the queue, in their order.
 type Release struct {
 	Tx string `json:"tx"`

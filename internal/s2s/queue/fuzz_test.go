@@ -354,7 +354,29 @@ func (r *s2sRun) step() {
 			c = (*command.SharedLease)(l)
 		}
 	case 13:
-		c = &command.Ack{Tx: g.from(s2sPullTxs), At: r.at()}
+		// An ack of the whole lease, or (AckSent) of the part up to a
+		// sequence. Which one, and the sequence, come from the clock and
+		// the lease, not from input bytes, so that the corpus's inputs
+		// keep building the commands they built before AckSent existed.
+		tx := g.from(s2sPullTxs)
+		at := r.at()
+		c = &command.Ack{Tx: tx, At: at}
+		if at%2 != 0 {
+			var l leaseView
+			if raw, ok := d["q.leases"][tx]; ok {
+				if err := json.Unmarshal([]byte(raw), &l); err != nil {
+					r.t.Fatalf("lease %q: %v", tx, err)
+				}
+			}
+			var through uint64 // none of the lease: refused
+			switch n := len(l.Seqs); {
+			case at%4 == 3:
+				through = uint64(at)
+			case n > 0:
+				through = l.Seqs[n/2]
+			}
+			c = &command.AckSent{Tx: tx, At: at, Through: through}
+		}
 	case 14:
 		c = &command.Release{Tx: g.from(s2sPullTxs), At: r.at()}
 	case 15:

@@ -253,7 +253,8 @@ func Handles(c command.Command) bool {
 	t := c.Type()
 	return (t >= command.TypeCreatePort && t <= command.TypeRelease) ||
 		t == command.TypeSetPortRetention || t == command.TypeExpireFlows ||
-		t == command.TypeSharedLease || t == command.TypeSetPortOrder
+		t == command.TypeSharedLease || t == command.TypeSetPortOrder ||
+		t == command.TypeAckSent
 }
 
 // Apply applies one site-to-site command in the store's write
@@ -282,6 +283,8 @@ func Apply(btx *bolt.Tx, c command.Command) (any, error) {
 		return w.setOrder(c)
 	case *command.Ack:
 		return nil, w.ack(c)
+	case *command.AckSent:
+		return nil, w.ackSent(c)
 	case *command.Release:
 		return nil, w.release(c.Tx)
 	case *command.SetPortRetention:
@@ -973,16 +976,25 @@ func (w wtx) endLeaseRec(tx string, l leaseRec, ack bool) error {
 	return w.b(tLeases).Delete([]byte(tx))
 }
 
-func (w wtx) ack(c *command.Ack) error {
-	// A lease that is gone, or expired by the ack's time, is refused
-	// before anything is written; its flowfiles go out again.
+// confirmed is the lease a confirm (Ack, AckSent) of transaction tx at
+// time at ends. A lease that is gone, or expired by then, is refused
+// before anything is written; its flowfiles go out again.
+func (w wtx) confirmed(tx string, at int64) (leaseRec, error) {
 	var l leaseRec
-	ok, err := get(w.b(tLeases), []byte(c.Tx), &l)
+	ok, err := get(w.b(tLeases), []byte(tx), &l)
+	if err != nil {
+		return l, err
+	}
+	if !ok || l.Expires <= at {
+		return l, refuse(model.KindNotFound, ReasonUnknownTx, fmt.Sprintf("The lease of transaction '%s' is gone (it expired or was released); its flowfiles will be sent again.", tx))
+	}
+	return l, nil
+}
+
+func (w wtx) ack(c *command.Ack) error {
+	l, err := w.confirmed(c.Tx, c.At)
 	if err != nil {
 		return err
-	}
-	if !ok || l.Expires <= c.At {
-		return refuse(model.KindNotFound, ReasonUnknownTx, fmt.Sprintf("The lease of transaction '%s' is gone (it expired or was released); its flowfiles will be sent again.", c.Tx))
 	}
 	if err := w.expireLeases(c.At); err != nil {
 		return err
@@ -990,6 +1002,36 @@ func (w wtx) ack(c *command.Ack) error {
 	// expireLeases ended only leases expired by c.At, which this one is
 	// not: its record is still the one read above.
 	return w.endLeaseRec(c.Tx, l, true)
+}
+
+// ackSent acks the lease's flowfiles up to c.Through and releases the
+// rest, in their places.
+func (w wtx) ackSent(c *command.AckSent) error {
+	l, err := w.confirmed(c.Tx, c.At)
+	if err != nil {
+		return err
+	}
+	sent, rest := l, l
+	sent.Seqs, rest.Seqs = nil, nil
+	for _, seq := range l.Seqs {
+		if seq <= c.Through {
+			sent.Seqs = append(sent.Seqs, seq)
+		} else {
+			rest.Seqs = append(rest.Seqs, seq)
+		}
+	}
+	if len(sent.Seqs) == 0 {
+		return model.Invalid(fmt.Sprintf("The lease of transaction '%s' holds no flowfile up to %d.", c.Tx, c.Through))
+	}
+	if err := w.expireLeases(c.At); err != nil {
+		return err
+	}
+	// As in ack: this lease is not expired by c.At, so its record is
+	// still l. Each part ends the record; the second finds it gone.
+	if err := w.endLeaseRec(c.Tx, sent, true); err != nil {
+		return err
+	}
+	return w.endLeaseRec(c.Tx, rest, false)
 }
 
 func (w wtx) release(tx string) error {

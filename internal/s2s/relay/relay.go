@@ -650,16 +650,37 @@ func (r *Relay) Ack(ctx context.Context, sl server.Lease) error {
 	if len(l.flows) == 0 {
 		return nil
 	}
-	if err := r.c.ProposeAnywhere(ctx, &command.Ack{Tx: l.tx, At: r.now()}, nil); err != nil {
+	// The server stops asking for flowfiles when the client's batch
+	// duration (5 s by default) runs out, which a slow client reaches
+	// before the end of a lease (up to PullBytes): only what was sent
+	// (handed out by Next) is acked, the rest goes back to the queue.
+	sent := l.flows[:l.next]
+	var c command.Command = &command.Ack{Tx: l.tx, At: r.now()}
+	if len(sent) < len(l.flows) {
+		if len(sent) == 0 || r.c.CommandLevel() < command.LevelOf(command.TypeAckSent) {
+			// A voter cannot apply AckSent yet: release the whole lease.
+			// What was sent goes out again (at least once); nothing is
+			// lost.
+			r.opt.Log.Warn("site-to-site: a pull confirmed part of its lease, which a voter's build cannot record; its flowfiles will be sent again", "tx", l.tx, "port", l.port, "sent", len(sent), "leased", len(l.flows))
+			if err := r.c.ProposeAnywhere(ctx, &command.Release{Tx: l.tx, At: r.now()}, nil); err != nil {
+				r.stats.add(l.port, "ack_failed", 0, 0)
+				return serverError(err)
+			}
+			r.stats.add(l.port, "released", 0, 0)
+			return nil
+		}
+		c = &command.AckSent{Tx: l.tx, At: r.now(), Through: sent[len(sent)-1].Seq}
+	}
+	if err := r.c.ProposeAnywhere(ctx, c, nil); err != nil {
 		r.stats.add(l.port, "ack_failed", 0, 0)
 		return serverError(err)
 	}
 	r.ended.add(l.tx, r.opt.Now())
 	var n int64
-	for _, f := range l.flows {
+	for _, f := range sent {
 		n += f.Size
 	}
-	r.stats.add(l.port, "acked", int64(len(l.flows)), n)
+	r.stats.add(l.port, "acked", int64(len(sent)), n)
 	return nil
 }
 

@@ -163,20 +163,32 @@ func TestFollowerPull(t *testing.T) {
 	}
 }
 
-func testFollowerPull(t *testing.T, level int) {
+// relayWithPorts is a relay at command level level on the leader's or the
+// follower's store of a twin, with an input port "in" feeding an output
+// port "out".
+func relayWithPorts(t *testing.T, level int, onFollower bool) (*twin, *Relay) {
 	tw := newTwin(t)
 	tw.level = level
 	now := time.UnixMilli(1_000_000)
-	r := New(tw, tw.follower, Options{ChunkBytes: 4096, Now: func() time.Time { return now }})
-	ctx := context.Background()
+	st := tw.leader
+	if onFollower {
+		st = tw.follower
+	}
+	r := New(tw, st, Options{ChunkBytes: 4096, Now: func() time.Time { return now }})
 	for _, c := range []command.Command{
 		&command.CreatePort{ID: "in", Name: "in", Kind: command.PortInput, At: 1},
 		&command.CreatePort{ID: "out", Name: "out", Kind: command.PortOutput, From: "in", At: 1},
 	} {
-		if err := tw.ProposeAnywhere(ctx, c, nil); err != nil {
+		if err := tw.ProposeAnywhere(context.Background(), c, nil); err != nil {
 			t.Fatal(err)
 		}
 	}
+	return tw, r
+}
+
+func testFollowerPull(t *testing.T, level int) {
+	tw, r := relayWithPorts(t, level, true)
+	ctx := context.Background()
 
 	if err := tw.ReadBarrier(ctx); err != nil { // the ports are known here
 		t.Fatal(err)
@@ -243,6 +255,12 @@ func testFollowerPull(t *testing.T, level int) {
 	if err := tw.ReadBarrier(ctx); err != nil {
 		t.Fatal(err)
 	}
+	drained(t, r)
+}
+
+// drained checks that no port of r has flowfiles queued or leased.
+func drained(t *testing.T, r *Relay) {
+	t.Helper()
 	st, err := r.Status()
 	if err != nil {
 		t.Fatal(err)
@@ -251,5 +269,51 @@ func testFollowerPull(t *testing.T, level int) {
 		if p.Queued != 0 || p.Leased != 0 {
 			t.Fatalf("after draining: %+v", p)
 		}
+	}
+}
+
+// TestPartialPull: a pull that stops before its lease's end (the client's
+// batch duration ran out while it read) removes only the flowfiles it
+// sent when it is confirmed; the rest stay queued, in order. A cluster
+// that cannot ack part of a lease yet releases the whole lease instead:
+// the sent flowfiles go out again (at least once), none is lost.
+func TestPartialPull(t *testing.T) {
+	for _, level := range []int{command.LevelOf(command.TypeAckSent) - 1, command.Level} {
+		t.Run(fmt.Sprintf("level %d", level), func(t *testing.T) {
+			_, r := relayWithPorts(t, level, false)
+			ctx := context.Background()
+			pr, contents := packets(t, 0, 10, 3000)
+			push(t, r, "in", "t1", pr)
+			l, err := r.Lease(ctx, "out", "p1", server.BatchLimits{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			// The server stops after 4 (its batch duration is over).
+			for i := range 4 {
+				ff, err := l.Next(ctx)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if got, _ := io.ReadAll(ff.Content); !bytes.Equal(got, contents[i]) {
+					t.Fatalf("flowfile %d differs", i)
+				}
+			}
+			if err := r.Ack(ctx, l); err != nil {
+				t.Fatal(err)
+			}
+			rest := contents[4:]
+			if level < command.LevelOf(command.TypeAckSent) {
+				rest = contents // released whole: sent again
+			}
+			l, err = r.Lease(ctx, "out", "p2", server.BatchLimits{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			drain(t, l, rest)
+			if err := r.Ack(ctx, l); err != nil {
+				t.Fatal(err)
+			}
+			drained(t, r)
+		})
 	}
 }

@@ -24,7 +24,8 @@ import (
 // one another. Two pulls left open on two nodes hold disjoint flowfiles
 // (an ordered port gives the second nothing); then two pushers and four
 // pullers on all three nodes run at once while a follower is SIGKILLed
-// and restarted and each puller refuses one batch. Afterwards every
+// and restarted and each puller refuses one batch (one puller's batch
+// duration cuts its pulls short of their leases). Afterwards every
 // flowfile whose push was confirmed has been pulled at least once with
 // identical attributes and content (the abandoned and refused ones
 // again), nothing is left queued or leased, and the nodes agree.
@@ -120,6 +121,12 @@ func TestS2SSharedPulls(t *testing.T) {
 			for i := 0; pulling.Load(); i++ {
 				n := c.Nodes[(q+i)%len(c.Nodes)]
 				cl := &sitetosite.Client{URL: n.API, Compress: q%2 == 1, BatchCount: 5, HTTP: &http.Client{Timeout: 30 * time.Second}}
+				if q == 3 {
+					// A batch duration shorter than its lease takes to
+					// send: each confirm acks part of the lease
+					// (AckSent) and gives the rest back.
+					cl.BatchCount, cl.BatchDuration = 0, time.Millisecond
+				}
 				// What keep accepts, the client has: a confirmation that
 				// fails afterwards (its node killed after the ack was
 				// committed) may or may not have removed it from the

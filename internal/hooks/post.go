@@ -38,8 +38,8 @@ type poster struct {
 	bw   *bufio.Writer
 }
 
-// answerKeep bounds the answer body read to keep a connection: a longer
-// answer closes it instead.
+// answerKeep bounds the stated length of an answer body read to keep a
+// connection: a longer one closes it instead.
 const answerKeep = 64 << 10
 
 func newPoster(u *url.URL, cfg *tls.Config) *poster {
@@ -117,19 +117,22 @@ func (p *poster) roundTrip(ctx context.Context, req *http.Request) (status int, 
 		return 0, nil, p.cause(ctx, err)
 	}
 	defer resp.Body.Close()
-	msg, err = io.ReadAll(io.LimitReader(resp.Body, 200))
-	if err != nil {
-		return 0, nil, p.cause(ctx, err)
+	// The status decides. The start of the body is the message of a
+	// failed attempt; an error reading it is not the delivery's (as
+	// through net/http).
+	if resp.StatusCode/100 != 2 {
+		msg, err = io.ReadAll(io.LimitReader(resp.Body, 200))
 	}
-	// The rest of the answer is read so the connection can carry the
-	// next request; an answer too long for that closes it.
-	n, err := io.Copy(io.Discard, io.LimitReader(resp.Body, answerKeep))
-	if err != nil {
-		return 0, nil, p.cause(ctx, err)
+	// The rest of the answer is read so that the connection can carry
+	// the next request, when its length is stated and small; any other
+	// answer (one that streams, or is long) closes the connection
+	// instead of being waited for.
+	keep := err == nil && !resp.Close && resp.ContentLength >= 0 && resp.ContentLength <= answerKeep
+	if keep {
+		_, err = io.Copy(io.Discard, resp.Body)
+		keep = err == nil
 	}
-	if resp.Close || n == answerKeep || !stop() {
-		p.close()
-	} else if err := c.SetDeadline(time.Time{}); err != nil {
+	if !keep || !stop() || c.SetDeadline(time.Time{}) != nil {
 		p.close()
 	}
 	return resp.StatusCode, msg, nil

@@ -216,3 +216,34 @@ func TestWebhookThroughProxy(t *testing.T) {
 		t.Fatalf("through the proxy: %v (%d requests)", err, via.Load())
 	}
 }
+
+// TestWebhookStreamingAnswer: a 2xx answer whose body goes on (a receiver
+// that streams) is a delivery, not a timeout: the status decides, and the
+// connection is closed rather than read to its end.
+func TestWebhookStreamingAnswer(t *testing.T) {
+	t.Setenv("HTTP_PROXY", "")
+	srv, conns, _ := webhookServer(t, false, func(w http.ResponseWriter, r *http.Request) {
+		w.WriteHeader(http.StatusOK)
+		_, _ = io.WriteString(w, "accepted\n")
+		w.(http.Flusher).Flush()
+		<-r.Context().Done() // never ends on its own
+	})
+	// The hook's timeout is an hour: a send that waited for the body
+	// would hang, and is caught by the guard below (not a measurement).
+	s := webhook(t, Hook{URL: srv.URL, Timeout: Duration(time.Hour)})
+	for range 2 {
+		done := make(chan error, 1)
+		go func() { done <- s.send(context.Background(), &item{Event: testEvent}) }()
+		select {
+		case err := <-done:
+			if err != nil {
+				t.Fatal(err)
+			}
+		case <-time.After(time.Minute):
+			t.Fatal("the delivery waited for the end of a streaming answer")
+		}
+	}
+	if conns.Load() != 2 {
+		t.Fatalf("a streaming answer kept its connection: %d connections for 2 events", conns.Load())
+	}
+}

@@ -166,7 +166,10 @@ func (s webhookSender) send(ctx context.Context, ev *item) error {
 		return err
 	}
 	defer resp.Body.Close()
-	msg, _ := io.ReadAll(io.LimitReader(resp.Body, 200))
+	var msg []byte
+	if resp.StatusCode/100 != 2 { // a 2xx's body is not waited for
+		msg, _ = io.ReadAll(io.LimitReader(resp.Body, 200))
+	}
 	return answer(resp.StatusCode, msg)
 }
 

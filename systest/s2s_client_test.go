@@ -263,7 +263,7 @@ func TestS2SClientCLI(t *testing.T) {
 	}
 
 	out := filepath.Join(dir, "out")
-	if o, errOut, err := weirCLI(t, "s2s", "receive", "--url", n.API, "--port", "out", "--out", out, "--cache-dir", cache); err != nil || !strings.Contains(o, "received 4 flowfiles") {
+	if o, errOut, err := weirCLI(t, "s2s", "receive", "--url", n.API, "--port", "out", "--out", out, "--cache-dir", cache, "--batch-count", "3", "--batch-duration", "1m"); err != nil || !strings.Contains(o, "received 4 flowfiles") {
 		t.Fatalf("receive: %v\n%s%s", err, o, errOut)
 	}
 	metas, _ := filepath.Glob(filepath.Join(out, "*.attributes.json"))

@@ -51,6 +51,18 @@ type s2sFlags struct {
 	failBack time.Duration
 	verbose  bool
 	tls      tlsFlags
+	// Pull batch hints (receive only): zero leaves them to the server.
+	batchCount    int
+	batchBytes    int64
+	batchDuration time.Duration
+}
+
+// registerBatch adds the pull batch hints NiFi's remote ports have.
+func (f *s2sFlags) registerBatch(cmd *cobra.Command) {
+	fl := cmd.Flags()
+	fl.IntVar(&f.batchCount, "batch-count", 0, "at most this many flowfiles per transaction (0: the server's default)")
+	fl.Int64Var(&f.batchBytes, "batch-size", 0, "stop a transaction once it holds this many bytes (0: the server's default)")
+	fl.DurationVar(&f.batchDuration, "batch-duration", 0, "stop a transaction after this long (0: the server's default, 5s on NiFi and Weir)")
 }
 
 func (f *s2sFlags) register(cmd *cobra.Command) {
@@ -95,7 +107,8 @@ func (f *s2sFlags) remote(cmd *cobra.Command) (*sitetosite.Remote, error) {
 		log = slog.New(slog.NewTextHandler(cmd.ErrOrStderr(), nil))
 	}
 	return sitetosite.New(sitetosite.Config{Clusters: clusters, Port: f.port, CacheDir: f.cacheDir,
-		HTTP: &http.Client{Transport: tr}, Compress: f.compress, FailBack: f.failBack, Log: log})
+		HTTP: &http.Client{Transport: tr}, Compress: f.compress, FailBack: f.failBack, Log: log,
+		BatchCount: f.batchCount, BatchBytes: f.batchBytes, BatchDuration: f.batchDuration})
 }
 
 func s2sSendCmd() *cobra.Command {
@@ -256,6 +269,7 @@ so a flowfile leaves the remote's queue only once it is on this disk. Without
 		},
 	}
 	f.register(cmd)
+	f.registerBatch(cmd)
 	cmd.Flags().StringVar(&out, "out", "", "directory for the received flowfiles (required)")
 	cmd.Flags().BoolVar(&follow, "follow", false, "keep receiving until interrupted")
 	cmd.Flags().DurationVar(&every, "poll", time.Second, "with --follow, the wait after an empty pull")

@@ -57,6 +57,7 @@ func (r *Runner) Events(ctx context.Context) ([]Result, error) {
 		var args []string
 		if withHooks {
 			args = []string{"--hooks", file}
+			rec.Reset()
 		}
 		// Every run starts on a quiet disk: the data of the run before is
 		// removed (its unwritten pages dropped with it), and what other
@@ -86,21 +87,15 @@ func (r *Runner) Events(ctx context.Context) ([]Result, error) {
 	for i := 0; i < reps; i++ {
 		// The order alternates (none first, then hooks first), so a drift
 		// in the machine cannot favour either side.
-		var s0, s1 Stats
-		for _, hooks := range [][]bool{{false, true}, {true, false}}[i%2] {
-			if hooks {
-				rec.Reset()
-			}
+		got := map[bool]Stats{} // with hooks → throughput
+		for _, hooks := range []bool{i%2 == 1, i%2 == 0} {
 			s, err := throughput(hooks)
 			if err != nil {
 				return nil, err
 			}
-			if hooks {
-				s1 = s
-			} else {
-				s0 = s
-			}
+			got[hooks] = s
 		}
+		s0, s1 := got[false], got[true]
 		r.Env.logf("l. run %d: no hooks %v; three hooks %v (%d webhook receipts)", i+1, s0, s1, len(rec.Receipts()))
 		none, with = append(none, s0.Throughput), append(with, s1.Throughput)
 		ratios = append(ratios, s1.Throughput/s0.Throughput)

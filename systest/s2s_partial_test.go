@@ -27,12 +27,12 @@ func TestS2SPartialPull(t *testing.T) {
 	var files []sitetosite.FlowFile
 	want := map[sent]int{}
 	for seq := range 30 {
-		f, rec := s2sFile(r, 1, seq, false)
-		f.Content = make([]byte, 512<<10)
+		f, _ := s2sFile(r, 1, seq, false)
+		f.Content = make([]byte, 512<<10) // larger than a 1 ms send
 		for i := range f.Content {
 			f.Content[i] = byte(r.Uint32())
 		}
-		rec = s2sReceived(t, []sitetosite.FlowFile{f})[0]
+		rec := s2sReceived(t, []sitetosite.FlowFile{f})[0]
 		files = append(files, f)
 		want[rec]++
 	}
@@ -52,7 +52,7 @@ func TestS2SPartialPull(t *testing.T) {
 	}
 	pull := &sitetosite.Client{URL: follower.API, HTTP: &http.Client{Timeout: 30 * time.Second}, BatchDuration: time.Millisecond}
 	got := map[sent]int{}
-	transactions := 0
+	transactions, total := 0, 0
 	for deadline := time.Now().Add(60 * time.Second); ; {
 		n, err := pull.Receive(ctx, out, func(batch []sitetosite.FlowFile) error {
 			for _, rec := range s2sReceived(t, batch) {
@@ -65,10 +65,7 @@ func TestS2SPartialPull(t *testing.T) {
 		}
 		if n > 0 {
 			transactions++
-		}
-		total := 0
-		for _, k := range got {
-			total += k
+			total += n
 		}
 		if n == 0 && total >= len(files) {
 			break

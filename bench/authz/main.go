@@ -6,9 +6,9 @@
 // an identity mapping and managed policies (every request authorized, the
 // caller's permissions written into the answer). Same binary, same data,
 // same open-loop load at a stated rate, keep-alive connections on both
-// sides (as NiFi's registry client keeps them). The two nodes run side by
-// side in each run: one schedule of requests alternates between them, so
-// both see the same machine at the same moments (drift between runs on
+// sides (as NiFi's registry client keeps them). The three nodes run side
+// by side in each run: one schedule of requests goes round them, so all
+// see the same machine at the same moments (drift between runs on
 // this VM was larger than the difference being measured). Reported: the
 // median of the runs' percentiles per mode and the median of the per-run
 // ratios.

@@ -107,14 +107,14 @@ func (p *poster) roundTrip(ctx context.Context, req *http.Request) (status int, 
 	stop := context.AfterFunc(ctx, func() { _ = c.SetDeadline(time.Unix(1, 0)) })
 	defer stop()
 	if err := req.Write(p.bw); err != nil {
-		return 0, nil, p.cause(ctx, err)
+		return 0, nil, cause(ctx, err)
 	}
 	if err := p.bw.Flush(); err != nil {
-		return 0, nil, p.cause(ctx, err)
+		return 0, nil, cause(ctx, err)
 	}
 	resp, err := http.ReadResponse(p.br, req)
 	if err != nil {
-		return 0, nil, p.cause(ctx, err)
+		return 0, nil, cause(ctx, err)
 	}
 	defer resp.Body.Close()
 	// The status decides. The start of the body is the message of a
@@ -165,7 +165,7 @@ func (p *poster) close() {
 
 // cause is ctx's error when the context ended the request (the deadline
 // set from it, or the cancellation), err otherwise.
-func (p *poster) cause(ctx context.Context, err error) error {
+func cause(ctx context.Context, err error) error {
 	if errors.Is(err, os.ErrDeadlineExceeded) {
 		// Every deadline on the connection comes from ctx: its own, or
 		// the one set when it was cancelled. The deadline can fire a

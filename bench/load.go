@@ -23,6 +23,8 @@ type Stats struct {
 	Throughput float64       // Ops per second
 	P50, P99   time.Duration
 	Mean, Max  time.Duration
+	// Latencies are the window's latencies, sorted, for pooling runs.
+	Latencies []time.Duration
 }
 
 func (s Stats) String() string {
@@ -129,6 +131,7 @@ func summarise(clients int, window time.Duration, lats [][]time.Duration, errs [
 		return s
 	}
 	slices.Sort(all)
+	s.Latencies = all
 	var sum time.Duration
 	for _, d := range all {
 		sum += d

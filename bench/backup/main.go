@@ -42,6 +42,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/weir-nifi/weir/bench"
 	"github.com/weir-nifi/weir/internal/adminauth"
 	"github.com/weir-nifi/weir/internal/client"
 	"github.com/weir-nifi/weir/internal/durable"
@@ -56,6 +57,7 @@ func main() {
 	commitRate := flag.Int("rate", 200, "commits per second while measuring latency (open loop)")
 	runs := flag.Int("runs", 3, "repetitions of each copy and backup (the median is reported)")
 	work := flag.String("work", "", "working directory (default: a new temp dir, removed at the end)")
+	weirBin := flag.String("weir", "", "weir binary (default: build ./cmd/weir)")
 	outDir := flag.String("backup-dir", "", "where the backups taken under commit load are written (default: the working directory, on the store's disk; /dev/shm shows the cost without the disk contention)")
 	flag.Parse()
 
@@ -66,11 +68,14 @@ func main() {
 		defer os.RemoveAll(d)
 		dir = d
 	}
-	bin := filepath.Join(dir, "weir")
-	build := exec.Command("go", "build", "-o", bin, "./cmd/weir")
-	build.Dir = moduleRoot()
-	build.Stderr = os.Stderr
-	must(build.Run())
+	bin := *weirBin
+	if bin == "" {
+		bin = filepath.Join(dir, "weir")
+		build := exec.Command("go", "build", "-o", bin, "./cmd/weir")
+		build.Dir = moduleRoot()
+		build.Stderr = os.Stderr
+		must(build.Run())
+	}
 
 	port, rport := freePort(), freePort()
 	dataDir := filepath.Join(dir, "data")
@@ -200,6 +205,13 @@ func main() {
 			log.Fatalf("weir backup under load: %v\n%s", err, out)
 		}
 	}
+	// Commits open loop (bench.RunOpenLoop): each is due at its own time
+	// and its latency counts from then, so a stall is charged to every
+	// commit that should have started during it. (A first version waited
+	// on a time.Ticker, which drops ticks while its reader is late: every
+	// stall then pushed all later commits' due times back for good, and
+	// the drift was charged to each of them. That tripled the medians
+	// reported on 2026-12-05.)
 	load := func(takeBackup func()) ([]time.Duration, int) {
 		stop := make(chan struct{})
 		var backups atomic.Int64
@@ -219,31 +231,16 @@ func main() {
 				}
 			}()
 		}
-		var mu sync.Mutex
-		var lat []time.Duration
-		every := time.Second / time.Duration(*commitRate)
-		tick := time.NewTicker(every)
-		defer tick.Stop()
-		start := time.Now()
-		var lwg sync.WaitGroup
-		for i := 0; i < int(*dur/every); i++ {
-			<-tick.C
-			lwg.Add(1)
-			go func(i int) {
-				defer lwg.Done()
-				at := start.Add(time.Duration(i+1) * every) // its scheduled start
-				_, err := c.CommitVersion(ctx, bid, flows[i%len(flows)], small[i%len(small)], false)
-				must(err)
-				d := time.Since(at)
-				mu.Lock()
-				lat = append(lat, d)
-				mu.Unlock()
-			}(i)
-		}
-		lwg.Wait()
+		st := bench.RunOpenLoop(ctx, float64(*commitRate), 0, *dur, 1024, func(ctx context.Context, _, i int) error {
+			_, err := c.CommitVersion(ctx, bid, flows[i%len(flows)], small[i%len(small)], false)
+			return err
+		})
 		close(stop)
 		bwg.Wait()
-		return lat, int(backups.Load())
+		if st.Errors > 0 {
+			log.Fatalf("commits under load: %d failed, the first: %v", st.Errors, st.FirstErr)
+		}
+		return st.Latencies, int(backups.Load())
 	}
 	base0, _ := load(nil)
 	during, nb := load(download)

@@ -1,8 +1,11 @@
 package daemon
 
 import (
+	"path/filepath"
 	"testing"
 
+	"github.com/weir-nifi/weir/internal/authz"
+	"github.com/weir-nifi/weir/internal/command"
 	"github.com/weir-nifi/weir/internal/store"
 )
 
@@ -27,3 +30,69 @@ func TestDecodedFollowsTheBytes(t *testing.T) {
 		t.Fatal("a corrupt record decoded")
 	}
 }
+
+// The authorization view answers as of the store's latest change: what it
+// remembers for one generation is dropped once an applied command moves
+// the generation, so a bucket made public, a flow removed or a bucket
+// deleted is seen by the next decision.
+func TestAuthzViewFollowsEveryChange(t *testing.T) {
+	st, err := store.Open(filepath.Join(t.TempDir(), "state.db"), store.Options{NoSync: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	var idx uint64
+	apply := func(c command.Command) {
+		t.Helper()
+		data, err := command.Encode(c)
+		if err != nil {
+			t.Fatal(err)
+		}
+		idx++
+		res, err := st.Apply([]store.Entry{{Index: idx, Data: data}})
+		if err != nil || res[0].Err != nil {
+			t.Fatalf("apply %T: %v %v", c, err, res[0].Err)
+		}
+	}
+	v := newAuthzView(st)
+	type facts struct {
+		public, exists, flowFound bool
+		flowBucket                string
+	}
+	look := func() facts {
+		t.Helper()
+		var f facts
+		// Twice: the second answer comes from what the first remembered.
+		for range 2 {
+			if err := v.run(func(_ authz.PolicySource, rec authz.Records) error {
+				f.public, f.exists = rec.Bucket("b1")
+				f.flowBucket, f.flowFound = rec.FlowBucket("f1")
+				return nil
+			}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		return f
+	}
+	if f := look(); f.exists || f.flowFound {
+		t.Fatalf("empty store: %+v", f)
+	}
+	apply(&command.CreateBucket{ID: "b1", Name: "one", Created: 1, Actor: "a"})
+	if f := look(); !f.exists || f.public {
+		t.Fatalf("after create: %+v", f)
+	}
+	apply(&command.UpdateBucket{ID: "b1", AllowPublicRead: ptr(true), Actor: "a"})
+	if f := look(); !f.exists || !f.public {
+		t.Fatalf("after making it public: %+v", f)
+	}
+	apply(&command.CreateFlow{BucketID: "b1", ID: "f1", Name: "flow", Created: 2, Modified: 2, Actor: "a"})
+	if f := look(); !f.flowFound || f.flowBucket != "b1" {
+		t.Fatalf("after creating the flow: %+v", f)
+	}
+	apply(&command.DeleteBucket{ID: "b1", Actor: "a"})
+	if f := look(); f.exists || f.flowFound {
+		t.Fatalf("after deleting the bucket: %+v", f)
+	}
+}
+
+func ptr[T any](v T) *T { return &v }

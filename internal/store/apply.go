@@ -102,6 +102,7 @@ func (s *Store) Apply(entries []Entry) ([]Result, error) {
 	if err != nil {
 		return nil, err
 	}
+	s.generation.Add(1)
 	s.applied.Store(newLast)
 	if removed {
 		s.removals.Add(1)

@@ -216,6 +216,7 @@ func (s *Store) SetAppliedIndex(idx uint64) error {
 	if err := s.db.Update(func(tx *bolt.Tx) error { return tx.Bucket(tMeta).Put(appliedKey, u64(idx)) }); err != nil {
 		return err
 	}
+	s.generation.Add(1)
 	s.applied.Store(idx)
 	s.wake()
 	return nil

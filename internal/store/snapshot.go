@@ -409,6 +409,7 @@ func (s *Store) install(tmp string, atomic bool) error {
 	if err := s.loadApplied(); err != nil {
 		return err
 	}
+	s.generation.Add(1)
 	s.removals.Add(1)
 	s.members.Add(1)
 	s.wake()

@@ -91,6 +91,10 @@ type Store struct {
 	// restores, so what is derived from the table (the cluster's command
 	// level, read on every proposal) can be kept until it moves.
 	members atomic.Uint64
+	// generation counts the changes to the file's contents on this node
+	// since it started (Generation): bumped after every committed write
+	// transaction and after restores.
+	generation atomic.Uint64
 	// discarded is set when Open found an unsynced file from a previous
 	// boot or mount, or a damaged file, and moved it aside.
 	discarded     string
@@ -265,6 +269,14 @@ func (s *Store) Close() error {
 	}
 	return err
 }
+
+// Generation counts the changes to the state on this node since it
+// started: every applied batch, every restore and every reset of the
+// applied index bump it after they are committed. A view read in a
+// transaction begun after Generation returned g holds every change up to
+// g (and maybe later ones), so what is derived from it may be kept, and
+// labelled g, until Generation moves.
+func (s *Store) Generation() uint64 { return s.generation.Load() }
 
 // AppliedIndex is the Raft index of the last applied entry.
 func (s *Store) AppliedIndex() uint64 { return s.applied.Load() }

@@ -17,30 +17,14 @@ import (
 	"github.com/weir-nifi/weir/internal/command"
 	"github.com/weir-nifi/weir/internal/flowgen"
 	"github.com/weir-nifi/weir/internal/store"
+	"github.com/weir-nifi/weir/internal/store/storetest"
 )
 
 // seeded returns a real store holding buckets, flows and versions with
 // generated flow documents, applied as the state machine would.
 func seeded(t *testing.T, versions int) (*store.Store, func(c command.Command)) {
 	t.Helper()
-	st, err := store.Open(filepath.Join(t.TempDir(), "state.db"), store.Options{NoSync: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
-	var idx uint64
-	apply := func(c command.Command) {
-		t.Helper()
-		b, err := command.Encode(c)
-		if err != nil {
-			t.Fatal(err)
-		}
-		idx++
-		res, err := st.Apply([]store.Entry{{Index: idx, Data: b}})
-		if err != nil || res[0].Err != nil {
-			t.Fatalf("apply %s: %v %v", c.Type(), err, res[0].Err)
-		}
-	}
+	st, apply := storetest.Open(t)
 	apply(&command.CreateBucket{ID: "b1", Name: "bucket one", Created: 1000, Actor: "alice"})
 	apply(&command.CreateFlow{BucketID: "b1", ID: "f1", Name: "flow one", Created: 1001, Modified: 1001, Actor: "alice"})
 	for v := 1; v <= versions; v++ {

@@ -1,13 +1,13 @@
 package daemon
 
 import (
-	"path/filepath"
 	"sync"
 	"testing"
 
 	"github.com/weir-nifi/weir/internal/authz"
 	"github.com/weir-nifi/weir/internal/command"
 	"github.com/weir-nifi/weir/internal/store"
+	"github.com/weir-nifi/weir/internal/store/storetest"
 )
 
 // The decoded-record cache answers from the bytes as they are now: a
@@ -37,24 +37,7 @@ func TestDecodedFollowsTheBytes(t *testing.T) {
 // the generation, so a bucket made public, a flow removed or a bucket
 // deleted is seen by the next decision.
 func TestAuthzViewFollowsEveryChange(t *testing.T) {
-	st, err := store.Open(filepath.Join(t.TempDir(), "state.db"), store.Options{NoSync: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
-	var idx uint64
-	apply := func(c command.Command) {
-		t.Helper()
-		data, err := command.Encode(c)
-		if err != nil {
-			t.Fatal(err)
-		}
-		idx++
-		res, err := st.Apply([]store.Entry{{Index: idx, Data: data}})
-		if err != nil || res[0].Err != nil {
-			t.Fatalf("apply %T: %v %v", c, err, res[0].Err)
-		}
-	}
+	st, apply := storetest.Open(t)
 	v := newAuthzView(st)
 	type facts struct {
 		public, exists, flowFound bool
@@ -102,24 +85,7 @@ func ptr[T any](v T) *T { return &v }
 // starts after its Apply returned: readers racing to remember older
 // generations never hide a newer one.
 func TestAuthzViewNeverStaleUnderConcurrency(t *testing.T) {
-	st, err := store.Open(filepath.Join(t.TempDir(), "state.db"), store.Options{NoSync: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
-	var idx uint64
-	apply := func(c command.Command) {
-		t.Helper()
-		data, err := command.Encode(c)
-		if err != nil {
-			t.Fatal(err)
-		}
-		idx++
-		res, err := st.Apply([]store.Entry{{Index: idx, Data: data}})
-		if err != nil || res[0].Err != nil {
-			t.Fatalf("apply %T: %v %v", c, err, res[0].Err)
-		}
-	}
+	st, apply := storetest.Open(t)
 	apply(&command.CreateBucket{ID: "b1", Name: "one", Created: 1, Actor: "a"})
 	v := newAuthzView(st)
 	public := func() bool {

@@ -384,6 +384,9 @@ func (s *Store) install(tmp string, atomic bool) error {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	// Whatever happens from here, the state may have changed: even a
+	// failed install leaves another file, or none, in place.
+	defer s.generation.Add(1)
 	if s.db != nil {
 		if err := s.db.Close(); err != nil {
 			return err
@@ -409,7 +412,6 @@ func (s *Store) install(tmp string, atomic bool) error {
 	if err := s.loadApplied(); err != nil {
 		return err
 	}
-	s.generation.Add(1)
 	s.removals.Add(1)
 	s.members.Add(1)
 	s.wake()

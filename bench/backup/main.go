@@ -56,6 +56,7 @@ func main() {
 	clients := flag.Int("clients", 4, "flows committed to (in turn) and, while filling the store, concurrent clients")
 	commitRate := flag.Int("rate", 200, "commits per second while measuring latency (open loop)")
 	runs := flag.Int("runs", 3, "repetitions of each copy and backup (the median is reported)")
+	latencyRuns := flag.Int("latency-runs", 1, "repetitions of the commit-latency windows (each: without, during downloads, during --on-server backups, without); the ratios' median and range are reported")
 	work := flag.String("work", "", "working directory (default: a new temp dir, removed at the end)")
 	weirBin := flag.String("weir", "", "weir binary (default: build ./cmd/weir)")
 	outDir := flag.String("backup-dir", "", "where the backups taken under commit load are written (default: the working directory, on the store's disk; /dev/shm shows the cost without the disk contention)")
@@ -242,14 +243,29 @@ func main() {
 		}
 		return st.Latencies, int(backups.Load())
 	}
-	base0, _ := load(nil)
-	during, nb := load(download)
-	duringOn, nbOn := load(onServer)
-	base1, _ := load(nil)
-	base0 = append(base0, base1...)
 	p := func(l []time.Duration, q float64) time.Duration {
 		sort.Slice(l, func(i, j int) bool { return l[i] < l[j] })
 		return l[int(float64(len(l)-1)*q)]
+	}
+	// One latency run: the windows without backups run before and after
+	// the windows with them and are pooled.
+	type latRun struct {
+		nb, nbOn                           int
+		base, during, duringOn             []time.Duration
+		dlP99Ratio, onP99Ratio, dlP50Ratio float64
+	}
+	var lruns []latRun
+	for range *latencyRuns {
+		var r latRun
+		base0, _ := load(nil)
+		r.during, r.nb = load(download)
+		r.duringOn, r.nbOn = load(onServer)
+		base1, _ := load(nil)
+		r.base = append(base0, base1...)
+		r.dlP50Ratio = float64(p(r.during, .5)) / float64(p(r.base, .5))
+		r.dlP99Ratio = float64(p(r.during, .99)) / float64(p(r.base, .99))
+		r.onP99Ratio = float64(p(r.duringOn, .99)) / float64(p(r.base, .99))
+		lruns = append(lruns, r)
 	}
 
 	// Throughput is the bytes each side actually wrote per second: a
@@ -271,14 +287,23 @@ func main() {
 	row("`weir backup -o FILE` (HTTP download, verified, fsynced)", bkT, bkBytes, "`cp` of state.db", cpT)
 	row("`weir backup -o FILE`", bkT, bkBytes, "a copy with fsync", cpSyncT)
 	row("backup stream alone (GET, read and discarded)", rawT, bkBytes, "`cp` of state.db", cpT)
-	fmt.Printf("| commit latency p50, open loop at %d/s, during %d back-to-back backups vs without | %v | %v | %.2f× |\n",
-		*commitRate, nb, p(during, .5).Round(10*time.Microsecond), p(base0, .5).Round(10*time.Microsecond), float64(p(during, .5))/float64(p(base0, .5)))
-	fmt.Printf("| commit latency p99, same runs (%d and %d commits) | %v | %v | %.2f× |\n",
-		len(during), len(base0), p(during, .99).Round(10*time.Microsecond), p(base0, .99).Round(10*time.Microsecond), float64(p(during, .99))/float64(p(base0, .99)))
-	fmt.Printf("| commit latency p50 during %d back-to-back `--on-server` backups vs without | %v | %v | %.2f× |\n",
-		nbOn, p(duringOn, .5).Round(10*time.Microsecond), p(base0, .5).Round(10*time.Microsecond), float64(p(duringOn, .5))/float64(p(base0, .5)))
-	fmt.Printf("| commit latency p99, same runs (%d and %d commits) | %v | %v | %.2f× |\n",
-		len(duringOn), len(base0), p(duringOn, .99).Round(10*time.Microsecond), p(base0, .99).Round(10*time.Microsecond), float64(p(duringOn, .99))/float64(p(base0, .99)))
+	ms := func(d time.Duration) string { return fmt.Sprintf("%.2f", float64(d)/float64(time.Millisecond)) }
+	fmt.Printf("\n## Commit latency during back-to-back backups (open loop at %d/s, %v windows, %d run(s))\n\n", *commitRate, *dur, len(lruns))
+	fmt.Println("| run | backups (downloads / `--on-server`) | p50 without / during downloads / during `--on-server` (ms) | p99 without / during downloads / during `--on-server` (ms) | p99 ratio, downloads / `--on-server` |")
+	fmt.Println("|---|---|---|---|---|")
+	var dl, on, dl50 []float64
+	for i, r := range lruns {
+		fmt.Printf("| %d | %d / %d | %s / %s / %s | %s / %s / %s | %.2f× / %.2f× |\n", i+1, r.nb, r.nbOn,
+			ms(p(r.base, .5)), ms(p(r.during, .5)), ms(p(r.duringOn, .5)),
+			ms(p(r.base, .99)), ms(p(r.during, .99)), ms(p(r.duringOn, .99)), r.dlP99Ratio, r.onP99Ratio)
+		dl, on, dl50 = append(dl, r.dlP99Ratio), append(on, r.onP99Ratio), append(dl50, r.dlP50Ratio)
+	}
+	spread := func(v []float64) string {
+		sort.Float64s(v)
+		return fmt.Sprintf("%.2f× [%.2f–%.2f×]", v[len(v)/2], v[0], v[len(v)-1])
+	}
+	fmt.Printf("\ncommit p99 ratio during downloads: %s; during `--on-server` backups: %s; p50 ratio during downloads: %s\n",
+		spread(dl), spread(on), spread(dl50))
 }
 
 func rate(n int64, d time.Duration) int64 { return int64(float64(n) / d.Seconds()) }

@@ -283,9 +283,10 @@ func main() {
 	}
 
 	// Throughput is the bytes each side actually wrote per second: a
-	// backup copies only the pages in use (its file is smaller than the
-	// store file cp copies), so dividing the store's size by both times
-	// would credit the backup with bytes it never moved.
+	// backup copies the pages up to the highest one in use, not the
+	// space the store file has grown into beyond it (its file is smaller
+	// than the store file cp copies), so dividing the store's size by
+	// both times would credit the backup with bytes it never moved.
 	fmt.Printf("\n## Backup (one node, store file %s, warm page cache, median of %d)\n\n", mb(size), *runs)
 	fmt.Println("Throughput is the bytes each side wrote over the time it took (the backup file's size for Weir, the store file's for the reference); the ratio is Weir's rate over the reference's.")
 	fmt.Println()

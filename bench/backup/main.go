@@ -36,6 +36,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -243,16 +244,15 @@ func main() {
 		}
 		return st.Latencies, int(backups.Load())
 	}
-	p := func(l []time.Duration, q float64) time.Duration {
-		sort.Slice(l, func(i, j int) bool { return l[i] < l[j] })
-		return l[int(float64(len(l)-1)*q)]
-	}
+	// The latencies of a window come sorted (bench.RunOpenLoop); the
+	// pooled windows without backups are sorted once when pooled.
+	p := func(sorted []time.Duration, q float64) time.Duration { return bench.Percentile(sorted, q*100) }
+	ratio := func(a, b time.Duration) float64 { return float64(a) / float64(b) }
 	// One latency run: the windows without backups run before and after
 	// the windows with them and are pooled.
 	type latRun struct {
-		nb, nbOn                           int
-		base, during, duringOn             []time.Duration
-		dlP99Ratio, onP99Ratio, dlP50Ratio float64
+		nb, nbOn               int
+		base, during, duringOn []time.Duration
 	}
 	var lruns []latRun
 	for run := range *latencyRuns {
@@ -273,9 +273,7 @@ func main() {
 		r.duringOn, r.nbOn = load(onServer, loadFlows)
 		base1, _ := load(nil, loadFlows)
 		r.base = append(base0, base1...)
-		r.dlP50Ratio = float64(p(r.during, .5)) / float64(p(r.base, .5))
-		r.dlP99Ratio = float64(p(r.during, .99)) / float64(p(r.base, .99))
-		r.onP99Ratio = float64(p(r.duringOn, .99)) / float64(p(r.base, .99))
+		slices.Sort(r.base)
 		lruns = append(lruns, r)
 		for _, f := range loadFlows {
 			must(c.DeleteFlow(ctx, bid, f))
@@ -308,10 +306,11 @@ func main() {
 	fmt.Println("|---|---|---|---|---|")
 	var dl, on, dl50 []float64
 	for i, r := range lruns {
+		dlP99, onP99 := ratio(p(r.during, .99), p(r.base, .99)), ratio(p(r.duringOn, .99), p(r.base, .99))
 		fmt.Printf("| %d | %d / %d | %s / %s / %s | %s / %s / %s | %.2f× / %.2f× |\n", i+1, r.nb, r.nbOn,
 			ms(p(r.base, .5)), ms(p(r.during, .5)), ms(p(r.duringOn, .5)),
-			ms(p(r.base, .99)), ms(p(r.during, .99)), ms(p(r.duringOn, .99)), r.dlP99Ratio, r.onP99Ratio)
-		dl, on, dl50 = append(dl, r.dlP99Ratio), append(on, r.onP99Ratio), append(dl50, r.dlP50Ratio)
+			ms(p(r.base, .99)), ms(p(r.during, .99)), ms(p(r.duringOn, .99)), dlP99, onP99)
+		dl, on, dl50 = append(dl, dlP99), append(on, onP99), append(dl50, ratio(p(r.during, .5), p(r.base, .5)))
 	}
 	spread := func(v []float64) string {
 		sort.Float64s(v)

@@ -216,15 +216,6 @@ func (v *authzView) run(fn func(authz.PolicySource, authz.Records) error) error 
 	return rec.err
 }
 
-// remember keeps a fact learnt under gen while gen is still the view's.
-func remember[K comparable, F any](v *authzView, m map[K]F, gen uint64, k K, f F) {
-	v.mu.Lock()
-	if v.gen == gen && len(m) < decodedMax {
-		m[k] = f
-	}
-	v.mu.Unlock()
-}
-
 // viewRecords answers authz's record lookups from the view, reading the
 // store for what the view does not know yet. A read that fails is
 // reported by run, and the decision is not used.
@@ -235,48 +226,49 @@ type viewRecords struct {
 }
 
 func (r *viewRecords) Bucket(id string) (public, exists bool) {
-	r.v.mu.Lock()
-	f, ok := r.v.bucket[id]
-	ok = ok && r.v.gen == r.gen
-	r.v.mu.Unlock()
-	if !ok {
-		r.read(func(tx *store.Tx) {
-			b, found, err := r.v.buckets.get(id, tx.RawBucket(id))
-			f = bucketFacts{public: b.AllowPublicRead, exists: found && err == nil}
-		})
-		if r.err == nil {
-			remember(r.v, r.v.bucket, r.gen, id, f)
-		}
-	}
+	f := lookup(r, r.v.bucket, id, func(tx *store.Tx) bucketFacts {
+		b, found, err := r.v.buckets.get(id, tx.RawBucket(id))
+		return bucketFacts{public: b.AllowPublicRead, exists: found && err == nil}
+	})
 	return f.public, f.exists
 }
 
 func (r *viewRecords) FlowBucket(flowID string) (string, bool) {
-	return r.ownerBucket(ownerKey{id: flowID}, func(tx *store.Tx) ownerFacts {
+	f := lookup(r, r.v.owner, ownerKey{id: flowID}, func(tx *store.Tx) ownerFacts {
 		f, found, err := r.v.flows.get(flowID, tx.RawFlow(flowID))
 		return ownerFacts{bucket: f.BucketID, exists: found && err == nil}
 	})
+	return f.bucket, f.exists
 }
 
 func (r *viewRecords) BundleBucket(bundleID string) (string, bool) {
-	return r.ownerBucket(ownerKey{bundle: true, id: bundleID}, func(tx *store.Tx) ownerFacts {
+	f := lookup(r, r.v.owner, ownerKey{bundle: true, id: bundleID}, func(tx *store.Tx) ownerFacts {
 		b, found, err := bundles.Get(tx.Bolt(), bundleID)
 		return ownerFacts{bucket: b.BucketID, exists: found && err == nil}
 	})
+	return f.bucket, f.exists
 }
 
-func (r *viewRecords) ownerBucket(k ownerKey, look func(*store.Tx) ownerFacts) (string, bool) {
+// lookup answers k from m (one of the view's maps) when the view still
+// holds r's generation, and otherwise reads it with look and keeps it
+// there while that generation lasts.
+func lookup[K comparable, F any](r *viewRecords, m map[K]F, k K, look func(*store.Tx) F) F {
 	r.v.mu.Lock()
-	f, ok := r.v.owner[k]
+	f, ok := m[k]
 	ok = ok && r.v.gen == r.gen
 	r.v.mu.Unlock()
-	if !ok {
-		r.read(func(tx *store.Tx) { f = look(tx) })
-		if r.err == nil {
-			remember(r.v, r.v.owner, r.gen, k, f)
-		}
+	if ok {
+		return f
 	}
-	return f.bucket, f.exists
+	r.read(func(tx *store.Tx) { f = look(tx) })
+	if r.err == nil {
+		r.v.mu.Lock()
+		if r.v.gen == r.gen && len(m) < decodedMax {
+			m[k] = f
+		}
+		r.v.mu.Unlock()
+	}
+	return f
 }
 
 // read runs fn in a transaction of its own, unless a read already failed.

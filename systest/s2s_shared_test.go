@@ -24,8 +24,9 @@ import (
 // one another. Two pulls left open on two nodes hold disjoint flowfiles
 // (an ordered port gives the second nothing); then two pushers and four
 // pullers on all three nodes run at once while a follower is SIGKILLed
-// and restarted and each puller refuses one batch (one puller's batch
-// duration cuts its pulls short of their leases). Afterwards every
+// and restarted, then the leader (whose memory holds the leases), and
+// each puller refuses one batch (one puller's batch duration cuts its
+// pulls short of their leases). Afterwards every
 // flowfile whose push was confirmed has been pulled at least once with
 // identical attributes and content (the abandoned and refused ones
 // again), nothing is left queued or leased, and the nodes agree.
@@ -166,6 +167,14 @@ func TestS2SSharedPulls(t *testing.T) {
 	mid := pushes.count()
 	pushes.wait(t, mid+40)
 	victim.Start()
+	pushes.wait(t, mid+80)
+	// Then the leader: from command level 11 the leases of a shared port
+	// are its memory, forgotten with it; their flowfiles go out again.
+	old := c.MustLeader()
+	old.Kill()
+	mid = pushes.count()
+	pushes.wait(t, mid+40)
+	old.Start()
 	pushes.wait(t, mid+80)
 	stopPush()
 	wg.Wait()

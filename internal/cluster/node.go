@@ -158,6 +158,8 @@ type Node struct {
 	// proposer sends proposals to the leader, a fresh stream each (see
 	// forwardClient).
 	proposer *http.Client
+	// leaderFuncs holds the functions CallLeader runs (name → LeaderFunc).
+	leaderFuncs sync.Map
 	// live caches LiveMembers.
 	liveMu sync.Mutex
 	live   map[string]bool

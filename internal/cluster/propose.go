@@ -78,16 +78,24 @@ func (n *Node) ProposeAnywhere(ctx context.Context, c command.Command, out any) 
 	if err != nil {
 		return err
 	}
+	return n.toLeader(ctx, out, func() (proposal, error) {
+		if n.raft.State() == raft.Leader {
+			return toProposal(n.proposeEncoded(ctx, c.Type(), data)), nil
+		}
+		return n.sendProposal(ctx, data)
+	})
+}
+
+// toLeader runs try (one attempt to reach the leader) again while its
+// answer says it certainly did not run (NotApplied: no leader known, or a
+// node that no longer leads), for up to LeaderWait, and decodes the last
+// answer into out. An error from try ends it at once.
+func (n *Node) toLeader(ctx context.Context, out any, try func() (proposal, error)) error {
 	deadline := time.Now().Add(n.cfg.LeaderWait)
 	for {
-		var p proposal
-		if n.raft.State() == raft.Leader {
-			p = toProposal(n.proposeEncoded(ctx, c.Type(), data))
-		} else {
-			p, err = n.sendProposal(ctx, data)
-			if err != nil {
-				return err
-			}
+		p, err := try()
+		if err != nil {
+			return err
 		}
 		if p.Err == nil || !p.Err.NotApplied || time.Now().After(deadline) {
 			return p.result(out)

@@ -78,6 +78,7 @@ func (n *Node) startRPC() {
 	mux.HandleFunc("GET "+rpcReadIndex, n.handleReadIndex)
 	mux.HandleFunc(rpcForward+"/", n.handleForwarded)
 	mux.HandleFunc("POST "+rpcPropose, n.handlePropose)
+	mux.HandleFunc("POST "+rpcCall+"{name}", n.handleCall)
 	mux.HandleFunc("POST "+rpcJoin, n.leaderOnly(func(r *http.Request) (any, error) {
 		var req JoinRequest
 		if err := json.NewDecoder(r.Body).Decode(&req); err != nil {

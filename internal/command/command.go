@@ -26,7 +26,7 @@ const FormatVersion = 1
 // Level is the command level this build understands: the highest Level of
 // its command types. Nodes record it in the member table (SetNode), and
 // the cluster's level is the lowest among its voters.
-const Level = 10
+const Level = 11
 
 // Type identifies a command.
 type Type uint8
@@ -98,7 +98,11 @@ const (
 	// Level 10: a pull confirmed for part of its lease.
 	TypeAckSent Type = 46
 
-	maxType = TypeAckSent
+	// Level 11: pull leases held in the leader's memory, confirmed by
+	// naming the flowfiles.
+	TypeAckFlows Type = 47
+
+	maxType = TypeAckFlows
 )
 
 // LastType is the highest command type this build knows: higher ones
@@ -199,6 +203,8 @@ func (t Type) String() string {
 		return "DeleteBundle"
 	case TypeAckSent:
 		return "AckSent"
+	case TypeAckFlows:
+		return "AckFlows"
 	}
 	return fmt.Sprintf("Type(%d)", uint8(t))
 }
@@ -337,6 +343,7 @@ func (*DropTx) Type() Type           { return TypeDropTx }
 func (*Lease) Type() Type            { return TypeLease }
 func (*Ack) Type() Type              { return TypeAck }
 func (*AckSent) Type() Type          { return TypeAckSent }
+func (*AckFlows) Type() Type         { return TypeAckFlows }
 func (*Release) Type() Type          { return TypeRelease }
 func (*SetPortRetention) Type() Type { return TypeSetPortRetention }
 func (*ExpireFlows) Type() Type      { return TypeExpireFlows }
@@ -370,11 +377,14 @@ var ErrUnknown = errors.New("unknown command")
 // (see Level): 1 for the registry and membership, 2 for site-to-site, 3
 // for users, groups and policies, 4 for access tokens, 5 for retention by
 // age, 6 for disaster recovery, 7 for concurrent pulls, 8 for events, 9
-// for extension bundles, 10 for partial pull confirmations.
+// for extension bundles, 10 for partial pull confirmations, 11 for pull
+// leases in the leader's memory.
 func LevelOf(t Type) int {
 	switch {
 	case newOf(t) == nil:
 		return Level + 1
+	case t >= TypeAckFlows:
+		return 11
 	case t >= TypeAckSent:
 		return 10
 	case t >= TypeStageBundleChunk:
@@ -540,6 +550,8 @@ func newOf(t Type) Command {
 		return &DeleteBundle{}
 	case TypeAckSent:
 		return &AckSent{}
+	case TypeAckFlows:
+		return &AckFlows{}
 	}
 	return nil
 }

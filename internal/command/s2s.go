@@ -130,6 +130,26 @@ type AckSent struct {
 	Through uint64 `json:"through"`
 }
 
+// AckFlows removes the flowfiles a pull sent and its client confirmed,
+// named by their queue and sequence numbers (level 11). Leases of shared
+// output ports live in the leader's memory, not in the log, so the confirm
+// names what it removes instead of a lease. Apply skips flowfiles that are
+// gone (acked by another pull after a leader change forgot a lease, or
+// expired) and those a replicated Lease holds (an ordered port's, or one
+// taken before the cluster reached level 11): delivery is at-least-once.
+type AckFlows struct {
+	Port  string `json:"port"`
+	Tx    string `json:"tx"`
+	Queue string `json:"queue"`
+	// Runs are the sequence numbers as runs [first, last], ascending.
+	Runs [][2]uint64 `json:"runs"`
+	At   int64       `json:"at"`
+}
+
+// MaxAckRuns bounds the runs of one AckFlows (a pull sends at most a few
+// thousand flowfiles, usually one run).
+const MaxAckRuns = 1 << 16
+
 // Release returns a lease's flowfiles to the queue, in their order.
 type Release struct {
 	Tx string `json:"tx"`

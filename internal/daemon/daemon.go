@@ -239,6 +239,9 @@ func Start(cfg Config, log *slog.Logger) (*Server, error) {
 	// Site-to-site: NiFi's HTTP S2S under /nifi-api on every node, over
 	// the replicated queues (package relay), and the port configuration.
 	rel := relay.New(node, st, relay.Options{Self: strings.TrimRight(cfg.Advertise, "/"), Log: log, Admit: dm.Admit, LeaseTTL: cfg.S2SLeaseTTL})
+	for name, fn := range rel.LeaderFuncs() { // memory leases (level 11)
+		node.HandleLeader(name, fn)
+	}
 	s2s, err := server.New(server.Options{
 		Ports: rel, Peers: rel, Queues: rel, Log: log,
 		Controller:      server.Controller{ID: rootGroupID(key), InstanceID: id, Name: "Weir"},

@@ -378,7 +378,27 @@ func (r *s2sRun) step() {
 			c = &command.AckSent{Tx: tx, At: at, Through: through}
 		}
 	case 14:
-		c = &command.Release{Tx: g.from(s2sPullTxs), At: r.at()}
+		// A release, or (AckFlows, level 11) an ack naming flowfiles of
+		// a queue: which, and the runs, come from the clock, so that the
+		// corpus's inputs read the same bytes as before AckFlows existed.
+		tx, at := g.from(s2sPullTxs), r.at()
+		c = &command.Release{Tx: tx, At: at}
+		if m := uint64(at) % 16; m%4 == 3 {
+			af := &command.AckFlows{Port: s2sPortIDs[m%uint64(len(s2sPortIDs))], Tx: tx,
+				Queue: s2sPortIDs[(m/4)%uint64(len(s2sPortIDs))], At: at}
+			first := uint64(at) % 7
+			switch m {
+			case 3: // one run
+				af.Runs = [][2]uint64{{first, first + uint64(at)%5}}
+			case 7: // everything a queue could hold: bounded by its records
+				af.Runs = [][2]uint64{{0, math.MaxUint64}}
+			case 11: // overlapping: refused
+				af.Runs = [][2]uint64{{0, first + 2}, {first + 1, first + 4}}
+			case 15: // backwards: refused
+				af.Runs = [][2]uint64{{first + 3, first}}
+			}
+			c = af
+		}
 	case 15:
 		// A retried proposal: the previous entry again.
 		if r.last != nil {

@@ -254,7 +254,7 @@ func Handles(c command.Command) bool {
 	return (t >= command.TypeCreatePort && t <= command.TypeRelease) ||
 		t == command.TypeSetPortRetention || t == command.TypeExpireFlows ||
 		t == command.TypeSharedLease || t == command.TypeSetPortOrder ||
-		t == command.TypeAckSent
+		t == command.TypeAckSent || t == command.TypeAckFlows
 }
 
 // Apply applies one site-to-site command in the store's write
@@ -285,6 +285,8 @@ func Apply(btx *bolt.Tx, c command.Command) (any, error) {
 		return nil, w.ack(c)
 	case *command.AckSent:
 		return nil, w.ackSent(c)
+	case *command.AckFlows:
+		return nil, w.ackFlows(c)
 	case *command.Release:
 		return nil, w.release(c.Tx)
 	case *command.SetPortRetention:
@@ -1032,6 +1034,68 @@ func (w wtx) ackSent(c *command.AckSent) error {
 		return err
 	}
 	return w.endLeaseRec(c.Tx, rest, false)
+}
+
+// ackFlows removes the flowfiles an AckFlows names that are still queued
+// and held by no replicated lease. Only existing records are visited (a
+// cursor from each run's first key), so the work is bounded by what the
+// queue holds, whatever the runs claim.
+func (w wtx) ackFlows(c *command.AckFlows) error {
+	if c.Queue == "" {
+		return model.Invalid("An ack needs the queue of its flowfiles.")
+	}
+	if len(c.Runs) > command.MaxAckRuns {
+		return model.Invalid(fmt.Sprintf("An ack names at most %d runs of flowfiles.", command.MaxAckRuns))
+	}
+	for i, r := range c.Runs {
+		if r[0] > r[1] || (i > 0 && r[0] <= c.Runs[i-1][1]) {
+			return model.Invalid("An ack's runs of flowfiles must be ascending and apart.")
+		}
+	}
+	if w.b(tQueues).Get([]byte(c.Queue)) == nil {
+		return nil // the port and its queue were deleted meanwhile
+	}
+	st, err := w.stats(c.Queue)
+	if err != nil {
+		return err
+	}
+	pre := key(c.Queue)
+	var keys [][]byte
+	var gone []txGone
+	fc := w.b(tFlows).Cursor()
+	for _, r := range c.Runs {
+		last := keyN(c.Queue, r[1])
+		for k, v := fc.Seek(keyN(c.Queue, r[0])); k != nil && bytes.HasPrefix(k, pre) && bytes.Compare(k, last) <= 0; k, v = fc.Next() {
+			if leasedRaw(v) {
+				continue // a replicated lease holds it: its ack or release decides
+			}
+			f, err := decodeFlow(v)
+			if err != nil {
+				return err
+			}
+			if f.Lease != "" {
+				continue
+			}
+			keys = append(keys, bytes.Clone(k))
+			st.Count--
+			st.Bytes -= f.Size
+			gone = countGone(gone, f.Tx)
+		}
+	}
+	if len(keys) == 0 {
+		return nil
+	}
+	for _, k := range keys { // not while the cursor walks
+		if err := w.b(tFlows).Delete(k); err != nil {
+			return err
+		}
+	}
+	for _, g := range gone {
+		if err := w.flowsGone(g.tx, g.n); err != nil {
+			return err
+		}
+	}
+	return put(w.b(tQueues), []byte(c.Queue), st)
 }
 
 func (w wtx) release(tx string) error {

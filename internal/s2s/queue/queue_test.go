@@ -1456,3 +1456,70 @@ func TestAckAcrossPushes(t *testing.T) {
 		t.Fatalf("not empty after every flowfile was acked:\n%s", diffDumps(tableDump{}, q.dump()))
 	}
 }
+
+// TestAckFlowsAndAvailable: the level-11 pull. Available lists what a
+// memory lease may take (skipping what the leader holds, what a
+// replicated lease holds and what retention expired); AckFlows removes
+// the named flowfiles that are still queued and unheld, once, and frees
+// a push's content with its last flowfile; bad runs are refused with
+// nothing changed.
+func TestAckFlowsAndAvailable(t *testing.T) {
+	q := openQ(t)
+	relayPorts(q, 0, 0)
+	pk := mkPkts(10, 20, 30, 40, 50, 60)
+	q.push("in", "t1", encodePackets(t, pk...), 100)
+
+	avail := func(held map[uint64]bool, maxCount, maxBytes int64) (string, []uint64, bool) {
+		t.Helper()
+		var qn string
+		var fs []queue.Flow
+		var ordered bool
+		q.read(func(btx *bolt.Tx) (err error) {
+			qn, fs, ordered, err = queue.Available(btx, "out", 200, func(q string, seq uint64) bool { return q == "in" && held[seq] }, maxCount, maxBytes)
+			return err
+		})
+		return qn, seqs(fs), ordered
+	}
+	if qn, got, ordered := avail(map[uint64]bool{1: true}, 3, 0); qn != "in" || ordered || !reflect.DeepEqual(got, []uint64{0, 2, 3}) {
+		t.Fatalf("available: %q %v %v", qn, got, ordered)
+	}
+	if _, got, _ := avail(nil, 10, 35); !reflect.DeepEqual(got, []uint64{0, 1}) {
+		t.Fatalf("available within 35 bytes: %v", got)
+	}
+	// A replicated lease's flowfiles are not available, and AckFlows
+	// leaves them to that lease.
+	if got := seqs(q.sharedLease("out", "r1", 1, 150, 10_000)); !reflect.DeepEqual(got, []uint64{0}) {
+		t.Fatalf("replicated lease: %v", got)
+	}
+	if _, got, _ := avail(nil, 10, 0); !reflect.DeepEqual(got, []uint64{1, 2, 3, 4, 5}) {
+		t.Fatalf("available beside a replicated lease: %v", got)
+	}
+
+	for _, bad := range [][][2]uint64{{{3, 2}}, {{0, 2}, {2, 4}}, {{4, 5}, {0, 1}}} {
+		q.refused(&command.AckFlows{Port: "out", Tx: "m", Queue: "in", Runs: bad, At: 201}, model.KindInvalid, "")
+	}
+	q.refused(&command.AckFlows{Port: "out", Tx: "m", Runs: [][2]uint64{{0, 1}}, At: 201}, model.KindInvalid, "")
+
+	q.ok(&command.AckFlows{Port: "out", Tx: "m1", Queue: "in", Runs: [][2]uint64{{0, 2}, {4, 4}}, At: 202})
+	if s := q.stats("in"); s.Count != 3 || s.Bytes != 40+60+10 || s.Leased != 1 {
+		t.Fatalf("after acking 1, 2 and 4 (0 held by r1): %+v", s)
+	}
+	// The same ack again (a retried proposal, or a duplicate delivery
+	// after a leader change) removes nothing more.
+	before := q.dump()
+	q.ok(&command.AckFlows{Port: "out", Tx: "m1", Queue: "in", Runs: [][2]uint64{{0, 2}, {4, 4}}, At: 203})
+	if d := diffDumps(before, q.dump()); d != "" {
+		t.Fatalf("a repeated ack changed: %s", d)
+	}
+	// A run over the whole sequence space visits only what is queued.
+	q.ok(&command.Release{Tx: "r1", At: 204})
+	q.ok(&command.AckFlows{Port: "out", Tx: "m2", Queue: "in", Runs: [][2]uint64{{0, math.MaxUint64}}, At: 205})
+	if !q.empty() {
+		t.Fatal("content or records left after every flowfile was acked")
+	}
+	// An ordered port is not served by memory leases.
+	q.ok(&command.SetPortOrder{ID: "out", Ordered: true, At: 206})
+	if _, got, ordered := avail(nil, 10, 0); !ordered || len(got) != 0 {
+		t.Fatalf("ordered port: %v %v", got, ordered)
+	}
+}

@@ -9,6 +9,9 @@ import (
 	"slices"
 
 	bolt "go.etcd.io/bbolt"
+
+	"github.com/weir-nifi/weir/internal/command"
+	"github.com/weir-nifi/weir/internal/model"
 )
 
 // Ports lists the configured ports, by name.
@@ -141,6 +144,94 @@ func Unheld(btx *bolt.Tx, queue string, now int64) (int64, error) {
 		return nil
 	})
 	return n, err
+}
+
+// Available lists, in queue order, what a pull of output port port at
+// time at may take when the leader keeps leases in memory (level 11): the
+// flowfiles of its queue that no replicated lease holds, that held (the
+// leader's memory leases) does not report, and that retention has not
+// expired; the first such flowfile, then more up to maxCount flowfiles and
+// maxBytes. An ordered port is not served this way: ordered is true and
+// nothing is listed. A missing or disabled port is refused as Lease
+// refuses it.
+func Available(btx *bolt.Tx, port string, at int64, held func(queue string, seq uint64) bool, maxCount, maxBytes int64) (queue string, flows []Flow, ordered bool, err error) {
+	w := wtx{tx: btx}
+	p, ok, err := w.port(port)
+	if err != nil {
+		return "", nil, false, err
+	}
+	if !ok || p.Kind != command.PortOutput {
+		return "", nil, false, unknownPort(port)
+	}
+	if !p.Enabled {
+		return "", nil, false, refuse(model.KindUnavailable, ReasonNotRunning, fmt.Sprintf("Output port '%s' is disabled.", p.Name))
+	}
+	if p.Ordered {
+		return p.From, nil, true, nil
+	}
+	if p.From == "" || maxCount <= 0 {
+		return p.From, nil, false, nil
+	}
+	// Never hand out what retention has expired (the leader's next
+	// ExpireFlows removes it).
+	var expired map[string]bool
+	if in, ok, err := w.port(p.From); err != nil {
+		return "", nil, false, err
+	} else if ok {
+		gone, err := expiredHead(btx, in, at, LeaseExpireMax)
+		if err != nil {
+			return "", nil, false, err
+		}
+		for _, g := range gone {
+			if expired == nil {
+				expired = map[string]bool{}
+			}
+			expired[string(g.key)] = true
+		}
+	}
+	pre := key(p.From)
+	var n int64
+	fc := btx.Bucket(tFlows).Cursor()
+	for k, v := fc.Seek(pre); k != nil && bytes.HasPrefix(k, pre); k, v = fc.Next() {
+		if leasedRaw(v) || expired[string(k)] {
+			continue
+		}
+		seq := binary.BigEndian.Uint64(k[len(pre):])
+		if held(p.From, seq) {
+			continue
+		}
+		f, err := decodeFlow(v)
+		if err != nil {
+			return "", nil, false, err
+		}
+		if f.Lease != "" {
+			continue
+		}
+		if len(flows) > 0 && (int64(len(flows)) >= maxCount || (maxBytes > 0 && n+f.Size > maxBytes)) {
+			break
+		}
+		flows = append(flows, Flow{Seq: seq, Tx: f.Tx, Off: f.Off, Len: f.Len, Size: f.Size})
+		n += f.Size
+	}
+	return p.From, flows, false, nil
+}
+
+// Flows lists the flowfiles of queue with the given sequence numbers that
+// are still queued, in that order (a retried memory lease).
+func Flows(btx *bolt.Tx, queue string, seqs []uint64) ([]Flow, error) {
+	var out []Flow
+	for _, seq := range seqs {
+		v := btx.Bucket(tFlows).Get(keyN(queue, seq))
+		if v == nil {
+			continue
+		}
+		f, err := decodeFlow(v)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, Flow{Seq: seq, Tx: f.Tx, Off: f.Off, Len: f.Len, Size: f.Size})
+	}
+	return out, nil
 }
 
 // Expirable reports whether retention expires anything at the head of

@@ -1,10 +1,11 @@
 // Package relay gives the site-to-site server (package server) its ports,
 // peers and queues over the cluster: content is cut into chunks and
 // proposed through the Raft log as it streams in, so a push is answered
-// only once a quorum has every byte on disk; commits, leases, acks and
-// releases are commands too, proposed from whichever node holds the
-// transaction; pulls read the node's own replica of the queue tables
-// (package queue). See docs/s2s-design.md.
+// only once a quorum has every byte on disk; commits and acks are
+// commands too, proposed from whichever node holds the transaction; the
+// leases of shared output ports are the leader's memory (memlease.go;
+// ordered ports keep replicated leases); pulls read the node's own
+// replica of the queue tables (package queue). See docs/s2s-design.md.
 package relay
 
 import (
@@ -43,8 +44,15 @@ type Cluster interface {
 	// the expiry of flowfiles past their port's retention.
 	IsLeader() bool
 	// CommandLevel is the command level every voter understands: pulls
-	// share a queue (SharedLease) from level 7.
+	// share a queue (SharedLease) from level 7, and leases of shared
+	// ports are the leader's memory from level 11 (AckFlows).
 	CommandLevel() int
+	// CallLeader runs a function of LeaderFuncs on the leader (in this
+	// process when this node leads) and decodes its answer into out.
+	CallLeader(ctx context.Context, name string, req, out any) error
+	// LeaderChanges counts this node's leadership transitions: memory
+	// leases are valid only in the term they were made in.
+	LeaderChanges() uint64
 }
 
 // Options configure a Relay; zero fields take defaults.
@@ -89,6 +97,7 @@ type Relay struct {
 	staging chan struct{}
 	stats   counters
 	ended   endedLeases
+	mem     memLeases
 }
 
 // endedLeases remembers the leases this node ended (acked or released)
@@ -252,7 +261,11 @@ func (r *Relay) Status() ([]PortStatus, error) {
 					return err
 				}
 			}
-			out = append(out, PortStatus{Port: p, Queued: s.Count, QueuedBytes: s.Bytes, Leased: s.Leased, Staging: staging, Expired: s.Expired})
+			leased := s.Leased
+			if p.Kind == command.PortOutput && r.c.IsLeader() {
+				leased += r.mem.leased(q) // only the leader knows its memory leases
+			}
+			out = append(out, PortStatus{Port: p, Queued: s.Count, QueuedBytes: s.Bytes, Leased: leased, Staging: staging, Expired: s.Expired})
 		}
 		return nil
 	})
@@ -519,6 +532,10 @@ type lease struct {
 	r    *Relay
 	port string
 	tx   string
+	// mem: the lease is the leader's memory (level 11), confirmed by
+	// naming its flowfiles in queue, not a replicated Lease.
+	mem   bool
+	queue string
 	// chunk is the last chunk read, kept across flowfiles: small
 	// flowfiles share chunks, and copying a 1 MiB chunk for each was most
 	// of a pull's CPU.
@@ -545,7 +562,29 @@ func (r *Relay) Lease(ctx context.Context, port, tx string, limits server.BatchL
 		cmd.MaxBytes = limits.Bytes
 	}
 	cmd.Expires = cmd.At + r.opt.LeaseTTL.Milliseconds()
-	shared := r.c.CommandLevel() >= command.LevelOf(command.TypeSharedLease)
+	level := r.c.CommandLevel()
+	if level >= command.LevelOf(command.TypeAckFlows) {
+		var g leaseGrant
+		err := r.c.CallLeader(ctx, callLease, leaseReq{Port: port, Tx: tx, MaxCount: cmd.MaxCount, MaxBytes: cmd.MaxBytes}, &g)
+		if err != nil {
+			if model.KindOf(err) == model.KindUnavailable {
+				// The leader may have granted it and the answer got
+				// lost: end it rather than leave it to the TTL.
+				r.endMem(tx, false)
+			}
+			return nil, serverError(err)
+		}
+		switch {
+		case !g.Ordered:
+			// Content is read from this replica; a chunk it has not
+			// applied yet is read after a barrier (contentReader).
+			return &lease{r: r, port: port, tx: tx, mem: true, queue: g.Queue, flows: g.Flows}, nil
+		case g.Busy:
+			return &lease{r: r, port: port, tx: tx}, nil
+		}
+		// An ordered port: a replicated lease, one live per queue.
+	}
+	shared := level >= command.LevelOf(command.TypeSharedLease)
 	if r.nothingToLease(ctx, port, cmd.At, shared) {
 		// Not worth a log entry: NiFi's clients poll every node often.
 		return &lease{r: r, port: port, tx: tx}, nil
@@ -655,6 +694,9 @@ func (r *Relay) Ack(ctx context.Context, sl server.Lease) error {
 	// before the end of a lease (up to PullBytes): only what was sent
 	// (handed out by Next) is acked, the rest goes back to the queue.
 	sent := l.flows[:l.next]
+	if l.mem {
+		return r.ackMem(ctx, l, sent)
+	}
 	var c command.Command = &command.Ack{Tx: l.tx, At: r.now()}
 	if len(sent) < len(l.flows) {
 		if len(sent) == 0 || r.c.CommandLevel() < command.LevelOf(command.TypeAckSent) {
@@ -684,6 +726,34 @@ func (r *Relay) Ack(ctx context.Context, sl server.Lease) error {
 	return nil
 }
 
+// ackMem confirms a memory lease: the flowfiles sent are removed through
+// the log, then the leader forgets the lease, and what was not sent is
+// free again. The lease ends only after the AckFlows is applied on the
+// leader (ProposeAnywhere returns then), so the leader never hands out
+// again a flowfile being acked.
+func (r *Relay) ackMem(ctx context.Context, l *lease, sent []queue.Flow) error {
+	if len(sent) == 0 {
+		r.endMem(l.tx, false)
+		r.stats.add(l.port, "released", 0, 0)
+		return nil
+	}
+	c := &command.AckFlows{Port: l.port, Tx: l.tx, Queue: l.queue, Runs: runsOf(sent), At: r.now()}
+	if err := r.c.ProposeAnywhere(ctx, c, nil); err != nil {
+		r.endMem(l.tx, false)
+		r.stats.add(l.port, "ack_failed", 0, 0)
+		return serverError(err)
+	}
+	// What was sent is gone, so only the rest of a partial pull needs the
+	// lease ended before the client's next pull: wait for that one.
+	r.endMem(l.tx, len(sent) < len(l.flows))
+	var n int64
+	for _, f := range sent {
+		n += f.Size
+	}
+	r.stats.add(l.port, "acked", int64(len(sent)), n)
+	return nil
+}
+
 // Release hands the lease's flowfiles back, in their places.
 func (r *Relay) Release(sl server.Lease) {
 	l := sl.(*lease)
@@ -691,6 +761,10 @@ func (r *Relay) Release(sl server.Lease) {
 		return
 	}
 	r.stats.add(l.port, "released", 0, 0)
+	if l.mem {
+		r.endMem(l.tx, false)
+		return
+	}
 	r.detached(&command.Release{Tx: l.tx, At: r.now()})
 }
 

@@ -30,6 +30,51 @@ type twin struct {
 	barriers         int
 	leading          bool
 	level            int // the cluster's command level (command.Level when 0)
+	// lead is the relay on the leader's store that serves CallLeader
+	// (memory leases), made at the first call with the clock now.
+	lead    *Relay
+	now     func() time.Time
+	changes uint64 // LeaderChanges
+}
+
+// leaderSide is the twin as its leader sees it.
+type leaderSide struct{ *twin }
+
+func (leaderSide) IsLeader() bool { return true }
+
+func (tw *twin) CallLeader(ctx context.Context, name string, req, out any) error {
+	tw.mu.Lock()
+	if tw.lead == nil {
+		now := tw.now
+		if now == nil {
+			now = time.Now
+		}
+		tw.lead = New(leaderSide{tw}, tw.leader, Options{Now: now})
+	}
+	lead := tw.lead
+	tw.mu.Unlock()
+	b, err := json.Marshal(req)
+	if err != nil {
+		return err
+	}
+	fn, ok := lead.LeaderFuncs()[name]
+	if !ok {
+		tw.t.Fatalf("no leader function %q", name)
+	}
+	v, err := fn(ctx, b)
+	if err != nil || out == nil {
+		return err
+	}
+	if b, err = json.Marshal(v); err != nil {
+		return err
+	}
+	return json.Unmarshal(b, out)
+}
+
+func (tw *twin) LeaderChanges() uint64 {
+	tw.mu.Lock()
+	defer tw.mu.Unlock()
+	return tw.changes
 }
 
 var _ Cluster = (*twin)(nil)
@@ -158,9 +203,67 @@ func drain(t testing.TB, l server.Lease, want [][]byte) {
 // nothing to lease, and when a leased flowfile's content has not been
 // applied here yet; never because of a lease it acked itself.
 func TestFollowerPull(t *testing.T) {
-	for _, level := range []int{6, command.Level} {
+	for _, level := range []int{6, command.LevelOf(command.TypeAckFlows) - 1} {
 		t.Run(fmt.Sprintf("level %d", level), func(t *testing.T) { testFollowerPull(t, level) })
 	}
+}
+
+// TestFollowerPullMemoryLease: from level 11 a follower's pull asks the
+// leader for a lease held in its memory, which costs no log entry and no
+// barrier; the confirm is one AckFlows entry naming the flowfiles sent.
+// Content this replica has not applied yet is read after a barrier.
+func TestFollowerPullMemoryLease(t *testing.T) {
+	tw, r := relayWithPorts(t, command.Level, true)
+	ctx := context.Background()
+	entries := func() uint64 { tw.mu.Lock(); defer tw.mu.Unlock(); return tw.idx }
+	if err := tw.ReadBarrier(ctx); err != nil { // the ports are known here
+		t.Fatal(err)
+	}
+	before, barriers := entries(), tw.barrierCount()
+	l, err := r.Lease(ctx, "out", "p0", server.BatchLimits{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	drain(t, l, nil)
+	if entries() != before || tw.barrierCount() != barriers {
+		t.Fatalf("an empty pull took %d entries and %d barriers", entries()-before, tw.barrierCount()-barriers)
+	}
+
+	// Push 1 reaches this replica; push 2 is committed but not applied
+	// here: its content is read after one barrier.
+	pr, c1 := packets(t, 0, 5, 3000)
+	push(t, r, "in", "t1", pr)
+	if err := tw.ReadBarrier(ctx); err != nil {
+		t.Fatal(err)
+	}
+	pr, c2 := packets(t, 5, 5, 3000)
+	push(t, r, "in", "t2", pr)
+	before, barriers = entries(), tw.barrierCount()
+	l, err = r.Lease(ctx, "out", "p1", server.BatchLimits{Count: 7})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if entries() != before {
+		t.Fatalf("a memory lease took %d log entries", entries()-before)
+	}
+	drain(t, l, append(append([][]byte{}, c1...), c2[:2]...))
+	if n := tw.barrierCount() - barriers; n != 1 {
+		t.Fatalf("%d barriers reading content missing here, want 1", n)
+	}
+	if err := r.Ack(ctx, l); err != nil {
+		t.Fatal(err)
+	}
+	if n := entries() - before; n != 1 {
+		t.Fatalf("lease and confirm took %d log entries, want 1", n)
+	}
+
+	// A second pull gets the rest, and then there is nothing.
+	l, err = r.Lease(ctx, "out", "p2", server.BatchLimits{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	drain(t, l, c2[2:])
+	ackLast(t, tw, r, l)
 }
 
 // relayWithPorts is a relay at command level level on the leader's or the
@@ -170,6 +273,7 @@ func relayWithPorts(t *testing.T, level int, onFollower bool) (*twin, *Relay) {
 	tw := newTwin(t)
 	tw.level = level
 	now := time.UnixMilli(1_000_000)
+	tw.now = func() time.Time { return now }
 	st := tw.leader
 	if onFollower {
 		st = tw.follower
@@ -182,6 +286,9 @@ func relayWithPorts(t *testing.T, level int, onFollower bool) (*twin, *Relay) {
 		if err := tw.ProposeAnywhere(context.Background(), c, nil); err != nil {
 			t.Fatal(err)
 		}
+	}
+	if !onFollower {
+		tw.lead = r // the relay under test serves the leader's calls
 	}
 	return tw, r
 }
@@ -241,13 +348,21 @@ func testFollowerPull(t *testing.T, level int) {
 	if n := tw.barrierCount() - before; n != 0 {
 		t.Fatalf("%d barriers after this node's own ack", n)
 	}
+	// Drained: nothing to lease. (The replica, still behind, shows p2's
+	// flowfiles queued, so the last pull asks the leader, which has none.)
+	ackLast(t, tw, r, l)
+}
+
+// ackLast acks the last lease of a drained queue, checks that a further
+// pull gets nothing and that, once the replica caught up, nothing is
+// queued or leased.
+func ackLast(t *testing.T, tw *twin, r *Relay, l server.Lease) {
+	t.Helper()
+	ctx := context.Background()
 	if err := r.Ack(ctx, l); err != nil {
 		t.Fatal(err)
 	}
-
-	// Drained: nothing to lease. (The replica, still behind, shows p2's
-	// flowfiles queued, so this pull asks the leader, which has none.)
-	l, err = r.Lease(ctx, "out", "p3", server.BatchLimits{})
+	l, err := r.Lease(ctx, "out", "last", server.BatchLimits{})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,0 +1,221 @@
+package relay
+
+import (
+	"context"
+	"encoding/json"
+	"sync"
+	"time"
+
+	"github.com/weir-nifi/weir/internal/model"
+	"github.com/weir-nifi/weir/internal/s2s/queue"
+	"github.com/weir-nifi/weir/internal/store"
+)
+
+// Pull leases of shared output ports live in the leader's memory once
+// every voter understands AckFlows (command level 11): a pull costs one
+// log entry, its confirm, instead of two. A follower asks the leader for a
+// lease over the cluster port (CallLeader) and streams the flowfiles from
+// its own replica; the confirm names the flowfiles it removes. A leader
+// change forgets every lease: their flowfiles go out again, as after a
+// lease's TTL (at-least-once). Ordered ports keep the replicated lease,
+// whose one-live-lease rule must survive a leader change.
+// docs/s2s-design.md, "Leases in the leader's memory".
+
+// Names of the functions the relay serves on the leader (LeaderFuncs).
+const (
+	callLease = "s2s.lease"
+	callEnd   = "s2s.end"
+)
+
+// leaseReq asks the leader for a lease.
+type leaseReq struct {
+	Port     string `json:"port"`
+	Tx       string `json:"tx"`
+	MaxCount int64  `json:"maxCount"`
+	MaxBytes int64  `json:"maxBytes"`
+}
+
+// leaseGrant is the leader's answer: the flowfiles leased, in queue
+// order, or Ordered when the port keeps the replicated lease, with Busy
+// when memory leases taken before the port was made ordered are still
+// live on its queue (the pull then gets nothing, as a pull of an ordered
+// port does while another lease is live).
+type leaseGrant struct {
+	Queue   string       `json:"queue"`
+	Flows   []queue.Flow `json:"flows,omitempty"`
+	Ordered bool         `json:"ordered,omitempty"`
+	Busy    bool         `json:"busy,omitempty"`
+}
+
+type endReq struct {
+	Tx string `json:"tx"`
+}
+
+// memLeases are the leases this node handed out while it leads. They are
+// valid only for the leadership term they were made in (epoch, the
+// cluster's count of this node's leadership changes).
+type memLeases struct {
+	mu    sync.Mutex
+	epoch uint64
+	byTx  map[string]*memLease
+	held  map[string]map[uint64]string // queue → seq → tx
+}
+
+type memLease struct {
+	queue   string
+	seqs    []uint64
+	expires time.Time
+}
+
+// reset forgets every lease when the term changed.
+func (m *memLeases) reset(epoch uint64) {
+	if m.byTx != nil && m.epoch == epoch {
+		return
+	}
+	m.epoch = epoch
+	m.byTx = map[string]*memLease{}
+	m.held = map[string]map[uint64]string{}
+}
+
+func (m *memLeases) drop(tx string) {
+	l := m.byTx[tx]
+	if l == nil {
+		return
+	}
+	delete(m.byTx, tx)
+	h := m.held[l.queue]
+	for _, seq := range l.seqs {
+		if h[seq] == tx {
+			delete(h, seq)
+		}
+	}
+	if len(h) == 0 {
+		delete(m.held, l.queue)
+	}
+}
+
+func (m *memLeases) expire(now time.Time) {
+	for tx, l := range m.byTx {
+		if !now.Before(l.expires) {
+			m.drop(tx)
+		}
+	}
+}
+
+// end forgets a lease (its pull acked or released it).
+func (m *memLeases) end(tx string) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.byTx != nil {
+		m.drop(tx)
+	}
+}
+
+// leased counts the flowfiles of a queue held by live leases.
+func (m *memLeases) leased(queue string) int64 {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return int64(len(m.held[queue]))
+}
+
+// LeaderFuncs are the functions the relay serves on the leader; the
+// daemon registers them with the cluster node (HandleLeader).
+func (r *Relay) LeaderFuncs() map[string]func(context.Context, json.RawMessage) (any, error) {
+	return map[string]func(context.Context, json.RawMessage) (any, error){
+		callLease: func(ctx context.Context, b json.RawMessage) (any, error) {
+			var req leaseReq
+			if err := json.Unmarshal(b, &req); err != nil {
+				return nil, model.Invalid(err.Error())
+			}
+			return r.grant(req)
+		},
+		callEnd: func(ctx context.Context, b json.RawMessage) (any, error) {
+			var req endReq
+			if err := json.Unmarshal(b, &req); err != nil {
+				return nil, model.Invalid(err.Error())
+			}
+			r.mem.end(req.Tx)
+			return nil, nil
+		},
+	}
+}
+
+// grant leases, on the leader, the oldest flowfiles of the port's queue
+// that no lease holds. Grants are serialized, so no flowfile is in two
+// live leases of one term. A retried request (same transaction) gets the
+// flowfiles of its lease that are still queued.
+func (r *Relay) grant(req leaseReq) (leaseGrant, error) {
+	if req.Tx == "" {
+		return leaseGrant{}, model.Invalid("A lease needs a transaction id.")
+	}
+	now := r.opt.Now()
+	m := &r.mem
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.reset(r.c.LeaderChanges())
+	m.expire(now)
+	var g leaseGrant
+	err := r.st.Read(func(tx *store.Tx) (err error) {
+		if l := m.byTx[req.Tx]; l != nil {
+			g.Queue = l.queue
+			g.Flows, err = queue.Flows(tx.Bolt(), l.queue, l.seqs)
+			return err
+		}
+		held := func(q string, seq uint64) bool { _, ok := m.held[q][seq]; return ok }
+		g.Queue, g.Flows, g.Ordered, err = queue.Available(tx.Bolt(), req.Port, now.UnixMilli(), held, req.MaxCount, req.MaxBytes)
+		return err
+	})
+	if g.Ordered {
+		g.Busy = len(m.held[g.Queue]) > 0
+	}
+	if err != nil || g.Ordered || len(g.Flows) == 0 || m.byTx[req.Tx] != nil {
+		return g, err
+	}
+	l := &memLease{queue: g.Queue, seqs: make([]uint64, len(g.Flows)), expires: now.Add(r.opt.LeaseTTL)}
+	h := m.held[g.Queue]
+	if h == nil {
+		h = map[uint64]string{}
+		m.held[g.Queue] = h
+	}
+	for i, f := range g.Flows {
+		l.seqs[i] = f.Seq
+		h[f.Seq] = req.Tx
+	}
+	m.byTx[req.Tx] = l
+	return g, nil
+}
+
+// endMem ends a memory lease on the leader: at once when this node leads,
+// else by a call, which wait says to wait for; one that does not wait
+// does not hold the client up, and a lost one leaves the lease to its TTL.
+func (r *Relay) endMem(tx string, wait bool) {
+	if r.c.IsLeader() {
+		r.mem.end(tx)
+		return
+	}
+	call := func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		if err := r.c.CallLeader(ctx, callEnd, endReq{Tx: tx}, nil); err != nil {
+			r.opt.Log.Debug("site-to-site: cannot end a pull's lease on the leader; it expires", "tx", tx, "err", err)
+		}
+	}
+	if wait {
+		call()
+		return
+	}
+	go call()
+}
+
+// runsOf writes ascending sequence numbers as runs [first, last].
+func runsOf(flows []queue.Flow) [][2]uint64 {
+	var runs [][2]uint64
+	for _, f := range flows {
+		if n := len(runs); n > 0 && runs[n-1][1]+1 == f.Seq {
+			runs[n-1][1] = f.Seq
+			continue
+		}
+		runs = append(runs, [2]uint64{f.Seq, f.Seq})
+	}
+	return runs
+}

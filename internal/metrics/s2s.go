@@ -35,7 +35,7 @@ var (
 	descQueuedBytes = prometheus.NewDesc("weir_s2s_queued_bytes",
 		"Content bytes queued behind a site-to-site port.", []string{"port", "kind"}, nil)
 	descLeased = prometheus.NewDesc("weir_s2s_leased_flowfiles",
-		"Flowfiles handed to a pull that has not confirmed them yet.", []string{"port", "kind"}, nil)
+		"Flowfiles handed to a pull that has not confirmed them yet (a shared port's leases are the leader's memory: only the leader counts them).", []string{"port", "kind"}, nil)
 	descStaging = prometheus.NewDesc("weir_s2s_staging_transactions",
 		"Pushes to an input port staged but neither committed nor dropped.", []string{"port", "kind"}, nil)
 	descExpired = prometheus.NewDesc("weir_s2s_expired_flowfiles_total",

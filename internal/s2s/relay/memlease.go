@@ -6,6 +6,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/weir-nifi/weir/internal/command"
 	"github.com/weir-nifi/weir/internal/model"
 	"github.com/weir-nifi/weir/internal/s2s/queue"
 	"github.com/weir-nifi/weir/internal/store"
@@ -148,6 +149,9 @@ func (r *Relay) grant(req leaseReq) (leaseGrant, error) {
 	if req.Tx == "" {
 		return leaseGrant{}, model.Invalid("A lease needs a transaction id.")
 	}
+	// Its confirm must fit one AckFlows, whatever the client's batch
+	// count: at most MaxAckRuns runs, so at most that many flowfiles.
+	req.MaxCount = min(req.MaxCount, command.MaxAckRuns)
 	now := r.opt.Now()
 	m := &r.mem
 	m.mu.Lock()

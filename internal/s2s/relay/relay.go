@@ -261,14 +261,20 @@ func (r *Relay) Status() ([]PortStatus, error) {
 					return err
 				}
 			}
-			leased := s.Leased
-			if p.Kind == command.PortOutput && r.c.IsLeader() {
-				leased += r.mem.leased(q) // only the leader knows its memory leases
-			}
-			out = append(out, PortStatus{Port: p, Queued: s.Count, QueuedBytes: s.Bytes, Leased: leased, Staging: staging, Expired: s.Expired})
+			out = append(out, PortStatus{Port: p, Queued: s.Count, QueuedBytes: s.Bytes, Leased: s.Leased, Staging: staging, Expired: s.Expired})
 		}
 		return nil
 	})
+	// Only the leader knows its memory leases. Counted outside the read
+	// transaction: grant holds the leases' lock while it reads the store,
+	// and the opposite order could deadlock behind a remap of the file.
+	if err == nil && r.c.IsLeader() {
+		for i, p := range out {
+			if p.Kind == command.PortOutput {
+				out[i].Leased += r.mem.leased(p.From)
+			}
+		}
+	}
 	return out, err
 }
 

@@ -1,13 +1,10 @@
 package cluster
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
 	"net/http"
-	"strings"
 	"time"
 
 	"github.com/weir-nifi/weir/internal/model"
@@ -18,7 +15,7 @@ import (
 // (site-to-site pull leases): a follower asks, the leader answers.
 const rpcCall = "/rpc/call/"
 
-// maxCallBody bounds a call's request and answer.
+// maxCallBody bounds a call's request.
 const maxCallBody = 8 << 20
 
 // LeaderFunc serves a call on the leader. Its answer is encoded as JSON;
@@ -55,7 +52,9 @@ func (n *Node) CallLeader(ctx context.Context, name string, req, out any) error 
 		if n.IsLeader() {
 			return n.callLocal(ctx, name, body), nil
 		}
-		return n.callRemote(ctx, name, body), nil
+		ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+		defer cancel()
+		return n.postLeader(ctx, n.peers, rpcCall+name, body)
 	})
 }
 
@@ -67,35 +66,9 @@ func (n *Node) callLocal(ctx context.Context, name string, body []byte) proposal
 	return toProposal(fn(ctx, body))
 }
 
-func (n *Node) callRemote(ctx context.Context, name string, body []byte) proposal {
-	_, addr, err := n.leaderAddr(ctx)
-	if err != nil {
-		return toProposal(nil, err)
-	}
-	if addr == n.cfg.RaftAdvertise {
-		return toProposal(nil, ErrNotLeader)
-	}
-	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
-	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, "http://"+addr+rpcCall+name, bytes.NewReader(body))
-	if err != nil {
-		return toProposal(nil, err)
-	}
-	resp, err := n.peers.Do(req)
-	if err != nil {
-		return toProposal(nil, &model.Error{Kind: model.KindUnavailable, Msg: fmt.Sprintf("The leader %s is unreachable: %v", addr, err), RetryAfter: time.Second})
-	}
-	defer resp.Body.Close()
-	var p proposal
-	if err := json.NewDecoder(io.LimitReader(resp.Body, maxCallBody)).Decode(&p); err != nil {
-		return toProposal(nil, model.Unavailable(fmt.Sprintf("The leader's answer was cut off: %v", err), time.Second))
-	}
-	return p
-}
-
 // handleCall serves a follower's CallLeader.
 func (n *Node) handleCall(w http.ResponseWriter, r *http.Request) {
-	name := strings.TrimPrefix(r.URL.Path, rpcCall)
+	name := r.PathValue("name")
 	body, err := readBody(r, maxCallBody+1)
 	var p proposal
 	switch {

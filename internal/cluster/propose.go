@@ -113,6 +113,15 @@ func (n *Node) toLeader(ctx context.Context, out any, try func() (proposal, erro
 // failing after the command was sent is an error: it may have been
 // applied.
 func (n *Node) sendProposal(ctx context.Context, data []byte) (proposal, error) {
+	return n.postLeader(ctx, n.proposer, rpcPropose, data)
+}
+
+// postLeader posts body to path on the leader with hc and reads the
+// proposal envelope it answers. Not knowing a leader is a NotApplied
+// refusal, and so is failing to dial it when hc reports dial errors
+// (forwardClient); any other failure is an error, since the leader may
+// have acted on the request.
+func (n *Node) postLeader(ctx context.Context, hc *http.Client, path string, body []byte) (proposal, error) {
 	_, addr, err := n.leaderAddr(ctx)
 	if err != nil {
 		return toProposal(nil, err), nil
@@ -120,11 +129,11 @@ func (n *Node) sendProposal(ctx context.Context, data []byte) (proposal, error) 
 	if addr == n.cfg.RaftAdvertise {
 		return toProposal(nil, ErrNotLeader), nil
 	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, "http://"+addr+rpcPropose, bytes.NewReader(data))
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, "http://"+addr+path, bytes.NewReader(body))
 	if err != nil {
 		return proposal{}, err
 	}
-	resp, err := n.proposer.Do(req)
+	resp, err := hc.Do(req)
 	if err != nil {
 		var de *dialError
 		if errors.As(err, &de) {

@@ -564,25 +564,71 @@ func chunkIn(b *bolt.Bucket, k, v []byte) []byte {
 
 // ---- push
 
-func (w wtx) inputPort(id string) (Port, error) {
+// enabledPort is the enabled port id of kind (command.PortInput or
+// PortOutput), or the refusal a client gets for it.
+func (w wtx) enabledPort(id, kind string) (Port, error) {
 	p, ok, err := w.port(id)
 	if err != nil {
 		return p, err
 	}
-	if !ok || p.Kind != command.PortInput {
+	if !ok || p.Kind != kind {
 		return p, unknownPort(id)
 	}
 	if !p.Enabled {
-		return p, refuse(model.KindUnavailable, ReasonNotRunning, fmt.Sprintf("Input port '%s' is disabled.", p.Name))
+		name := "Input"
+		if kind == command.PortOutput {
+			name = "Output"
+		}
+		return p, refuse(model.KindUnavailable, ReasonNotRunning, fmt.Sprintf("%s port '%s' is disabled.", name, p.Name))
 	}
 	return p, nil
+}
+
+// freeFlow is a flowfile takeFree found: its key and record as stored.
+type freeFlow struct {
+	Flow
+	key []byte
+	rec flowRec
+}
+
+// takeFree walks queue from its head and returns, in order, the
+// flowfiles no replicated lease holds and skip does not exclude: the
+// first one, then more up to maxCount flowfiles and maxBytes (0: no
+// byte bound).
+func takeFree(btx *bolt.Tx, queue string, skip func(key []byte, seq uint64) bool, maxCount, maxBytes int64) ([]freeFlow, error) {
+	var out []freeFlow
+	var n int64
+	pre := key(queue)
+	fc := btx.Bucket(tFlows).Cursor()
+	for k, v := fc.Seek(pre); k != nil && bytes.HasPrefix(k, pre); k, v = fc.Next() {
+		if leasedRaw(v) {
+			continue // held by a replicated lease: not decoded
+		}
+		seq := binary.BigEndian.Uint64(k[len(pre):])
+		if skip != nil && skip(k, seq) {
+			continue
+		}
+		f, err := decodeFlow(v)
+		if err != nil {
+			return nil, err
+		}
+		if f.Lease != "" {
+			continue
+		}
+		if len(out) > 0 && (int64(len(out)) >= maxCount || (maxBytes > 0 && n+f.Size > maxBytes)) {
+			break
+		}
+		out = append(out, freeFlow{Flow: Flow{Seq: seq, Tx: f.Tx, Off: f.Off, Len: f.Len, Size: f.Size}, key: bytes.Clone(k), rec: f})
+		n += f.Size
+	}
+	return out, nil
 }
 
 func (w wtx) stageChunk(c *command.StageChunk) (any, error) {
 	if c.Tx == "" {
 		return nil, model.Invalid("A staged chunk needs a transaction id.")
 	}
-	if _, err := w.inputPort(c.Port); err != nil {
+	if _, err := w.enabledPort(c.Port, command.PortInput); err != nil {
 		return nil, err
 	}
 	var s stagedRec
@@ -710,7 +756,7 @@ func (w wtx) commitTx(c *command.CommitTx) (any, error) {
 	if s.Count != c.Count || s.Bytes != c.Bytes {
 		return nil, model.Invalid(fmt.Sprintf("Transaction '%s' staged %d flowfiles of %d bytes, not %d of %d.", c.Tx, s.Count, s.Bytes, c.Count, c.Bytes))
 	}
-	p, err := w.inputPort(c.Port)
+	p, err := w.enabledPort(c.Port, command.PortInput)
 	if err != nil {
 		return nil, err
 	}
@@ -776,15 +822,9 @@ func (w wtx) lease(c *command.Lease, shared bool) (any, error) {
 	if c.Tx == "" {
 		return nil, model.Invalid("A lease needs a transaction id.")
 	}
-	p, ok, err := w.port(c.Port)
+	p, err := w.enabledPort(c.Port, command.PortOutput)
 	if err != nil {
 		return nil, err
-	}
-	if !ok || p.Kind != command.PortOutput {
-		return nil, unknownPort(c.Port)
-	}
-	if !p.Enabled {
-		return nil, refuse(model.KindUnavailable, ReasonNotRunning, fmt.Sprintf("Output port '%s' is disabled.", p.Name))
 	}
 	if err := w.expireLeases(c.At); err != nil {
 		return nil, err
@@ -820,40 +860,19 @@ func (w wtx) lease(c *command.Lease, shared bool) (any, error) {
 	if err != nil {
 		return nil, err
 	}
+	free, err := takeFree(w.tx, p.From, nil, c.MaxCount, c.MaxBytes)
+	if err != nil || len(free) == 0 {
+		return LeaseResult{}, err
+	}
 	l = leaseRec{Port: p.ID, Queue: p.From, Expires: c.Expires}
 	var out LeaseResult
-	var n int64
-	pre := key(p.From)
-	fc := w.b(tFlows).Cursor()
-	var updates [][2][]byte
-	for k, v := fc.Seek(pre); k != nil && bytes.HasPrefix(k, pre); k, v = fc.Next() {
-		if leasedRaw(v) {
-			continue // held by another lease (shared): not decoded
-		}
-		f, err := decodeFlow(v)
-		if err != nil {
+	for _, f := range free {
+		f.rec.Lease = c.Tx
+		if err := w.b(tFlows).Put(f.key, f.rec.encode()); err != nil {
 			return nil, err
 		}
-		if f.Lease != "" {
-			continue
-		}
-		if len(out.Flows) > 0 && (int64(len(out.Flows)) >= c.MaxCount || (c.MaxBytes > 0 && n+f.Size > c.MaxBytes)) {
-			break
-		}
-		seq := binary.BigEndian.Uint64(k[len(pre):])
-		out.Flows = append(out.Flows, Flow{Seq: seq, Tx: f.Tx, Off: f.Off, Len: f.Len, Size: f.Size})
-		n += f.Size
-		f.Lease = c.Tx
-		updates = append(updates, [2][]byte{bytes.Clone(k), f.encode()})
-		l.Seqs = append(l.Seqs, seq)
-	}
-	if len(out.Flows) == 0 {
-		return out, nil
-	}
-	for _, u := range updates { // not while the cursor walks
-		if err := w.b(tFlows).Put(u[0], u[1]); err != nil {
-			return nil, err
-		}
+		out.Flows = append(out.Flows, f.Flow)
+		l.Seqs = append(l.Seqs, f.Seq)
 	}
 	st.Leased += int64(len(l.Seqs))
 	if err := put(w.b(tQueues), []byte(p.From), st); err != nil {
@@ -878,19 +897,8 @@ func (w wtx) queueLeased(queue string) (bool, error) {
 
 // leased lists what an existing lease holds.
 func (w wtx) leased(l leaseRec) (LeaseResult, error) {
-	var out LeaseResult
-	for _, seq := range l.Seqs {
-		v := w.b(tFlows).Get(keyN(l.Queue, seq))
-		if v == nil {
-			continue
-		}
-		f, err := decodeFlow(v)
-		if err != nil {
-			return out, err
-		}
-		out.Flows = append(out.Flows, Flow{Seq: seq, Tx: f.Tx, Off: f.Off, Len: f.Len, Size: f.Size})
-	}
-	return out, nil
+	flows, err := Flows(w.tx, l.Queue, l.Seqs)
+	return LeaseResult{Flows: flows}, err
 }
 
 func (w wtx) expireLeases(at int64) error {

@@ -11,7 +11,6 @@ import (
 	bolt "go.etcd.io/bbolt"
 
 	"github.com/weir-nifi/weir/internal/command"
-	"github.com/weir-nifi/weir/internal/model"
 )
 
 // Ports lists the configured ports, by name.
@@ -156,15 +155,9 @@ func Unheld(btx *bolt.Tx, queue string, now int64) (int64, error) {
 // refuses it.
 func Available(btx *bolt.Tx, port string, at int64, held func(queue string, seq uint64) bool, maxCount, maxBytes int64) (queue string, flows []Flow, ordered bool, err error) {
 	w := wtx{tx: btx}
-	p, ok, err := w.port(port)
+	p, err := w.enabledPort(port, command.PortOutput)
 	if err != nil {
 		return "", nil, false, err
-	}
-	if !ok || p.Kind != command.PortOutput {
-		return "", nil, false, unknownPort(port)
-	}
-	if !p.Enabled {
-		return "", nil, false, refuse(model.KindUnavailable, ReasonNotRunning, fmt.Sprintf("Output port '%s' is disabled.", p.Name))
 	}
 	if p.Ordered {
 		return p.From, nil, true, nil
@@ -189,29 +182,12 @@ func Available(btx *bolt.Tx, port string, at int64, held func(queue string, seq 
 			expired[string(g.key)] = true
 		}
 	}
-	pre := key(p.From)
-	var n int64
-	fc := btx.Bucket(tFlows).Cursor()
-	for k, v := fc.Seek(pre); k != nil && bytes.HasPrefix(k, pre); k, v = fc.Next() {
-		if leasedRaw(v) || expired[string(k)] {
-			continue
-		}
-		seq := binary.BigEndian.Uint64(k[len(pre):])
-		if held(p.From, seq) {
-			continue
-		}
-		f, err := decodeFlow(v)
-		if err != nil {
-			return "", nil, false, err
-		}
-		if f.Lease != "" {
-			continue
-		}
-		if len(flows) > 0 && (int64(len(flows)) >= maxCount || (maxBytes > 0 && n+f.Size > maxBytes)) {
-			break
-		}
-		flows = append(flows, Flow{Seq: seq, Tx: f.Tx, Off: f.Off, Len: f.Len, Size: f.Size})
-		n += f.Size
+	free, err := takeFree(btx, p.From, func(k []byte, seq uint64) bool { return expired[string(k)] || held(p.From, seq) }, maxCount, maxBytes)
+	if err != nil {
+		return "", nil, false, err
+	}
+	for _, f := range free {
+		flows = append(flows, f.Flow)
 	}
 	return p.From, flows, false, nil
 }

@@ -99,6 +99,13 @@ func TestDRStandby(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+	// Bundle content is kept in files beside the log: the standby's seed
+	// (the database only) and its entries refer to files it fetches from
+	// the primary.
+	nar1, nar2 := bundleNAR("1.0", 2<<20, 21), bundleNAR("2.0", 1<<20, 22)
+	if status, body, err := postBundle(ctxT(t), primary.MustLeader(), b, nar1); err != nil || status != 200 {
+		t.Fatalf("bundle upload: %d %s %v", status, body, err)
+	}
 	standby := harness.StartCluster(t, harness.ClusterOptions{N: 3, Zones: []string{"dr-a", "dr-b", "dr-c"}})
 	sl := standby.MustLeader()
 	cli := func(n *harness.Node, args ...string) string {
@@ -128,7 +135,13 @@ func TestDRStandby(t *testing.T) {
 	if _, err := pc.CreateBucket(ctxT(t), model.Bucket{Name: model.Str("dr-after")}, false); err != nil {
 		t.Fatal(err)
 	}
+	if status, body, err := postBundle(ctxT(t), primary.Others(primary.MustLeader())[0], b, nar2); err != nil || status != 200 {
+		t.Fatalf("bundle upload: %d %s %v", status, body, err)
+	}
 	waitCaughtUp(t, primary, standby)
+	waitContentFiles(t, standby.Nodes, nar1, true, time.Minute)
+	waitContentFiles(t, standby.Nodes, nar2, true, time.Minute)
+	checkBundleEverywhere(t, standby, b, map[string][]byte{"1.0": nar1, "2.0": nar2})
 	sc := client.New(standby.Others(standby.MustLeader())[1].API)
 	bs, err := sc.Buckets(ctxT(t))
 	if err != nil || len(bs) != 2 {

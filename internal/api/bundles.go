@@ -37,7 +37,7 @@ type Bundles interface {
 	GetBundleVersion(id, version string, readable registry.BucketFilter) (*model.BundleVersion, error)
 	DeleteBundleVersion(ctx context.Context, c registry.Caller, id, version string, readable registry.BucketFilter) (*model.BundleVersion, error)
 	GetBundleContent(id, version string, readable registry.BucketFilter) (*registry.BundleContent, error)
-	WriteBundleContent(c *registry.BundleContent, w io.Writer) error
+	OpenBundleContent(ctx context.Context, c *registry.BundleContent) (io.ReadCloser, error)
 	BundleExtensions(id, version string, readable registry.BucketFilter) ([]*model.ExtensionMetadata, error)
 	BundleExtension(id, version, name string, readable registry.BucketFilter) (*bundles.Extension, error)
 	AdditionalDetails(id, version, name string, readable registry.BucketFilter) (string, error)
@@ -159,7 +159,7 @@ func (a *API) bundleRoutes() {
 		if err != nil {
 			return err
 		}
-		return a.writeContent(w, c)
+		return a.writeContent(w, r, c)
 	}))
 	a.sget(bv+"/extensions", bundle(func(w http.ResponseWriter, r *http.Request, id string) error {
 		es, err := a.bundles.BundleExtensions(id, r.PathValue("version"), readableOf(r))
@@ -194,12 +194,17 @@ func writeOr(w http.ResponseWriter, v any, err error) error {
 
 // writeContent streams a version's content as NiFi's getBundleVersionContent
 // does (its header spelling included).
-func (a *API) writeContent(w http.ResponseWriter, c *registry.BundleContent) error {
+func (a *API) writeContent(w http.ResponseWriter, r *http.Request, c *registry.BundleContent) error {
+	body, err := a.bundles.OpenBundleContent(r.Context(), c)
+	if err != nil {
+		return err
+	}
+	defer body.Close()
 	w.Header().Set("Content-Type", "application/octet-stream")
 	w.Header().Set("Content-Length", strconv.FormatInt(c.Size, 10))
 	w.Header().Set("content-disposition", "attachment; filename = "+c.Filename)
 	w.WriteHeader(200)
-	if err := a.bundles.WriteBundleContent(c, w); err != nil {
+	if _, err := io.Copy(w, body); err != nil {
 		// The status is sent: the client sees a short body.
 		a.opts.Log.Error("bundle content", "sha256", c.SHA256, "err", err)
 	}
@@ -418,7 +423,7 @@ func (a *API) extensionRepoRoutes() {
 			SHA256Link: model.NewLink(p+"/sha256", "sha256"), SHA256Supplied: v.Version.SHA256Supplied})
 	}))
 	a.sget(rv+"/content", a.repoVersion(func(w http.ResponseWriter, r *http.Request, v registry.RepoVersion) error {
-		return a.writeContent(w, registry.RepoContent(v))
+		return a.writeContent(w, r, registry.RepoContent(v))
 	}))
 	a.sget(rv+"/sha256", a.repoVersion(func(w http.ResponseWriter, r *http.Request, v registry.RepoVersion) error {
 		httpwire.WriteText(w, 200, v.Version.SHA256)

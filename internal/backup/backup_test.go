@@ -37,24 +37,7 @@ func seeded(t *testing.T, versions int) (*store.Store, func(c command.Command)) 
 
 func takeBackup(t *testing.T, st *store.Store) ([]byte, Manifest) {
 	t.Helper()
-	sn, err := st.Snapshot()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer sn.Release()
-	p, err := Prepare(sn, "node-a", time.Unix(1700000000, 0))
-	if err != nil {
-		t.Fatal(err)
-	}
-	var buf bytes.Buffer
-	n, err := p.WriteTo(&buf)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if n != p.Size() || int64(buf.Len()) != p.Size() {
-		t.Fatalf("wrote %d bytes (buffer %d), announced %d", n, buf.Len(), p.Size())
-	}
-	return buf.Bytes(), p.Manifest
+	return backupWithContent(t, st, nil)
 }
 
 func TestRoundTrip(t *testing.T) {

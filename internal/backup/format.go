@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"slices"
 	"time"
 
 	"github.com/weir-nifi/weir/internal/store"
@@ -19,10 +20,13 @@ import (
 // File format constants (see the package documentation).
 const (
 	Magic         = "WEIRBKUP"
-	FormatVersion = 2
-	trailerMagic  = "WEIRBEND"
-	fixedHdrLen   = 8 + 4 + 4
-	maxManifest   = 1 << 20
+	FormatVersion = 3
+	// oldestFormat is the oldest format this build reads: format 2 is
+	// format 3 without the content section.
+	oldestFormat = 2
+	trailerMagic = "WEIRBEND"
+	fixedHdrLen  = 8 + 4 + 4
+	maxManifest  = 1 << 20
 	// tailJSONLen is the fixed size of the trailer's JSON (space padded),
 	// so the whole file's size is known before the state is summarised.
 	tailJSONLen = 472
@@ -51,6 +55,10 @@ type Manifest struct {
 	// of the snapshot frame around it.
 	StoreBytes  int64 `json:"storeBytes"`
 	StreamBytes int64 `json:"streamBytes"`
+	// ContentFiles and ContentBytes are the content section's (format 3):
+	// bundle content kept in files beside the log.
+	ContentFiles int   `json:"contentFiles,omitempty"`
+	ContentBytes int64 `json:"contentBytes,omitempty"`
 	// From the trailer: the store's state hash and counts at Index.
 	Counts    store.Counts `json:"counts"`
 	StateHash string       `json:"stateHash"`
@@ -65,6 +73,9 @@ type head struct {
 	StoreFormat int       `json:"storeFormat"`
 	StoreBytes  int64     `json:"storeBytes"`
 	StreamBytes int64     `json:"streamBytes"`
+	// ContentFiles and ContentBytes size the content section.
+	ContentFiles int   `json:"contentFiles,omitempty"`
+	ContentBytes int64 `json:"contentBytes,omitempty"`
 }
 
 // Info is what reading a whole backup learns: its manifest and checksums.
@@ -87,34 +98,87 @@ type Snapshot interface {
 	Size() int64
 	StreamSize() int64
 	WriteTo(w io.Writer) (int64, error)
+	FileContents() (map[string]int64, error)
 }
 
+// Content opens the file of bundle content with a SHA-256 and size,
+// fetching it from another node first if this one lacks it.
+type Content func(sha string, size int64) (*os.File, error)
+
+// contentFile is one file of the content section, opened when the backup
+// is prepared: a file deleted meanwhile (its last version deleted) still
+// reads whole.
+type contentFile struct {
+	sha  [sha256.Size]byte
+	size int64
+	f    *os.File
+}
+
+// entryLen is the size of a content entry's head: the SHA-256, then the
+// size (big-endian).
+const entryLen = sha256.Size + 8
+
 // Prepared is a backup ready to stream: its manifest and exact size.
+// Close releases the content files it opened.
 type Prepared struct {
 	Manifest Manifest
 	sn       Snapshot
 	header   []byte
+	files    []contentFile
 }
 
-// Prepare builds the head of a backup; it reads nothing but the
-// snapshot's index and size.
-func Prepare(sn Snapshot, nodeID string, now time.Time) (*Prepared, error) {
-	return prepare(sn, nodeID, now, 0)
+// Prepare builds the head of a backup and opens the content files the
+// snapshot refers to (with content nil, the backup carries none: a DR
+// standby fetches them on its own).
+func Prepare(sn Snapshot, nodeID string, now time.Time, content Content) (*Prepared, error) {
+	return prepare(sn, nodeID, now, 0, content)
 }
 
 // prepare is Prepare; with imageAt > 0 the head manifest is padded with
 // spaces (JSON ignores them) so that the database image starts at offset
 // imageAt of the file, where a backup written in place copied it.
-func prepare(sn Snapshot, nodeID string, now time.Time, imageAt int64) (*Prepared, error) {
+func prepare(sn Snapshot, nodeID string, now time.Time, imageAt int64, content Content) (*Prepared, error) {
+	p := &Prepared{sn: sn}
+	if content != nil {
+		want, err := sn.FileContents()
+		if err != nil {
+			return nil, err
+		}
+		shas := make([]string, 0, len(want))
+		for sha := range want {
+			shas = append(shas, sha)
+		}
+		slices.Sort(shas)
+		for _, sha := range shas {
+			raw, err := hex.DecodeString(sha)
+			if err != nil || len(raw) != sha256.Size {
+				p.Close()
+				return nil, fmt.Errorf("backup: the state names content %q, not a SHA-256", sha)
+			}
+			f, err := content(sha, want[sha])
+			if err != nil {
+				p.Close()
+				return nil, fmt.Errorf("backup: bundle content %s: %w", sha, err)
+			}
+			cf := contentFile{size: want[sha], f: f}
+			copy(cf.sha[:], raw)
+			p.files = append(p.files, cf)
+		}
+	}
 	h := head{Format: FormatVersion, Index: sn.Index(), CreatedAt: now.UTC(), NodeID: nodeID,
-		StoreFormat: store.FormatVersion, StoreBytes: sn.Size(), StreamBytes: sn.StreamSize()}
+		StoreFormat: store.FormatVersion, StoreBytes: sn.Size(), StreamBytes: sn.StreamSize(), ContentFiles: len(p.files)}
+	for _, f := range p.files {
+		h.ContentBytes += f.size
+	}
 	mb, err := json.Marshal(h)
 	if err != nil {
+		p.Close()
 		return nil, err
 	}
 	if imageAt > 0 {
 		pad := int(imageAt) - fixedHdrLen - store.FrameHeaderLen - len(mb)
 		if pad < 0 {
+			p.Close()
 			return nil, fmt.Errorf("backup manifest of %d bytes does not fit before offset %d", len(mb), imageAt)
 		}
 		mb = append(mb, bytes.Repeat([]byte{' '}, pad)...)
@@ -127,10 +191,60 @@ func prepare(sn Snapshot, nodeID string, now time.Time, imageAt int64) (*Prepare
 	// The store keeps its state hash and counts (store/statehash.go):
 	// reading them here costs nothing. They travel in the trailer.
 	s := sn.Summary()
-	m := Manifest{Format: h.Format, Index: h.Index, CreatedAt: h.CreatedAt, NodeID: h.NodeID,
+	p.Manifest = Manifest{Format: h.Format, Index: h.Index, CreatedAt: h.CreatedAt, NodeID: h.NodeID,
 		StoreFormat: h.StoreFormat, StoreBytes: h.StoreBytes, StreamBytes: h.StreamBytes,
+		ContentFiles: h.ContentFiles, ContentBytes: h.ContentBytes,
 		Counts: s.Counts, StateHash: s.StateHash}
-	return &Prepared{Manifest: m, sn: sn, header: hdr}, nil
+	p.header = hdr
+	return p, nil
+}
+
+// Close closes the content files the backup opened.
+func (p *Prepared) Close() {
+	for _, f := range p.files {
+		f.f.Close()
+	}
+	p.files = nil
+}
+
+// sectionLen is the size of the content section.
+func (m Manifest) sectionLen() int64 { return int64(m.ContentFiles)*entryLen + m.ContentBytes }
+
+// entriesSum is the SHA-256 of the content section's entry heads, which
+// the trailer's checksum covers (each file's bytes are checked against
+// its own SHA-256).
+func (p *Prepared) entriesSum() []byte {
+	h := sha256.New()
+	for _, f := range p.files {
+		h.Write(entryHead(f.sha[:], f.size))
+	}
+	return h.Sum(nil)
+}
+
+func entryHead(sha []byte, size int64) []byte {
+	return binary.BigEndian.AppendUint64(append(make([]byte, 0, entryLen), sha...), uint64(size))
+}
+
+// writeSection writes the content section: each file's entry head and
+// bytes, which must be exactly its size.
+func (p *Prepared) writeSection(w io.Writer) (int64, error) {
+	var total int64
+	for _, f := range p.files {
+		n, err := w.Write(entryHead(f.sha[:], f.size))
+		total += int64(n)
+		if err != nil {
+			return total, err
+		}
+		m, err := io.Copy(w, io.NewSectionReader(f.f, 0, f.size))
+		total += m
+		if err != nil {
+			return total, err
+		}
+		if m != f.size {
+			return total, fmt.Errorf("backup: content %x is %d bytes, not %d", f.sha, m, f.size)
+		}
+	}
+	return total, nil
 }
 
 // Summarize is the state hash and counts of the backup (the scheduler uses
@@ -141,7 +255,7 @@ func (p *Prepared) Summarize() store.Summary {
 
 // Size is the number of bytes WriteTo writes.
 func (p *Prepared) Size() int64 {
-	return int64(len(p.header)) + p.Manifest.StreamBytes + trailerLen
+	return int64(len(p.header)) + p.Manifest.StreamBytes + p.Manifest.sectionLen() + trailerLen
 }
 
 // WriteTo writes the whole backup: header, the store's snapshot frame and
@@ -162,8 +276,12 @@ func (p *Prepared) WriteTo(w io.Writer) (int64, error) {
 			err = fmt.Errorf("snapshot stream was %d bytes, expected %d", m, p.Manifest.StreamBytes)
 		}
 		if err == nil {
+			m, err = p.writeSection(w)
+			total += m
+		}
+		if err == nil {
 			var tr []byte
-			if tr, err = trailer(p.header, ew.head[:], ew.tail[:], p.Summarize()); err == nil {
+			if tr, err = trailer(p.header, ew.head[:], ew.tail[:], p.entriesSum(), p.Summarize()); err == nil {
 				n, err = w.Write(tr)
 				total += int64(n)
 			}
@@ -184,7 +302,7 @@ func tailJSON(s store.Summary) ([]byte, error) {
 	return append(b, bytes.Repeat([]byte{' '}, tailJSONLen-len(b))...), nil
 }
 
-func trailer(header, frameHead, frameSum []byte, s store.Summary) ([]byte, error) {
+func trailer(header, frameHead, frameSum, entries []byte, s store.Summary) ([]byte, error) {
 	tj, err := tailJSON(s)
 	if err != nil {
 		return nil, err
@@ -192,14 +310,18 @@ func trailer(header, frameHead, frameSum []byte, s store.Summary) ([]byte, error
 	tr := make([]byte, 0, trailerLen)
 	tr = append(tr, trailerMagic...)
 	tr = append(tr, tj...)
-	return append(tr, trailerSum(header, frameHead, frameSum, tj)...), nil
+	return append(tr, trailerSum(header, frameHead, frameSum, entries, tj)...), nil
 }
 
-func trailerSum(header, frameHead, frameSum, tj []byte) []byte {
+// trailerSum covers the header, the frame's header and checksum, the
+// content section's entry heads (format 3; entries is nil for format 2)
+// and the trailer's JSON.
+func trailerSum(header, frameHead, frameSum, entries, tj []byte) []byte {
 	h := sha256.New()
 	h.Write(header)
 	h.Write(frameHead)
 	h.Write(frameSum)
+	h.Write(entries)
 	h.Write(tj)
 	return h.Sum(nil)
 }
@@ -271,8 +393,8 @@ func parseFixed(fixed []byte) (int, error) {
 	if string(fixed[:8]) != Magic {
 		return 0, fmt.Errorf("%w: not a Weir backup file (no %s magic)", ErrInvalid, Magic)
 	}
-	if v := binary.BigEndian.Uint32(fixed[8:]); v != FormatVersion {
-		return 0, fmt.Errorf("%w: backup format %d, this build reads %d", ErrInvalid, v, FormatVersion)
+	if v := binary.BigEndian.Uint32(fixed[8:]); v < oldestFormat || v > FormatVersion {
+		return 0, fmt.Errorf("%w: backup format %d, this build reads %d to %d", ErrInvalid, v, oldestFormat, FormatVersion)
 	}
 	ml := binary.BigEndian.Uint32(fixed[12:])
 	if ml == 0 || ml > maxManifest {
@@ -293,8 +415,15 @@ func parseHead(hdr []byte) (Manifest, error) {
 	if h.StoreBytes <= 0 || h.StreamBytes != store.FrameHeaderLen+h.StoreBytes+store.FrameSumLen {
 		return Manifest{}, fmt.Errorf("%w: the manifest's sizes disagree (store %d bytes, stream %d bytes)", ErrInvalid, h.StoreBytes, h.StreamBytes)
 	}
+	if v := int(binary.BigEndian.Uint32(hdr[8:])); h.Format != v {
+		return Manifest{}, fmt.Errorf("%w: the manifest says format %d, the header %d", ErrInvalid, h.Format, v)
+	}
+	if h.ContentFiles < 0 || h.ContentBytes < 0 || h.ContentFiles == 0 && h.ContentBytes != 0 || h.Format < 3 && h.ContentFiles != 0 {
+		return Manifest{}, fmt.Errorf("%w: bad content section (%d files, %d bytes)", ErrInvalid, h.ContentFiles, h.ContentBytes)
+	}
 	return Manifest{Format: h.Format, Index: h.Index, CreatedAt: h.CreatedAt, NodeID: h.NodeID,
-		StoreFormat: h.StoreFormat, StoreBytes: h.StoreBytes, StreamBytes: h.StreamBytes}, nil
+		StoreFormat: h.StoreFormat, StoreBytes: h.StoreBytes, StreamBytes: h.StreamBytes,
+		ContentFiles: h.ContentFiles, ContentBytes: h.ContentBytes}, nil
 }
 
 // checkFrame ties a verified snapshot frame to the manifest.
@@ -315,7 +444,7 @@ func frameError(err error) error {
 
 // readTrailer reads and checks the trailer, fills the manifest's trailer
 // fields and checks that nothing follows.
-func readTrailer(r io.Reader, header []byte, f store.Frame, m *Manifest) (string, error) {
+func readTrailer(r io.Reader, header []byte, f store.Frame, entries []byte, m *Manifest) (string, error) {
 	tr := make([]byte, trailerLen)
 	if _, err := io.ReadFull(r, tr); err != nil {
 		return "", fmt.Errorf("%w: truncated: the checksum trailer is missing (%v)", ErrInvalid, err)
@@ -324,7 +453,7 @@ func readTrailer(r io.Reader, header []byte, f store.Frame, m *Manifest) (string
 		return "", fmt.Errorf("%w: damaged checksum trailer", ErrInvalid)
 	}
 	tj := tr[8 : 8+tailJSONLen]
-	want := trailerSum(header, f.Header[:], f.Sum[:], tj)
+	want := trailerSum(header, f.Header[:], f.Sum[:], entries, tj)
 	if !bytes.Equal(tr[8+tailJSONLen:], want) {
 		return "", fmt.Errorf("%w: checksum mismatch: the manifest, snapshot header or trailer was altered", ErrInvalid)
 	}
@@ -356,12 +485,16 @@ type Checker struct {
 	// Data, if set, receives the database bytes of the snapshot frame as
 	// they pass (unverified until Finish succeeds).
 	Data io.Writer
+	// Content, if set, receives the content section's files as they
+	// pass; each is verified against its SHA-256 before the next begins.
+	Content ContentSink
 
 	hdr    []byte // the header, once complete
 	need   int    // header bytes expected (fixedHdrLen until the length is known)
 	m      Manifest
 	frame  store.FrameChecker
 	framed int64 // frame bytes seen
+	sect   section
 	tr     []byte
 	n      int64
 	err    error
@@ -382,6 +515,8 @@ func (c *Checker) Write(p []byte) (int, error) {
 			k := min(int64(len(p)), c.m.StreamBytes-c.framed)
 			c.takeFrame(p[:k])
 			p = p[k:]
+		case c.sect.files < c.m.ContentFiles || c.sect.open:
+			p, c.err = c.sect.take(p, c.m, c.Content)
 		default:
 			if len(c.tr)+len(p) > trailerLen {
 				c.err = fmt.Errorf("%w: unexpected data after the checksum trailer", ErrInvalid)
@@ -461,14 +596,104 @@ func (c *Checker) Finish() (Info, error) {
 	if err := checkFrame(f, c.m); err != nil {
 		return info, err
 	}
+	if c.sect.files < c.m.ContentFiles || c.sect.open || c.sect.bytes != c.m.ContentBytes {
+		return info, fmt.Errorf("%w: truncated: %d of %d content files", ErrInvalid, c.sect.files, c.m.ContentFiles)
+	}
+	var entries []byte
+	if c.m.Format >= 3 {
+		if c.sect.heads == nil {
+			c.sect.heads = sha256.New() // no content files
+		}
+		entries = c.sect.heads.Sum(nil)
+	}
 	m := c.m
-	if info.SHA256, err = readTrailer(bytes.NewReader(c.tr), c.hdr, f, &m); err != nil {
+	if info.SHA256, err = readTrailer(bytes.NewReader(c.tr), c.hdr, f, entries, &m); err != nil {
 		return info, err
 	}
 	info.Manifest = m
 	info.ContentChecksum = hex.EncodeToString(f.Sum[:])
 	info.FileBytes = c.n
 	return info, nil
+}
+
+// ContentSink receives the files of a backup's content section.
+type ContentSink interface {
+	// Begin starts the file of sha (hex), size bytes long.
+	Begin(sha string, size int64) (io.Writer, error)
+	// End says its bytes matched its SHA-256.
+	End(sha string) error
+}
+
+// section follows the content section through a Checker: entry heads,
+// then each file's bytes, hashed.
+type section struct {
+	heads hashState // over the entry heads
+	head  []byte    // the entry head being read
+	open  bool      // a file's bytes are being read
+	sha   string
+	left  int64
+	h     hashState
+	w     io.Writer
+	files int   // files complete
+	bytes int64 // their bytes
+}
+
+type hashState interface {
+	io.Writer
+	Sum([]byte) []byte
+}
+
+func (s *section) take(p []byte, m Manifest, sink ContentSink) ([]byte, error) {
+	if s.heads == nil {
+		s.heads = sha256.New()
+	}
+	if !s.open {
+		k := min(len(p), entryLen-len(s.head))
+		s.head = append(s.head, p[:k]...)
+		p = p[k:]
+		if len(s.head) < entryLen {
+			return p, nil
+		}
+		s.heads.Write(s.head)
+		s.sha = hex.EncodeToString(s.head[:sha256.Size])
+		s.left = int64(binary.BigEndian.Uint64(s.head[sha256.Size:]))
+		s.head = s.head[:0]
+		if s.left < 0 || s.bytes+s.left > m.ContentBytes {
+			return nil, fmt.Errorf("%w: content file %s is larger than the manifest's content section", ErrInvalid, s.sha)
+		}
+		s.open, s.h, s.w = true, sha256.New(), nil
+		if sink != nil {
+			w, err := sink.Begin(s.sha, s.left)
+			if err != nil {
+				return nil, err
+			}
+			s.w = w
+		}
+	}
+	k := min(int64(len(p)), s.left)
+	s.h.Write(p[:k])
+	if s.w != nil {
+		if _, err := s.w.Write(p[:k]); err != nil {
+			return nil, err
+		}
+	}
+	s.left -= k
+	s.bytes += k
+	p = p[k:]
+	if s.left > 0 {
+		return p, nil
+	}
+	s.open = false
+	if got := hex.EncodeToString(s.h.Sum(nil)); got != s.sha {
+		return nil, fmt.Errorf("%w: content file %s holds bytes whose SHA-256 is %s", ErrInvalid, s.sha, got)
+	}
+	s.files++
+	if sink != nil {
+		if err := sink.End(s.sha); err != nil {
+			return nil, err
+		}
+	}
+	return p, nil
 }
 
 // Copy writes all of r to w (unless nil) and through the Checker, in one

@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/weir-nifi/weir/internal/blobs"
 	"github.com/weir-nifi/weir/internal/durable"
 	"github.com/weir-nifi/weir/internal/store"
 )
@@ -69,13 +70,14 @@ func Restore(r io.Reader, dataDir string, progress func(n int64)) (Info, error) 
 			for _, f := range []string{tmp, final, filepath.Join(dataDir, RestoredFile), filepath.Join(dataDir, SeedPendingFile)} {
 				os.Remove(f)
 			}
+			os.RemoveAll(filepath.Join(dataDir, blobs.DataDirName))
 			if durable.SyncDir(dataDir) == nil {
 				os.Remove(marker)
 			}
 		}
 	}()
 
-	info, err := restoreFile(r, tmp, progress)
+	info, err := restoreFile(r, tmp, filepath.Join(dataDir, blobs.DataDirName), progress)
 	if err != nil {
 		return info, err
 	}
@@ -132,7 +134,7 @@ func clearInterrupted(dataDir string) error {
 			return err
 		}
 	}
-	return nil
+	return os.RemoveAll(filepath.Join(dataDir, blobs.DataDirName))
 }
 
 // PrepareStart checks a data directory before a node starts on it, and
@@ -178,14 +180,21 @@ func SeedDone(dataDir string) error {
 }
 
 // restoreFile writes the database held by the backup in r to path,
-// synced, verifying the backup as it goes.
-func restoreFile(r io.Reader, path string, progress func(n int64)) (Info, error) {
+// synced, and its content files into the directory content, verifying
+// the backup as it goes.
+func restoreFile(r io.Reader, path, content string, progress func(n int64)) (Info, error) {
 	f, err := os.OpenFile(path, os.O_CREATE|os.O_TRUNC|os.O_WRONLY, 0o600)
 	if err != nil {
 		return Info{}, err
 	}
 	defer f.Close()
-	c := Checker{Data: f}
+	files, err := blobs.Open(content)
+	if err != nil {
+		return Info{}, err
+	}
+	sink := &fileSink{st: files}
+	defer sink.close()
+	c := Checker{Data: f, Content: sink}
 	info, err := c.Copy(nil, r, progress)
 	if err != nil {
 		return info, err
@@ -194,6 +203,40 @@ func restoreFile(r io.Reader, path string, progress func(n int64)) (Info, error)
 		return info, err
 	}
 	return info, f.Close()
+}
+
+// fileSink writes a backup's content files into a node's file store,
+// each kept (fsynced, renamed) once the Checker matched its SHA-256.
+type fileSink struct {
+	st *blobs.Store
+	sp *blobs.Spool
+}
+
+func (s *fileSink) Begin(sha string, size int64) (io.Writer, error) {
+	s.close()
+	sp, err := s.st.Create()
+	s.sp = sp
+	return sp, err
+}
+
+func (s *fileSink) End(sha string) error {
+	sp := s.sp
+	s.sp = nil
+	defer sp.Close()
+	if err := sp.Finish(); err != nil {
+		return err
+	}
+	if sp.SHA256 != sha {
+		return fmt.Errorf("%w: content file %s was written as %s", ErrInvalid, sha, sp.SHA256)
+	}
+	return sp.Keep()
+}
+
+func (s *fileSink) close() {
+	if s.sp != nil {
+		s.sp.Close()
+		s.sp = nil
+	}
 }
 
 // checkEmpty refuses a data directory that already belongs to a node.

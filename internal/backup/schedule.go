@@ -3,6 +3,7 @@ package backup
 import (
 	"context"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"sort"
@@ -93,7 +94,7 @@ func (s *Service) take(kind string, force bool) (Taken, error) {
 			return Taken{}, nil
 		}
 	}
-	path, m, size, err := writeInPlace(s.st, s.cfg.Dir, s.node.ID(), s.cfg.Now(), s.writes)
+	path, m, size, err := writeInPlace(s.st, s.cfg.Dir, s.node.ID(), s.cfg.Now(), s.writes, s.cfg.Content)
 	if err != nil {
 		s.failed(kind, err)
 		return Taken{}, err
@@ -152,7 +153,7 @@ func partialPattern(nodeID string) string { return ".weir-backup-" + nodeID + "-
 // of it for the checksum; the read transaction lasts only as long as the
 // copy (in the page cache). The disk writes follow, paced by writeBack so
 // that they yield to this node's commits.
-func writeInPlace(st Store, dir, nodeID string, now time.Time, writes Writes) (string, Manifest, int64, error) {
+func writeInPlace(st Store, dir, nodeID string, now time.Time, writes Writes, content Content) (string, Manifest, int64, error) {
 	f, err := os.CreateTemp(dir, partialPattern(nodeID))
 	if err != nil {
 		return "", Manifest{}, 0, err
@@ -170,10 +171,11 @@ func writeInPlace(st Store, dir, nodeID string, now time.Time, writes Writes) (s
 		return "", Manifest{}, 0, err
 	}
 	defer c.Release()
-	p, err := prepare(c, nodeID, now, imageAt)
+	p, err := prepare(c, nodeID, now, imageAt, content)
 	if err != nil {
 		return "", Manifest{}, 0, err
 	}
+	defer p.Close()
 	if _, err := f.WriteAt(p.header, 0); err != nil {
 		return "", Manifest{}, 0, err
 	}
@@ -186,11 +188,17 @@ func writeInPlace(st Store, dir, nodeID string, now time.Time, writes Writes) (s
 	if err != nil {
 		return "", Manifest{}, 0, err
 	}
-	tr, err := trailer(p.header, fr.Header[:], fr.Sum[:], p.Summarize())
+	// The content section follows the frame, the trailer the section.
+	at := imageAt + p.Manifest.StoreBytes + store.FrameSumLen
+	n, err := p.writeSection(io.NewOffsetWriter(f, at))
 	if err != nil {
 		return "", Manifest{}, 0, err
 	}
-	if _, err := f.WriteAt(tr, imageAt+p.Manifest.StoreBytes+store.FrameSumLen); err != nil {
+	tr, err := trailer(p.header, fr.Header[:], fr.Sum[:], p.entriesSum(), p.Summarize())
+	if err != nil {
+		return "", Manifest{}, 0, err
+	}
+	if _, err := f.WriteAt(tr, at+n); err != nil {
 		return "", Manifest{}, 0, err
 	}
 	if err := f.Sync(); err != nil {

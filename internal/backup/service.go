@@ -56,8 +56,11 @@ type Config struct {
 	// StallTimeout cuts off a download whose client takes nothing for
 	// this long, releasing its copy of the store (DefaultStallTimeout).
 	StallTimeout time.Duration
-	Log          *slog.Logger
-	Now          func() time.Time
+	// Content opens bundle content kept in files, which backups carry
+	// in their content section (nil: the store has none).
+	Content Content
+	Log     *slog.Logger
+	Now     func() time.Time
 }
 
 // DefaultKeep is how many scheduled backups are kept by default.
@@ -187,12 +190,19 @@ func (s *Service) Handler() http.Handler {
 			return
 		}
 		defer sn.Release()
-		p, err := Prepare(sn, s.node.ID(), s.cfg.Now())
+		content := s.cfg.Content
+		if r.URL.Query().Get("content") == "omit" {
+			// A DR standby seeding itself takes the database only and
+			// fetches the content files on its own.
+			content = nil
+		}
+		p, err := Prepare(sn, s.node.ID(), s.cfg.Now(), content)
 		if err != nil {
 			s.failed(KindDownload, err)
 			httpwire.WriteError(w, err)
 			return
 		}
+		defer p.Close()
 		name := FileName(p.Manifest)
 		h := w.Header()
 		h.Set("Content-Type", "application/octet-stream")

@@ -97,11 +97,13 @@ type Stage struct {
 }
 
 // Content is stored content: Size bytes in the chunks staged under the
-// upload Chunks, referred to by Refs versions.
+// upload Chunks, or (File) in the file named by its SHA-256 beside the
+// log (package blobs), referred to by Refs versions.
 type Content struct {
 	Size   int64  `json:"size"`
 	Chunks string `json:"chunks"`
 	Refs   int64  `json:"refs"`
+	File   bool   `json:"file,omitempty"`
 }
 
 // Bundle is an extension bundle: a group and artifact in a bucket.
@@ -198,7 +200,8 @@ type Created struct {
 
 // Handles reports whether c is a bundle command (applied by Apply).
 func Handles(c command.Command) bool {
-	return c.Type() >= command.TypeStageBundleChunk && c.Type() <= command.TypeDeleteBundle
+	t := c.Type()
+	return t >= command.TypeStageBundleChunk && t <= command.TypeDeleteBundle || t == command.TypeCreateBundleFileVersion
 }
 
 // Apply applies one bundle command in the store's write transaction. A
@@ -212,7 +215,9 @@ func Apply(tx *bolt.Tx, c command.Command, buckets Buckets) (any, error) {
 	case *command.StageBundleChunk:
 		res, err = w.stage(c)
 	case *command.CreateBundleVersion:
-		res, err = w.createVersion(c, buckets)
+		res, err = w.createVersion(c, buckets, false)
+	case *command.CreateBundleFileVersion:
+		res, err = w.createVersion(&c.CreateBundleVersion, buckets, true)
 	case *command.DeleteBundleVersion:
 		res, err = w.deleteVersion(c)
 	case *command.DeleteBundle:
@@ -430,7 +435,10 @@ func checkExtensions(raw json.RawMessage) ([]Extension, error) {
 	return exts, nil
 }
 
-func (w wtx) createVersion(c *command.CreateBundleVersion, buckets Buckets) (any, error) {
+// createVersion applies CreateBundleVersion, or with inFile
+// CreateBundleFileVersion, whose content not stored already is a file
+// beside the log (recorded, never read: a replica may not have it yet).
+func (w wtx) createVersion(c *command.CreateBundleVersion, buckets Buckets, inFile bool) (any, error) {
 	if err := checkID("Bucket", c.BucketID); err != nil {
 		return nil, err
 	}
@@ -486,7 +494,7 @@ func (w wtx) createVersion(c *command.CreateBundleVersion, buckets Buckets) (any
 	}
 	var st Stage
 	staged := false
-	if c.Upload != "" {
+	if c.Upload != "" && !inFile {
 		if staged, err = get(w.b(tStage), []byte(c.Upload), &st); err != nil {
 			return nil, err
 		}
@@ -494,6 +502,8 @@ func (w wtx) createVersion(c *command.CreateBundleVersion, buckets Buckets) (any
 	switch {
 	case stored && content.Size != c.Size:
 		return nil, model.Conflict("Stored content with this SHA-256 has another size")
+	case !stored && inFile:
+		// The proposer sent the file to a majority of the voters.
 	case !stored && !staged:
 		return nil, model.Conflict("The bundle's content is not staged (it was dropped after waiting too long); upload the bundle again")
 	case !stored && (st.SHA256 != c.SHA256 || st.Size != c.Size || st.Staged != c.Size):
@@ -558,7 +568,9 @@ func (w wtx) createVersion(c *command.CreateBundleVersion, buckets Buckets) (any
 	// Everything is checked: write. The new version's content is counted
 	// before the version it replaces is removed, so content the two share
 	// is never dropped in between.
-	if !stored {
+	if !stored && inFile {
+		content = Content{Size: c.Size, File: true}
+	} else if !stored {
 		content = Content{Size: c.Size, Chunks: c.Upload}
 		if err := w.b(tStage).Delete([]byte(c.Upload)); err != nil {
 			return nil, err
@@ -642,9 +654,13 @@ func (w wtx) removeVersion(b *Bundle, v Version) error {
 	if content.Refs > 0 {
 		return put(w.b(tContent), []byte(v.SHA256), content)
 	}
-	if err := w.dropChunks(content.Chunks); err != nil {
-		return err
+	if !content.File {
+		if err := w.dropChunks(content.Chunks); err != nil {
+			return err
+		}
 	}
+	// A file is left for the sweep (registry.KeepContent): Apply never
+	// touches files.
 	return w.b(tContent).Delete([]byte(v.SHA256))
 }
 

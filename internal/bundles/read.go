@@ -79,6 +79,34 @@ func HasContent(tx *bolt.Tx, sha string) (bool, error) {
 	return get(tx.Bucket(tContent), []byte(sha), &c)
 }
 
+// ContentOf is the stored content with a SHA-256.
+func ContentOf(tx *bolt.Tx, sha string) (Content, bool, error) {
+	var c Content
+	ok, err := get(tx.Bucket(tContent), []byte(sha), &c)
+	return c, ok, err
+}
+
+// FileContents lists the content kept in files (SHA-256 → size): what
+// every node's file store should hold.
+func FileContents(tx *bolt.Tx) (map[string]int64, error) {
+	out := map[string]int64{}
+	b := tx.Bucket(tContent)
+	if b == nil {
+		return out, nil // a store from before bundles
+	}
+	err := b.ForEach(func(k, v []byte) error {
+		var c Content
+		if err := json.Unmarshal(v, &c); err != nil {
+			return err
+		}
+		if c.File {
+			out[string(k)] = c.Size
+		}
+		return nil
+	})
+	return out, err
+}
+
 // ContentChunk returns the stored bytes of the content with a SHA-256
 // that start at off (chunks are contiguous from 0), copied so the caller
 // may use them after the transaction; nil at the end. A reader streams
@@ -92,6 +120,9 @@ func ContentChunk(tx *bolt.Tx, sha string, off int64) ([]byte, error) {
 	}
 	if !ok {
 		return nil, fmt.Errorf("bundles: no content %s", sha)
+	}
+	if c.File {
+		return nil, fmt.Errorf("bundles: content %s is in a file", sha)
 	}
 	if off >= c.Size {
 		return nil, nil

@@ -160,6 +160,8 @@ type Node struct {
 	proposer *http.Client
 	// leaderFuncs holds the functions CallLeader runs (name → LeaderFunc).
 	leaderFuncs sync.Map
+	// peerHandlers holds what HandlePeer registered (name → http.Handler).
+	peerHandlers sync.Map
 	// live caches LiveMembers.
 	liveMu sync.Mutex
 	live   map[string]bool

@@ -79,6 +79,7 @@ func (n *Node) startRPC() {
 	mux.HandleFunc(rpcForward+"/", n.handleForwarded)
 	mux.HandleFunc("POST "+rpcPropose, n.handlePropose)
 	mux.HandleFunc("POST "+rpcCall+"{name}", n.handleCall)
+	mux.HandleFunc(rpcPeer+"{name}/", n.handlePeer)
 	mux.HandleFunc("POST "+rpcJoin, n.leaderOnly(func(r *http.Request) (any, error) {
 		var req JoinRequest
 		if err := json.NewDecoder(r.Body).Decode(&req); err != nil {

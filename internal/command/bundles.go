@@ -92,6 +92,17 @@ type DeleteBundle struct {
 	Actor    string `json:"actor"`
 }
 
+// CreateBundleFileVersion is a CreateBundleVersion (level 12) whose
+// content, unless stored already, is a file of SHA256 that the proposer
+// sent to a majority of the voters before proposing it (package blobs):
+// nothing is staged, and Apply records a reference to the file without
+// reading it. Upload is unused.
+type CreateBundleFileVersion struct {
+	CreateBundleVersion
+}
+
+func (*CreateBundleFileVersion) Type() Type { return TypeCreateBundleFileVersion }
+
 func (*StageBundleChunk) Type() Type    { return TypeStageBundleChunk }
 func (*CreateBundleVersion) Type() Type { return TypeCreateBundleVersion }
 func (*DeleteBundleVersion) Type() Type { return TypeDeleteBundleVersion }

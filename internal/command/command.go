@@ -26,7 +26,7 @@ const FormatVersion = 1
 // Level is the command level this build understands: the highest Level of
 // its command types. Nodes record it in the member table (SetNode), and
 // the cluster's level is the lowest among its voters.
-const Level = 11
+const Level = 12
 
 // Type identifies a command.
 type Type uint8
@@ -102,7 +102,10 @@ const (
 	// naming the flowfiles.
 	TypeAckFlows Type = 47
 
-	maxType = TypeAckFlows
+	// Level 12: a bundle version whose content is a file beside the log.
+	TypeCreateBundleFileVersion Type = 48
+
+	maxType = TypeCreateBundleFileVersion
 )
 
 // LastType is the highest command type this build knows: higher ones
@@ -205,6 +208,8 @@ func (t Type) String() string {
 		return "AckSent"
 	case TypeAckFlows:
 		return "AckFlows"
+	case TypeCreateBundleFileVersion:
+		return "CreateBundleFileVersion"
 	}
 	return fmt.Sprintf("Type(%d)", uint8(t))
 }
@@ -378,11 +383,13 @@ var ErrUnknown = errors.New("unknown command")
 // for users, groups and policies, 4 for access tokens, 5 for retention by
 // age, 6 for disaster recovery, 7 for concurrent pulls, 8 for events, 9
 // for extension bundles, 10 for partial pull confirmations, 11 for pull
-// leases in the leader's memory.
+// leases in the leader's memory, 12 for bundle content in files.
 func LevelOf(t Type) int {
 	switch {
 	case newOf(t) == nil:
 		return Level + 1
+	case t >= TypeCreateBundleFileVersion:
+		return 12
 	case t >= TypeAckFlows:
 		return 11
 	case t >= TypeAckSent:
@@ -552,6 +559,8 @@ func newOf(t Type) Command {
 		return &AckSent{}
 	case TypeAckFlows:
 		return &AckFlows{}
+	case TypeCreateBundleFileVersion:
+		return &CreateBundleFileVersion{}
 	}
 	return nil
 }

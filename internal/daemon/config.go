@@ -85,6 +85,10 @@ type Config struct {
 	MaxBody   int64
 	// MaxBundle is the largest extension bundle upload (spooled to disk).
 	MaxBundle int64
+	// BundleContentGrace is how long a bundle content file nothing refers
+	// to is kept before it is removed (longer than an upload takes from
+	// its file to its commit).
+	BundleContentGrace time.Duration
 	// AllowedHosts are names (host or host:port) clients may use for this
 	// node besides its own addresses, e.g. a load balancer's ("*": any).
 	AllowedHosts []string

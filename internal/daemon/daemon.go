@@ -25,6 +25,7 @@ import (
 	"github.com/weir-nifi/weir/internal/authn"
 	"github.com/weir-nifi/weir/internal/authz"
 	"github.com/weir-nifi/weir/internal/backup"
+	"github.com/weir-nifi/weir/internal/blobs"
 	"github.com/weir-nifi/weir/internal/cluster"
 	"github.com/weir-nifi/weir/internal/command"
 	"github.com/weir-nifi/weir/internal/disk"
@@ -187,17 +188,26 @@ func Start(cfg Config, log *slog.Logger) (*Server, error) {
 		}
 		log.Info("restored state seeded as the new cluster's first snapshot")
 	}
-	// Bundle uploads are spooled in the data dir (beside the store they
-	// are bound for); a crash leaves them behind.
+	// Builds before the content store spooled bundle uploads in the data
+	// dir; a crash left them behind.
 	registry.RemoveUploadLeftovers(cfg.DataDir)
+	// Bundle content lives in files beside the log, sent to the other
+	// voters over the cluster port before its metadata is proposed
+	// (docs/bundles-design.md).
+	contentStore, err := blobs.Open(filepath.Join(cfg.DataDir, blobs.DataDirName))
+	if err != nil {
+		return abort(err)
+	}
+	contents := blobs.NewReplicator(contentStore, node, "content", cluster.PeerURL, log)
 	// Event hooks: the leader delivers the outbox's events.
 	hk, err := hooks.New(node, st, hooksCfg, log)
 	if err != nil {
 		return abort(err)
 	}
-	svc := registry.New(eventsFirst{node, hk}, st, registry.Options{Revisions: cfg.Revisions, TempDir: cfg.DataDir})
+	svc := registry.New(eventsFirst{node, hk}, st, registry.Options{Revisions: cfg.Revisions, TempDir: cfg.DataDir, Contents: contents})
 	// Disaster recovery: a standby (or fenced) cluster refuses writes.
-	drs := dr.New(node, st, dr.Options{Key: key, Self: strings.TrimRight(cfg.Advertise, "/"), DataDir: cfg.DataDir, Log: log, HTTP: drHTTP(cfg)})
+	drs := dr.New(node, st, dr.Options{Key: key, Self: strings.TrimRight(cfg.Advertise, "/"), DataDir: cfg.DataDir, Log: log, HTTP: drHTTP(cfg), Content: svc.OpenContent})
+	contents.SetSource(drs.ContentSource())
 	a := api.New(svc, requestFresh{node}, gates{node, drs}, api.Options{MaxBody: cfg.MaxBody, MaxBundle: cfg.MaxBundle, Log: log, Disk: dm})
 	// With an initial admin, policies decide every request (package
 	// authz), on the node that executes it: forwarded writes are
@@ -219,7 +229,13 @@ func Start(cfg Config, log *slog.Logger) (*Server, error) {
 	// Operations: health, maintenance, backups, metrics (under the API
 	// base, so writes among them are forwarded to the leader).
 	bk := backup.New(st, node, backup.Config{Dir: cfg.BackupDir, Interval: cfg.BackupInterval, Keep: cfg.BackupKeep,
-		StallTimeout: cfg.BackupStallTimeout, Log: log})
+		StallTimeout: cfg.BackupStallTimeout, Log: log, Content: func(sha string, size int64) (*os.File, error) {
+			// A file this node lacks (it joined since) comes from a peer.
+			if err := contents.Fetch(context.Background(), sha, size); err != nil {
+				return nil, err
+			}
+			return contentStore.Open(sha)
+		}})
 	ops.New(node, st, ops.Options{ReadyMaxLag: cfg.ReadyMaxLag, ReadyMaxBehind: cfg.ReadyMaxBehind, Log: log, Disk: dm,
 		Extra: map[string]func() ops.Component{"backup": func() ops.Component {
 			return ops.Component{Status: ops.StatusUp, Details: bk.Report()}
@@ -339,6 +355,11 @@ func Start(cfg Config, log *slog.Logger) (*Server, error) {
 	go drs.Run(bctx)
 	go ui.Run(bctx)
 	go hk.Run(bctx)
+	grace := cfg.BundleContentGrace
+	if grace <= 0 {
+		grace = time.Hour
+	}
+	go svc.KeepContent(bctx, contentEvery, grace, log.Warn)
 	if managed {
 		go seedSecurity(bctx, node, cfg.InitialAdmin, cfg.NodeIdentities, log)
 		go rotateKeys(bctx, node, st, cfg.TokenKeyRotation, log)
@@ -605,8 +626,8 @@ func adminRequest(r *http.Request) bool {
 		return r.Method != http.MethodGet && r.Method != http.MethodHead
 	case p == relay.AdminPath || strings.HasPrefix(p, relay.AdminPath+"/"):
 		return r.Method != http.MethodGet && r.Method != http.MethodHead
-	case p == dr.EntriesPath:
-		return true // the whole log
+	case p == dr.EntriesPath, strings.HasPrefix(p, dr.ContentPath):
+		return true // the whole log, and the content it refers to
 	case strings.HasPrefix(p, dr.Path+"/"):
 		return r.Method != http.MethodGet && r.Method != http.MethodHead
 	case p == hooks.RetryPath:
@@ -614,6 +635,10 @@ func adminRequest(r *http.Request) bool {
 	}
 	return false
 }
+
+// contentEvery is how often a node compares its bundle content files with
+// the content the state refers to (registry.KeepContent).
+const contentEvery = 2 * time.Second
 
 // eventsFirst proposes the registry's changes once the event outbox is
 // on (hooks.Runner.EnsureStarted), so every change has its event.

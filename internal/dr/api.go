@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"net/http"
 	"path/filepath"
 	"strconv"
@@ -26,11 +27,12 @@ import (
 // cluster key).
 const (
 	Path        = "/weir-api/dr"
-	EntriesPath = Path + "/entries" // GET ?after=N: the primary's log after N
-	FollowPath  = Path + "/follow"  // POST {primary}: become a standby
-	PromotePath = Path + "/promote" // POST {force}: a standby becomes the primary
-	FencePath   = Path + "/fence"   // POST {epoch, primary, index}: a promoted cluster fences us
-	DemotePath  = Path + "/demote"  // POST {primary}: a fenced primary becomes a standby
+	EntriesPath = Path + "/entries"  // GET ?after=N: the primary's log after N
+	FollowPath  = Path + "/follow"   // POST {primary}: become a standby
+	PromotePath = Path + "/promote"  // POST {force}: a standby becomes the primary
+	FencePath   = Path + "/fence"    // POST {epoch, primary, index}: a promoted cluster fences us
+	DemotePath  = Path + "/demote"   // POST {primary}: a fenced primary becomes a standby
+	ContentPath = Path + "/content/" // GET {sha256}: bundle content kept in a file (a standby's fetcher)
 )
 
 // Status is GET /weir-api/dr.
@@ -99,6 +101,7 @@ func (d *DR) Routes(mux *http.ServeMux, actor func(*http.Request) string) {
 		_ = httpwire.WriteJSON(w, http.StatusOK, out)
 	})
 	mux.HandleFunc("GET "+EntriesPath, d.serveEntries)
+	mux.HandleFunc("GET "+ContentPath+"{sha}", d.serveContent)
 	mux.HandleFunc("POST "+FollowPath, func(w http.ResponseWriter, r *http.Request) {
 		var req FollowRequest
 		if err := readJSON(r, &req); err != nil {
@@ -178,6 +181,52 @@ func (d *DR) Routes(mux *http.ServeMux, actor func(*http.Request) string) {
 }
 
 func (d *DR) now() int64 { return d.opt.Now().UnixMilli() }
+
+// serveContent sends a standby content its log entries refer to but do
+// not carry (bundle content kept in files beside the log).
+func (d *DR) serveContent(w http.ResponseWriter, r *http.Request) {
+	if d.opt.Content == nil {
+		httpwire.WriteError(w, model.NotFound("This node keeps no content in files."))
+		return
+	}
+	body, err := d.opt.Content(r.Context(), r.PathValue("sha"))
+	if err != nil {
+		httpwire.WriteError(w, err)
+		return
+	}
+	defer body.Close()
+	w.Header().Set("Content-Type", "application/octet-stream")
+	_, _ = io.Copy(w, body)
+}
+
+// ContentSource fetches content from the primary while this cluster is a
+// standby (blobs.Source): the entries a standby applies refer to files
+// its own nodes never received.
+func (d *DR) ContentSource() func(ctx context.Context, sha string) (io.ReadCloser, error) {
+	return func(ctx context.Context, sha string) (io.ReadCloser, error) {
+		s, err := d.State()
+		if err != nil {
+			return nil, err
+		}
+		if s.RoleName() != command.RoleStandby {
+			return nil, fs.ErrNotExist
+		}
+		var errs []error
+		for _, u := range s.Primary {
+			resp, err := d.request(ctx, http.MethodGet, u+ContentPath+sha, nil)
+			if err != nil {
+				errs = append(errs, err)
+				continue
+			}
+			if resp.StatusCode == http.StatusOK {
+				return resp.Body, nil
+			}
+			resp.Body.Close()
+			errs = append(errs, fmt.Errorf("%s answered %d", u, resp.StatusCode))
+		}
+		return nil, fmt.Errorf("no primary node sent %s: %w", sha, errors.Join(errs...))
+	}
+}
 
 // begin decodes a request's JSON body into req and reads the DR state;
 // on failure it has answered.

@@ -52,6 +52,9 @@ type Options struct {
 	// it has none (default 1 s).
 	Wait time.Duration
 	Now  func() time.Time
+	// Content opens bundle content kept in a file by its SHA-256, for a
+	// standby that asks (registry.Service.OpenContent).
+	Content func(ctx context.Context, sha string) (io.ReadCloser, error)
 }
 
 // DR runs a cluster's side of disaster recovery on one node.

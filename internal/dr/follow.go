@@ -154,7 +154,7 @@ func (d *DR) note(primary, index uint64, now time.Time) {
 // backup stream), then records that the standby stands at the snapshot's
 // index and removes the primary's member records it brought.
 func (d *DR) seed(ctx context.Context, url string, s store.DRState) error {
-	resp, err := d.request(ctx, http.MethodGet, url+backup.Path, nil)
+	resp, err := d.request(ctx, http.MethodGet, url+backup.Path+"?content=omit", nil)
 	if err != nil {
 		return err
 	}

@@ -1,12 +1,10 @@
 package registry
 
 import (
-	"bufio"
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"os"
 	"path/filepath"
@@ -16,6 +14,7 @@ import (
 
 	bolt "go.etcd.io/bbolt"
 
+	"github.com/weir-nifi/weir/internal/blobs"
 	"github.com/weir-nifi/weir/internal/bundles"
 	"github.com/weir-nifi/weir/internal/bundles/nar"
 	"github.com/weir-nifi/weir/internal/command"
@@ -38,7 +37,8 @@ const (
 	msgNoAdditionalDetails  = "The specified extension does not have additional details."
 )
 
-// uploadPrefix names spooled uploads in the temp directory.
+// uploadPrefix named uploads spooled in the data directory by builds
+// before the file store; a restart removes what a crash left of them.
 const uploadPrefix = ".bundle-upload-"
 
 // RemoveUploadLeftovers removes uploads a crash left spooled in dir.
@@ -49,40 +49,73 @@ func RemoveUploadLeftovers(dir string) {
 	}
 }
 
+// Contents is where bundle content lives beside the log
+// (*blobs.Replicator).
+type Contents interface {
+	// Store is this node's file store; uploads are spooled into it.
+	Store() *blobs.Store
+	// Replicate returns once a majority of the voters hold the file.
+	Replicate(ctx context.Context, sha string, size int64) error
+	// Fetch gets a file this node lacks from a node that has it.
+	Fetch(ctx context.Context, sha string, size int64) error
+}
+
 // Spool is an uploaded bundle on disk with its size and SHA-256.
 type Spool struct {
-	f      *os.File
+	sp     *blobs.Spool
 	Size   int64
 	SHA256 string
 }
 
-// Close removes the spooled file.
-func (s *Spool) Close() error {
-	s.f.Close()
-	return os.Remove(s.f.Name())
+// Close drops the spooled file unless it was kept as content.
+func (s *Spool) Close() error { return s.sp.Close() }
+
+// spoolStore is where uploads are spooled: the content store, whose
+// rename then keeps a spool as content without a copy; without one a
+// directory of the temp dir.
+func (s *Service) spoolStore() (*blobs.Store, error) {
+	if s.opts.Contents != nil {
+		return s.opts.Contents.Store(), nil
+	}
+	s.spoolOnce.Do(func() {
+		dir := s.opts.TempDir
+		if dir == "" {
+			dir = os.TempDir()
+		}
+		s.spool, s.spoolErr = blobs.Open(filepath.Join(dir, "bundle-uploads"))
+	})
+	return s.spool, s.spoolErr
 }
 
-// SpoolBundle copies a bundle's bytes to a temp file, hashing them; memory
-// is one copy buffer whatever the size.
+// SpoolBundle copies a bundle's bytes to a file, hashing them; memory is
+// one copy buffer whatever the size.
 func (s *Service) SpoolBundle(r io.Reader) (*Spool, error) {
-	f, err := os.CreateTemp(s.opts.TempDir, uploadPrefix+"*")
+	st, err := s.spoolStore()
 	if err != nil {
 		return nil, err
 	}
-	sp := &Spool{f: f}
-	h := sha256.New()
-	// A multipart part reads a few KiB at a time: unbuffered, each read
-	// was a write system call of its own (50,000 for 200 MB).
-	w := bufio.NewWriterSize(f, 1<<20)
-	if sp.Size, err = io.Copy(io.MultiWriter(w, h), r); err == nil {
-		err = w.Flush()
-	}
+	bs, err := st.Create()
 	if err != nil {
-		sp.Close()
 		return nil, err
 	}
-	sp.SHA256 = hex.EncodeToString(h.Sum(nil))
-	return sp, nil
+	if _, err = io.Copy(bs, r); err == nil {
+		err = bs.Finish()
+	}
+	if err != nil {
+		bs.Close()
+		return nil, err
+	}
+	return &Spool{sp: bs, Size: bs.Size, SHA256: bs.SHA256}, nil
+}
+
+// inFiles reports whether new content goes to the file store: there is
+// one and every voter applies CreateBundleFileVersion.
+func (s *Service) inFiles() bool {
+	if s.opts.Contents == nil {
+		return false
+	}
+	l, ok := s.p.(interface{ CommandLevel() int })
+	return !ok || l.CommandLevel() >= command.LevelOf(command.TypeCreateBundleFileVersion)
 }
 
 // CreateBundleVersion stores a spooled bundle as a version in a bucket
@@ -101,7 +134,7 @@ func (s *Service) CreateBundleVersion(ctx context.Context, caller Caller, bucket
 	if sp.Size == 0 {
 		return nil, model.Invalid("NAR bundles must contain a valid MANIFEST")
 	}
-	d, err := nar.Extract(sp.f, sp.Size)
+	d, err := nar.Extract(sp.sp.File(), sp.Size)
 	if err != nil {
 		var be *nar.Error
 		if errors.As(err, &be) {
@@ -143,14 +176,28 @@ func (s *Service) CreateBundleVersion(ctx context.Context, caller Caller, bucket
 	}); err != nil {
 		return nil, err
 	}
-	if !have {
+	var cmd command.Command = c
+	switch {
+	case s.inFiles():
+		// The spool becomes the file of its SHA-256, which a majority of
+		// the voters then hold before the metadata is proposed.
+		cmd = &command.CreateBundleFileVersion{CreateBundleVersion: *c}
+		if !have {
+			if err := sp.sp.Keep(); err != nil {
+				return nil, err
+			}
+			if err := s.opts.Contents.Replicate(ctx, sp.SHA256, sp.Size); err != nil {
+				return nil, err
+			}
+		}
+	case !have:
 		c.Upload = s.opts.NewID()
 		if err := s.stageContent(ctx, c.Upload, sp); err != nil {
 			return nil, err
 		}
 	}
 	c.Timestamp = s.now()
-	cr, err := s.commitBundle(ctx, c)
+	cr, err := s.commitBundle(ctx, cmd, c)
 	if err != nil {
 		return nil, err
 	}
@@ -199,7 +246,7 @@ func (s *Service) proposeBundle(ctx context.Context, c command.Command, out any)
 func (s *Service) stageContent(ctx context.Context, upload string, sp *Spool) error {
 	buf := make([]byte, bundles.ChunkSize)
 	for off := int64(0); off < sp.Size; {
-		n, err := sp.f.ReadAt(buf[:min(int64(len(buf)), sp.Size-off)], off)
+		n, err := sp.sp.File().ReadAt(buf[:min(int64(len(buf)), sp.Size-off)], off)
 		if err != nil && !(errors.Is(err, io.EOF) && int64(n) == sp.Size-off) {
 			return err
 		}
@@ -222,11 +269,11 @@ type barrier interface {
 // unknown (the leader died while replicating it), a read through the next
 // leader decides it: the version is there under this command's id (it
 // was applied), or it never will be and the command is proposed again.
-func (s *Service) commitBundle(ctx context.Context, c *command.CreateBundleVersion) (*bundles.Created, error) {
+func (s *Service) commitBundle(ctx context.Context, cmd command.Command, c *command.CreateBundleVersion) (*bundles.Created, error) {
 	b, canCheck := s.p.(barrier)
 	for try := 1; ; try++ {
 		cr := &bundles.Created{}
-		err := s.proposeBundle(ctx, c, cr)
+		err := s.proposeBundle(ctx, cmd, cr)
 		if err == nil {
 			return cr, nil
 		}
@@ -640,13 +687,38 @@ func contentOf(b bundles.Bundle, x bundles.Version) *BundleContent {
 	return &BundleContent{Filename: name, SHA256: x.SHA256, Size: x.Size}
 }
 
-// WriteBundleContent streams content to w, one chunk per read
-// transaction (no transaction is held while w blocks).
-func (s *Service) WriteBundleContent(c *BundleContent, w io.Writer) error {
-	view := func(fn func(*bolt.Tx) error) error {
-		return s.read(func(tx *store.Tx) error { return fn(tx.Bolt()) })
+// OpenBundleContent opens a version's content for reading. Content in a
+// file this node lacks (it was down when the file was sent, or joined
+// since) is fetched from a node that has it first.
+func (s *Service) OpenBundleContent(ctx context.Context, c *BundleContent) (io.ReadCloser, error) {
+	var rec bundles.Content
+	var ok bool
+	if err := s.read(func(tx *store.Tx) (err error) {
+		rec, ok, err = bundles.ContentOf(tx.Bolt(), c.SHA256)
+		return err
+	}); err != nil {
+		return nil, err
 	}
-	return bundles.CopyContent(view, c.SHA256, c.Size, w)
+	if !ok {
+		return nil, model.NotFound(msgVersionNotFound)
+	}
+	if !rec.File {
+		// One chunk per read transaction: none is held while the
+		// client reads slowly.
+		pr, pw := io.Pipe()
+		view := func(fn func(*bolt.Tx) error) error {
+			return s.read(func(tx *store.Tx) error { return fn(tx.Bolt()) })
+		}
+		go func() { pw.CloseWithError(bundles.CopyContent(view, c.SHA256, c.Size, pw)) }()
+		return pr, nil
+	}
+	if s.opts.Contents == nil {
+		return nil, fmt.Errorf("bundle content %s is in a file and this node keeps none", c.SHA256)
+	}
+	if err := s.opts.Contents.Fetch(ctx, c.SHA256, rec.Size); err != nil {
+		return nil, model.Unavailable("The bundle's content is not on this node yet and no other node could send it; retry shortly.", time.Second)
+	}
+	return s.opts.Contents.Store().Open(c.SHA256)
 }
 
 // BundleExtensions answers GET /bundles/{id}/versions/{v}/extensions,
@@ -913,4 +985,80 @@ func (s *Service) GlobalSHA256(group, artifact, version string, readable BucketF
 		}
 	})
 	return sha, found, err
+}
+
+// OpenContent opens the content with a SHA-256 whatever version refers
+// to it (a DR standby fetching what its primary holds).
+func (s *Service) OpenContent(ctx context.Context, sha string) (io.ReadCloser, error) {
+	var rec bundles.Content
+	var ok bool
+	if err := s.read(func(tx *store.Tx) (err error) {
+		rec, ok, err = bundles.ContentOf(tx.Bolt(), sha)
+		return err
+	}); err != nil {
+		return nil, err
+	}
+	if !ok {
+		return nil, model.NotFound("No content with this SHA-256.")
+	}
+	return s.OpenBundleContent(ctx, &BundleContent{SHA256: sha, Size: rec.Size})
+}
+
+// KeepContent makes this node's file store match the content the
+// replicated state refers to, every period until ctx ends: a file it
+// lacks (the node was down or not yet a member when the file was sent,
+// or it was given a snapshot) is fetched from a node that has it; a file
+// nothing refers to and untouched for sweepAfter (longer than an upload
+// takes from its file to its commit) is removed. Apply never touches
+// files; this is the only place they go.
+func (s *Service) KeepContent(ctx context.Context, period, sweepAfter time.Duration, log func(msg string, args ...any)) {
+	if s.opts.Contents == nil {
+		return
+	}
+	t := time.NewTicker(period)
+	defer t.Stop()
+	var logged time.Time
+	for {
+		// A file no node can send yet is retried every period but
+		// reported once a minute.
+		if err := s.keepContent(ctx, sweepAfter); err != nil && ctx.Err() == nil && time.Since(logged) > time.Minute {
+			log("bundle content not in step with the state yet", "err", err)
+			logged = time.Now()
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
+
+func (s *Service) keepContent(ctx context.Context, sweepAfter time.Duration) error {
+	st := s.opts.Contents.Store()
+	// Files first, references second: a file kept and committed between
+	// the two is referred to in the second read, so it is not swept.
+	files, err := st.List()
+	if err != nil {
+		return err
+	}
+	var want map[string]int64
+	if err := s.read(func(tx *store.Tx) (err error) {
+		want, err = bundles.FileContents(tx.Bolt())
+		return err
+	}); err != nil {
+		return err
+	}
+	var errs []error
+	before := time.Now().Add(-sweepAfter)
+	for _, f := range files {
+		if _, ok := want[f.SHA256]; !ok && f.ModTime.Before(before) {
+			errs = append(errs, st.RemoveIfUntouched(f.SHA256, before))
+		}
+	}
+	for sha, size := range want {
+		if err := s.opts.Contents.Fetch(ctx, sha, size); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	return errors.Join(errs...)
 }

@@ -10,6 +10,7 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/weir-nifi/weir/internal/blobs"
 	"github.com/weir-nifi/weir/internal/command"
 	"github.com/weir-nifi/weir/internal/model"
 	"github.com/weir-nifi/weir/internal/store"
@@ -64,6 +65,10 @@ type Options struct {
 	// RenderCacheBytes bounds the cache of rendered version answers
 	// (0 = DefaultRenderCacheBytes, negative = off).
 	RenderCacheBytes int
+	// Contents keeps bundle content in files beside the log
+	// (blobs.Replicator; docs/bundles-design.md). Without it, or in a
+	// cluster below command level 12, content goes through the log.
+	Contents Contents
 }
 
 // DefaultRenderCacheBytes holds a few hundred typical flow versions.
@@ -76,6 +81,11 @@ type Service struct {
 	opts  Options
 	flows [256]sync.Mutex // striped per-flow locks for version numbering
 	cache *renderCache
+
+	// spool is where uploads are spooled when there is no content store.
+	spoolOnce sync.Once
+	spool     *blobs.Store
+	spoolErr  error
 }
 
 // New builds a service.

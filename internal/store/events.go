@@ -51,6 +51,9 @@ func (w wtx) eventsOf(c command.Command) ([]*change, error) {
 	if !events.Started(w.tx) {
 		return nil, nil
 	}
+	if f, ok := c.(*command.CreateBundleFileVersion); ok {
+		c = &f.CreateBundleVersion // the same events, wherever the content is
+	}
 	switch c := c.(type) {
 	case *command.CreateBundleVersion:
 		return []*change{

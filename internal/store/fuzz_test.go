@@ -457,7 +457,8 @@ func (g *fuzzGen) command(t *testing.T, a *Store, typ command.Type) command.Comm
 			c.Lens[0]++ // a blob that does not match its lengths
 		}
 		return c
-	case command.TypeStageBundleChunk, command.TypeCreateBundleVersion, command.TypeDeleteBundleVersion, command.TypeDeleteBundle:
+	case command.TypeStageBundleChunk, command.TypeCreateBundleVersion, command.TypeDeleteBundleVersion, command.TypeDeleteBundle,
+		command.TypeCreateBundleFileVersion:
 		return g.bundleCommand(t, a, typ)
 	}
 	panic(fmt.Sprintf("no generator for %s", typ))
@@ -569,7 +570,7 @@ func (g *fuzzGen) bundleCommand(t *testing.T, a *Store, typ command.Type) comman
 			return &command.StageBundleChunk{Upload: upload, SHA256: sha, Size: size, Off: off, At: g.i64(), Data: g.take(3)}
 		}
 		return &command.StageBundleChunk{Upload: upload, SHA256: sha, Size: size, Off: off, At: g.i64(), Data: content[off:end]}
-	case command.TypeCreateBundleVersion:
+	case command.TypeCreateBundleVersion, command.TypeCreateBundleFileVersion:
 		types := []string{command.BundleNAR, command.BundleMiNiFiCpp, "jar"}
 		c := &command.CreateBundleVersion{BucketID: g.existing(fuzzViewOf(t, a).buckets), BundleID: g.id(), VersionID: g.id(),
 			BundleType: types[g.pick(len(types))], Coordinate: fuzzGAVs[g.pick(len(fuzzGAVs))], Upload: upload, SHA256: sha,
@@ -577,6 +578,9 @@ func (g *fuzzGen) bundleCommand(t *testing.T, a *Store, typ command.Type) comman
 			Extensions: []byte(fuzzExtensions[g.pick(len(fuzzExtensions))]), Timestamp: g.i64(), Author: g.actor()}
 		if g.flag() {
 			c.AdditionalDetails = map[string]string{[]string{"P", "Q", ""}[g.pick(3)]: g.text()}
+		}
+		if typ == command.TypeCreateBundleFileVersion {
+			return &command.CreateBundleFileVersion{CreateBundleVersion: *c}
 		}
 		return c
 	case command.TypeDeleteBundleVersion:
@@ -724,7 +728,11 @@ func (g *fuzzGen) entry(t *testing.T, a *Store) []byte {
 		}
 		return b[:g.pick(len(b))]
 	case 15: // extension bundles
-		return fuzzEncode(t, g.command(t, a, command.TypeStageBundleChunk+command.Type(g.pick(4))))
+		typ := command.TypeStageBundleChunk + command.Type(g.pick(5))
+		if typ > command.TypeDeleteBundle {
+			typ = command.TypeCreateBundleFileVersion
+		}
+		return fuzzEncode(t, g.command(t, a, typ))
 	case 10: // the commands the registry sends most
 		return fuzzEncode(t, g.command(t, a, []command.Type{command.TypeCreateVersion, command.TypeCreateFlow, command.TypeCreateBucket}[g.pick(3)]))
 	}

@@ -15,6 +15,10 @@ type PointInTime interface {
 	StreamSize() int64
 	Summary() Summary
 	WriteTo(w io.Writer) (int64, error)
+	// FileContents is the bundle content kept in files beside the log
+	// that the state refers to (SHA-256 → size): what a backup carries
+	// besides the database.
+	FileContents() (map[string]int64, error)
 	Release()
 }
 

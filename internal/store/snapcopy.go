@@ -45,6 +45,7 @@ type SnapshotCopy struct {
 	index   uint64
 	size    int64
 	summary Summary
+	files   map[string]int64
 
 	// The copy is made in the background, in copyChunk pieces, so a
 	// stream can follow right behind it: a backup takes about as long as
@@ -120,8 +121,13 @@ func (s *Store) copyInto(f *os.File, base int64, owned bool) (*SnapshotCopy, err
 	if err != nil {
 		return nil, err
 	}
+	files, err := sn.FileContents()
+	if err != nil {
+		sn.Release()
+		return nil, err
+	}
 	c := &SnapshotCopy{f: f, owned: owned, base: base, index: sn.Index(), size: sn.Size(), summary: sn.Summary(),
-		done: make(chan struct{})}
+		files: files, done: make(chan struct{})}
 	c.cond = sync.NewCond(&c.mu)
 	src, err := s.startCopy(sn, c)
 	if err != nil {
@@ -208,6 +214,10 @@ func (c *SnapshotCopy) Available(off int64) (int64, error) {
 
 // Index is the applied index the copy holds.
 func (c *SnapshotCopy) Index() uint64 { return c.index }
+
+// FileContents is the bundle content kept in files that the copied state
+// refers to (read in the copy's transaction).
+func (c *SnapshotCopy) FileContents() (map[string]int64, error) { return c.files, nil }
 
 // Size is the size of the database file the copy holds.
 func (c *SnapshotCopy) Size() int64 { return c.size }

@@ -12,6 +12,7 @@ import (
 	"github.com/cespare/xxhash/v2"
 	bolt "go.etcd.io/bbolt"
 
+	"github.com/weir-nifi/weir/internal/bundles"
 	"github.com/weir-nifi/weir/internal/durable"
 )
 
@@ -37,6 +38,12 @@ func (s *Store) Snapshot() (*Snapshot, error) {
 		return nil, err
 	}
 	return &Snapshot{tx: tx, s: s}, nil
+}
+
+// FileContents is the bundle content kept in files that the snapshot's
+// state refers to.
+func (sn *Snapshot) FileContents() (map[string]int64, error) {
+	return bundles.FileContents(sn.tx)
 }
 
 // Index is the applied index the snapshot holds.

@@ -49,13 +49,17 @@ type Options struct {
 	SteadyFor     time.Duration
 	// BundleMB is the payload size of the NAR uploaded in measurement m.
 	BundleMB int
+	// BundleNodes is the size of the cluster measurement m uploads to (1
+	// or 3; with 3 the upload goes to the leader, which sends the
+	// content to the two followers before it answers).
+	BundleNodes int
 }
 
 // DefaultOptions are the published settings.
 func DefaultOptions() Options {
 	return Options{Window: 10 * time.Second, Warmup: 2 * time.Second, Clients: 16, Size: 64 << 10,
 		Versions: 10000, Flows: 100, Reps: 10, Restarts: 3, Seed: 1, CatchUpRuns: 5, LatencyRate: 100, ColdVersions: 64, DRRate: 200,
-		SteadyClients: 64, SteadyFor: 10 * time.Minute, BundleMB: 200}
+		SteadyClients: 64, SteadyFor: 10 * time.Minute, BundleMB: 200, BundleNodes: 1}
 }
 
 // Result is one line of the results table, with its raw figures.

@@ -42,6 +42,7 @@ targets=(
   "./internal/identity FuzzMapping"
   "./internal/dr FuzzReadEntries"
   "./internal/bundles/nar FuzzExtract"
+  "./internal/backup FuzzChecker"
 )
 
 # Every fuzz target in the tree must be listed above: a new one that is

@@ -127,7 +127,7 @@ func fileSize(p string) int64 {
 // node keeps there (docs/architecture.md, "On disk").
 func strayFiles(t *testing.T, dir string) []string {
 	t.Helper()
-	known := map[string]bool{"state.db": true, "state.db.boot": true, "raft": true, "node-id": true, "cluster.key": true}
+	known := map[string]bool{"state.db": true, "state.db.boot": true, "raft": true, "node-id": true, "cluster.key": true, "content": true}
 	ents, err := os.ReadDir(dir)
 	if err != nil {
 		t.Fatal(err)
@@ -136,6 +136,13 @@ func strayFiles(t *testing.T, dir string) []string {
 	for _, e := range ents {
 		if !known[e.Name()] {
 			out = append(out, e.Name())
+		}
+	}
+	// The bundle content store holds files named by SHA-256 only.
+	content, _ := os.ReadDir(filepath.Join(dir, "content"))
+	for _, e := range content {
+		if len(e.Name()) != 64 {
+			out = append(out, filepath.Join("content", e.Name()))
 		}
 	}
 	return out

@@ -22,7 +22,7 @@ import (
 
 // seeded returns a real store holding buckets, flows and versions with
 // generated flow documents, applied as the state machine would.
-func seeded(t *testing.T, versions int) (*store.Store, func(c command.Command)) {
+func seeded(t testing.TB, versions int) (*store.Store, func(c command.Command)) {
 	t.Helper()
 	st, apply := storetest.Open(t)
 	apply(&command.CreateBucket{ID: "b1", Name: "bucket one", Created: 1000, Actor: "alice"})

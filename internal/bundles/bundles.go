@@ -1,6 +1,7 @@
 // Package bundles is the replicated state of NiFi Registry's extension
-// bundles (command level 9): content staged in chunks under an upload id,
-// content addressed by SHA-256, bundles, their versions, extensions and
+// bundles (command level 9): content addressed by SHA-256 (from level 12
+// kept in files beside the log, which Apply only refers to; before, staged
+// in chunks under an upload id), bundles, their versions, extensions and
 // extension docs. The tables live in the store's bbolt file (names
 // prefixed "x."), outside the registry's state hash, and the store hands
 // every bundle command to Apply inside its own write transaction

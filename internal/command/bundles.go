@@ -2,12 +2,13 @@ package command
 
 import "encoding/json"
 
-// Extension bundle commands (level 9, package bundles). A bundle's content
-// travels through the log in chunks (StageBundleChunk) staged under an
-// upload id; CreateBundleVersion then commits the version's metadata and
-// makes the staged content the content of its SHA-256, or uses content
-// already stored under that SHA-256. Every id, time and author is fixed by
-// the proposer.
+// Extension bundle commands (level 9, package bundles). From level 12 a
+// bundle's content is a file beside the log, sent to a majority of the
+// voters before CreateBundleFileVersion commits the version's metadata.
+// Before, it travelled through the log in chunks (StageBundleChunk) staged
+// under an upload id, and CreateBundleVersion made the staged content the
+// content of its SHA-256. Both use content already stored under that
+// SHA-256. Every id, time and author is fixed by the proposer.
 
 // Bundle types as NiFi's BundleType displays them.
 const (

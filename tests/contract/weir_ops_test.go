@@ -122,6 +122,8 @@ func TestContractWeirOperations(t *testing.T) {
 	const dr = "/weir-api/dr"
 	call("GET", dr, dr, "", false, 200)
 	call("GET", dr+"/entries", dr+"/entries?after=0", "", true, 200)
+	call("GET", dr+"/content/{sha256}", dr+"/content/"+strings.Repeat("0", 64), "", true, 404)
+	call("GET", dr+"/content/{sha256}", dr+"/content/"+strings.Repeat("0", 64), "", false, 401)
 	call("POST", dr+"/follow", dr+"/follow", `{"primary":[]}`, true, 400)
 	call("POST", dr+"/promote", dr+"/promote", `{}`, true, 409)
 	call("POST", dr+"/fence", dr+"/fence", `{`, true, 400)

@@ -78,6 +78,7 @@ func main() {
 	flag.IntVar(&o.ColdVersions, "cold-versions", o.ColdVersions, "get-latest: versions per flow added for the random (cold) reads")
 	flag.IntVar(&o.CatchUpRuns, "catchup-runs", o.CatchUpRuns, "catchup: nodes that join one after another")
 	flag.IntVar(&o.BundleMB, "bundle-mb", o.BundleMB, "bundle-upload: payload size of the NAR in MB")
+	flag.IntVar(&o.BundleNodes, "bundle-nodes", o.BundleNodes, "bundle-upload: nodes in the cluster uploaded to (1, or 3: to the leader, which sends the content to both followers before answering)")
 	weir := flag.String("weir", os.Getenv("WEIR_BINARY"), "weir binary (default: go build ./cmd/weir)")
 	runs := flag.Int("runs", 1, "run each measurement this many times, one after another; the figures' median and range over the runs follow the table")
 	keep := flag.Bool("keep", false, "keep the run directory (data dirs and process logs)")

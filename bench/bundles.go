@@ -12,6 +12,7 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/weir-nifi/weir/internal/bundles/nar/nartest"
@@ -97,6 +98,10 @@ func (r *Runner) BundleUpload(ctx context.Context) ([]Result, error) {
 				}
 			}
 		})
+		// Each side starts with nothing dirty in the page cache: the NAR
+		// just written, and the files of the previous round, would
+		// otherwise be written back during whichever comes next.
+		syscall.Sync()
 		t0 := time.Now()
 		err := uploadFile(ctx, api, bucket, file, hex.EncodeToString(sum[:]))
 		up := time.Since(t0)
@@ -105,6 +110,7 @@ func (r *Runner) BundleUpload(ctx context.Context) ([]Result, error) {
 		if err != nil {
 			return nil, err
 		}
+		syscall.Sync()
 		_, cpSync, err := r.copyFile(file)
 		if err != nil {
 			return nil, err

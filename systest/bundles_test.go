@@ -10,6 +10,8 @@ import (
 	"math/rand/v2"
 	"mime/multipart"
 	"net/http"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -164,9 +166,9 @@ func TestBundlesCluster(t *testing.T) {
 }
 
 // TestBundleUploadLeaderKilled SIGKILLs the leader while an upload's
-// content is going through the log, with the upload sent to the leader
-// (it dies with it) and to a follower (which proposes to whichever node
-// leads: it goes on with the next leader). An acknowledged upload is
+// content is being sent to the other voters, with the upload sent to the
+// leader (it dies with it) and to a follower (its other voter makes the
+// majority, and it proposes to whichever node leads next). An acknowledged upload is
 // present everywhere; one that was not is either absent everywhere or,
 // when its commit was applied before the answer was lost, complete
 // everywhere: never partial. An upload not stored is retried. The
@@ -186,15 +188,17 @@ func bundleUploadLeaderKilled(t *testing.T, viaFollower bool) {
 		t.Fatal(err)
 	}
 	bucket := *b.Identifier
+	// The leader is killed while a node receives the content from the
+	// node that took the upload (a temp file in its content store):
+	// through the leader, a follower receiving it (the uploader dies and
+	// nothing is proposed); through a follower, the leader receiving it
+	// (the follower's other voter makes the majority, and it proposes to
+	// the next leader).
 	size, target, watch := 24<<20, leader, c.Others(leader)[0]
 	if viaFollower {
-		size, target, watch = 40<<20, c.Others(leader)[0], c.Others(leader)[1]
+		size, target, watch = 40<<20, c.Others(leader)[0], leader
 	}
 	content := bundleNAR("1.0", size, 3)
-	base, err := harness.LocalOf(watch)
-	if err != nil {
-		t.Fatal(err)
-	}
 
 	type result struct {
 		status int
@@ -206,22 +210,28 @@ func bundleUploadLeaderKilled(t *testing.T, viaFollower bool) {
 		status, body, err := postBundle(ctx, target, bucket, content)
 		done <- result{status, body, err}
 	}()
-	// Kill once a follower has applied some of the upload's chunks (or
-	// the upload has already finished).
+	// Kill once the watched node is receiving the content (or the upload
+	// has already finished).
 	var res result
+	duringUpload := false
 	for killed := false; !killed; {
 		select {
 		case res = <-done:
 			killed = true // too late to kill during the upload: check it anyway
 			leader.Kill()
 		default:
-			if l, err := harness.LocalOf(watch); err == nil && l.AppliedIndex >= base.AppliedIndex+3 {
+			if receivingContent(watch) {
 				leader.Kill()
-				killed = true
+				killed, duringUpload = true, true
 				res = <-done
 			}
-			time.Sleep(5 * time.Millisecond)
+			time.Sleep(2 * time.Millisecond)
 		}
+	}
+	if !duringUpload {
+		// The content of 24-40 MB takes far longer to send than the 2 ms
+		// between looks: the scenario did not happen.
+		t.Fatal("the upload finished before any node was seen receiving its content")
 	}
 	acked := res.err == nil && res.status == 200
 	t.Logf("upload answer when the leader died: %d %.120q %v", res.status, res.body, res.err)
@@ -262,6 +272,18 @@ func bundleUploadLeaderKilled(t *testing.T, viaFollower bool) {
 	}
 	c.MustConverge()
 	checkBundleEverywhere(t, c, bucket, map[string][]byte{"1.0": content})
+}
+
+// receivingContent reports whether a node is writing content it receives
+// into its content store (a temp file with bytes in it).
+func receivingContent(n *harness.Node) bool {
+	tmp, _ := filepath.Glob(filepath.Join(n.Opts.DataDir, "content", ".tmp-*"))
+	for _, f := range tmp {
+		if st, err := os.Stat(f); err == nil && st.Size() > 0 {
+			return true
+		}
+	}
+	return false
 }
 
 // TestBundlesBackupRestore: bundles, their content included, are in a

@@ -165,16 +165,17 @@ func TestRemoveIfUntouchedAndLeftovers(t *testing.T) {
 // peers is a cluster of httptest servers, each a Replicator's handler
 // over its own store; addresses are the servers' host:port.
 type peers struct {
-	self    string
-	voters  []string
-	members map[string]string
-	h       http.Handler
+	self     string
+	notVoter bool
+	voters   []string
+	members  map[string]string
+	h        http.Handler
 }
 
 func (p *peers) ID() string                              { return p.self }
 func (p *peers) HandlePeer(name string, h http.Handler)  { p.h = h }
 func (p *peers) PeerClient() *http.Client                { return http.DefaultClient }
-func (p *peers) Voters() (bool, []string)                { return true, p.voters }
+func (p *peers) Voters() (bool, []string)                { return !p.notVoter, p.voters }
 func (p *peers) Members() map[string]string              { return p.members }
 func peerURL(addr, name, path string) string             { return "http://" + addr + "/" + name + "/" + path }
 func stripName(name string, h http.Handler) http.Handler { return http.StripPrefix("/"+name, h) }
@@ -255,4 +256,20 @@ func TestReplicateAndFetch(t *testing.T) {
 		t.Fatal(err)
 	}
 	noTemps(t, c.Store())
+}
+
+// TestReplicateWithoutVoters: a node that cannot read the configuration
+// (no voters known) refuses at once instead of waiting for answers that
+// never come.
+func TestReplicateWithoutVoters(t *testing.T) {
+	a, pa := newPeer(t, "a")
+	pa.voters = nil
+	pa.notVoter = true
+	data := []byte("x")
+	a.Store().Put(shaOf(data), 1, bytes.NewReader(data))
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	if err := a.Replicate(ctx, shaOf(data), 1); model.KindOf(err) != model.KindUnavailable {
+		t.Fatalf("replicate with no voters known: %v, want unavailable at once", err)
+	}
 }

@@ -126,6 +126,10 @@ func (r *Replicator) Replicate(ctx context.Context, sha string, size int64) erro
 	if need <= 0 {
 		return nil
 	}
+	if len(others) < need {
+		// No configuration read (or too few voters): nothing to wait for.
+		return model.Unavailable(fmt.Sprintf("The content needs %d more voters and the cluster knows %d; it was not stored. Retry.", need, len(others)), time.Second)
+	}
 	results := make(chan error, len(others))
 	for _, addr := range others {
 		go func() {

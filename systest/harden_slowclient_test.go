@@ -185,10 +185,12 @@ func TestHardenSlowClients(t *testing.T) {
 	}
 	under := steadyClient(t, leader, b, small, 8*time.Second)
 	t.Logf("under the attack: %s", under)
+	moved := false
 	if now := c.MustLeader(); now != leader {
 		// Not asserted (timing on a shared machine), but each leader
 		// change stalls every request for about half a second.
 		t.Logf("leadership moved from %s to %s under the attack", leader.Opts.ID, now.Opts.ID)
+		moved = true
 	} else {
 		t.Logf("%s led throughout", leader.Opts.ID)
 	}
@@ -216,7 +218,17 @@ func TestHardenSlowClients(t *testing.T) {
 	if peak.Load() > slowClientAnonBound {
 		t.Errorf("leader's anonymous memory reached %d MiB, over the bound of %d MiB", peak.Load()>>20, slowClientAnonBound>>20)
 	}
-	if under.errors > 0 || base.errors > 0 {
+	// A leader change (not asserted, above) refuses the writes it
+	// catches with 503 "not the cluster leader", which a client retries;
+	// any other refusal, or one without a leader change, is a failure.
+	allowed := 0
+	if moved {
+		allowed = under.notLeader
+		if allowed > 0 {
+			t.Logf("%d requests were refused as caught by the leader change", allowed)
+		}
+	}
+	if under.errors > allowed || base.errors > 0 {
 		t.Errorf("the well-behaved client was refused: %d errors without the attack, %d under it (%s)", base.errors, under.errors, under.lastErr)
 	}
 
@@ -254,6 +266,9 @@ type steadyResult struct {
 	commitP50, readP50 time.Duration
 	errors             int
 	lastErr            string
+	// notLeader counts the errors that were 503 "not the cluster
+	// leader": the honest answer to a write caught by a leader change.
+	notLeader int
 	// every latency, for pooling runs (WEIR_SLOWCLIENT_SAMPLES)
 	commitAll, readAll []time.Duration
 }
@@ -306,6 +321,9 @@ func steadyClient(t *testing.T, n *harness.Node, bucket, flow string, d time.Dur
 			if err != nil {
 				res.errors++
 				res.lastErr = err.Error()
+				if client.StatusOf(err) == http.StatusServiceUnavailable && strings.Contains(err.Error(), "not the cluster leader") {
+					res.notLeader++
+				}
 				return
 			}
 			if commit {

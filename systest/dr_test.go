@@ -1,10 +1,12 @@
 package systest
 
 import (
+	"bytes"
 	"crypto/tls"
 	"encoding/json"
 	"io"
 	"net/http"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -92,7 +94,7 @@ func TestDRStandby(t *testing.T) {
 	primary := harness.StartCluster(t, harness.ClusterOptions{N: 3, Zones: zones3})
 	pc := client.New(primary.MustLeader().API)
 	b, flows := bucketWithFlows(t, pc, "dr-before", 3)
-	inPort, _ := s2sPorts(t, primary, primary.MustLeader(), relay.CreateRequest{})
+	inPort, outPort := s2sPorts(t, primary, primary.MustLeader(), relay.CreateRequest{})
 	for i := 0; i < 5; i++ {
 		doc := flowgen.Snapshot(flowgen.Options{Seed: int64(i), TargetBytes: 32 << 10, Version: -1})
 		if _, err := pc.CommitVersion(ctxT(t), b, flows[0], doc, false); err != nil {
@@ -106,6 +108,17 @@ func TestDRStandby(t *testing.T) {
 	if status, body, err := postBundle(ctxT(t), primary.MustLeader(), b, nar1); err != nil || status != 200 {
 		t.Fatalf("bundle upload: %d %s %v", status, body, err)
 	}
+	// Queued flowfiles of 64 KiB and more are files beside the log too:
+	// one queued before the standby follows (in its seed), one after.
+	big := map[string][]byte{"queued-before": bytes.Repeat([]byte("b"), 300<<10), "queued-after": bytes.Repeat([]byte("a"), 200<<10)}
+	pushBig := func(name string) {
+		t.Helper()
+		ff := []sitetosite.FlowFile{{Attributes: map[string]string{"filename": name}, Content: big[name]}}
+		if _, err := (&sitetosite.Client{URL: primary.MustLeader().API}).Send(ctxT(t), inPort, ff); err != nil {
+			t.Fatalf("push %s: %v", name, err)
+		}
+	}
+	pushBig("queued-before")
 	standby := harness.StartCluster(t, harness.ClusterOptions{N: 3, Zones: []string{"dr-a", "dr-b", "dr-c"}})
 	sl := standby.MustLeader()
 	cli := func(n *harness.Node, args ...string) string {
@@ -138,9 +151,21 @@ func TestDRStandby(t *testing.T) {
 	if status, body, err := postBundle(ctxT(t), primary.Others(primary.MustLeader())[0], b, nar2); err != nil || status != 200 {
 		t.Fatalf("bundle upload: %d %s %v", status, body, err)
 	}
+	pushBig("queued-after")
 	waitCaughtUp(t, primary, standby)
 	waitContentFiles(t, standby.Nodes, nar1, true, time.Minute)
 	waitContentFiles(t, standby.Nodes, nar2, true, time.Minute)
+	primaryFiles := contentDir(t, primary.MustLeader())
+	for _, n := range standby.Nodes {
+		waitContentDir(t, n, "holding the primary's content files", func(files []string) bool {
+			for _, f := range primaryFiles {
+				if _, found := slices.BinarySearch(files, f); !found {
+					return false
+				}
+			}
+			return true
+		})
+	}
 	checkBundleEverywhere(t, standby, b, map[string][]byte{"1.0": nar1, "2.0": nar2})
 	sc := client.New(standby.Others(standby.MustLeader())[1].API)
 	bs, err := sc.Buckets(ctxT(t))
@@ -276,6 +301,29 @@ func TestDRStandby(t *testing.T) {
 			t.Fatalf("after promotion the client could not push: %v", err)
 		}
 		time.Sleep(100 * time.Millisecond)
+	}
+
+	// The flowfiles queued on the primary are pulled from the promoted
+	// cluster, byte for byte, the big ones' content from its own files.
+	pulled := map[string][]byte{}
+	cl := &sitetosite.Client{URL: standby.MustLeader().API}
+	for deadline := time.Now().Add(30 * time.Second); pulled["queued-before"] == nil || pulled["queued-after"] == nil; {
+		if time.Now().After(deadline) {
+			t.Fatalf("pulled from the promoted cluster: %d flowfiles, not both big ones", len(pulled))
+		}
+		if _, err := cl.Receive(ctxT(t), outPort, func(fs []sitetosite.FlowFile) error {
+			for _, f := range fs {
+				pulled[f.Attributes["filename"]] = f.Content
+			}
+			return nil
+		}); err != nil {
+			t.Fatalf("pull from the promoted cluster: %v", err)
+		}
+	}
+	for name, want := range big {
+		if !bytes.Equal(pulled[name], want) {
+			t.Fatalf("%s pulled from the promoted cluster: %d bytes, want %d identical", name, len(pulled[name]), len(want))
+		}
 	}
 
 	// The old primary returns and is fenced.

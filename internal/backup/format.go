@@ -9,6 +9,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"hash"
 	"io"
 	"os"
 	"slices"
@@ -627,20 +628,15 @@ type ContentSink interface {
 // section follows the content section through a Checker: entry heads,
 // then each file's bytes, hashed.
 type section struct {
-	heads hashState // over the entry heads
+	heads hash.Hash // over the entry heads
 	head  []byte    // the entry head being read
 	open  bool      // a file's bytes are being read
 	sha   string
 	left  int64
-	h     hashState
+	h     hash.Hash
 	w     io.Writer
 	files int   // files complete
 	bytes int64 // their bytes
-}
-
-type hashState interface {
-	io.Writer
-	Sum([]byte) []byte
 }
 
 func (s *section) take(p []byte, m Manifest, sink ContentSink) ([]byte, error) {

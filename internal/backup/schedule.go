@@ -94,7 +94,9 @@ func (s *Service) take(kind string, force bool) (Taken, error) {
 			return Taken{}, nil
 		}
 	}
+	release := s.hold()
 	path, m, size, err := writeInPlace(s.st, s.cfg.Dir, s.node.ID(), s.cfg.Now(), s.writes, s.cfg.Content)
+	release()
 	if err != nil {
 		s.failed(kind, err)
 		return Taken{}, err

@@ -31,6 +31,14 @@ type Store interface {
 
 // pointInTime takes the state a backup is written from, and warns when
 // there was no room to copy it.
+// hold starts a Config.Hold, if there is one.
+func (s *Service) hold() (release func()) {
+	if s.cfg.Hold == nil {
+		return func() {}
+	}
+	return s.cfg.Hold()
+}
+
 func (s *Service) pointInTime(kind string) (store.PointInTime, error) {
 	p, copied, err := s.st.PointInTime()
 	if err == nil && !copied {
@@ -56,11 +64,17 @@ type Config struct {
 	// StallTimeout cuts off a download whose client takes nothing for
 	// this long, releasing its copy of the store (DefaultStallTimeout).
 	StallTimeout time.Duration
-	// Content opens bundle content kept in files, which backups carry
-	// in their content section (nil: the store has none).
+	// Content opens the content kept in files (bundles, queued
+	// site-to-site chunks), which backups carry in their content section
+	// (nil: the store has none).
 	Content Content
-	Log     *slog.Logger
-	Now     func() time.Time
+	// Hold, when set, keeps content files the state lets go of from being
+	// removed until release is called (blobs.Store.Hold): a backup holds
+	// from its point in time until it has opened the files that state
+	// refers to, which relay traffic would otherwise remove in between.
+	Hold func() (release func())
+	Log  *slog.Logger
+	Now  func() time.Time
 }
 
 // DefaultKeep is how many scheduled backups are kept by default.
@@ -183,6 +197,8 @@ func (s *Service) Handler() http.Handler {
 			}
 		}
 		start := time.Now()
+		release := s.hold()
+		defer release()
 		sn, err := s.pointInTime(KindDownload)
 		if err != nil {
 			s.failed(KindDownload, err)
@@ -197,6 +213,7 @@ func (s *Service) Handler() http.Handler {
 			content = nil
 		}
 		p, err := Prepare(sn, s.node.ID(), s.cfg.Now(), content)
+		release() // the files are open
 		if err != nil {
 			s.failed(KindDownload, err)
 			httpwire.WriteError(w, err)

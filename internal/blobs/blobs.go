@@ -17,11 +17,13 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"hash"
 	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -43,6 +45,12 @@ var ErrMismatch = errors.New("content does not match its SHA-256 or size")
 // Store is a directory of content-addressed files.
 type Store struct {
 	dir string
+	// NoSync skips every fsync (--unsafe-no-sync: tests and benchmarks).
+	NoSync bool
+
+	mu       sync.Mutex
+	holds    int
+	deferred []string // discarded while held
 }
 
 // Open makes dir (if needed) and removes files a crash left half written.
@@ -99,17 +107,12 @@ type Spool struct {
 	s      *Store
 	f      *os.File
 	w      *bufio.Writer
-	h      hashWriter
+	h      hash.Hash
 	synced int64
 	// Size and SHA256 are known once Finish returns.
 	Size   int64
 	SHA256 string
 	kept   bool
-}
-
-type hashWriter interface {
-	io.Writer
-	Sum([]byte) []byte
 }
 
 // Create starts a spool.
@@ -176,16 +179,58 @@ func (sp *Spool) Keep() error {
 		sp.kept = true
 		return sp.s.touch(sp.SHA256)
 	}
-	if err := sp.f.Sync(); err != nil {
-		return err
+	if !sp.s.NoSync {
+		if err := sp.f.Sync(); err != nil {
+			return err
+		}
 	}
 	if err := os.Rename(sp.f.Name(), sp.s.path(sp.SHA256)); err != nil {
 		return err
 	}
 	sp.kept = true
 	sp.f.Close()
+	if sp.s.NoSync {
+		return nil
+	}
 	return durable.SyncDir(sp.s.dir)
 }
+
+// SumOf is the SHA-256 (lower-case hex) of the concatenation of parts.
+func SumOf(parts ...[]byte) string {
+	h := sha256.New()
+	for _, p := range parts {
+		h.Write(p)
+	}
+	return hex.EncodeToString(h.Sum(nil))
+}
+
+// WriteSum stores the concatenation of parts as the file for sha, which
+// the caller computed over the same bytes in memory (SumOf), durable when
+// WriteSum returns. The bytes are written as they are, without the
+// spool's buffer or a second hash.
+func (s *Store) WriteSum(sha string, parts ...[]byte) error {
+	if !ValidSHA(sha) {
+		return fmt.Errorf("blobs: bad name %q", sha)
+	}
+	f, err := os.CreateTemp(s.dir, tmpPrefix+"*")
+	if err != nil {
+		return err
+	}
+	sp := &Spool{s: s, f: f, h: discardHash{}}
+	defer sp.Close()
+	for _, p := range parts {
+		if _, err := sp.write(p); err != nil {
+			return err
+		}
+	}
+	sp.SHA256 = sha
+	return sp.Keep()
+}
+
+// discardHash is the hash of a spool whose sum the caller knows.
+type discardHash struct{ hash.Hash }
+
+func (discardHash) Write(p []byte) (int, error) { return len(p), nil }
 
 // Close drops a spool that was not kept.
 func (sp *Spool) Close() error {
@@ -271,6 +316,48 @@ func (s *Store) RemoveIfUntouched(sha string, before time.Time) error {
 		return nil
 	}
 	return s.Remove(sha)
+}
+
+// Hold keeps Discard from removing files until release is called: what
+// lists the files a state refers to and then opens them (a backup) holds
+// the store across both, so none of them goes in between.
+func (s *Store) Hold() (release func()) {
+	s.mu.Lock()
+	s.holds++
+	s.mu.Unlock()
+	var once sync.Once
+	return func() {
+		once.Do(func() {
+			s.mu.Lock()
+			s.holds--
+			var now []string
+			if s.holds == 0 {
+				now, s.deferred = s.deferred, nil
+			}
+			s.mu.Unlock()
+			for _, sha := range now {
+				_ = s.Remove(sha)
+			}
+		})
+	}
+}
+
+// Discard removes the files of content the state no longer refers to and
+// never will again, at once or, while the store is held, when the last
+// hold ends.
+func (s *Store) Discard(shas ...string) error {
+	s.mu.Lock()
+	if s.holds > 0 {
+		s.deferred = append(s.deferred, shas...)
+		s.mu.Unlock()
+		return nil
+	}
+	s.mu.Unlock()
+	var errs []error
+	for _, sha := range shas {
+		errs = append(errs, s.Remove(sha))
+	}
+	return errors.Join(errs...)
 }
 
 // Remove deletes the file for sha.

@@ -6,6 +6,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
@@ -271,5 +272,51 @@ func TestReplicateWithoutVoters(t *testing.T) {
 	defer cancel()
 	if err := a.Replicate(ctx, shaOf(data), 1); model.KindOf(err) != model.KindUnavailable {
 		t.Fatalf("replicate with no voters known: %v, want unavailable at once", err)
+	}
+}
+
+// TestStalledVoterBounded: a voter that takes pushes and never answers
+// (SIGSTOPped) holds at most maxInflight of them; the files after those
+// are not sent to it at all, and replication goes on with the voter
+// that answers.
+func TestStalledVoterBounded(t *testing.T) {
+	a, pa := newPeer(t, "a")
+	b, _ := newPeer(t, "b")
+	sb := serve(t, b, nil)
+	var now, most atomic.Int32
+	release := make(chan struct{})
+	stalled := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+		n := now.Add(1)
+		defer now.Add(-1)
+		for m := most.Load(); n > m && !most.CompareAndSwap(m, n); m = most.Load() {
+		}
+		<-release
+		http.Error(w, "stopped", http.StatusServiceUnavailable)
+	}))
+	t.Cleanup(stalled.Close)
+	t.Cleanup(func() { close(release) })
+	pa.voters = []string{addrOf(sb), addrOf(stalled)}
+	ctx := context.Background()
+	for i := range 3 * maxInflight {
+		data := []byte(fmt.Sprintf("chunk %d", i))
+		sha := shaOf(data)
+		if err := a.Store().Put(sha, int64(len(data)), bytes.NewReader(data)); err != nil {
+			t.Fatal(err)
+		}
+		if err := a.Replicate(ctx, sha, int64(len(data))); err != nil {
+			t.Fatalf("replicate %d with one voter stalled: %v", i, err)
+		}
+		if !b.Store().Has(sha, int64(len(data))) {
+			t.Fatalf("file %d not on the voter that answers", i)
+		}
+	}
+	if m := most.Load(); m > maxInflight {
+		t.Fatalf("the stalled voter held %d pushes at once, want at most %d", m, maxInflight)
+	}
+	a.mu.Lock()
+	n := a.inflight[addrOf(stalled)]
+	a.mu.Unlock()
+	if n != maxInflight {
+		t.Fatalf("%d pushes under way to the stalled voter, want %d", n, maxInflight)
 	}
 }

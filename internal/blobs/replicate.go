@@ -1,6 +1,7 @@
 package blobs
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -8,8 +9,10 @@ import (
 	"io/fs"
 	"log/slog"
 	"net/http"
+	"os"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/weir-nifi/weir/internal/model"
@@ -47,13 +50,30 @@ type Replicator struct {
 	// pushTimeout bounds a push to one voter; it goes on in the
 	// background after Replicate returned with a quorum.
 	pushTimeout time.Duration
+
+	mu sync.Mutex
+	// inflight counts the pushes under way to each voter: a voter that
+	// stopped answering (SIGSTOP, a dead link) would otherwise collect a
+	// goroutine, a file and a connection per file sent, at relay rates
+	// thousands. Past maxInflight it is skipped: it fetches what it
+	// missed when it is back.
+	inflight map[string]int
+	// warned is when a failed push to each voter was last logged.
+	warned map[string]time.Time
 }
+
+// maxInflight bounds the pushes under way to one voter.
+const maxInflight = 16
+
+// errBusy is a push not started: the voter has maxInflight under way.
+var errBusy = errors.New("too many pushes to this voter under way")
 
 // NewReplicator serves st to the cluster's other nodes under name and
 // returns what replicates to and fetches from them. url is
 // cluster.PeerURL.
 func NewReplicator(st *Store, c Cluster, name string, url func(addr, name, path string) string, log *slog.Logger) *Replicator {
-	r := &Replicator{st: st, c: c, url: url, name: name, log: log, pushTimeout: 10 * time.Minute}
+	r := &Replicator{st: st, c: c, url: url, name: name, log: log, pushTimeout: 10 * time.Minute,
+		inflight: map[string]int{}, warned: map[string]time.Time{}}
 	c.HandlePeer(name, r)
 	return r
 }
@@ -114,6 +134,29 @@ func (r *Replicator) Replicate(ctx context.Context, sha string, size int64) erro
 	if !r.st.Has(sha, size) {
 		return fmt.Errorf("blobs: %s is not stored here", sha)
 	}
+	return r.replicate(ctx, sha, size, func() (io.ReadCloser, error) { return r.st.Open(sha) })
+}
+
+// ReplicateBytes is Replicate for a file whose bytes, the concatenation
+// of parts, are in memory: they are sent from there, so the caller may
+// write its own copy meanwhile (this node counts toward the majority only
+// once the caller has it; see Replicate). The caller must not change
+// parts afterwards: pushes beyond the majority still read them.
+func (r *Replicator) ReplicateBytes(ctx context.Context, sha string, parts ...[]byte) error {
+	var size int64
+	for _, p := range parts {
+		size += int64(len(p))
+	}
+	return r.replicate(ctx, sha, size, func() (io.ReadCloser, error) {
+		rs := make([]io.Reader, len(parts))
+		for i, p := range parts {
+			rs[i] = bytes.NewReader(p)
+		}
+		return io.NopCloser(io.MultiReader(rs...)), nil
+	})
+}
+
+func (r *Replicator) replicate(ctx context.Context, sha string, size int64, body func() (io.ReadCloser, error)) error {
 	self, others := r.c.Voters()
 	voters := len(others)
 	if self {
@@ -132,14 +175,19 @@ func (r *Replicator) Replicate(ctx context.Context, sha string, size int64) erro
 	}
 	results := make(chan error, len(others))
 	for _, addr := range others {
+		if !r.begin(addr) {
+			results <- errBusy
+			continue
+		}
 		go func() {
+			defer r.end(addr)
 			// Detached from the caller: a push beyond the majority is
 			// still worth finishing.
 			pctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), r.pushTimeout)
 			defer cancel()
-			err := r.push(pctx, addr, sha, size)
+			err := r.push(pctx, addr, sha, size, body)
 			if err != nil {
-				r.log.Warn("content not sent to a voter", "sha256", sha, "to", addr, "err", err)
+				r.warn(addr, sha, err)
 			}
 			results <- err
 		}()
@@ -165,8 +213,41 @@ func (r *Replicator) Replicate(ctx context.Context, sha string, size int64) erro
 	return nil
 }
 
-func (r *Replicator) push(ctx context.Context, addr, sha string, size int64) error {
-	f, err := r.st.Open(sha)
+func (r *Replicator) begin(addr string) bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.inflight[addr] >= maxInflight {
+		return false
+	}
+	r.inflight[addr]++
+	return true
+}
+
+func (r *Replicator) end(addr string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.inflight[addr]--; r.inflight[addr] <= 0 {
+		delete(r.inflight, addr)
+	}
+}
+
+// warn logs a failed push, once per voter every 10 seconds: a voter
+// that is down fails every push.
+func (r *Replicator) warn(addr, sha string, err error) {
+	r.mu.Lock()
+	now := time.Now()
+	quiet := now.Sub(r.warned[addr]) < 10*time.Second
+	if !quiet {
+		r.warned[addr] = now
+	}
+	r.mu.Unlock()
+	if !quiet {
+		r.log.Warn("content not sent to a voter (it fetches what it lacks when back; repeats are not logged for 10 s)", "sha256", sha, "to", addr, "err", err)
+	}
+}
+
+func (r *Replicator) push(ctx context.Context, addr, sha string, size int64, body func() (io.ReadCloser, error)) error {
+	f, err := body()
 	if err != nil {
 		return err
 	}
@@ -230,6 +311,15 @@ func (r *Replicator) Fetch(ctx context.Context, sha string, size int64) error {
 		errs = append(errs, err)
 	}
 	return fmt.Errorf("blobs: no source had %s: %w", sha, errors.Join(errs...))
+}
+
+// Open opens the file for sha (size bytes), fetching it first when this
+// node lacks it (a node that was down or joined since it was written).
+func (r *Replicator) Open(ctx context.Context, sha string, size int64) (*os.File, error) {
+	if err := r.Fetch(ctx, sha, size); err != nil {
+		return nil, err
+	}
+	return r.st.Open(sha)
 }
 
 func (r *Replicator) fetchFrom(ctx context.Context, sha string, size int64, open func(context.Context) (io.ReadCloser, error)) error {

@@ -26,7 +26,7 @@ const FormatVersion = 1
 // Level is the command level this build understands: the highest Level of
 // its command types. Nodes record it in the member table (SetNode), and
 // the cluster's level is the lowest among its voters.
-const Level = 12
+const Level = 13
 
 // Type identifies a command.
 type Type uint8
@@ -105,7 +105,10 @@ const (
 	// Level 12: a bundle version whose content is a file beside the log.
 	TypeCreateBundleFileVersion Type = 48
 
-	maxType = TypeCreateBundleFileVersion
+	// Level 13: a push chunk whose bytes are a file beside the log.
+	TypeStageChunkRef Type = 49
+
+	maxType = TypeStageChunkRef
 )
 
 // LastType is the highest command type this build knows: higher ones
@@ -210,6 +213,8 @@ func (t Type) String() string {
 		return "AckFlows"
 	case TypeCreateBundleFileVersion:
 		return "CreateBundleFileVersion"
+	case TypeStageChunkRef:
+		return "StageChunkRef"
 	}
 	return fmt.Sprintf("Type(%d)", uint8(t))
 }
@@ -343,6 +348,7 @@ func (*CreatePort) Type() Type       { return TypeCreatePort }
 func (*UpdatePort) Type() Type       { return TypeUpdatePort }
 func (*DeletePort) Type() Type       { return TypeDeletePort }
 func (*StageChunk) Type() Type       { return TypeStageChunk }
+func (*StageChunkRef) Type() Type    { return TypeStageChunkRef }
 func (*CommitTx) Type() Type         { return TypeCommitTx }
 func (*DropTx) Type() Type           { return TypeDropTx }
 func (*Lease) Type() Type            { return TypeLease }
@@ -388,6 +394,8 @@ func LevelOf(t Type) int {
 	switch {
 	case newOf(t) == nil:
 		return Level + 1
+	case t >= TypeStageChunkRef:
+		return 13
 	case t >= TypeCreateBundleFileVersion:
 		return 12
 	case t >= TypeAckFlows:
@@ -561,6 +569,8 @@ func newOf(t Type) Command {
 		return &AckFlows{}
 	case TypeCreateBundleFileVersion:
 		return &CreateBundleFileVersion{}
+	case TypeStageChunkRef:
+		return &StageChunkRef{}
 	}
 	return nil
 }

@@ -63,6 +63,22 @@ type StageChunk struct {
 	Data    []byte  `json:"-"`
 }
 
+// StageChunkRef is a StageChunk (level 13) whose bytes are not in the
+// command: the proposer wrote them as a content file (package blobs) and
+// sent it to a majority of the voters before proposing. The file holds
+// the chunk's key (queue.ChunkFileHeader: the transaction id and Off)
+// followed by its Size bytes, so no two chunks share a file and the file
+// can go as soon as its chunk does. SHA256 (lower-case hex) names it.
+type StageChunkRef struct {
+	Port    string  `json:"port"`
+	Tx      string  `json:"tx"`
+	Off     int64   `json:"off"`
+	Packets []int64 `json:"packets,omitempty"`
+	At      int64   `json:"at"`
+	SHA256  string  `json:"sha256"`
+	Size    int64   `json:"size"`
+}
+
 // CommitTx makes a staged transaction's flowfiles part of its port's queue.
 // Count and Bytes are what the proposer staged (packets, content bytes):
 // Apply refuses the commit if the staging area does not hold exactly that.

@@ -198,6 +198,7 @@ func Start(cfg Config, log *slog.Logger) (*Server, error) {
 	if err != nil {
 		return abort(err)
 	}
+	contentStore.NoSync = cfg.UnsafeNoSync
 	contents := blobs.NewReplicator(contentStore, node, "content", cluster.PeerURL, log)
 	// Event hooks: the leader delivers the outbox's events.
 	hk, err := hooks.New(node, st, hooksCfg, log)
@@ -229,12 +230,10 @@ func Start(cfg Config, log *slog.Logger) (*Server, error) {
 	// Operations: health, maintenance, backups, metrics (under the API
 	// base, so writes among them are forwarded to the leader).
 	bk := backup.New(st, node, backup.Config{Dir: cfg.BackupDir, Interval: cfg.BackupInterval, Keep: cfg.BackupKeep,
-		StallTimeout: cfg.BackupStallTimeout, Log: log, Content: func(sha string, size int64) (*os.File, error) {
+		StallTimeout: cfg.BackupStallTimeout, Log: log, Hold: contentStore.Hold,
+		Content: func(sha string, size int64) (*os.File, error) {
 			// A file this node lacks (it joined since) comes from a peer.
-			if err := contents.Fetch(context.Background(), sha, size); err != nil {
-				return nil, err
-			}
-			return contentStore.Open(sha)
+			return contents.Open(context.Background(), sha, size)
 		}})
 	ops.New(node, st, ops.Options{ReadyMaxLag: cfg.ReadyMaxLag, ReadyMaxBehind: cfg.ReadyMaxBehind, Log: log, Disk: dm,
 		Extra: map[string]func() ops.Component{"backup": func() ops.Component {
@@ -254,7 +253,8 @@ func Start(cfg Config, log *slog.Logger) (*Server, error) {
 
 	// Site-to-site: NiFi's HTTP S2S under /nifi-api on every node, over
 	// the replicated queues (package relay), and the port configuration.
-	rel := relay.New(node, st, relay.Options{Self: strings.TrimRight(cfg.Advertise, "/"), Log: log, Admit: dm.Admit, LeaseTTL: cfg.S2SLeaseTTL})
+	rel := relay.New(node, st, relay.Options{Self: strings.TrimRight(cfg.Advertise, "/"), Log: log, Admit: dm.Admit, LeaseTTL: cfg.S2SLeaseTTL,
+		Contents: contents})
 	for name, fn := range rel.LeaderFuncs() { // memory leases (level 11)
 		node.HandleLeader(name, fn)
 	}
@@ -352,6 +352,7 @@ func Start(cfg Config, log *slog.Logger) (*Server, error) {
 	s.stopBackups = stopBackups
 	go bk.Run(bctx)
 	go rel.RunRetention(bctx)
+	go rel.KeepChunkFiles(bctx)
 	go drs.Run(bctx)
 	go ui.Run(bctx)
 	go hk.Run(bctx)

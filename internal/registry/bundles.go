@@ -58,6 +58,8 @@ type Contents interface {
 	Replicate(ctx context.Context, sha string, size int64) error
 	// Fetch gets a file this node lacks from a node that has it.
 	Fetch(ctx context.Context, sha string, size int64) error
+	// Open opens a file, fetching it first when this node lacks it.
+	Open(ctx context.Context, sha string, size int64) (*os.File, error)
 }
 
 // Spool is an uploaded bundle on disk with its size and SHA-256.
@@ -715,10 +717,11 @@ func (s *Service) OpenBundleContent(ctx context.Context, c *BundleContent) (io.R
 	if s.opts.Contents == nil {
 		return nil, fmt.Errorf("bundle content %s is in a file and this node keeps none", c.SHA256)
 	}
-	if err := s.opts.Contents.Fetch(ctx, c.SHA256, rec.Size); err != nil {
+	f, err := s.opts.Contents.Open(ctx, c.SHA256, rec.Size)
+	if err != nil {
 		return nil, model.Unavailable("The bundle's content is not on this node yet and no other node could send it; retry shortly.", time.Second)
 	}
-	return s.opts.Contents.Store().Open(c.SHA256)
+	return f, nil
 }
 
 // BundleExtensions answers GET /bundles/{id}/versions/{v}/extensions,
@@ -999,6 +1002,13 @@ func (s *Service) OpenContent(ctx context.Context, sha string) (io.ReadCloser, e
 		return nil, err
 	}
 	if !ok {
+		// Other content files (queued site-to-site chunks) are sent when
+		// this node holds them: the caller verifies them by their name.
+		if s.opts.Contents != nil {
+			if f, err := s.opts.Contents.Store().Open(sha); err == nil {
+				return f, nil
+			}
+		}
 		return nil, model.NotFound("No content with this SHA-256.")
 	}
 	return s.OpenBundleContent(ctx, &BundleContent{SHA256: sha, Size: rec.Size})
@@ -1022,7 +1032,7 @@ func (s *Service) KeepContent(ctx context.Context, period, sweepAfter time.Durat
 		// A file no node can send yet is retried every period but
 		// reported once a minute.
 		if err := s.keepContent(ctx, sweepAfter); err != nil && ctx.Err() == nil && time.Since(logged) > time.Minute {
-			log("bundle content not in step with the state yet", "err", err)
+			log("content files not in step with the state yet", "err", err)
 			logged = time.Now()
 		}
 		select {
@@ -1043,7 +1053,7 @@ func (s *Service) keepContent(ctx context.Context, sweepAfter time.Duration) err
 	}
 	var want map[string]int64
 	if err := s.read(func(tx *store.Tx) (err error) {
-		want, err = bundles.FileContents(tx.Bolt())
+		want, err = store.FileContents(tx.Bolt())
 		return err
 	}); err != nil {
 		return err

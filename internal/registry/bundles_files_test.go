@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"io"
+	"os"
 	"path/filepath"
 	"sync/atomic"
 	"testing"
@@ -65,6 +66,12 @@ func (c *contents) Fetch(_ context.Context, sha string, size int64) error {
 	}
 	defer f.Close()
 	return c.st.Put(sha, size, f)
+}
+func (c *contents) Open(ctx context.Context, sha string, size int64) (*os.File, error) {
+	if err := c.Fetch(ctx, sha, size); err != nil {
+		return nil, err
+	}
+	return c.st.Open(sha)
 }
 
 func upload(t *testing.T, s *Service, bucket string, nar []byte) *model.BundleVersion {
@@ -144,7 +151,7 @@ func TestBundleContentPaths(t *testing.T) {
 	}
 
 	// Below level 12: chunks through the log.
-	p.level = command.Level - 1
+	p.level = command.LevelOf(command.TypeCreateBundleFileVersion) - 1
 	v2 := narOf("2.0", 2<<20)
 	got3 := upload(t, s, "b1", v2)
 	n := 0

@@ -64,8 +64,10 @@ func (s *Store) Apply(entries []Entry) ([]Result, error) {
 	newLast := last
 	var unknown *UnknownCommandError
 	removed, members := false, false
+	var gone []string
 	err := s.db.Update(func(tx *bolt.Tx) error {
-		w := wtx{tx: tx, tr: loadTracker(tx), removed: &removed, members: &members}
+		gone = gone[:0] // a retried transaction starts over
+		w := wtx{tx: tx, tr: loadTracker(tx), removed: &removed, members: &members, gone: &gone}
 	entries:
 		for i, e := range entries {
 			if e.Index != 0 && e.Index <= last {
@@ -110,6 +112,15 @@ func (s *Store) Apply(entries []Entry) ([]Result, error) {
 	if members {
 		s.members.Add(1)
 	}
+	if len(gone) > 0 {
+		s.goneMu.Lock()
+		s.gone = append(s.gone, gone...)
+		s.goneMu.Unlock()
+		select {
+		case s.goneC <- struct{}{}:
+		default:
+		}
+	}
 	s.wake()
 	if unknown != nil {
 		return results, unknown
@@ -146,6 +157,9 @@ type wtx struct {
 	removed *bool
 	// members is set when the member table changes (see Store.members).
 	members *bool
+	// gone collects the content files the state stopped referring to
+	// (see Store.TakeGone).
+	gone *[]string
 }
 
 func (w wtx) t(name []byte) table { return table{b: w.tx.Bucket(name), name: name, tr: w.tr} }
@@ -194,7 +208,7 @@ func (w wtx) applyCommand(c command.Command, fromPrimary bool) (any, error) {
 	// registry's state hash; maintenance (a registry freeze) does not stop
 	// data from flowing.
 	if queue.Handles(c) {
-		return queue.Apply(w.tx, c)
+		return queue.Apply(w.tx, c, func(sha string) { *w.gone = append(*w.gone, sha) })
 	}
 	// Token keys and logouts go on in maintenance too.
 	if tokens.Handles(c) {

@@ -62,6 +62,11 @@ func checkArgs(c command.Command) error {
 			return model.Invalid("A staged chunk is larger than a chunk may be")
 		}
 		return all(qid("Port", c.Port), qid("Transaction", c.Tx))
+	case *command.StageChunkRef:
+		if c.Size <= 0 || c.Size > maxChunk {
+			return model.Invalid("A staged chunk's file holds 1 byte to the largest chunk")
+		}
+		return all(qid("Port", c.Port), qid("Transaction", c.Tx))
 	case *command.CommitTx:
 		return all(qid("Port", c.Port), qid("Transaction", c.Tx))
 	case *command.Lease:

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"os"
 
 	"github.com/cespare/xxhash/v2"
@@ -14,6 +15,7 @@ import (
 
 	"github.com/weir-nifi/weir/internal/bundles"
 	"github.com/weir-nifi/weir/internal/durable"
+	"github.com/weir-nifi/weir/internal/s2s/queue"
 )
 
 // Snapshot is a point-in-time view of the whole store that can be streamed
@@ -40,10 +42,27 @@ func (s *Store) Snapshot() (*Snapshot, error) {
 	return &Snapshot{tx: tx, s: s}, nil
 }
 
-// FileContents is the bundle content kept in files that the snapshot's
-// state refers to.
+// FileContents is the content kept in files that the snapshot's state
+// refers to (see the package function).
 func (sn *Snapshot) FileContents() (map[string]int64, error) {
-	return bundles.FileContents(sn.tx)
+	return FileContents(sn.tx)
+}
+
+// FileContents lists the content kept in files beside the log that a
+// state refers to (SHA-256 → file size): bundle versions' and queued
+// site-to-site chunks'. A node keeps exactly these (it fetches those it
+// lacks and sweeps the others), and a backup carries them.
+func FileContents(btx *bolt.Tx) (map[string]int64, error) {
+	out, err := bundles.FileContents(btx)
+	if err != nil {
+		return nil, err
+	}
+	chunks, err := queue.FileContents(btx)
+	if err != nil {
+		return nil, err
+	}
+	maps.Copy(out, chunks)
+	return out, nil
 }
 
 // Index is the applied index the snapshot holds.

@@ -103,6 +103,12 @@ type Store struct {
 	// (linearizable reads on followers) wake without polling.
 	notifyMu sync.Mutex
 	notify   chan struct{}
+
+	// gone lists the content files the applied state stopped referring
+	// to, for the node to remove (TakeGone); goneC signals additions.
+	goneMu sync.Mutex
+	gone   []string
+	goneC  chan struct{}
 }
 
 // Open opens or creates the store file at path.
@@ -110,7 +116,7 @@ func Open(path string, opts Options) (*Store, error) {
 	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
 		return nil, err
 	}
-	s := &Store{path: path, opts: opts, notify: make(chan struct{})}
+	s := &Store{path: path, opts: opts, notify: make(chan struct{}), goneC: make(chan struct{}, 1)}
 	if opts.LogBacked {
 		aside, err := checkBoot(path)
 		if err != nil {
@@ -277,6 +283,23 @@ func (s *Store) Close() error {
 // g (and maybe later ones), so what is derived from it may be kept, and
 // labelled g, until Generation moves.
 func (s *Store) Generation() uint64 { return s.generation.Load() }
+
+// TakeGone returns, and forgets, the SHA-256s of the content files that
+// entries applied since the last call stopped referring to for good
+// (site-to-site chunks acknowledged, expired or dropped): this node can
+// remove them. Gone signals when there are some. A restart or an
+// installed snapshot loses the list; what it held is then left to the
+// sweep of unreferenced files.
+func (s *Store) TakeGone() []string {
+	s.goneMu.Lock()
+	defer s.goneMu.Unlock()
+	g := s.gone
+	s.gone = nil
+	return g
+}
+
+// Gone is signalled when TakeGone has something.
+func (s *Store) Gone() <-chan struct{} { return s.goneC }
 
 // AppliedIndex is the Raft index of the last applied entry.
 func (s *Store) AppliedIndex() uint64 { return s.applied.Load() }

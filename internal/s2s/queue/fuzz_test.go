@@ -2,7 +2,9 @@ package queue_test
 
 import (
 	"bytes"
+	"crypto/sha256"
 	"encoding/binary"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -10,6 +12,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -491,7 +494,23 @@ func (r *s2sRun) stageChunk(v s2sView) command.Command {
 			sc.Packets = append([]int64{p.off[0], hi - p.off[0], p.size[0]}, sc.Packets...)
 		}
 	}
-	return sc
+	// A third of the chunks are files beside the log (level 13): the
+	// same chunk as a StageChunkRef, its name now and then mangled.
+	if g.pick(3) != 0 || len(sc.Data) == 0 {
+		return sc
+	}
+	file := append(queue.ChunkFileHeader(sc.Tx, sc.Off), sc.Data...)
+	sum := sha256.Sum256(file)
+	ref := &command.StageChunkRef{Port: sc.Port, Tx: sc.Tx, Off: sc.Off, Packets: sc.Packets, At: sc.At, SHA256: hex.EncodeToString(sum[:]), Size: int64(len(sc.Data))}
+	switch g.mangle(4) {
+	case 0:
+		ref.SHA256 = ref.SHA256[:10]
+	case 1:
+		ref.Size = g.odd()
+	case 2:
+		ref.SHA256 = strings.ToUpper(ref.SHA256)
+	}
+	return ref
 }
 
 // applyRaw applies one entry to A (checking everything) and queues it
@@ -506,6 +525,7 @@ func (r *s2sRun) applyRaw(data []byte, c command.Command, before tableDump) {
 	}
 	r.idx++
 	e := store.Entry{Index: r.idx, Data: data}
+	filesBefore := fileContentsOf(t, r.a)
 	res, err := r.a.Apply([]store.Entry{e})
 	if err != nil {
 		t.Fatalf("A: Apply(%s) failed (a replica would stall): %v", describe(c), err)
@@ -531,6 +551,21 @@ func (r *s2sRun) applyRaw(data []byte, c command.Command, before tableDump) {
 	}
 	if err := r.a.Read(func(tx *store.Tx) error { return checkInvariants(tx.Bolt()) }); err != nil {
 		t.Fatalf("after %s -> %s:\n%v", describe(c), describeResult(res[0]), err)
+	}
+	// The chunk files reported gone are exactly those the state stopped
+	// referring to.
+	filesAfter := fileContentsOf(t, r.a)
+	var lost []string
+	for sha := range filesBefore {
+		if _, ok := filesAfter[sha]; !ok {
+			lost = append(lost, sha)
+		}
+	}
+	gone := r.a.TakeGone()
+	slices.Sort(lost)
+	slices.Sort(gone)
+	if !slices.Equal(lost, gone) {
+		t.Fatalf("%s: files no longer referred to %v, reported gone %v", describe(c), lost, gone)
 	}
 	r.pending = append(r.pending, e)
 	r.want = append(r.want, res[0])
@@ -575,6 +610,14 @@ func describe(c command.Command) string {
 		s += fmt.Sprintf(" +%d bytes", len(sc.Data))
 	}
 	return fmt.Sprintf("%T%s", c, s)
+}
+
+func fileContentsOf(t testing.TB, st *store.Store) map[string]int64 {
+	var m map[string]int64
+	if err := st.Read(func(tx *store.Tx) (err error) { m, err = queue.FileContents(tx.Bolt()); return }); err != nil {
+		t.Fatal(err)
+	}
+	return m
 }
 
 func describeResult(r store.Result) string {

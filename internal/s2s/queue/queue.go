@@ -17,12 +17,15 @@ package queue
 
 import (
 	"bytes"
+	"crypto/sha256"
 	"encoding/binary"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 
 	bolt "go.etcd.io/bbolt"
 
+	"github.com/weir-nifi/weir/internal/blobs"
 	"github.com/weir-nifi/weir/internal/boltjson"
 	"github.com/weir-nifi/weir/internal/command"
 	"github.com/weir-nifi/weir/internal/model"
@@ -35,7 +38,7 @@ var (
 	tQueues    = []byte("q.queues")    // input port id → Stats
 	tFlows     = []byte("q.flows")     // key(queue)+u64(seq) → flowRec
 	tStaged    = []byte("q.staged")    // tx → stagedRec
-	tChunks    = []byte("q.chunks")    // key(tx)+u64(stream offset) → bucket {"d": packet bytes} (see putChunk)
+	tChunks    = []byte("q.chunks")    // key(tx)+u64(stream offset) → bucket {"d": packet bytes} or {"r": file ref} (see putChunk)
 	tRefs      = []byte("q.refs")      // key(tx)+u64(packet offset) → u64 length, u64 content size
 	tTxs       = []byte("q.txs")       // committed tx → txRec (flowfiles not yet acked)
 	tLeases    = []byte("q.leases")    // pull tx → leaseRec
@@ -254,14 +257,20 @@ func Handles(c command.Command) bool {
 	return (t >= command.TypeCreatePort && t <= command.TypeRelease) ||
 		t == command.TypeSetPortRetention || t == command.TypeExpireFlows ||
 		t == command.TypeSharedLease || t == command.TypeSetPortOrder ||
-		t == command.TypeAckSent || t == command.TypeAckFlows
+		t == command.TypeAckSent || t == command.TypeAckFlows || t == command.TypeStageChunkRef
 }
 
 // Apply applies one site-to-site command in the store's write
 // transaction. A *model.Error is a refusal and nothing was written;
-// any other error is a database failure.
-func Apply(btx *bolt.Tx, c command.Command) (any, error) {
-	w := wtx{tx: btx}
+// any other error is a database failure. gone (may be nil) is told the
+// SHA-256 of each chunk file (StageChunkRef) the state stopped referring
+// to: no later command can refer to it again, so once the transaction is
+// committed its file can go.
+func Apply(btx *bolt.Tx, c command.Command, gone func(sha256 string)) (any, error) {
+	if gone == nil {
+		gone = func(string) {}
+	}
+	w := wtx{tx: btx, gone: gone}
 	switch c := c.(type) {
 	case *command.CreatePort:
 		return w.createPort(c)
@@ -270,7 +279,12 @@ func Apply(btx *bolt.Tx, c command.Command) (any, error) {
 	case *command.DeletePort:
 		return w.deletePort(c)
 	case *command.StageChunk:
-		return w.stageChunk(c)
+		return w.stageChunk(chunkCmd{Port: c.Port, Tx: c.Tx, Off: c.Off, Packets: c.Packets, At: c.At, Size: int64(len(c.Data)), Data: c.Data})
+	case *command.StageChunkRef:
+		if !blobs.ValidSHA(c.SHA256) || c.Size <= 0 {
+			return nil, model.Invalid("A chunk file needs a SHA-256 in lower-case hex and a size.")
+		}
+		return w.stageChunk(chunkCmd{Port: c.Port, Tx: c.Tx, Off: c.Off, Packets: c.Packets, At: c.At, Size: c.Size, SHA256: c.SHA256})
 	case *command.CommitTx:
 		return w.commitTx(c)
 	case *command.DropTx:
@@ -297,7 +311,10 @@ func Apply(btx *bolt.Tx, c command.Command) (any, error) {
 	return nil, model.Invalid(fmt.Sprintf("command %s is not a site-to-site command", c.Type()))
 }
 
-type wtx struct{ tx *bolt.Tx }
+type wtx struct {
+	tx   *bolt.Tx
+	gone func(sha256 string)
+}
 
 func (w wtx) b(name []byte) *bolt.Bucket { return w.tx.Bucket(name) }
 
@@ -487,7 +504,7 @@ func (w wtx) flowsGone(tx string, n int64) error {
 	if err := w.b(tTxs).Delete([]byte(tx)); err != nil {
 		return err
 	}
-	return w.deletePrefixed(tChunks, tx)
+	return w.deleteChunks(tx)
 }
 
 // txGone counts the flowfiles of one push transaction an ack removed.
@@ -513,20 +530,85 @@ func (w wtx) deletePrefixed(table []byte, id string) error {
 	pre := key(id)
 	b := w.b(table)
 	c := b.Cursor()
-	for k, v := c.Seek(pre); k != nil && bytes.HasPrefix(k, pre); k, v = c.Seek(pre) {
-		del := b.Delete
-		if v == nil { // a chunk's bucket
-			del = b.DeleteBucket
-		}
-		if err := del(k); err != nil {
+	for k, _ := c.Seek(pre); k != nil && bytes.HasPrefix(k, pre); k, _ = c.Seek(pre) {
+		if err := b.Delete(k); err != nil {
 			return err
 		}
 	}
 	return nil
 }
 
-// chunkValue is the key of the one value in a chunk's bucket.
-var chunkValue = []byte("d")
+// deleteChunks deletes the chunks of tx, telling w.gone the files of
+// those kept in files.
+func (w wtx) deleteChunks(tx string) error {
+	pre := key(tx)
+	b := w.b(tChunks)
+	c := b.Cursor()
+	for k, v := c.Seek(pre); k != nil && bytes.HasPrefix(k, pre); k, v = c.Seek(pre) {
+		if v != nil { // a plain value: written by builds before putChunk
+			if err := b.Delete(k); err != nil {
+				return err
+			}
+			continue
+		}
+		if ref, ok := refIn(b, k); ok {
+			w.gone(ref.SHA256)
+		}
+		if err := b.DeleteBucket(k); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// chunkValue and chunkRef are the keys of the one value in a chunk's
+// bucket: its bytes, or the file that holds them (fileRef).
+var (
+	chunkValue = []byte("d")
+	chunkRef   = []byte("r")
+)
+
+// FileRef is a chunk kept in a file: the file's SHA-256 and the chunk's
+// size; the file is ChunkFileHeader followed by the chunk's bytes.
+type FileRef struct {
+	SHA256 string
+	Size   int64
+}
+
+func (r FileRef) encode() []byte {
+	b := make([]byte, sha256.Size, sha256.Size+8)
+	hex.Decode(b, []byte(r.SHA256))
+	return binary.BigEndian.AppendUint64(b, uint64(r.Size))
+}
+
+// refIn reads the file reference of the chunk bucket under k.
+func refIn(b *bolt.Bucket, k []byte) (FileRef, bool) {
+	cb := b.Bucket(k)
+	if cb == nil {
+		return FileRef{}, false
+	}
+	v := cb.Get(chunkRef)
+	if len(v) != sha256.Size+8 {
+		return FileRef{}, false
+	}
+	return FileRef{SHA256: hex.EncodeToString(v[:sha256.Size]), Size: int64(binary.BigEndian.Uint64(v[sha256.Size:]))}, true
+}
+
+// ChunkFileHeader is what a chunk's file holds before the chunk's bytes:
+// its key (transaction id and stream offset). It makes every chunk's file
+// its own, even for equal bytes, so a file can go with its chunk.
+func ChunkFileHeader(tx string, off int64) []byte {
+	return append([]byte("weir.s2s.chunk\x00"), keyN(tx, uint64(off))...)
+}
+
+// putRef stores a chunk kept in a file, as putChunk stores its bytes.
+func putRef(b *bolt.Bucket, k []byte, ref FileRef) error {
+	cb, err := b.CreateBucket(k)
+	if err != nil {
+		return err
+	}
+	return cb.Put(chunkRef, ref.encode())
+}
 
 // putChunk stores a chunk of a push transaction's stream in a bucket of
 // its own under k. bbolt keeps values inside their leaf node and does not
@@ -624,7 +706,20 @@ func takeFree(btx *bolt.Tx, queue string, skip func(key []byte, seq uint64) bool
 	return out, nil
 }
 
-func (w wtx) stageChunk(c *command.StageChunk) (any, error) {
+// chunkCmd is a StageChunk or a StageChunkRef: Size bytes at Off, in Data
+// or in the file SHA256.
+type chunkCmd struct {
+	Port    string
+	Tx      string
+	Off     int64
+	Packets []int64
+	At      int64
+	Size    int64
+	Data    []byte
+	SHA256  string
+}
+
+func (w wtx) stageChunk(c chunkCmd) (any, error) {
 	if c.Tx == "" {
 		return nil, model.Invalid("A staged chunk needs a transaction id.")
 	}
@@ -650,7 +745,12 @@ func (w wtx) stageChunk(c *command.StageChunk) (any, error) {
 	case c.Off < s.Next:
 		// A proposal retried after its answer was lost: accept it again
 		// if it is the chunk already staged there, change nothing.
-		if got := getChunk(w.b(tChunks), keyN(c.Tx, uint64(c.Off))); got != nil && bytes.Equal(got, c.Data) {
+		k := keyN(c.Tx, uint64(c.Off))
+		if c.SHA256 != "" {
+			if ref, ok := refIn(w.b(tChunks), k); ok && ref == (FileRef{SHA256: c.SHA256, Size: c.Size}) {
+				return nil, nil
+			}
+		} else if got := getChunk(w.b(tChunks), k); got != nil && bytes.Equal(got, c.Data) {
 			return nil, nil
 		}
 		return nil, model.Invalid(fmt.Sprintf("Chunk at %d of transaction '%s' overlaps what is staged (%d bytes).", c.Off, c.Tx, s.Next))
@@ -660,7 +760,7 @@ func (w wtx) stageChunk(c *command.StageChunk) (any, error) {
 	// Every packet reference is checked before anything is written: the
 	// packets lie back to back in the stream, and those listed here end
 	// in this chunk.
-	end := c.Off + int64(len(c.Data))
+	end := c.Off + c.Size
 	if len(c.Packets)%3 != 0 {
 		return nil, model.Invalid("Packet references come in triples (offset, length, size).")
 	}
@@ -669,7 +769,7 @@ func (w wtx) stageChunk(c *command.StageChunk) (any, error) {
 	for i := 0; i < len(c.Packets); i += 3 {
 		off, n, sz := c.Packets[i], c.Packets[i+1], c.Packets[i+2]
 		if off != next || n <= 0 || sz < 0 || sz > n || off > end-n || off+n <= c.Off {
-			return nil, model.Invalid(fmt.Sprintf("Packet reference (%d, %d, %d) is not the next packet (at %d) ending in the chunk at %d of %d bytes.", off, n, sz, next, c.Off, len(c.Data)))
+			return nil, model.Invalid(fmt.Sprintf("Packet reference (%d, %d, %d) is not the next packet (at %d) ending in the chunk at %d of %d bytes.", off, n, sz, next, c.Off, c.Size))
 		}
 		next = off + n
 		count++
@@ -687,7 +787,12 @@ func (w wtx) stageChunk(c *command.StageChunk) (any, error) {
 			return nil, err
 		}
 	}
-	if len(c.Data) > 0 {
+	switch {
+	case c.SHA256 != "":
+		if err := putRef(w.b(tChunks), keyN(c.Tx, uint64(c.Off)), FileRef{SHA256: c.SHA256, Size: c.Size}); err != nil {
+			return nil, err
+		}
+	case len(c.Data) > 0:
 		if err := putChunk(w.b(tChunks), keyN(c.Tx, uint64(c.Off)), c.Data); err != nil {
 			return nil, err
 		}
@@ -726,7 +831,7 @@ func (w wtx) dropTx(tx string) error {
 	if w.b(tStaged).Get([]byte(tx)) == nil {
 		return nil
 	}
-	if err := w.deletePrefixed(tChunks, tx); err != nil {
+	if err := w.deleteChunks(tx); err != nil {
 		return err
 	}
 	if err := w.deletePrefixed(tRefs, tx); err != nil {
@@ -797,7 +902,7 @@ func (w wtx) commitTx(c *command.CommitTx) (any, error) {
 		return nil, err
 	}
 	if c.Count == 0 {
-		return res, w.deletePrefixed(tChunks, c.Tx)
+		return res, w.deleteChunks(c.Tx)
 	}
 	res.Backoff = above(st.Count, p.MaxFlowFiles) || above(st.Bytes, p.MaxBytes)
 	t := txRec{Remaining: c.Count}

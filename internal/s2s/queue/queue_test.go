@@ -2,7 +2,9 @@ package queue_test
 
 import (
 	"bytes"
+	"crypto/sha256"
 	"encoding/binary"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -10,6 +12,7 @@ import (
 	"math"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 
@@ -33,6 +36,21 @@ type qstore struct {
 	st   *store.Store
 	idx  uint64
 	hash string
+	// files are the chunk files (StageChunkRef) the test wrote.
+	files map[string][]byte
+}
+
+// asFile turns a StageChunk into the StageChunkRef of a file holding its
+// bytes, as the relay does, and keeps the file in q.files.
+func (q *qstore) asFile(c *command.StageChunk) *command.StageChunkRef {
+	file := append(queue.ChunkFileHeader(c.Tx, c.Off), c.Data...)
+	sum := sha256.Sum256(file)
+	sha := hex.EncodeToString(sum[:])
+	if q.files == nil {
+		q.files = map[string][]byte{}
+	}
+	q.files[sha] = file
+	return &command.StageChunkRef{Port: c.Port, Tx: c.Tx, Off: c.Off, Packets: c.Packets, At: c.At, SHA256: sha, Size: int64(len(c.Data))}
 }
 
 func openQ(t testing.TB) *qstore {
@@ -283,9 +301,17 @@ func (q *qstore) content(f queue.Flow) pkt {
 	raw := make([]byte, 0, f.Len)
 	q.read(func(btx *bolt.Tx) error {
 		for off := f.Off; off < f.Off+f.Len; {
-			start, data, err := queue.Chunk(btx, f.Tx, off)
+			at, err := queue.Chunk(btx, f.Tx, off)
 			if err != nil {
 				return err
+			}
+			start, data := at.Start, at.Data
+			if at.File != nil {
+				file, ok := q.files[at.File.SHA256]
+				if !ok {
+					return fmt.Errorf("chunk at %d of %q refers to file %s, never written", at.Start, f.Tx, at.File.SHA256)
+				}
+				data = file[len(queue.ChunkFileHeader(f.Tx, at.Start)):]
 			}
 			if start > off || off-start >= int64(len(data)) {
 				return fmt.Errorf("Chunk(%q, %d) returned [%d, %d)", f.Tx, off, start, start+int64(len(data)))
@@ -1138,11 +1164,15 @@ func checkInvariants(btx *bolt.Tx) error {
 // covered checks that the chunks of tx hold [off, off+n).
 func covered(btx *bolt.Tx, tx string, off, n int64) error {
 	for end := off + n; off < end; {
-		start, data, err := queue.Chunk(btx, tx, off)
+		at, err := queue.Chunk(btx, tx, off)
 		if err != nil {
 			return err
 		}
-		off = start + int64(len(data))
+		n := int64(len(at.Data))
+		if at.File != nil {
+			n = at.File.Size
+		}
+		off = at.Start + n
 	}
 	return nil
 }
@@ -1419,6 +1449,98 @@ func TestChunksOfEarlierBuilds(t *testing.T) {
 	if !q.empty() {
 		t.Fatalf("chunks of an earlier build outlive their transaction:\n%s", diffDumps(tableDump{}, q.dump()))
 	}
+}
+
+// Chunks kept in files (StageChunkRef) stage, commit and read back like
+// chunks in the log, mixed with them in one transaction; the state lists
+// their files (FileContents, with the header's bytes), and each file is
+// reported gone exactly when its chunk goes: when the last flowfile of
+// the transaction is acked, or when a staged transaction is dropped.
+func TestChunkFiles(t *testing.T) {
+	q := openQ(t)
+	relayPorts(q, 0, 0)
+	pk := mkPkts(10, 3000, 0, 70000, 5)
+	e := encodePackets(t, pk...)
+	chunks := e.chunks("in", "t1", 100, e.off[1]+50, e.off[3]+5)
+	refs := []*command.StageChunkRef{q.asFile(chunks[0]), q.asFile(chunks[2])}
+	q.ok(refs[0])
+	q.ok(refs[0]) // a retried proposal: no effect
+	// Another file at the same offset is refused.
+	other := *refs[0]
+	other.SHA256 = strings.Repeat("a", 64)
+	q.refused(&other, model.KindInvalid, "")
+	q.ok(chunks[1])
+	q.ok(refs[1])
+	want := map[string]int64{}
+	for _, r := range refs {
+		want[r.SHA256] = int64(len(q.files[r.SHA256]))
+	}
+	if got := q.fileContents(); !reflect.DeepEqual(got, want) {
+		t.Fatalf("FileContents %v, want %v", got, want)
+	}
+	q.ok(&command.CommitTx{Port: "in", Tx: "t1", Count: int64(len(pk)), Bytes: e.bytes(), At: 101})
+	if g := q.st.TakeGone(); len(g) != 0 {
+		t.Fatalf("files gone after a commit: %v", g)
+	}
+	fs := q.lease("out", "p1", 3, 0, 102, 1000)
+	for i, f := range fs {
+		q.checkContent(f, pk[i])
+	}
+	q.ok(&command.Ack{Tx: "p1", At: 103})
+	if g := q.st.TakeGone(); len(g) != 0 {
+		t.Fatalf("files gone while flowfiles of their transaction are queued: %v", g)
+	}
+	fs = q.lease("out", "p2", 10, 0, 104, 1000)
+	for i, f := range fs {
+		q.checkContent(f, pk[3+i])
+	}
+	q.ok(&command.Ack{Tx: "p2", At: 105})
+	select {
+	case <-q.st.Gone():
+	default:
+		t.Fatal("Gone not signalled")
+	}
+	got := q.st.TakeGone()
+	slices.Sort(got)
+	wantGone := []string{refs[0].SHA256, refs[1].SHA256}
+	slices.Sort(wantGone)
+	if !reflect.DeepEqual(got, wantGone) {
+		t.Fatalf("gone %v, want %v", got, wantGone)
+	}
+	if !q.empty() || len(q.fileContents()) != 0 {
+		t.Fatalf("left behind:\n%s", diffDumps(tableDump{}, q.dump()))
+	}
+
+	// A dropped transaction's files go with it.
+	e2 := encodePackets(t, mkPkts(2000)...)
+	r2 := q.asFile(e2.chunks("in", "t2", 110)[0])
+	q.ok(r2)
+	q.ok(&command.DropTx{Tx: "t2"})
+	if g := q.st.TakeGone(); !reflect.DeepEqual(g, []string{r2.SHA256}) {
+		t.Fatalf("gone after a drop %v, want %v", g, r2.SHA256)
+	}
+	// A staging area only the state can see: a bad name or size is
+	// refused.
+	bad := *r2
+	bad.Tx = "t3"
+	for _, c := range []func(*command.StageChunkRef){
+		func(c *command.StageChunkRef) { c.SHA256 = "" },
+		func(c *command.StageChunkRef) { c.SHA256 = strings.Repeat("A", 64) },
+		func(c *command.StageChunkRef) { c.SHA256 = "../" + c.SHA256[3:] },
+		func(c *command.StageChunkRef) { c.Size = 0 },
+		func(c *command.StageChunkRef) { c.Size = -1 },
+		func(c *command.StageChunkRef) { c.Size = math.MaxInt64 },
+	} {
+		b := bad
+		c(&b)
+		q.refused(&b, model.KindInvalid, "")
+	}
+}
+
+func (q *qstore) fileContents() map[string]int64 {
+	var m map[string]int64
+	q.read(func(btx *bolt.Tx) (err error) { m, err = queue.FileContents(btx); return })
+	return m
 }
 
 // An ack counts its flowfiles off their push transactions per transaction:

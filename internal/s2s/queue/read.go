@@ -45,11 +45,20 @@ func QueueStats(btx *bolt.Tx, queue string) (Stats, error) {
 // not applied here yet, or gone.
 var ErrMissing = errors.New("content is missing")
 
-// Chunk returns a copy of the staged or committed bytes of transaction tx
-// that hold stream offset off, and the offset they start at. The copy is
-// what lets a pull stream to a slow client without holding a read
-// transaction (which would keep bbolt from growing its map).
-func Chunk(btx *bolt.Tx, tx string, off int64) (start int64, data []byte, err error) {
+// ChunkAt is the chunk of a transaction's stream that holds an offset:
+// it starts at Start and holds Data, or, kept in a file, File.Size bytes
+// after the file's ChunkFileHeader(tx, Start).
+type ChunkAt struct {
+	Start int64
+	Data  []byte
+	File  *FileRef
+}
+
+// Chunk returns the staged or committed chunk of transaction tx that
+// holds stream offset off, its bytes copied. The copy is what lets a pull
+// stream to a slow client without holding a read transaction (which
+// would keep bbolt from growing its map).
+func Chunk(btx *bolt.Tx, tx string, off int64) (ChunkAt, error) {
 	pre := key(tx)
 	b := btx.Bucket(tChunks)
 	c := b.Cursor()
@@ -61,14 +70,50 @@ func Chunk(btx *bolt.Tx, tx string, off int64) (start int64, data []byte, err er
 		k, v = c.Prev()
 	}
 	if k == nil || !bytes.HasPrefix(k, pre) || len(k) != len(pre)+8 {
-		return 0, nil, fmt.Errorf("content of transaction '%s' at %d: %w", tx, off, ErrMissing)
+		return ChunkAt{}, fmt.Errorf("content of transaction '%s' at %d: %w", tx, off, ErrMissing)
 	}
-	v = chunkIn(b, k, v)
-	start = int64(binary.BigEndian.Uint64(k[len(pre):]))
-	if off >= start+int64(len(v)) {
-		return 0, nil, fmt.Errorf("content of transaction '%s' at %d: %w", tx, off, ErrMissing)
+	at := ChunkAt{Start: int64(binary.BigEndian.Uint64(k[len(pre):]))}
+	size := int64(0)
+	if ref, ok := refIn(b, k); ok && v == nil {
+		at.File, size = &ref, ref.Size
+	} else {
+		v = chunkIn(b, k, v)
+		at.Data, size = bytes.Clone(v), int64(len(v))
 	}
-	return start, bytes.Clone(v), nil
+	if off >= at.Start+size {
+		return ChunkAt{}, fmt.Errorf("content of transaction '%s' at %d: %w", tx, off, ErrMissing)
+	}
+	return at, nil
+}
+
+// FileContents lists the chunk files the state refers to (SHA-256 → the
+// file's size, header included).
+func FileContents(btx *bolt.Tx) (map[string]int64, error) {
+	out := map[string]int64{}
+	b := btx.Bucket(tChunks)
+	c := b.Cursor()
+	for k, v := c.First(); k != nil; k, v = c.Next() {
+		if v != nil {
+			continue
+		}
+		if ref, ok := refIn(b, k); ok {
+			tx, off, ok := splitKeyN(k)
+			if !ok {
+				return nil, fmt.Errorf("corrupt chunk key %q", k)
+			}
+			out[ref.SHA256] = int64(len(ChunkFileHeader(tx, off))) + ref.Size
+		}
+	}
+	return out, nil
+}
+
+// splitKeyN splits a keyN key into its id and number.
+func splitKeyN(k []byte) (string, int64, bool) {
+	n, w := binary.Uvarint(k)
+	if w <= 0 || uint64(len(k)-w) != n+8 {
+		return "", 0, false
+	}
+	return string(k[w : w+int(n)]), int64(binary.BigEndian.Uint64(k[w+int(n):])), true
 }
 
 // Staged reports whether tx has staged content (tests).

@@ -17,10 +17,12 @@ import (
 	"log/slog"
 	"net"
 	"net/url"
+	"os"
 	"strconv"
 	"sync"
 	"time"
 
+	"github.com/weir-nifi/weir/internal/blobs"
 	"github.com/weir-nifi/weir/internal/command"
 	"github.com/weir-nifi/weir/internal/model"
 	"github.com/weir-nifi/weir/internal/s2s/codec"
@@ -58,9 +60,22 @@ type Cluster interface {
 // Options configure a Relay; zero fields take defaults.
 type Options struct {
 	// ChunkBytes is the size of the content chunks proposed while a push
-	// streams in (default 1 MiB): the memory a push holds, and how long a
-	// registry write may wait behind one in the log.
+	// streams in (default 1 MiB + 64 KiB, so that a transaction of 1 MiB
+	// of content and its framing is one chunk, not a chunk and a tail of
+	// a few hundred bytes that costs a round of the log of its own): the
+	// memory a push holds, and how long a registry write may wait behind
+	// one in the log.
 	ChunkBytes int
+	// Contents, when set, keeps chunks of FileChunkMin bytes or more in
+	// files beside the log (*blobs.Replicator, level 13): a majority of
+	// the voters has a chunk's file before a StageChunkRef of a few dozen
+	// bytes goes through the log in its place (docs/s2s-design.md,
+	// "Push content beside the log").
+	Contents Contents
+	// FileChunkMin is the smallest chunk kept in a file (default 64 KiB):
+	// below it, the round trip that sends the file costs more than the
+	// bytes cost in the log.
+	FileChunkMin int
 	// LeaseTTL is how long a pull's flowfiles stay leased to it if its node
 	// dies before acking or releasing them (default 2 minutes).
 	LeaseTTL time.Duration
@@ -87,6 +102,18 @@ type Options struct {
 	Log  *slog.Logger
 	// Now is the clock stamped into commands (tests).
 	Now func() time.Time
+}
+
+// Contents is where chunks kept in files live (*blobs.Replicator).
+type Contents interface {
+	// Store is this node's file store.
+	Store() *blobs.Store
+	// ReplicateBytes returns once a majority of the voters hold the file
+	// of the concatenation of parts, this node counting as one of them
+	// (the relay writes its copy meanwhile).
+	ReplicateBytes(ctx context.Context, sha string, parts ...[]byte) error
+	// Open opens a file, fetching it first when this node lacks it.
+	Open(ctx context.Context, sha string, size int64) (*os.File, error)
 }
 
 // Relay implements server.Ports, server.Peers and server.Queues.
@@ -144,8 +171,11 @@ var (
 
 // New returns a relay over a cluster node and its store.
 func New(c Cluster, st *store.Store, opt Options) *Relay {
+	if opt.FileChunkMin <= 0 {
+		opt.FileChunkMin = 64 << 10
+	}
 	if opt.ChunkBytes <= 0 {
-		opt.ChunkBytes = 1 << 20
+		opt.ChunkBytes = 1<<20 + 64<<10
 	}
 	if opt.LeaseTTL <= 0 {
 		opt.LeaseTTL = 2 * time.Minute
@@ -447,7 +477,17 @@ func (c *chunker) flush() error {
 		}
 		defer release()
 	}
-	cmd := &command.StageChunk{Port: c.port, Tx: c.tx, Off: c.off, Packets: c.packets, At: c.r.now(), Data: c.buf}
+	var cmd command.Command = &command.StageChunk{Port: c.port, Tx: c.tx, Off: c.off, Packets: c.packets, At: c.r.now(), Data: c.buf}
+	if c.r.inFiles(len(c.buf)) {
+		ref, err := c.r.writeChunk(c.ctx, c.tx, c.off, c.buf)
+		if err != nil {
+			c.err = serverError(err)
+			return c.err
+		}
+		cmd = &command.StageChunkRef{Port: c.port, Tx: c.tx, Off: c.off, Packets: c.packets, At: c.r.now(), SHA256: ref.SHA256, Size: ref.Size}
+		// Pushes to voters beyond the majority may still read the chunk.
+		defer func() { c.buf = make([]byte, 0, cap(c.buf)) }()
+	}
 	if err := c.r.c.ProposeAnywhere(c.ctx, cmd, nil); err != nil {
 		c.err = serverError(err)
 		return c.err
@@ -456,6 +496,37 @@ func (c *chunker) flush() error {
 	c.buf = c.buf[:0]
 	c.packets = nil
 	return nil
+}
+
+// inFiles reports whether a chunk of n bytes goes to a file: there is a
+// file store, the chunk is large enough, and every voter applies
+// StageChunkRef.
+func (r *Relay) inFiles(n int) bool {
+	return r.opt.Contents != nil && n >= r.opt.FileChunkMin && r.c.CommandLevel() >= command.LevelOf(command.TypeStageChunkRef)
+}
+
+// writeChunk writes a chunk of transaction tx at stream offset off as a
+// file (after its ChunkFileHeader) and returns once a majority of the
+// voters hold it: this node's copy is written while the others are sent
+// theirs from memory. A file whose chunk never commits is swept with the
+// other unreferenced files. The pushes beyond the majority go on reading
+// data: the caller must not reuse it.
+func (r *Relay) writeChunk(ctx context.Context, tx string, off int64, data []byte) (queue.FileRef, error) {
+	st := r.opt.Contents.Store()
+	hdr := queue.ChunkFileHeader(tx, off)
+	sha := blobs.SumOf(hdr, data)
+	local := make(chan error, 1)
+	go func() { local <- st.WriteSum(sha, hdr, data) }()
+	err := r.opt.Contents.ReplicateBytes(ctx, sha, hdr, data)
+	if lerr := <-local; err == nil {
+		err = lerr
+	}
+	if err != nil {
+		// Never proposed: nothing refers to it.
+		_ = st.Discard(sha)
+		return queue.FileRef{}, err
+	}
+	return queue.FileRef{SHA256: sha, Size: int64(len(data))}, nil
 }
 
 // Stage proposes the push body's packets in chunks; it returns once the
@@ -820,11 +891,62 @@ func (r *contentReader) Read(p []byte) (int, error) {
 }
 
 func (r *contentReader) load() error {
-	c := r.c
-	return r.r.st.Read(func(tx *store.Tx) (err error) {
-		c.start, c.data, err = queue.Chunk(tx.Bolt(), r.tx, r.off)
+	var at queue.ChunkAt
+	if err := r.r.st.Read(func(tx *store.Tx) (err error) {
+		at, err = queue.Chunk(tx.Bolt(), r.tx, r.off)
 		return err
-	})
+	}); err != nil {
+		return err
+	}
+	if at.File != nil {
+		data, err := r.r.readChunkFile(r.ctx, r.tx, at.Start, *at.File)
+		if err != nil {
+			return err
+		}
+		at.Data = data
+	}
+	r.c.start, r.c.data = at.Start, at.Data
+	return nil
+}
+
+// readChunkFile reads the bytes of a chunk kept in a file (read outside
+// any read transaction: the file may have to be fetched first).
+func (r *Relay) readChunkFile(ctx context.Context, tx string, start int64, ref queue.FileRef) ([]byte, error) {
+	if r.opt.Contents == nil {
+		return nil, fmt.Errorf("chunk at %d of transaction '%s' is in a file and this node keeps none", start, tx)
+	}
+	hdr := int64(len(queue.ChunkFileHeader(tx, start)))
+	f, err := r.opt.Contents.Open(ctx, ref.SHA256, hdr+ref.Size)
+	if err != nil {
+		return nil, fmt.Errorf("chunk at %d of transaction '%s': %w", start, tx, err)
+	}
+	defer f.Close()
+	data := make([]byte, ref.Size)
+	if _, err := f.ReadAt(data, hdr); err != nil {
+		return nil, fmt.Errorf("chunk at %d of transaction '%s': %w", start, tx, err)
+	}
+	return data, nil
+}
+
+// KeepChunkFiles removes the files of chunks the applied state let go of
+// (acknowledged, expired, dropped) as soon as they go, until ctx ends: at
+// relay rates the sweep of unreferenced files (an hour's grace) would let
+// them pile up.
+func (r *Relay) KeepChunkFiles(ctx context.Context) {
+	if r.opt.Contents == nil {
+		return
+	}
+	st := r.opt.Contents.Store()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-r.st.Gone():
+		}
+		if err := st.Discard(r.st.TakeGone()...); err != nil {
+			r.opt.Log.Warn("chunk files not removed (the sweep will)", "err", err)
+		}
+	}
 }
 
 var _ io.Reader = (*contentReader)(nil)

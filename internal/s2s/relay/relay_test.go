@@ -6,11 +6,13 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"os"
 	"path/filepath"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/weir-nifi/weir/internal/blobs"
 	"github.com/weir-nifi/weir/internal/command"
 	"github.com/weir-nifi/weir/internal/s2s/codec"
 	"github.com/weir-nifi/weir/internal/s2s/server"
@@ -429,6 +431,120 @@ func TestPartialPull(t *testing.T) {
 				t.Fatal(err)
 			}
 			drained(t, r)
+		})
+	}
+}
+
+// localContents is a one-node file store: replicating needs no other
+// voter, and every file is here.
+type localContents struct {
+	st         *blobs.Store
+	replicated int
+}
+
+func (c *localContents) Store() *blobs.Store { return c.st }
+func (c *localContents) ReplicateBytes(_ context.Context, sha string, parts ...[]byte) error {
+	if blobs.SumOf(parts...) != sha {
+		return fmt.Errorf("replicating bytes that are not %s", sha)
+	}
+	c.replicated++
+	return nil
+}
+func (c *localContents) Open(_ context.Context, sha string, size int64) (*os.File, error) {
+	if !c.st.Has(sha, size) {
+		return nil, fmt.Errorf("no file %s of %d bytes", sha, size)
+	}
+	return c.st.Open(sha)
+}
+
+// TestChunkFiles: from level 13, chunks of FileChunkMin bytes or more are
+// files replicated before their StageChunkRef is proposed, pulls read
+// them back byte for byte, and each file goes as soon as the last
+// flowfile of its push is acked; the last, smaller chunk of a push stays
+// in the log. Below level 13 every chunk stays in the log.
+func TestChunkFiles(t *testing.T) {
+	for _, level := range []int{command.LevelOf(command.TypeStageChunkRef) - 1, command.Level} {
+		t.Run(fmt.Sprintf("level %d", level), func(t *testing.T) {
+			tw := newTwin(t)
+			tw.level = level
+			st, err := blobs.Open(filepath.Join(t.TempDir(), "content"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			ct := &localContents{st: st}
+			r := New(tw, tw.leader, Options{ChunkBytes: 4096, FileChunkMin: 2048, Contents: ct})
+			tw.lead = r
+			ctx, cancel := context.WithCancel(context.Background())
+			defer cancel()
+			kept := make(chan struct{})
+			go func() { r.KeepChunkFiles(ctx); close(kept) }()
+			for _, c := range []command.Command{
+				&command.CreatePort{ID: "in", Name: "in", Kind: command.PortInput, At: 1},
+				&command.CreatePort{ID: "out", Name: "out", Kind: command.PortOutput, From: "in", At: 1},
+			} {
+				if err := tw.ProposeAnywhere(ctx, c, nil); err != nil {
+					t.Fatal(err)
+				}
+			}
+			// 10 × 3000 content bytes plus headers: 7 full chunks of 4096
+			// and a last one of about 1,500.
+			pr, contents := packets(t, 0, 10, 3000)
+			push(t, r, "in", "t1", pr)
+			files, err := st.List()
+			if err != nil {
+				t.Fatal(err)
+			}
+			want := 0
+			if level >= command.LevelOf(command.TypeStageChunkRef) {
+				want = 7
+			}
+			if len(files) != want || ct.replicated != want {
+				t.Fatalf("%d files, %d replicated; want %d", len(files), ct.replicated, want)
+			}
+			var refs map[string]int64
+			if err := tw.leader.Read(func(tx *store.Tx) (err error) { refs, err = store.FileContents(tx.Bolt()); return }); err != nil {
+				t.Fatal(err)
+			}
+			for _, f := range files {
+				if refs[f.SHA256] != f.Size {
+					t.Fatalf("file %s of %d bytes: the state says %d", f.SHA256, f.Size, refs[f.SHA256])
+				}
+			}
+			l, err := r.Lease(ctx, "out", "p1", server.BatchLimits{Count: 4})
+			if err != nil {
+				t.Fatal(err)
+			}
+			drain(t, l, contents[:4])
+			if err := r.Ack(ctx, l); err != nil {
+				t.Fatal(err)
+			}
+			if files, _ := st.List(); len(files) != want {
+				t.Fatalf("%d files while flowfiles of their push are queued, want %d", len(files), want)
+			}
+			l, err = r.Lease(ctx, "out", "p2", server.BatchLimits{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			drain(t, l, contents[4:])
+			if err := r.Ack(ctx, l); err != nil {
+				t.Fatal(err)
+			}
+			drained(t, r)
+			// The files go when KeepChunkFiles hears of it.
+			for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(5 * time.Millisecond) {
+				files, err := st.List()
+				if err != nil {
+					t.Fatal(err)
+				}
+				if len(files) == 0 {
+					break
+				}
+				if time.Now().After(deadline) {
+					t.Fatalf("%d chunk files left after every flowfile was acked", len(files))
+				}
+			}
+			cancel()
+			<-kept
 		})
 	}
 }

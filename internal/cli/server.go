@@ -213,7 +213,7 @@ To form a cluster, start the first node, then start the others with
 	f.BoolVar(&cfg.Revisions, "revisions", false, "enable NiFi Registry revisions (optimistic locking), off by default as in NiFi")
 	f.Int64Var(&cfg.MaxBody, "max-body", api.DefaultMaxBody, "largest accepted request body in bytes (413 above)")
 	f.Int64Var(&cfg.MaxBundle, "max-bundle", api.DefaultMaxBundle, "largest accepted extension bundle upload in bytes (413 above; spooled to the data dir, not held in memory)")
-	f.DurationVar(&cfg.BundleContentGrace, "bundle-content-grace", time.Hour, "how long a bundle content file no version refers to any more is kept before it is removed (longer than an upload takes)")
+	f.DurationVar(&cfg.BundleContentGrace, "bundle-content-grace", time.Hour, "how long a content file (bundle or site-to-site chunk) that nothing refers to is kept before it is removed (longer than an upload takes); a chunk's file goes as soon as its chunk does")
 	f.StringSliceVar(&cfg.AllowedHosts, "allowed-hosts", nil, "host names (host or host:port) clients may use for this node besides its own addresses, e.g. a load balancer's; \"*\" allows any (requests with another Host get 400)")
 	f.BoolVar(&cfg.AdminOpen, "admin-open", false, "let maintenance, backups, membership changes and ?recompute through without the cluster key or admin token (unsafe; the behaviour of earlier versions)")
 	cfg.BodyBudget = guard.DefaultBodyBudget

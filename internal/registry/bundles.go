@@ -1051,11 +1051,8 @@ func (s *Service) keepContent(ctx context.Context, sweepAfter time.Duration) err
 	if err != nil {
 		return err
 	}
-	var want map[string]int64
-	if err := s.read(func(tx *store.Tx) (err error) {
-		want, err = store.FileContents(tx.Bolt())
-		return err
-	}); err != nil {
+	want, err := s.fileContents()
+	if err != nil {
 		return err
 	}
 	var errs []error
@@ -1065,10 +1062,52 @@ func (s *Service) keepContent(ctx context.Context, sweepAfter time.Duration) err
 			errs = append(errs, st.RemoveIfUntouched(f.SHA256, before))
 		}
 	}
+	missing := map[string]int64{}
 	for sha, size := range want {
+		if !st.Has(sha, size) {
+			missing[sha] = size
+		}
+	}
+	if len(missing) == 0 {
+		return errors.Join(errs...)
+	}
+	// A site-to-site chunk's file goes the moment its chunk does, which
+	// at relay rates is often between the read above and this check: what
+	// is missing is looked up again before it is fetched, and a file whose
+	// reference went while it was fetched is removed again.
+	if want, err = s.fileContents(); err != nil {
+		return errors.Join(append(errs, err)...)
+	}
+	var fetched []string
+	for sha, size := range missing {
+		if _, ok := want[sha]; !ok {
+			continue
+		}
 		if err := s.opts.Contents.Fetch(ctx, sha, size); err != nil {
 			errs = append(errs, err)
+			continue
+		}
+		fetched = append(fetched, sha)
+	}
+	if len(fetched) > 0 {
+		if want, err = s.fileContents(); err != nil {
+			return errors.Join(append(errs, err)...)
+		}
+		for _, sha := range fetched {
+			if _, ok := want[sha]; !ok {
+				errs = append(errs, st.Discard(sha))
+			}
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// fileContents lists the content files the applied state refers to.
+func (s *Service) fileContents() (map[string]int64, error) {
+	var want map[string]int64
+	err := s.read(func(tx *store.Tx) (err error) {
+		want, err = store.FileContents(tx.Bolt())
+		return err
+	})
+	return want, err
 }

@@ -107,7 +107,7 @@ type Spool struct {
 	s      *Store
 	f      *os.File
 	w      *bufio.Writer
-	h      hash.Hash
+	h      hash.Hash // nil in WriteSum, whose caller has the sum
 	synced int64
 	// Size and SHA256 are known once Finish returns.
 	Size   int64
@@ -141,7 +141,9 @@ const writeBehind = 8 << 20
 
 func (sp *Spool) write(p []byte) (int, error) {
 	n, err := sp.f.Write(p)
-	sp.h.Write(p[:n])
+	if sp.h != nil {
+		sp.h.Write(p[:n])
+	}
 	sp.Size += int64(n)
 	if err == nil && sp.Size-sp.synced >= writeBehind {
 		// Only a hint: an error here changes nothing, the fsync in Keep
@@ -216,7 +218,7 @@ func (s *Store) WriteSum(sha string, parts ...[]byte) error {
 	if err != nil {
 		return err
 	}
-	sp := &Spool{s: s, f: f, h: discardHash{}}
+	sp := &Spool{s: s, f: f} // no hash: the caller has the sum
 	defer sp.Close()
 	for _, p := range parts {
 		if _, err := sp.write(p); err != nil {
@@ -226,11 +228,6 @@ func (s *Store) WriteSum(sha string, parts ...[]byte) error {
 	sp.SHA256 = sha
 	return sp.Keep()
 }
-
-// discardHash is the hash of a spool whose sum the caller knows.
-type discardHash struct{ hash.Hash }
-
-func (discardHash) Write(p []byte) (int, error) { return len(p), nil }
 
 // Close drops a spool that was not kept.
 func (sp *Spool) Close() error {

@@ -114,7 +114,11 @@ func (s *Store) Apply(entries []Entry) ([]Result, error) {
 	}
 	if len(gone) > 0 {
 		s.goneMu.Lock()
-		s.gone = append(s.gone, gone...)
+		// Bounded for a store nobody drains (tools, tests): what is
+		// dropped is left to the sweep of unreferenced files.
+		if len(s.gone)+len(gone) <= maxGone {
+			s.gone = append(s.gone, gone...)
+		}
 		s.goneMu.Unlock()
 		select {
 		case s.goneC <- struct{}{}:

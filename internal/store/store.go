@@ -298,6 +298,9 @@ func (s *Store) TakeGone() []string {
 	return g
 }
 
+// maxGone bounds the list TakeGone returns.
+const maxGone = 1 << 16
+
 // Gone is signalled when TakeGone has something.
 func (s *Store) Gone() <-chan struct{} { return s.goneC }
 

@@ -29,8 +29,6 @@ type Store interface {
 	StateHash() (hash string, index uint64, err error)
 }
 
-// pointInTime takes the state a backup is written from, and warns when
-// there was no room to copy it.
 // hold starts a Config.Hold, if there is one.
 func (s *Service) hold() (release func()) {
 	if s.cfg.Hold == nil {
@@ -39,6 +37,8 @@ func (s *Service) hold() (release func()) {
 	return s.cfg.Hold()
 }
 
+// pointInTime takes the state a backup is written from, and warns when
+// there was no room to copy it.
 func (s *Service) pointInTime(kind string) (store.PointInTime, error) {
 	p, copied, err := s.st.PointInTime()
 	if err == nil && !copied {
@@ -71,7 +71,8 @@ type Config struct {
 	// Hold, when set, keeps content files the state lets go of from being
 	// removed until release is called (blobs.Store.Hold): a backup holds
 	// from its point in time until it has opened the files that state
-	// refers to, which relay traffic would otherwise remove in between.
+	// refers to (a download) or written them (a backup on the node),
+	// since relay traffic would otherwise remove them in between.
 	Hold func() (release func())
 	Log  *slog.Logger
 	Now  func() time.Time

@@ -12,7 +12,9 @@
 // Apply follows the store's rules: it reads no clock (times come in the
 // commands), re-checks every precondition and refuses with a *model.Error
 // what it cannot apply, changing nothing. Any other error is a failure of
-// the database.
+// the database. Chunks kept in files (StageChunkRef) are references:
+// Apply never reads or removes a file, it reports the references it
+// deletes so that the node can remove their files.
 package queue
 
 import (

@@ -1,7 +1,10 @@
 // Package relay gives the site-to-site server (package server) its ports,
-// peers and queues over the cluster: content is cut into chunks and
-// proposed through the Raft log as it streams in, so a push is answered
-// only once a quorum has every byte on disk; commits and acks are
+// peers and queues over the cluster: content is cut into chunks as it
+// streams in, each proposed through the Raft log or (64 KiB and more,
+// level 13) written as a content file that a majority holds before its
+// reference is proposed, so a push is answered only once a quorum has
+// every byte on disk; chunk files go as soon as Apply lets their chunks
+// go (KeepChunkFiles); commits and acks are
 // commands too, proposed from whichever node holds the transaction; the
 // leases of shared output ports are the leader's memory (memlease.go;
 // ordered ports keep replicated leases); pulls read the node's own

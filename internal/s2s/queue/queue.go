@@ -600,7 +600,14 @@ func refIn(b *bolt.Bucket, k []byte) (FileRef, bool) {
 // its key (transaction id and stream offset). It makes every chunk's file
 // its own, even for equal bytes, so a file can go with its chunk.
 func ChunkFileHeader(tx string, off int64) []byte {
-	return append([]byte("weir.s2s.chunk\x00"), keyN(tx, uint64(off))...)
+	return append([]byte(chunkFileMagic), keyN(tx, uint64(off))...)
+}
+
+const chunkFileMagic = "weir.s2s.chunk\x00"
+
+// ChunkFileHeaderLen is len(ChunkFileHeader(tx, off)), whatever off.
+func ChunkFileHeaderLen(tx string) int64 {
+	return int64(len(chunkFileMagic) + len(key(tx)) + 8)
 }
 
 // putRef stores a chunk kept in a file, as putChunk stores its bytes.

@@ -97,11 +97,11 @@ func FileContents(btx *bolt.Tx) (map[string]int64, error) {
 			continue
 		}
 		if ref, ok := refIn(b, k); ok {
-			tx, off, ok := splitKeyN(k)
+			tx, _, ok := splitKeyN(k)
 			if !ok {
 				return nil, fmt.Errorf("corrupt chunk key %q", k)
 			}
-			out[ref.SHA256] = int64(len(ChunkFileHeader(tx, off))) + ref.Size
+			out[ref.SHA256] = ChunkFileHeaderLen(tx) + ref.Size
 		}
 	}
 	return out, nil

@@ -918,7 +918,7 @@ func (r *Relay) readChunkFile(ctx context.Context, tx string, start int64, ref q
 	if r.opt.Contents == nil {
 		return nil, fmt.Errorf("chunk at %d of transaction '%s' is in a file and this node keeps none", start, tx)
 	}
-	hdr := int64(len(queue.ChunkFileHeader(tx, start)))
+	hdr := queue.ChunkFileHeaderLen(tx)
 	f, err := r.opt.Contents.Open(ctx, ref.SHA256, hdr+ref.Size)
 	if err != nil {
 		return nil, fmt.Errorf("chunk at %d of transaction '%s': %w", start, tx, err)

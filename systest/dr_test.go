@@ -13,6 +13,7 @@ import (
 
 	"github.com/weir-nifi/weir/internal/adminauth"
 	"github.com/weir-nifi/weir/internal/client"
+	"github.com/weir-nifi/weir/internal/command"
 	"github.com/weir-nifi/weir/internal/dr"
 	"github.com/weir-nifi/weir/internal/flowgen"
 	"github.com/weir-nifi/weir/internal/harness"
@@ -61,8 +62,9 @@ func localHash(t *testing.T, n *harness.Node) (string, uint64) {
 	return st.StateHash, st.AppliedIndex
 }
 
-// waitCaughtUp waits until the standby's leader stands at the primary
-// leader's applied index and both have the same registry state hash.
+// waitCaughtUp waits until the standby's leader is a standby standing at
+// the primary leader's applied index and both have the same registry state
+// hash.
 func waitCaughtUp(t *testing.T, primary, standby *harness.Cluster) {
 	t.Helper()
 	deadline := time.Now().Add(60 * time.Second)
@@ -71,7 +73,7 @@ func waitCaughtUp(t *testing.T, primary, standby *harness.Cluster) {
 		ph, pidx := localHash(t, pl)
 		st := drStatus(t, sl)
 		sh, _ := localHash(t, sl)
-		if st.Index >= pidx && ph == sh {
+		if st.Role == command.RoleStandby && st.Index >= pidx && ph == sh {
 			return
 		}
 		if time.Now().After(deadline) {

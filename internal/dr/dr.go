@@ -63,10 +63,9 @@ type DR struct {
 	st  *store.Store
 	opt Options
 
-	mu        sync.Mutex
-	lag       Lag
-	resetting bool  // a snapshot is being installed: refuse writes
-	fenced    int64 // the epoch this node has fenced the old primary with
+	mu     sync.Mutex
+	lag    Lag
+	fenced int64 // the epoch this node has fenced the old primary with
 }
 
 // Lag is what the standby's leader knows of how far behind it is.
@@ -115,19 +114,12 @@ func (d *DR) State() (store.DRState, error) {
 	return s, err
 }
 
-// WritesRefused refuses writes on a cluster that is not a primary (and
-// while a seed is being installed), before anything is proposed. Apply
-// refuses them too; this only answers sooner.
+// WritesRefused refuses writes on a cluster that is not a primary, before
+// anything is proposed. Apply refuses them too; this only answers sooner.
 func (d *DR) WritesRefused() error {
-	d.mu.Lock()
-	resetting := d.resetting
-	d.mu.Unlock()
 	s, err := d.State()
 	if err != nil {
 		return nil
-	}
-	if resetting && s.IsPrimary() {
-		s.Role = command.RoleStandby
 	}
 	return s.WritesRefused()
 }

@@ -9,6 +9,8 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"time"
@@ -151,8 +153,11 @@ func (d *DR) note(primary, index uint64, now time.Time) {
 }
 
 // seed replaces the standby's state with the primary's snapshot (its
-// backup stream), then records that the standby stands at the snapshot's
-// index and removes the primary's member records it brought.
+// backup stream). The snapshot is rewritten before it is installed
+// (store.SeedFrame): its member table is this cluster's and its DR role is
+// this standby at the snapshot's index, so no node of the standby ever
+// holds the primary's role, not even between the install and a command
+// that would correct it.
 func (d *DR) seed(ctx context.Context, url string, s store.DRState) error {
 	resp, err := d.request(ctx, http.MethodGet, url+backup.Path+"?content=omit", nil)
 	if err != nil {
@@ -168,39 +173,26 @@ func (d *DR) seed(ctx context.Context, url string, s store.DRState) error {
 	if err != nil {
 		return err
 	}
-	f, err := store.ReadFrameHeader(br)
+	at := d.opt.Now().UnixMilli()
+	var cmds []command.Command
+	for _, r := range d.ownMembers() {
+		cmds = append(cmds, &command.SetNode{ID: r.ID, APIURL: r.APIURL, RaftAddr: r.RaftAddr, Zone: r.Zone, Level: r.Level, At: at})
+	}
+	cmds = append(cmds, &command.SetDRRole{Role: command.RoleStandby, Epoch: s.Epoch, Primary: s.Primary, Index: m.Index, Reset: true, At: at, By: "dr seed"})
+	path := filepath.Join(filepath.Dir(d.st.Path()), "dr-seed.frame")
+	defer os.Remove(path)
+	size, err := store.SeedFrame(br, path, cmds...)
+	if err != nil {
+		return fmt.Errorf("the primary's snapshot: %w", err)
+	}
+	f, err := os.Open(path)
 	if err != nil {
 		return err
 	}
-	size := int64(store.FrameHeaderLen) + f.Size + store.FrameSumLen
-	frame := io.MultiReader(bytes.NewReader(f.Header[:]), io.LimitReader(br, f.Size+store.FrameSumLen))
-	d.mu.Lock()
-	d.resetting = true
-	d.mu.Unlock()
-	defer func() {
-		d.mu.Lock()
-		d.resetting = false
-		d.mu.Unlock()
-	}()
-	// The snapshot replaces the member table with the primary's: put
-	// ours back first (the level gate of the next command reads it).
-	own := d.ownMembers()
-	if err := d.n.InstallSnapshot(frame, size, 10*time.Minute); err != nil {
+	defer f.Close()
+	if err := d.n.InstallSnapshot(f, size, 10*time.Minute); err != nil {
 		return fmt.Errorf("installing the primary's snapshot: %w", err)
 	}
-	for _, r := range own {
-		c := &command.SetNode{ID: r.ID, APIURL: r.APIURL, RaftAddr: r.RaftAddr, Zone: r.Zone, Level: r.Level, At: d.opt.Now().UnixMilli()}
-		if err := d.n.ProposeAnywhere(ctx, c, nil); err != nil {
-			return fmt.Errorf("after installing the primary's snapshot: %w", err)
-		}
-	}
-	// The restored state carries the primary's DR role: make it a
-	// standby at the snapshot's index again at once.
-	set := &command.SetDRRole{Role: command.RoleStandby, Epoch: s.Epoch, Primary: s.Primary, Index: m.Index, Reset: true, At: d.opt.Now().UnixMilli(), By: "dr seed"}
-	if err := d.n.ProposeAnywhere(ctx, set, nil); err != nil {
-		return fmt.Errorf("after installing the primary's snapshot: %w", err)
-	}
-	d.dropForeignMembers(ctx)
 	d.mu.Lock()
 	d.lag.Seeds++
 	d.mu.Unlock()
@@ -208,34 +200,19 @@ func (d *DR) seed(ctx context.Context, url string, s store.DRState) error {
 	return nil
 }
 
-// dropForeignMembers removes the member records a snapshot brought from
-// the primary: those of ids that are not in this cluster's Raft
-// configuration, or are at another Raft address (both clusters may name
-// their nodes n1, n2, ...). Each node records itself again (its register
-// loop).
-func (d *DR) dropForeignMembers(ctx context.Context) {
-	for _, r := range d.foreignMembers() {
-		_ = d.n.ProposeAnywhere(ctx, &command.RemoveNode{ID: r.ID}, nil)
-	}
-}
-
-// ownMembers and foreignMembers split the member records by whether they
-// describe a node of this cluster's Raft configuration.
-func (d *DR) ownMembers() []store.NodeRec     { own, _ := d.members(); return own }
-func (d *DR) foreignMembers() []store.NodeRec { _, foreign := d.members(); return foreign }
-
-func (d *DR) members() (own, foreign []store.NodeRec) {
+// ownMembers is the member records that describe a node of this
+// cluster's Raft configuration (both clusters of a DR pair may name their
+// nodes n1, n2, ...: the Raft address tells them apart).
+func (d *DR) ownMembers() []store.NodeRec {
 	ours := d.n.Members()
-	var nodes []store.NodeRec
+	var nodes, own []store.NodeRec
 	_ = d.st.Read(func(tx *store.Tx) (err error) { nodes, err = tx.Nodes(); return })
 	for _, r := range nodes {
 		if addr, ok := ours[r.ID]; ok && addr == r.RaftAddr {
 			own = append(own, r)
-		} else {
-			foreign = append(foreign, r)
 		}
 	}
-	return own, foreign
+	return own
 }
 
 // writeEntries writes entries as the entries endpoint sends them: per

@@ -1,7 +1,9 @@
 package store
 
 import (
+	"bytes"
 	"errors"
+	"os"
 	"path/filepath"
 	"testing"
 
@@ -151,5 +153,76 @@ func TestDRStandbyFollowsPrimary(t *testing.T) {
 	}
 	if r := p.role(); r.RoleName() != command.RoleStandby || r.Epoch != 1 {
 		t.Fatalf("demoted: %+v", r)
+	}
+}
+
+// TestSeedFrame: a primary's snapshot rewritten for a standby restores to
+// the primary's registry state with the standby's members and its standby
+// role already in it, and a frame that is damaged or a command the image
+// refuses fails the seed.
+func TestSeedFrame(t *testing.T) {
+	p := openDR(t, "p.db")
+	p.apply(&command.SetNode{ID: "n1", APIURL: "http://p1", RaftAddr: "p1:1", Level: command.Level})
+	p.apply(&command.CreateBucket{ID: "b1", Name: "one", Created: 1})
+	p.apply(&command.SetDRRole{Role: command.RoleFenced, Epoch: 1, Primary: []string{"http://old"}, At: 2})
+	p.apply(&command.SetDRRole{Role: command.RoleStandby, Primary: []string{"http://old"}, At: 3})
+	p.apply(&command.SetDRRole{Role: command.RolePrimary, Epoch: 2, At: 4})
+	var frame bytes.Buffer
+	sn, err := p.s.Snapshot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := sn.WriteTo(&frame); err != nil {
+		t.Fatal(err)
+	}
+	sn.Release()
+
+	dir := t.TempDir()
+	own := &command.SetNode{ID: "n1", APIURL: "http://s1", RaftAddr: "s1:1", Level: command.Level}
+	set := &command.SetDRRole{Role: command.RoleStandby, Epoch: 2, Primary: []string{"http://p1"}, Index: p.idx, Reset: true, At: 5, By: "dr seed"}
+	path := filepath.Join(dir, "seed.frame")
+	size, err := SeedFrame(bytes.NewReader(frame.Bytes()), path, own, set)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if st, _ := f.Stat(); st.Size() != size {
+		t.Fatalf("SeedFrame said %d bytes, wrote %d", size, st.Size())
+	}
+	s := openDR(t, "s.db")
+	if err := s.s.Restore(f); err != nil {
+		t.Fatal(err)
+	}
+	if s.hash() != p.hash() {
+		t.Fatalf("seeded hash %s, primary %s", s.hash(), p.hash())
+	}
+	if h, _, err := s.s.RecomputedStateHash(); err != nil || h != s.hash() {
+		t.Fatalf("recomputed hash %s %v, kept %s", h, err, s.hash())
+	}
+	if r := s.role(); r.RoleName() != command.RoleStandby || r.Epoch != 2 || r.Index != p.idx || r.NeedsSeed || r.Primary[0] != "http://p1" {
+		t.Fatalf("seeded role: %+v", r)
+	}
+	var nodes []NodeRec
+	_ = s.s.Read(func(tx *Tx) (err error) { nodes, err = tx.Nodes(); return })
+	if len(nodes) != 1 || nodes[0].APIURL != "http://s1" {
+		t.Fatalf("seeded members: %+v", nodes)
+	}
+
+	// Damage and refusals fail it.
+	bad := bytes.Clone(frame.Bytes())
+	bad[len(bad)/2] ^= 1
+	if _, err := SeedFrame(bytes.NewReader(bad), path, own, set); !errors.Is(err, ErrBadSnapshot) {
+		t.Fatalf("a damaged frame: %v", err)
+	}
+	promote := &command.SetDRRole{Role: command.RolePrimary, Epoch: 1, At: 6}
+	if _, err := SeedFrame(bytes.NewReader(frame.Bytes()), path, promote); err == nil {
+		t.Fatal("a refused command seeded")
+	}
+	if _, err := SeedFrame(bytes.NewReader(frame.Bytes()), path, &command.SetNode{}); err == nil {
+		t.Fatal("a command with bad arguments seeded")
 	}
 }

@@ -14,6 +14,7 @@ import (
 	bolt "go.etcd.io/bbolt"
 
 	"github.com/weir-nifi/weir/internal/bundles"
+	"github.com/weir-nifi/weir/internal/command"
 	"github.com/weir-nifi/weir/internal/durable"
 	"github.com/weir-nifi/weir/internal/s2s/queue"
 )
@@ -677,4 +678,76 @@ func PrepareRestored(path string) error {
 		err = cerr
 	}
 	return err
+}
+
+// SeedFrame copies the snapshot frame read from r (a primary's state,
+// verified) to a frame file at path whose state has the member table
+// emptied and then cmds applied, and returns the size of that frame. A DR
+// standby installs a primary's state this way with its own member records
+// and its standby role already in it: no replica of the standby ever reads
+// the primary's role from the installed state, which would let it take
+// writes or fence its own primary until a later command corrected it. A
+// command the image refuses fails the seed.
+func SeedFrame(r io.Reader, path string, cmds ...command.Command) (size int64, err error) {
+	img := path + ".db"
+	defer os.Remove(img)
+	fr, err := ReadSnapshotFile(r, img)
+	if err != nil {
+		return 0, err
+	}
+	db, err := openDB(img, Options{NoSync: true})
+	if err != nil {
+		return 0, err
+	}
+	err = db.Update(func(tx *bolt.Tx) error {
+		if err := tx.DeleteBucket(tNodes); err != nil {
+			return err
+		}
+		if _, err := tx.CreateBucket(tNodes); err != nil {
+			return err
+		}
+		var removed, members bool
+		var gone []string
+		w := wtx{tx: tx, tr: loadTracker(tx), removed: &removed, members: &members, gone: &gone}
+		for _, c := range cmds {
+			if err := checkArgs(c); err != nil {
+				return err
+			}
+			if _, err := w.applyCommand(c, false); err != nil {
+				return fmt.Errorf("the seed's %T: %w", c, err)
+			}
+		}
+		return w.tr.flush(tx)
+	})
+	if cerr := db.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return 0, err
+	}
+	src, err := os.Open(img)
+	if err != nil {
+		return 0, err
+	}
+	defer src.Close()
+	st, err := src.Stat()
+	if err != nil {
+		return 0, err
+	}
+	dst, err := os.OpenFile(path, os.O_CREATE|os.O_TRUNC|os.O_WRONLY, 0o600)
+	if err != nil {
+		return 0, err
+	}
+	defer dst.Close()
+	bw := bufio.NewWriterSize(dst, 1<<20)
+	n, err := writeFrame(bw, fr.Index, st.Size(), func(w io.Writer, h *xxhash.Digest) (int64, error) {
+		return io.Copy(io.MultiWriter(w, h), src)
+	})
+	if err != nil {
+		return 0, err
+	}
+	if err := bw.Flush(); err != nil {
+		return 0, err
+	}
+	return n, dst.Close()
 }

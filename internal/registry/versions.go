@@ -92,7 +92,7 @@ func (s *Service) commit(ctx context.Context, bucketID, flowID string, in *model
 		if err := s.p.Ready(ctx); err != nil {
 			return nil, err
 		}
-		err := s.read(func(tx *store.Tx) error {
+		next := func(tx *store.Tx) error {
 			_, f, err := lookupFlow(tx, bucketID, flowID)
 			if err != nil {
 				return err
@@ -101,7 +101,19 @@ func (s *Service) commit(ctx context.Context, bucketID, flowID string, in *model
 				version = int32(f.VersionCount + 1)
 			}
 			return nil
-		})
+		}
+		err := s.read(next)
+		if b, ok := s.p.(barrier); ok && model.KindOf(err) == model.KindNotFound {
+			// A leader deposed while it could not run (SIGSTOP, a long
+			// pause) still believes it leads until it hears of the next
+			// term, and its state lacks what was written meanwhile: a
+			// "no such flow" from it is confirmed against the real
+			// leader's commit index before the client hears it.
+			if berr := b.ReadBarrier(ctx); berr != nil {
+				return nil, berr
+			}
+			err = s.read(next)
+		}
 		if err != nil {
 			return nil, err
 		}

@@ -10,11 +10,13 @@ import (
 	"math/rand/v2"
 	"net/http"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/nats-io/nats.go"
 
 	"github.com/weir-nifi/weir/internal/adminauth"
+	"github.com/weir-nifi/weir/internal/metrics/promtext"
 	"github.com/weir-nifi/weir/internal/s2s/queue"
 	"github.com/weir-nifi/weir/internal/s2s/relay"
 	"github.com/weir-nifi/weir/sitetosite"
@@ -173,6 +175,52 @@ func (w *WeirS2S) PIDs() []int {
 }
 
 func (w *WeirS2S) Stop() { w.Cluster.Stop() }
+
+// StageSteps adds up, over the nodes, the weir_s2s_stage_seconds
+// histograms: per step, the seconds spent and the chunks counted.
+func (w *WeirS2S) StageSteps(ctx context.Context) map[string][2]float64 {
+	out := map[string][2]float64{}
+	for _, n := range w.Cluster.Nodes {
+		req, err := http.NewRequestWithContext(ctx, http.MethodGet, n.API+"/nifi-registry-api/actuator/prometheus", nil)
+		if err != nil {
+			continue
+		}
+		resp, err := ctlClient.Do(req)
+		if err != nil {
+			continue
+		}
+		fs, err := promtext.Parse(resp.Body)
+		resp.Body.Close()
+		if err != nil || fs["weir_s2s_stage_seconds"] == nil {
+			continue
+		}
+		for _, m := range fs["weir_s2s_stage_seconds"].Metric {
+			step := promtext.Label(m, "step")
+			v := out[step]
+			v[0] += m.Histogram.GetSampleSum()
+			v[1] += float64(m.Histogram.GetSampleCount())
+			out[step] = v
+		}
+	}
+	return out
+}
+
+// stageStepsSince is the mean time per chunk of each staging step
+// between two StageSteps readings, for the log.
+func stageStepsSince(before, after map[string][2]float64) string {
+	var parts []string
+	for _, step := range []string{"local", "majority", "propose"} {
+		d := after[step][1] - before[step][1]
+		if d <= 0 {
+			continue
+		}
+		parts = append(parts, fmt.Sprintf("%s %.2f ms", step, 1000*(after[step][0]-before[step][0])/d))
+	}
+	if len(parts) == 0 {
+		return ""
+	}
+	return "mean per chunk: " + strings.Join(parts, ", ")
+}
 
 // ---- NATS JetStream
 

@@ -264,7 +264,17 @@ func (r *S2SRunner) runSize(ctx context.Context, run, size int) error {
 		}
 		for _, p := range o.Pushers {
 			cpu0, w0, n0 := procsCPU(sys.PIDs()), procsWritten(sys.PIDs()), q.pushed.Load()
+			ws, _ := sys.(*WeirS2S)
+			var steps0 map[string][2]float64
+			if ws != nil {
+				steps0 = ws.StageSteps(ctx)
+			}
 			s := RunFor(ctx, p, o.Warmup, o.Window, q.pushOp(content, batch))
+			if ws != nil {
+				if line := stageStepsSince(steps0, ws.StageSteps(ctx)); line != "" {
+					r.logf("  push %2d: staging steps (warm-up included, for information): %s", p, line)
+				}
+			}
 			f := fig("push", p)
 			f.fromStats(s, batch, size)
 			moved := (q.pushed.Load() - n0) * int64(size)

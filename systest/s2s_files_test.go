@@ -3,6 +3,7 @@ package systest
 import (
 	"crypto/sha256"
 	"fmt"
+	"io"
 	"math/rand/v2"
 	"net/http"
 	"os"
@@ -14,6 +15,7 @@ import (
 
 	"github.com/weir-nifi/weir/internal/backup"
 	"github.com/weir-nifi/weir/internal/harness"
+	"github.com/weir-nifi/weir/internal/metrics"
 	"github.com/weir-nifi/weir/internal/s2s/relay"
 	"github.com/weir-nifi/weir/sitetosite"
 )
@@ -109,6 +111,13 @@ func TestS2SChunkFiles(t *testing.T) {
 			t.Fatalf("chunk file %s was on %d of 3 voters when the push was confirmed, want a majority", f, k)
 		}
 	}
+	// The follower that took the push counted each chunk's steps.
+	m := metricsText(t, followers[0])
+	for _, step := range []string{"local", "majority", "propose"} {
+		if !strings.Contains(m, `weir_s2s_stage_seconds_count{step="`+step+`"} `) {
+			t.Errorf("%s's metrics lack the %s step:\n%s", followers[0].Opts.ID, step, grepLines(m, "weir_s2s_stage"))
+		}
+	}
 
 	// 2. A voter down during a push fetches its files when back.
 	down := followers[1]
@@ -171,4 +180,19 @@ func TestS2SChunkFiles(t *testing.T) {
 	for _, n := range c.Nodes {
 		waitContentDir(t, n, "after every flowfile was acked", func(files []string) bool { return len(files) == 0 })
 	}
+}
+
+// metricsText is n's Prometheus metrics.
+func metricsText(t *testing.T, n *harness.Node) string {
+	t.Helper()
+	resp, err := http.Get(n.API + metrics.Path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
 }

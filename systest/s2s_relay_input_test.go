@@ -15,7 +15,6 @@ import (
 	"time"
 
 	"github.com/weir-nifi/weir/internal/harness"
-	"github.com/weir-nifi/weir/internal/metrics"
 	"github.com/weir-nifi/weir/internal/s2s/relay"
 	"github.com/weir-nifi/weir/sitetosite"
 )
@@ -196,23 +195,19 @@ func TestS2SRelayBadInput(t *testing.T) {
 
 	// The metrics tell the story: one flowfile in through n, one out
 	// through the third node, the refused pull counted, nothing queued.
-	text := func(n *harness.Node) string {
-		resp, err := http.Get(n.API + metrics.Path)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer resp.Body.Close()
-		b, _ := io.ReadAll(resp.Body)
-		return string(b)
-	}
 	for _, want := range []string{`weir_s2s_flowfiles_total{direction="in",port="in"} 1`, `weir_s2s_transactions_total{outcome="committed",port="in"} 1`,
 		`weir_s2s_queued_flowfiles{kind="input",port="in"} 0`} {
-		if got := text(n); !strings.Contains(got, want+"\n") {
+		if got := metricsText(t, n); !strings.Contains(got, want+"\n") {
 			t.Errorf("metrics of %s lack %s", n.Opts.ID, want)
 		}
 	}
+	// The good push's one chunk went through the log from n (small
+	// chunks are not files: no local or majority step).
+	if got := metricsText(t, n); !strings.Contains(got, `weir_s2s_stage_seconds_count{step="propose"} `) || strings.Contains(got, `step="majority"`) {
+		t.Errorf("stage steps of %s:\n%s", n.Opts.ID, grepLines(got, "weir_s2s_stage_seconds_count"))
+	}
 	for _, want := range []string{`weir_s2s_flowfiles_total{direction="out",port="out"} 1`, `weir_s2s_transactions_total{outcome="released",port="out"} 1`} {
-		if got := text(c.Nodes[2]); !strings.Contains(got, want+"\n") {
+		if got := metricsText(t, c.Nodes[2]); !strings.Contains(got, want+"\n") {
 			t.Errorf("metrics of %s lack %s", c.Nodes[2].Opts.ID, want)
 		}
 	}

@@ -26,7 +26,7 @@ const FormatVersion = 1
 // Level is the command level this build understands: the highest Level of
 // its command types. Nodes record it in the member table (SetNode), and
 // the cluster's level is the lowest among its voters.
-const Level = 13
+const Level = 14
 
 // Type identifies a command.
 type Type uint8
@@ -108,7 +108,11 @@ const (
 	// Level 13: a push chunk whose bytes are a file beside the log.
 	TypeStageChunkRef Type = 49
 
-	maxType = TypeStageChunkRef
+	// Level 14: a push's last chunk staged and the push committed in one
+	// entry.
+	TypeStageCommit Type = 50
+
+	maxType = TypeStageCommit
 )
 
 // LastType is the highest command type this build knows: higher ones
@@ -215,6 +219,8 @@ func (t Type) String() string {
 		return "CreateBundleFileVersion"
 	case TypeStageChunkRef:
 		return "StageChunkRef"
+	case TypeStageCommit:
+		return "StageCommit"
 	}
 	return fmt.Sprintf("Type(%d)", uint8(t))
 }
@@ -349,6 +355,7 @@ func (*UpdatePort) Type() Type       { return TypeUpdatePort }
 func (*DeletePort) Type() Type       { return TypeDeletePort }
 func (*StageChunk) Type() Type       { return TypeStageChunk }
 func (*StageChunkRef) Type() Type    { return TypeStageChunkRef }
+func (*StageCommit) Type() Type      { return TypeStageCommit }
 func (*CommitTx) Type() Type         { return TypeCommitTx }
 func (*DropTx) Type() Type           { return TypeDropTx }
 func (*Lease) Type() Type            { return TypeLease }
@@ -374,6 +381,8 @@ func (c *CreateVersion) blob() []byte     { return c.Content }
 func (c *CreateVersion) setBlob(b []byte) { c.Content = b }
 func (c *StageChunk) blob() []byte        { return c.Data }
 func (c *StageChunk) setBlob(b []byte)    { c.Data = b }
+func (c *StageCommit) blob() []byte       { return c.Data }
+func (c *StageCommit) setBlob(b []byte)   { c.Data = b }
 
 // ErrMalformed is returned for bytes of a known format version and type
 // that do not parse: every replica of a build refuses them alike.
@@ -394,6 +403,8 @@ func LevelOf(t Type) int {
 	switch {
 	case newOf(t) == nil:
 		return Level + 1
+	case t >= TypeStageCommit:
+		return 14
 	case t >= TypeStageChunkRef:
 		return 13
 	case t >= TypeCreateBundleFileVersion:
@@ -571,6 +582,8 @@ func newOf(t Type) Command {
 		return &CreateBundleFileVersion{}
 	case TypeStageChunkRef:
 		return &StageChunkRef{}
+	case TypeStageCommit:
+		return &StageCommit{}
 	}
 	return nil
 }

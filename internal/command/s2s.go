@@ -90,6 +90,28 @@ type CommitTx struct {
 	At    int64  `json:"at"`
 }
 
+// StageCommit (level 14) stages a push's last chunk and commits the push
+// in one entry: a StageChunk (Data) or, with SHA256, a StageChunkRef of
+// Size bytes, then a CommitTx of Count flowfiles and Bytes content bytes.
+// A push's last chunk is not needed in the log before its commit (the
+// client is told its flowfiles are stored by the commit's answer, and only
+// this node can commit it), so a push of one chunk costs one round of the
+// log instead of two. When the port is full the chunk stays staged and
+// the result says so (queue.CommitResult.Full), as after a StageChunk and
+// a refused CommitTx.
+type StageCommit struct {
+	Port    string  `json:"port"`
+	Tx      string  `json:"tx"`
+	Off     int64   `json:"off"`
+	Packets []int64 `json:"packets,omitempty"`
+	SHA256  string  `json:"sha256,omitempty"`
+	Size    int64   `json:"size"`
+	Count   int64   `json:"count"`
+	Bytes   int64   `json:"bytes"`
+	At      int64   `json:"at"`
+	Data    []byte  `json:"-"`
+}
+
 // DropTx forgets what a transaction staged (cancel, bad checksum, expiry).
 // A committed or unknown transaction is left alone.
 type DropTx struct {

@@ -1,6 +1,10 @@
 package metrics
 
-import "github.com/prometheus/client_golang/prometheus"
+import (
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+)
 
 // PortStats is one site-to-site port as the relay reports it: the state of
 // its queue (replicated, the same on every node) and what this node moved
@@ -24,10 +28,24 @@ type PortStats struct {
 // Ports is the source of site-to-site metrics (package relay).
 type Ports interface {
 	PortStats() []PortStats
+	// ObserveStage registers fn to be told how long each step of staging
+	// a pushed chunk took on this node.
+	ObserveStage(fn func(step string, d time.Duration))
 }
 
-// RegisterPorts adds the site-to-site metrics, read at each scrape.
-func (m *Metrics) RegisterPorts(p Ports) { m.reg.MustRegister(&portCollector{p: p}) }
+// RegisterPorts adds the site-to-site metrics, read at each scrape, and
+// the histogram of the steps that stage a pushed chunk.
+func (m *Metrics) RegisterPorts(p Ports) {
+	stage := prometheus.NewHistogramVec(prometheus.HistogramOpts{
+		Name: "weir_s2s_stage_seconds",
+		Help: "Steps of staging one chunk of a site-to-site push on the node that received it: " +
+			"local (its file written here), majority (its file on a majority of the voters, this node's copy included), " +
+			"propose (its chunk or reference committed through the log and applied here).",
+		Buckets: []float64{.0005, .001, .002, .005, .01, .02, .05, .1, .2, .5, 1, 2, 5},
+	}, []string{"step"})
+	m.reg.MustRegister(&portCollector{p: p}, stage)
+	p.ObserveStage(func(step string, d time.Duration) { stage.WithLabelValues(step).Observe(d.Seconds()) })
+}
 
 var (
 	descQueued = prometheus.NewDesc("weir_s2s_queued_flowfiles",

@@ -69,6 +69,17 @@ func checkArgs(c command.Command) error {
 		return all(qid("Port", c.Port), qid("Transaction", c.Tx))
 	case *command.CommitTx:
 		return all(qid("Port", c.Port), qid("Transaction", c.Tx))
+	case *command.StageCommit:
+		if c.SHA256 != "" && len(c.Data) > 0 {
+			return model.Invalid("A staged chunk is either in the command or in a file, not both")
+		}
+		if c.SHA256 == "" && c.Size != int64(len(c.Data)) {
+			return model.Invalid("A staged chunk's size is the length of its bytes")
+		}
+		if c.Size <= 0 || c.Size > maxChunk {
+			return model.Invalid("A staged chunk holds 1 byte to the largest chunk")
+		}
+		return all(qid("Port", c.Port), qid("Transaction", c.Tx))
 	case *command.Lease:
 		return all(qid("Port", c.Port), qid("Transaction", c.Tx))
 	case *command.DropTx:

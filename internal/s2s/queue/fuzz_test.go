@@ -325,6 +325,10 @@ func (r *s2sRun) step() {
 	case 4, 5, 6, 7:
 		c = r.stageChunk(v)
 	case 8, 9:
+		if g.pick(3) == 0 {
+			c = r.stageCommit(v)
+			break
+		}
 		tx := g.from(s2sPushTxs)
 		ct := &command.CommitTx{Tx: tx, At: r.at()}
 		if s, ok := v.staged[tx]; ok {
@@ -511,6 +515,37 @@ func (r *s2sRun) stageChunk(v s2sView) command.Command {
 		ref.SHA256 = strings.ToUpper(ref.SHA256)
 	}
 	return ref
+}
+
+// stageCommit is a push's last chunk (stageChunk's, in the command or a
+// file) with its commit (level 14), counting what the chunk would leave
+// staged, now and then mangled.
+func (r *s2sRun) stageCommit(v s2sView) command.Command {
+	g := r.g
+	sc := &command.StageCommit{}
+	switch ch := r.stageChunk(v).(type) {
+	case *command.StageChunk:
+		sc.Port, sc.Tx, sc.Off, sc.Packets, sc.At, sc.Data, sc.Size = ch.Port, ch.Tx, ch.Off, ch.Packets, ch.At, ch.Data, int64(len(ch.Data))
+	case *command.StageChunkRef:
+		sc.Port, sc.Tx, sc.Off, sc.Packets, sc.At, sc.SHA256, sc.Size = ch.Port, ch.Tx, ch.Off, ch.Packets, ch.At, ch.SHA256, ch.Size
+	}
+	s := v.staged[sc.Tx]
+	sc.Count, sc.Bytes = s.Count, s.Bytes
+	for i := 0; i+2 < len(sc.Packets); i += 3 {
+		sc.Count++
+		sc.Bytes += sc.Packets[i+2]
+	}
+	switch g.mangle(4) {
+	case 0:
+		sc.Count = s2sCounts[g.pick(len(s2sCounts))]
+	case 1:
+		sc.Bytes += g.odd()
+	case 2:
+		sc.Size = g.odd()
+	case 3:
+		sc.Tx = g.from(s2sPushTxs)
+	}
+	return sc
 }
 
 // applyRaw applies one entry to A (checking everything) and queues it

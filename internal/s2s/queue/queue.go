@@ -23,6 +23,7 @@ import (
 	"encoding/binary"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 
 	bolt "go.etcd.io/bbolt"
@@ -122,6 +123,9 @@ type CommitResult struct {
 	First   uint64 `json:"first"`
 	Count   int64  `json:"count"`
 	Backoff bool   `json:"backoff"`
+	// Full is a StageCommit that staged its chunk but did not commit:
+	// the port is full (a CommitTx is refused then).
+	Full bool `json:"full,omitempty"`
 }
 
 // LeaseResult is what Lease answers: the flowfiles leased, in order.
@@ -259,7 +263,8 @@ func Handles(c command.Command) bool {
 	return (t >= command.TypeCreatePort && t <= command.TypeRelease) ||
 		t == command.TypeSetPortRetention || t == command.TypeExpireFlows ||
 		t == command.TypeSharedLease || t == command.TypeSetPortOrder ||
-		t == command.TypeAckSent || t == command.TypeAckFlows || t == command.TypeStageChunkRef
+		t == command.TypeAckSent || t == command.TypeAckFlows || t == command.TypeStageChunkRef ||
+		t == command.TypeStageCommit
 }
 
 // Apply applies one site-to-site command in the store's write
@@ -289,6 +294,8 @@ func Apply(btx *bolt.Tx, c command.Command, gone func(sha256 string)) (any, erro
 		return w.stageChunk(chunkCmd{Port: c.Port, Tx: c.Tx, Off: c.Off, Packets: c.Packets, At: c.At, Size: c.Size, SHA256: c.SHA256})
 	case *command.CommitTx:
 		return w.commitTx(c)
+	case *command.StageCommit:
+		return w.stageCommit(c)
 	case *command.DropTx:
 		return nil, w.dropTx(c.Tx)
 	case *command.Lease:
@@ -919,6 +926,46 @@ func (w wtx) commitTx(c *command.CommitTx) (any, error) {
 		t.At = c.At
 	}
 	return res, put(w.b(tTxs), []byte(c.Tx), t)
+}
+
+// stageCommit stages a push's last chunk and commits the push. Every
+// refusal but a full port is found before anything is written; a full
+// port leaves the chunk staged and answers Full, so that the command is
+// not a refusal that wrote.
+func (w wtx) stageCommit(c *command.StageCommit) (any, error) {
+	if c.Tx == "" {
+		return nil, model.Invalid("A staged chunk needs a transaction id.")
+	}
+	var s stagedRec
+	ok, err := get(w.b(tStaged), []byte(c.Tx), &s)
+	if err != nil {
+		return nil, err
+	}
+	if !ok && w.b(tTxs).Get([]byte(c.Tx)) != nil {
+		return CommitResult{Count: c.Count}, nil // a retried proposal
+	}
+	if c.SHA256 != "" && !blobs.ValidSHA(c.SHA256) {
+		return nil, model.Invalid("A chunk file needs a SHA-256 in lower-case hex and a size.")
+	}
+	// The commit's counts, checked against what staging the chunk would
+	// leave (stageChunk checks the packets themselves).
+	count, size := s.Count, s.Bytes
+	for i := 0; i+2 < len(c.Packets); i += 3 {
+		count++
+		size += c.Packets[i+2]
+	}
+	if count != c.Count || size != c.Bytes {
+		return nil, model.Invalid(fmt.Sprintf("Transaction '%s' would stage %d flowfiles of %d bytes, not %d of %d.", c.Tx, count, size, c.Count, c.Bytes))
+	}
+	if _, err := w.stageChunk(chunkCmd{Port: c.Port, Tx: c.Tx, Off: c.Off, Packets: c.Packets, At: c.At, Size: c.Size, SHA256: c.SHA256, Data: c.Data}); err != nil {
+		return nil, err
+	}
+	res, err := w.commitTx(&command.CommitTx{Port: c.Port, Tx: c.Tx, Count: c.Count, Bytes: c.Bytes, At: c.At})
+	var me *model.Error
+	if errors.As(err, &me) && me.Reason == ReasonFull {
+		return CommitResult{Full: true}, nil
+	}
+	return res, err
 }
 
 // above reports v over SoftLimitPercent of bound (when bounded), without

@@ -13,6 +13,7 @@ package relay
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -23,6 +24,7 @@ import (
 	"os"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/weir-nifi/weir/internal/blobs"
@@ -121,6 +123,8 @@ type Contents interface {
 
 // Relay implements server.Ports, server.Peers and server.Queues.
 type Relay struct {
+	obs     atomic.Pointer[func(step string, d time.Duration)]
+	held    atomic.Int64 // bytes of staged.last.Data (maxHeld)
 	c       Cluster
 	st      *store.Store
 	opt     Options
@@ -429,7 +433,19 @@ func (r *Relay) Full(port string) bool {
 type staged struct {
 	port, tx     string
 	count, bytes int64
+	// last is the push's last chunk, not proposed yet: Commit proposes it
+	// with the commit (StageCommit, level 14). Its bytes are a file on a
+	// majority, or in Data when small (counted in Relay.held).
+	last *command.StageCommit
+	// proposed is set once any chunk of the push was proposed: only then
+	// can the state hold something of it to drop.
+	proposed bool
 }
+
+// maxHeld bounds the bytes of small last chunks that pushes hold on this
+// node between their 202 and their commit (staged.last.Data): beyond it a
+// push's last chunk is proposed on its own, as before level 14.
+const maxHeld = 16 << 20
 
 // chunker cuts the packet stream of one push into chunks and proposes each
 // as soon as it is full: the memory a push holds is one chunk.
@@ -438,6 +454,7 @@ type chunker struct {
 	ctx     context.Context
 	port    string
 	tx      string
+	s       *staged
 	buf     []byte
 	off     int64   // stream offset of buf[0]
 	packets []int64 // packets that ended in buf
@@ -491,14 +508,78 @@ func (c *chunker) flush() error {
 		// Pushes to voters beyond the majority may still read the chunk.
 		defer func() { c.buf = make([]byte, 0, cap(c.buf)) }()
 	}
+	start := time.Now()
+	c.s.proposed = true
 	if err := c.r.c.ProposeAnywhere(c.ctx, cmd, nil); err != nil {
 		c.err = serverError(err)
 		return c.err
 	}
+	c.r.observe("propose", start)
 	c.off += int64(len(c.buf))
 	c.buf = c.buf[:0]
 	c.packets = nil
 	return nil
+}
+
+// flushLast ends the push: its last chunk is kept for the commit
+// (StageCommit) when every voter applies that and the chunk is a file or
+// small enough to hold; else it is proposed now.
+func (c *chunker) flushLast() error {
+	if c.err != nil {
+		return c.err
+	}
+	n := len(c.buf)
+	if n == 0 || c.r.c.CommandLevel() < command.LevelOf(command.TypeStageCommit) {
+		return c.flush()
+	}
+	file := c.r.inFiles(n)
+	if !file {
+		if c.r.held.Add(int64(n)) > maxHeld {
+			c.r.held.Add(-int64(n))
+			return c.flush()
+		}
+	}
+	last := &command.StageCommit{Port: c.port, Tx: c.tx, Off: c.off, Packets: c.packets, Size: int64(n)}
+	err := func() error {
+		if c.r.opt.Admit != nil {
+			release, err := c.r.opt.Admit(int64(n))
+			if err != nil {
+				return fmt.Errorf("%w: %v", server.ErrDestinationFull, err)
+			}
+			defer release()
+		}
+		if !file {
+			last.Data = bytes.Clone(c.buf)
+			return nil
+		}
+		ref, err := c.r.writeChunk(c.ctx, c.tx, c.off, c.buf)
+		if err != nil {
+			return serverError(err)
+		}
+		last.SHA256 = ref.SHA256
+		return nil
+	}()
+	if err != nil {
+		if !file {
+			c.r.held.Add(-int64(n))
+		}
+		c.err = err
+		return err
+	}
+	c.s.last = last
+	c.off += int64(n)
+	c.buf, c.packets = nil, nil
+	return nil
+}
+
+// ObserveStage registers fn to be told how long each step of staging a
+// pushed chunk took (metrics.Ports).
+func (r *Relay) ObserveStage(fn func(step string, d time.Duration)) { r.obs.Store(&fn) }
+
+func (r *Relay) observe(step string, since time.Time) {
+	if fn := r.obs.Load(); fn != nil {
+		(*fn)(step, time.Since(since))
+	}
 }
 
 // inFiles reports whether a chunk of n bytes goes to a file: there is a
@@ -519,11 +600,17 @@ func (r *Relay) writeChunk(ctx context.Context, tx string, off int64, data []byt
 	hdr := queue.ChunkFileHeader(tx, off)
 	sha := blobs.SumOf(hdr, data)
 	local := make(chan error, 1)
-	go func() { local <- st.WriteSum(sha, hdr, data) }()
+	start := time.Now()
+	go func() {
+		err := st.WriteSum(sha, hdr, data)
+		r.observe("local", start)
+		local <- err
+	}()
 	err := r.opt.Contents.ReplicateBytes(ctx, sha, hdr, data)
 	if lerr := <-local; err == nil {
 		err = lerr
 	}
+	r.observe("majority", start)
 	if err != nil {
 		// Never proposed: nothing refers to it.
 		_ = st.Discard(sha)
@@ -542,13 +629,13 @@ func (r *Relay) Stage(ctx context.Context, port, tx string, packets server.Packe
 		return nil, ctx.Err()
 	}
 	s := &staged{port: port, tx: tx}
-	ch := &chunker{r: r, ctx: ctx, port: port, tx: tx, buf: make([]byte, 0, r.opt.ChunkBytes)}
+	ch := &chunker{r: r, ctx: ctx, port: port, tx: tx, s: s, buf: make([]byte, 0, r.opt.ChunkBytes)}
 	enc := codec.NewEncoder(ch, false)
 	err := func() error {
 		for {
 			p, err := packets.Next()
 			if err == io.EOF {
-				return ch.flush()
+				return ch.flushLast()
 			}
 			if err != nil {
 				return err
@@ -574,7 +661,22 @@ func (r *Relay) Stage(ctx context.Context, port, tx string, packets server.Packe
 func (r *Relay) Commit(ctx context.Context, st server.Staged) (bool, error) {
 	s := st.(*staged)
 	var res queue.CommitResult
-	err := r.c.ProposeAnywhere(ctx, &command.CommitTx{Port: s.port, Tx: s.tx, Count: s.count, Bytes: s.bytes, At: r.now()}, &res)
+	var err error
+	if last := s.last; last != nil {
+		last.Count, last.Bytes, last.At = s.count, s.bytes, r.now()
+		s.proposed = true
+		start := time.Now()
+		err = r.c.ProposeAnywhere(ctx, last, &res)
+		r.observe("propose", start)
+		if err == nil && res.Full {
+			err = fmt.Errorf("%w: input port %s is full", server.ErrDestinationFull, s.port)
+		}
+		if err == nil {
+			r.forget(s)
+		}
+	} else {
+		err = r.c.ProposeAnywhere(ctx, &command.CommitTx{Port: s.port, Tx: s.tx, Count: s.count, Bytes: s.bytes, At: r.now()}, &res)
+	}
 	if err != nil {
 		r.stats.add(s.port, "commit_failed", 0, 0)
 		return false, serverError(err)
@@ -593,7 +695,22 @@ func (r *Relay) Commit(ctx context.Context, st server.Staged) (bool, error) {
 func (r *Relay) Discard(st server.Staged) {
 	s := st.(*staged)
 	r.stats.add(s.port, "discarded", 0, 0)
-	r.detached(&command.DropTx{Tx: s.tx, At: r.now()})
+	if last := s.last; last != nil && !s.proposed && last.SHA256 != "" {
+		// Nothing ever referred to it: no node will.
+		_ = r.opt.Contents.Store().Discard(last.SHA256)
+	}
+	r.forget(s)
+	if s.proposed {
+		r.detached(&command.DropTx{Tx: s.tx, At: r.now()})
+	}
+}
+
+// forget lets go of a push's last chunk held for its commit.
+func (r *Relay) forget(s *staged) {
+	if s.last != nil && len(s.last.Data) > 0 {
+		r.held.Add(-int64(len(s.last.Data)))
+	}
+	s.last = nil
 }
 
 func (r *Relay) detached(c command.Command) {

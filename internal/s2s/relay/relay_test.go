@@ -4,10 +4,12 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -37,6 +39,8 @@ type twin struct {
 	lead    *Relay
 	now     func() time.Time
 	changes uint64 // LeaderChanges
+	// proposed lists the type of every command proposed.
+	proposed []command.Type
 }
 
 // leaderSide is the twin as its leader sees it.
@@ -100,6 +104,7 @@ func (tw *twin) ProposeAnywhere(_ context.Context, c command.Command, out any) e
 	}
 	tw.mu.Lock()
 	defer tw.mu.Unlock()
+	tw.proposed = append(tw.proposed, c.Type())
 	tw.idx++
 	e := store.Entry{Index: tw.idx, Data: data}
 	res, err := tw.leader.Apply([]store.Entry{e})
@@ -545,6 +550,152 @@ func TestChunkFiles(t *testing.T) {
 			}
 			cancel()
 			<-kept
+		})
+	}
+}
+
+// TestStageCommit: from level 14 a push's last chunk is not proposed when
+// it is staged but with the commit, in one StageCommit: a file chunk (on
+// a majority before the 202), a small chunk held in memory, and the last
+// of several chunks; a push dropped before its commit proposes nothing
+// and its file goes; a full port answers "destination full" and the
+// chunk it staged is dropped. At level 13 every chunk is proposed when
+// staged and the commit is a CommitTx.
+func TestStageCommit(t *testing.T) {
+	for _, level := range []int{command.LevelOf(command.TypeStageCommit) - 1, command.Level} {
+		t.Run(fmt.Sprintf("level %d", level), func(t *testing.T) {
+			deferred := level >= command.LevelOf(command.TypeStageCommit)
+			tw := newTwin(t)
+			tw.level = level
+			st, err := blobs.Open(filepath.Join(t.TempDir(), "content"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			r := New(tw, tw.leader, Options{ChunkBytes: 4096, FileChunkMin: 2048, Contents: &localContents{st: st}})
+			tw.lead = r
+			ctx := context.Background()
+			for _, c := range []command.Command{
+				&command.CreatePort{ID: "in", Name: "in", Kind: command.PortInput, At: 1},
+				&command.CreatePort{ID: "out", Name: "out", Kind: command.PortOutput, From: "in", At: 1},
+				&command.CreatePort{ID: "cap", Name: "cap", Kind: command.PortInput, MaxFlowFiles: 1, At: 1},
+			} {
+				if err := tw.ProposeAnywhere(ctx, c, nil); err != nil {
+					t.Fatal(err)
+				}
+			}
+			proposed := func() []command.Type {
+				tw.mu.Lock()
+				defer tw.mu.Unlock()
+				out := tw.proposed
+				tw.proposed = nil
+				return out
+			}
+			staging := func(port string) int {
+				ps, err := r.Status()
+				if err != nil {
+					t.Fatal(err)
+				}
+				for _, p := range ps {
+					if p.ID == port {
+						return p.Staging
+					}
+				}
+				t.Fatalf("no port %s", port)
+				return 0
+			}
+			proposed()
+			var want [][]byte
+			for i, c := range []struct {
+				name          string
+				n, size       int
+				stage, commit []command.Type // proposed at level 14
+			}{
+				{"one file chunk", 1, 3000, nil, []command.Type{command.TypeStageCommit}},
+				{"one small chunk", 1, 100, nil, []command.Type{command.TypeStageCommit}},
+				{"three chunks, the last small", 3, 3000,
+					[]command.Type{command.TypeStageChunkRef, command.TypeStageChunkRef}, []command.Type{command.TypeStageCommit}},
+			} {
+				pr, contents := packets(t, 10*i, c.n, c.size)
+				want = append(want, contents...)
+				sd, err := r.Stage(ctx, "in", fmt.Sprint("t", i), pr)
+				if err != nil {
+					t.Fatalf("%s: stage: %v", c.name, err)
+				}
+				got := proposed()
+				if deferred && !slices.Equal(got, c.stage) {
+					t.Fatalf("%s: staging proposed %v, want %v", c.name, got, c.stage)
+				}
+				if deferred && c.n == 1 && staging("in") != 0 {
+					t.Fatalf("%s: the state holds the push before its commit", c.name)
+				}
+				if deferred && c.size < 2048 && r.held.Load() == 0 {
+					t.Fatalf("%s: the small last chunk is not counted as held", c.name)
+				}
+				if _, err := r.Commit(ctx, sd); err != nil {
+					t.Fatalf("%s: commit: %v", c.name, err)
+				}
+				got = append(got, proposed()...)
+				if deferred && !slices.Equal(got, append(slices.Clone(c.stage), c.commit...)) {
+					t.Fatalf("%s: proposed %v", c.name, got)
+				}
+				if !deferred && got[len(got)-1] != command.TypeCommitTx {
+					t.Fatalf("%s: level %d proposed %v", c.name, level, got)
+				}
+				if r.held.Load() != 0 || staging("in") != 0 {
+					t.Fatalf("%s: %d bytes held, %d pushes staging after the commit", c.name, r.held.Load(), staging("in"))
+				}
+			}
+			l, err := r.Lease(ctx, "out", "p1", server.BatchLimits{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			drain(t, l, want)
+			if err := r.Ack(ctx, l); err != nil {
+				t.Fatal(err)
+			}
+
+			// Dropped before its commit.
+			before, _ := st.List()
+			pr, _ := packets(t, 50, 1, 3000)
+			sd, err := r.Stage(ctx, "in", "dropped", pr)
+			if err != nil {
+				t.Fatal(err)
+			}
+			proposed()
+			r.Discard(sd)
+			if deferred {
+				// Nothing to drop from the state: Discard proposes nothing
+				// (no DropTx, not even in the background) and removes the file.
+				got := proposed()
+				after, _ := st.List()
+				if len(got) != 0 || len(after) != len(before) {
+					t.Fatalf("a push dropped before its commit: proposed %v, %d files before, %d after", got, len(before), len(after))
+				}
+			} else {
+				for deadline := time.Now().Add(10 * time.Second); staging("in") != 0; time.Sleep(5 * time.Millisecond) {
+					if time.Now().After(deadline) {
+						t.Fatalf("level %d: a dropped push is still staged", level)
+					}
+				}
+			}
+
+			// A full port.
+			pr, _ = packets(t, 60, 1, 100)
+			push(t, r, "cap", "fill", pr)
+			pr, _ = packets(t, 61, 1, 3000)
+			sd, err = r.Stage(ctx, "cap", "over", pr)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := r.Commit(ctx, sd); !errors.Is(err, server.ErrDestinationFull) {
+				t.Fatalf("a push to a full port: %v", err)
+			}
+			r.Discard(sd) // as the server does after a failed commit
+			for deadline := time.Now().Add(10 * time.Second); staging("cap") != 0; time.Sleep(5 * time.Millisecond) {
+				if time.Now().After(deadline) {
+					t.Fatal("the full port's push is still staged after its drop")
+				}
+			}
 		})
 	}
 }

@@ -102,38 +102,44 @@ func TestSpoolKeep(t *testing.T) {
 	noTemps(t, st)
 }
 
+// TestPutVerifies: Put refuses bytes that do not match their name or
+// announced size, whether the file is read whole (at most smallFile
+// bytes) or spooled, and keeps nothing of them.
 func TestPutVerifies(t *testing.T) {
-	st := openStore(t)
-	data := []byte("content of a bundle")
-	sha := shaOf(data)
-	for _, bad := range []struct {
-		sha  string
-		size int64
-		body string
-	}{
-		{sha, int64(len(data)), "other bytes of the same size"[:len(data)]},
-		{sha, int64(len(data)) - 1, string(data)},
-		{sha, int64(len(data)) + 1, string(data)},
-		{strings.ToUpper(sha), int64(len(data)), string(data)},
-		{"../../etc/passwd", 3, "abc"},
-	} {
-		if err := st.Put(bad.sha, bad.size, strings.NewReader(bad.body)); !errors.Is(err, ErrMismatch) {
-			t.Fatalf("Put(%.12s, %d): %v, want ErrMismatch", bad.sha, bad.size, err)
+	for _, n := range []int{19, smallFile + 1} {
+		st := openStore(t)
+		data := bytes.Repeat([]byte("content of a bundle"), n/19+1)[:n]
+		other := bytes.Repeat([]byte("other bytes, same size"), n/22+1)[:n]
+		sha := shaOf(data)
+		for _, bad := range []struct {
+			sha  string
+			size int64
+			body []byte
+		}{
+			{sha, int64(n), other},
+			{sha, int64(n) - 1, data},
+			{sha, int64(n) + 1, data},
+			{strings.ToUpper(sha), int64(n), data},
+			{"../../etc/passwd", 3, []byte("abc")},
+		} {
+			if err := st.Put(bad.sha, bad.size, bytes.NewReader(bad.body)); !errors.Is(err, ErrMismatch) {
+				t.Fatalf("%d bytes: Put(%.12s, %d): %v, want ErrMismatch", n, bad.sha, bad.size, err)
+			}
 		}
-	}
-	noTemps(t, st)
-	if list, _ := st.List(); len(list) != 0 {
-		t.Fatalf("files after refused puts: %+v", list)
-	}
-	if err := st.Put(sha, int64(len(data)), bytes.NewReader(data)); err != nil {
-		t.Fatal(err)
-	}
-	// Present already: the reader is not read.
-	if err := st.Put(sha, int64(len(data)), iotestErr{}); err != nil {
-		t.Fatal(err)
-	}
-	if !bytes.Equal(readAll(t, st, sha), data) {
-		t.Fatal("stored bytes differ")
+		noTemps(t, st)
+		if list, _ := st.List(); len(list) != 0 {
+			t.Fatalf("%d bytes: files after refused puts: %+v", n, list)
+		}
+		if err := st.Put(sha, int64(n), bytes.NewReader(data)); err != nil {
+			t.Fatal(err)
+		}
+		// Present already: the reader is not read.
+		if err := st.Put(sha, int64(n), iotestErr{}); err != nil {
+			t.Fatal(err)
+		}
+		if !bytes.Equal(readAll(t, st, sha), data) {
+			t.Fatalf("%d bytes: stored bytes differ", n)
+		}
 	}
 }
 

@@ -883,6 +883,7 @@ func (l *lease) Next(ctx context.Context) (*server.FlowFile, error) {
 // Ack removes the lease's flowfiles from the queue on a quorum.
 func (r *Relay) Ack(ctx context.Context, sl server.Lease) error {
 	l := sl.(*lease)
+	defer l.recycle()
 	if len(l.flows) == 0 {
 		return nil
 	}
@@ -971,6 +972,24 @@ type chunkCache struct {
 	tx    string
 	start int64
 	data  []byte
+	// file is set when data was read from a chunk file into a buffer of
+	// chunkBufs: the lease gives it back once acked (recycle).
+	file bool
+}
+
+// chunkBufs holds the buffers chunk files are read into: a pull of 1 MiB
+// flowfiles would otherwise allocate, zero and fault in a fresh 1 MiB
+// buffer for each (blobs.Put had the same cost on the push side).
+var chunkBufs sync.Pool
+
+// recycle gives the lease's chunk buffer back to chunkBufs. Only after
+// the lease's flowfiles were sent and confirmed: nothing reads it then.
+func (l *lease) recycle() {
+	if c := &l.chunk; c.file && c.data != nil {
+		b := c.data[:0]
+		chunkBufs.Put(&b)
+	}
+	l.chunk = chunkCache{}
 }
 
 // contentReader reads bytes [off, end) of a transaction's stream from the
@@ -998,7 +1017,7 @@ func (r *contentReader) Read(p []byte) (int, error) {
 			}
 		}
 		if err != nil {
-			c.tx, c.data = "", nil
+			c.tx, c.data, c.file = "", nil, false
 			return 0, err
 		}
 		c.tx = r.tx
@@ -1025,7 +1044,12 @@ func (r *contentReader) load() error {
 		}
 		at.Data = data
 	}
-	r.c.start, r.c.data = at.Start, at.Data
+	if r.c.file && r.c.data != nil {
+		// The previous chunk was read to its end (reads go forward).
+		b := r.c.data[:0]
+		chunkBufs.Put(&b)
+	}
+	r.c.start, r.c.data, r.c.file = at.Start, at.Data, at.File != nil
 	return nil
 }
 
@@ -1041,7 +1065,12 @@ func (r *Relay) readChunkFile(ctx context.Context, tx string, start int64, ref q
 		return nil, fmt.Errorf("chunk at %d of transaction '%s': %w", start, tx, err)
 	}
 	defer f.Close()
-	data := make([]byte, ref.Size)
+	var data []byte
+	if bp, ok := chunkBufs.Get().(*[]byte); ok && int64(cap(*bp)) >= ref.Size {
+		data = (*bp)[:ref.Size]
+	} else {
+		data = make([]byte, ref.Size)
+	}
 	if _, err := f.ReadAt(data, hdr); err != nil {
 		return nil, fmt.Errorf("chunk at %d of transaction '%s': %w", start, tx, err)
 	}

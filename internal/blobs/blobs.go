@@ -277,13 +277,35 @@ func (s *Store) Put(sha string, size int64, r io.Reader) error {
 // set I).
 const smallFile = 1<<20 + 128<<10
 
+// smallBufs holds the buffers of smallFile bytes that Put reads files
+// into and that readers of small files (the relay's pulls) borrow through
+// Buffer and Recycle: one pool for both, so that a node pushing and
+// pulling keeps one set of these buffers, not two.
 var smallBufs = sync.Pool{New: func() any { b := make([]byte, smallFile); return &b }}
+
+// Buffer returns a buffer of n bytes to read a file into: from the pool
+// when n is at most the pooled size, else a new one. Give it back with
+// Recycle once nothing reads it.
+func Buffer(n int64) []byte {
+	if n < 0 || n > smallFile {
+		return make([]byte, n)
+	}
+	return (*smallBufs.Get().(*[]byte))[:n]
+}
+
+// Recycle gives a buffer from Buffer back to the pool. Buffers of any
+// other size are left to the garbage collector.
+func Recycle(b []byte) {
+	if cap(b) == smallFile {
+		b = b[:cap(b)]
+		smallBufs.Put(&b)
+	}
+}
 
 // putSmall is Put for a file of at most smallFile bytes.
 func (s *Store) putSmall(sha string, size int64, r io.Reader) error {
-	bp := smallBufs.Get().(*[]byte)
-	defer smallBufs.Put(bp)
-	buf := (*bp)[:size]
+	buf := Buffer(size)
+	defer Recycle(buf)
 	if _, err := io.ReadFull(r, buf); err != nil {
 		if errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF) {
 			return ErrMismatch

@@ -326,3 +326,26 @@ func TestStalledVoterBounded(t *testing.T) {
 		t.Fatalf("%d pushes under way to the stalled voter, want %d", n, maxInflight)
 	}
 }
+
+// TestBuffer: Buffer gives n bytes, pooled up to smallFile; Recycle takes
+// pooled buffers back whatever their length and ignores any other slice.
+func TestBuffer(t *testing.T) {
+	for _, n := range []int64{0, 1, 64 << 10, smallFile, smallFile + 1} {
+		b := Buffer(n)
+		if int64(len(b)) != n {
+			t.Fatalf("Buffer(%d): %d bytes", n, len(b))
+		}
+		if pooled := cap(b) == smallFile; pooled != (n <= smallFile) {
+			t.Fatalf("Buffer(%d): cap %d", n, cap(b))
+		}
+		Recycle(b)
+	}
+	Recycle(make([]byte, 10))
+	Recycle(nil)
+	// A recycled buffer comes back at the length asked for.
+	b := Buffer(smallFile)
+	Recycle(b[:3])
+	if got := Buffer(100); len(got) != 100 {
+		t.Fatalf("after Recycle: %d bytes", len(got))
+	}
+}

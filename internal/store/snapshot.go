@@ -635,6 +635,12 @@ func (c *FrameChecker) Finish() (Frame, error) {
 // path, verifying its length and checksum. On error the file may exist and
 // must be removed by the caller.
 func ReadSnapshotFile(r io.Reader, path string) (Frame, error) {
+	return readFrameFile(r, path, true)
+}
+
+// readFrameFile is ReadSnapshotFile, syncing the file only when asked: a
+// scratch copy that is rewritten at once need not reach the disk.
+func readFrameFile(r io.Reader, path string, sync bool) (Frame, error) {
 	f, err := os.OpenFile(path, os.O_CREATE|os.O_TRUNC|os.O_WRONLY, 0o600)
 	if err != nil {
 		return Frame{}, err
@@ -648,8 +654,10 @@ func ReadSnapshotFile(r io.Reader, path string) (Frame, error) {
 	if err := bw.Flush(); err != nil {
 		return fr, err
 	}
-	if err := f.Sync(); err != nil {
-		return fr, err
+	if sync {
+		if err := f.Sync(); err != nil {
+			return fr, err
+		}
 	}
 	return fr, f.Close()
 }
@@ -668,15 +676,21 @@ func PrepareRestored(path string) error {
 		if err := tx.Bucket(tMeta).Delete(appliedKey); err != nil {
 			return err
 		}
-		if err := tx.DeleteBucket(tNodes); err != nil {
-			return err
-		}
-		_, err := tx.CreateBucket(tNodes)
-		return err
+		return dropMembers(tx)
 	})
 	if cerr := db.Close(); err == nil {
 		err = cerr
 	}
+	return err
+}
+
+// dropMembers empties the member table of a state taken from another
+// cluster: its nodes are not this cluster's.
+func dropMembers(tx *bolt.Tx) error {
+	if err := tx.DeleteBucket(tNodes); err != nil {
+		return err
+	}
+	_, err := tx.CreateBucket(tNodes)
 	return err
 }
 
@@ -691,7 +705,7 @@ func PrepareRestored(path string) error {
 func SeedFrame(r io.Reader, path string, cmds ...command.Command) (size int64, err error) {
 	img := path + ".db"
 	defer os.Remove(img)
-	fr, err := ReadSnapshotFile(r, img)
+	fr, err := readFrameFile(r, img, false)
 	if err != nil {
 		return 0, err
 	}
@@ -700,10 +714,7 @@ func SeedFrame(r io.Reader, path string, cmds ...command.Command) (size int64, e
 		return 0, err
 	}
 	err = db.Update(func(tx *bolt.Tx) error {
-		if err := tx.DeleteBucket(tNodes); err != nil {
-			return err
-		}
-		if _, err := tx.CreateBucket(tNodes); err != nil {
+		if err := dropMembers(tx); err != nil {
 			return err
 		}
 		var removed, members bool

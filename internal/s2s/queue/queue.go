@@ -736,87 +736,100 @@ type chunkCmd struct {
 }
 
 func (w wtx) stageChunk(c chunkCmd) (any, error) {
+	s, again, err := w.checkChunk(c)
+	if err != nil || again {
+		return nil, err
+	}
+	return nil, w.putChunk(c, s)
+}
+
+// checkChunk finds every reason to refuse chunk c before anything is
+// written, and returns the transaction's staged record as it would be
+// with the chunk (again: the chunk is staged already, a proposal retried
+// after its answer was lost, and nothing is to be written).
+func (w wtx) checkChunk(c chunkCmd) (s stagedRec, again bool, err error) {
 	if c.Tx == "" {
-		return nil, model.Invalid("A staged chunk needs a transaction id.")
+		return s, false, model.Invalid("A staged chunk needs a transaction id.")
 	}
 	if _, err := w.enabledPort(c.Port, command.PortInput); err != nil {
-		return nil, err
+		return s, false, err
 	}
-	var s stagedRec
 	ok, err := get(w.b(tStaged), []byte(c.Tx), &s)
 	if err != nil {
-		return nil, err
+		return s, false, err
 	}
 	switch {
 	case !ok && w.b(tTxs).Get([]byte(c.Tx)) != nil:
 		// Staging again under a committed transaction's id would let a
 		// later drop delete content its queued flowfiles point to.
-		return nil, unknownTx(c.Tx)
+		return s, false, unknownTx(c.Tx)
 	case !ok && c.Off != 0:
-		return nil, unknownTx(c.Tx)
+		return s, false, unknownTx(c.Tx)
 	case !ok:
 		s = stagedRec{Port: c.Port, At: c.At}
 	case s.Port != c.Port:
-		return nil, model.Invalid(fmt.Sprintf("Transaction '%s' stages for another port.", c.Tx))
+		return s, false, model.Invalid(fmt.Sprintf("Transaction '%s' stages for another port.", c.Tx))
 	case c.Off < s.Next:
-		// A proposal retried after its answer was lost: accept it again
-		// if it is the chunk already staged there, change nothing.
+		// Accept a retried proposal again if it is the chunk already
+		// staged there, and change nothing.
 		k := keyN(c.Tx, uint64(c.Off))
 		if c.SHA256 != "" {
 			if ref, ok := refIn(w.b(tChunks), k); ok && ref == (FileRef{SHA256: c.SHA256, Size: c.Size}) {
-				return nil, nil
+				return s, true, nil
 			}
 		} else if got := getChunk(w.b(tChunks), k); got != nil && bytes.Equal(got, c.Data) {
-			return nil, nil
+			return s, true, nil
 		}
-		return nil, model.Invalid(fmt.Sprintf("Chunk at %d of transaction '%s' overlaps what is staged (%d bytes).", c.Off, c.Tx, s.Next))
+		return s, false, model.Invalid(fmt.Sprintf("Chunk at %d of transaction '%s' overlaps what is staged (%d bytes).", c.Off, c.Tx, s.Next))
 	case c.Off > s.Next:
-		return nil, model.Invalid(fmt.Sprintf("Chunk at %d of transaction '%s' leaves a gap after %d staged bytes.", c.Off, c.Tx, s.Next))
+		return s, false, model.Invalid(fmt.Sprintf("Chunk at %d of transaction '%s' leaves a gap after %d staged bytes.", c.Off, c.Tx, s.Next))
 	}
-	// Every packet reference is checked before anything is written: the
-	// packets lie back to back in the stream, and those listed here end
-	// in this chunk.
+	// The packets lie back to back in the stream, and those listed here
+	// end in this chunk.
 	end := c.Off + c.Size
 	if len(c.Packets)%3 != 0 {
-		return nil, model.Invalid("Packet references come in triples (offset, length, size).")
+		return s, false, model.Invalid("Packet references come in triples (offset, length, size).")
 	}
 	next := s.NextPacket
-	var count, size int64
 	for i := 0; i < len(c.Packets); i += 3 {
 		off, n, sz := c.Packets[i], c.Packets[i+1], c.Packets[i+2]
 		if off != next || n <= 0 || sz < 0 || sz > n || off > end-n || off+n <= c.Off {
-			return nil, model.Invalid(fmt.Sprintf("Packet reference (%d, %d, %d) is not the next packet (at %d) ending in the chunk at %d of %d bytes.", off, n, sz, next, c.Off, c.Size))
+			return s, false, model.Invalid(fmt.Sprintf("Packet reference (%d, %d, %d) is not the next packet (at %d) ending in the chunk at %d of %d bytes.", off, n, sz, next, c.Off, c.Size))
 		}
 		next = off + n
-		count++
-		size += sz
+		s.Count++
+		s.Bytes += sz
 	}
+	s.Next, s.NextPacket = end, next
+	return s, false, nil
+}
+
+// putChunk writes chunk c, accepted by checkChunk, and s, the staged
+// record checkChunk returned.
+func (w wtx) putChunk(c chunkCmd, s stagedRec) error {
 	// Now that the chunk is accepted: forget pushes whose nodes died.
 	if err := w.dropStale(c.At, c.Tx); err != nil {
-		return nil, err
+		return err
 	}
 	for i := 0; i < len(c.Packets); i += 3 {
 		var v [16]byte
 		binary.BigEndian.PutUint64(v[:], uint64(c.Packets[i+1]))
 		binary.BigEndian.PutUint64(v[8:], uint64(c.Packets[i+2]))
 		if err := w.b(tRefs).Put(keyN(c.Tx, uint64(c.Packets[i])), v[:]); err != nil {
-			return nil, err
+			return err
 		}
 	}
 	switch {
 	case c.SHA256 != "":
 		if err := putRef(w.b(tChunks), keyN(c.Tx, uint64(c.Off)), FileRef{SHA256: c.SHA256, Size: c.Size}); err != nil {
-			return nil, err
+			return err
 		}
 	case len(c.Data) > 0:
 		if err := putChunk(w.b(tChunks), keyN(c.Tx, uint64(c.Off)), c.Data); err != nil {
-			return nil, err
+			return err
 		}
 	}
-	s.Next, s.NextPacket = end, next
-	s.Count += count
-	s.Bytes += size
-	return nil, put(w.b(tStaged), []byte(c.Tx), s)
+	return put(w.b(tStaged), []byte(c.Tx), s)
 }
 
 // dropStale drops staged transactions other than keep older than
@@ -936,29 +949,25 @@ func (w wtx) stageCommit(c *command.StageCommit) (any, error) {
 	if c.Tx == "" {
 		return nil, model.Invalid("A staged chunk needs a transaction id.")
 	}
-	var s stagedRec
-	ok, err := get(w.b(tStaged), []byte(c.Tx), &s)
-	if err != nil {
-		return nil, err
-	}
-	if !ok && w.b(tTxs).Get([]byte(c.Tx)) != nil {
+	if w.b(tStaged).Get([]byte(c.Tx)) == nil && w.b(tTxs).Get([]byte(c.Tx)) != nil {
 		return CommitResult{Count: c.Count}, nil // a retried proposal
 	}
 	if c.SHA256 != "" && !blobs.ValidSHA(c.SHA256) {
 		return nil, model.Invalid("A chunk file needs a SHA-256 in lower-case hex and a size.")
 	}
-	// The commit's counts, checked against what staging the chunk would
-	// leave (stageChunk checks the packets themselves).
-	count, size := s.Count, s.Bytes
-	for i := 0; i+2 < len(c.Packets); i += 3 {
-		count++
-		size += c.Packets[i+2]
-	}
-	if count != c.Count || size != c.Bytes {
-		return nil, model.Invalid(fmt.Sprintf("Transaction '%s' would stage %d flowfiles of %d bytes, not %d of %d.", c.Tx, count, size, c.Count, c.Bytes))
-	}
-	if _, err := w.stageChunk(chunkCmd{Port: c.Port, Tx: c.Tx, Off: c.Off, Packets: c.Packets, At: c.At, Size: c.Size, SHA256: c.SHA256, Data: c.Data}); err != nil {
+	chunk := chunkCmd{Port: c.Port, Tx: c.Tx, Off: c.Off, Packets: c.Packets, At: c.At, Size: c.Size, SHA256: c.SHA256, Data: c.Data}
+	after, again, err := w.checkChunk(chunk)
+	if err != nil {
 		return nil, err
+	}
+	// The commit's counts, checked against what staging the chunk leaves.
+	if after.Count != c.Count || after.Bytes != c.Bytes {
+		return nil, model.Invalid(fmt.Sprintf("Transaction '%s' would stage %d flowfiles of %d bytes, not %d of %d.", c.Tx, after.Count, after.Bytes, c.Count, c.Bytes))
+	}
+	if !again {
+		if err := w.putChunk(chunk, after); err != nil {
+			return nil, err
+		}
 	}
 	res, err := w.commitTx(&command.CommitTx{Port: c.Port, Tx: c.Tx, Count: c.Count, Bytes: c.Bytes, At: c.At})
 	var me *model.Error

@@ -396,13 +396,11 @@ func peerOf(apiURL string) (server.Peer, bool) {
 // Full reports an input port whose queue reached its bound, or a node
 // whose disk takes no more: clients are sent to another node.
 func (r *Relay) Full(port string) bool {
-	if r.opt.Admit != nil {
-		release, err := r.opt.Admit(0)
-		if err != nil {
-			return true
-		}
-		release()
+	release, err := r.admit(0)
+	if err != nil {
+		return true
 	}
+	release()
 	full := false
 	_ = r.st.Read(func(tx *store.Tx) error {
 		// A DR standby (or fenced cluster) takes no pushes: NiFi's "go
@@ -489,14 +487,12 @@ func (c *chunker) flush() error {
 	if len(c.buf) == 0 && len(c.packets) == 0 {
 		return nil
 	}
-	if c.r.opt.Admit != nil {
-		release, err := c.r.opt.Admit(int64(len(c.buf)))
-		if err != nil {
-			c.err = fmt.Errorf("%w: %v", server.ErrDestinationFull, err)
-			return c.err
-		}
-		defer release()
+	release, err := c.r.admit(len(c.buf))
+	if err != nil {
+		c.err = err
+		return err
 	}
+	defer release()
 	var cmd command.Command = &command.StageChunk{Port: c.port, Tx: c.tx, Off: c.off, Packets: c.packets, At: c.r.now(), Data: c.buf}
 	if c.r.inFiles(len(c.buf)) {
 		ref, err := c.r.writeChunk(c.ctx, c.tx, c.off, c.buf)
@@ -541,13 +537,11 @@ func (c *chunker) flushLast() error {
 	}
 	last := &command.StageCommit{Port: c.port, Tx: c.tx, Off: c.off, Packets: c.packets, Size: int64(n)}
 	err := func() error {
-		if c.r.opt.Admit != nil {
-			release, err := c.r.opt.Admit(int64(n))
-			if err != nil {
-				return fmt.Errorf("%w: %v", server.ErrDestinationFull, err)
-			}
-			defer release()
+		release, err := c.r.admit(n)
+		if err != nil {
+			return err
 		}
+		defer release()
 		if !file {
 			last.Data = bytes.Clone(c.buf)
 			return nil
@@ -570,6 +564,19 @@ func (c *chunker) flushLast() error {
 	c.off += int64(n)
 	c.buf, c.packets = nil, nil
 	return nil
+}
+
+// admit asks the node's disk whether it takes n more bytes (Options.Admit);
+// a refusal is the port's "destination full".
+func (r *Relay) admit(n int) (release func(), err error) {
+	if r.opt.Admit == nil {
+		return func() {}, nil
+	}
+	release, err = r.opt.Admit(int64(n))
+	if err != nil {
+		return nil, fmt.Errorf("%w: %v", server.ErrDestinationFull, err)
+	}
+	return release, nil
 }
 
 // ObserveStage registers fn to be told how long each step of staging a
@@ -972,22 +979,19 @@ type chunkCache struct {
 	tx    string
 	start int64
 	data  []byte
-	// file is set when data was read from a chunk file into a buffer of
-	// chunkBufs: the lease gives it back once acked (recycle).
+	// file is set when data was read from a chunk file into a buffer from
+	// blobs.Buffer: the lease gives it back once acked (recycle). A pull
+	// of 1 MiB flowfiles would otherwise allocate, zero and fault in a
+	// fresh 1 MiB buffer for each.
 	file bool
 }
 
-// chunkBufs holds the buffers chunk files are read into: a pull of 1 MiB
-// flowfiles would otherwise allocate, zero and fault in a fresh 1 MiB
-// buffer for each (blobs.Put had the same cost on the push side).
-var chunkBufs sync.Pool
-
-// recycle gives the lease's chunk buffer back to chunkBufs. Only after
-// the lease's flowfiles were sent and confirmed: nothing reads it then.
+// recycle gives the lease's chunk buffer back to the blobs pool. Only
+// after the lease's flowfiles were sent and confirmed: nothing reads it
+// then.
 func (l *lease) recycle() {
 	if c := &l.chunk; c.file && c.data != nil {
-		b := c.data[:0]
-		chunkBufs.Put(&b)
+		blobs.Recycle(c.data)
 	}
 	l.chunk = chunkCache{}
 }
@@ -1046,8 +1050,7 @@ func (r *contentReader) load() error {
 	}
 	if r.c.file && r.c.data != nil {
 		// The previous chunk was read to its end (reads go forward).
-		b := r.c.data[:0]
-		chunkBufs.Put(&b)
+		blobs.Recycle(r.c.data)
 	}
 	r.c.start, r.c.data, r.c.file = at.Start, at.Data, at.File != nil
 	return nil
@@ -1065,13 +1068,9 @@ func (r *Relay) readChunkFile(ctx context.Context, tx string, start int64, ref q
 		return nil, fmt.Errorf("chunk at %d of transaction '%s': %w", start, tx, err)
 	}
 	defer f.Close()
-	var data []byte
-	if bp, ok := chunkBufs.Get().(*[]byte); ok && int64(cap(*bp)) >= ref.Size {
-		data = (*bp)[:ref.Size]
-	} else {
-		data = make([]byte, ref.Size)
-	}
+	data := blobs.Buffer(ref.Size)
 	if _, err := f.ReadAt(data, hdr); err != nil {
+		blobs.Recycle(data)
 		return nil, fmt.Errorf("chunk at %d of transaction '%s': %w", start, tx, err)
 	}
 	return data, nil

@@ -703,8 +703,20 @@ func (r *Relay) Discard(st server.Staged) {
 	s := st.(*staged)
 	r.stats.add(s.port, "discarded", 0, 0)
 	if last := s.last; last != nil && !s.proposed && last.SHA256 != "" {
-		// Nothing ever referred to it: no node will.
+		// A file chunk never proposed: no state refers to it, and none
+		// will. This node's copy goes now. The other voters' copies are
+		// known to no state either, so the chunk is staged and dropped
+		// at once: the drop lists it as gone on every node, which
+		// removes its copy. Left to the hourly sweep of unreferenced
+		// files, a client cancelling large pushes in a loop would fill
+		// the other voters' disks. If the staging is refused (the port
+		// went meanwhile), the sweep still removes them.
 		_ = r.opt.Contents.Store().Discard(last.SHA256)
+		r.forget(s)
+		at := r.now()
+		r.detached(&command.StageChunkRef{Port: s.port, Tx: s.tx, Off: last.Off, At: at, SHA256: last.SHA256, Size: last.Size},
+			&command.DropTx{Tx: s.tx, At: at})
+		return
 	}
 	r.forget(s)
 	if s.proposed {
@@ -720,12 +732,17 @@ func (r *Relay) forget(s *staged) {
 	s.last = nil
 }
 
-func (r *Relay) detached(c command.Command) {
+// detached proposes cmds in order in the background, stopping at the
+// first that fails.
+func (r *Relay) detached(cmds ...command.Command) {
 	go func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		defer cancel()
-		if err := r.c.ProposeAnywhere(ctx, c, nil); err != nil {
-			r.opt.Log.Warn("site-to-site: cannot replicate "+c.Type().String(), "err", err)
+		for _, c := range cmds {
+			if err := r.c.ProposeAnywhere(ctx, c, nil); err != nil {
+				r.opt.Log.Warn("site-to-site: cannot replicate "+c.Type().String(), "err", err)
+				return
+			}
 		}
 	}()
 }

@@ -557,8 +557,9 @@ func TestChunkFiles(t *testing.T) {
 // TestStageCommit: from level 14 a push's last chunk is not proposed when
 // it is staged but with the commit, in one StageCommit: a file chunk (on
 // a majority before the 202), a small chunk held in memory, and the last
-// of several chunks; a push dropped before its commit proposes nothing
-// and its file goes; a full port answers "destination full" and the
+// of several chunks; a push dropped before its commit loses its file here
+// at once and on every node through a StageChunkRef and a DropTx proposed
+// in the background; a full port answers "destination full" and the
 // chunk it staged is dropped. At level 13 every chunk is proposed when
 // staged and the commit is a CommitTx.
 func TestStageCommit(t *testing.T) {
@@ -662,16 +663,41 @@ func TestStageCommit(t *testing.T) {
 				t.Fatal(err)
 			}
 			proposed()
-			r.Discard(sd)
+			tw.ReadBarrier(ctx)
+			tw.leader.TakeGone()
+			tw.follower.TakeGone()
 			if deferred {
-				// Nothing to drop from the state: Discard proposes nothing
-				// (no DropTx, not even in the background) and removes the file.
-				got := proposed()
+				// The state never held the chunk. Discard removes this
+				// node's file at once, then stages and drops the chunk in
+				// the background so that every node lists the file as
+				// gone and removes its copy (the other voters have one).
+				sha := sd.(*staged).last.SHA256
+				r.Discard(sd)
 				after, _ := st.List()
-				if len(got) != 0 || len(after) != len(before) {
-					t.Fatalf("a push dropped before its commit: proposed %v, %d files before, %d after", got, len(before), len(after))
+				if len(after) != len(before) {
+					t.Fatalf("a push dropped before its commit: %d files before, %d after", len(before), len(after))
+				}
+				var got []command.Type
+				for deadline := time.Now().Add(10 * time.Second); len(got) < 2; time.Sleep(5 * time.Millisecond) {
+					got = append(got, proposed()...)
+					if time.Now().After(deadline) {
+						break
+					}
+				}
+				if !slices.Equal(got, []command.Type{command.TypeStageChunkRef, command.TypeDropTx}) {
+					t.Fatalf("a push dropped before its commit proposed %v", got)
+				}
+				tw.ReadBarrier(ctx)
+				for name, node := range map[string]*store.Store{"leader": tw.leader, "follower": tw.follower} {
+					if gone := node.TakeGone(); !slices.Equal(gone, []string{sha}) {
+						t.Fatalf("the %s lists %v as gone, want the dropped chunk's file %s", name, gone, sha)
+					}
+				}
+				if staging("in") != 0 {
+					t.Fatal("the dropped push is still staged")
 				}
 			} else {
+				r.Discard(sd)
 				for deadline := time.Now().Add(10 * time.Second); staging("in") != 0; time.Sleep(5 * time.Millisecond) {
 					if time.Now().After(deadline) {
 						t.Fatalf("level %d: a dropped push is still staged", level)

@@ -415,16 +415,19 @@ func (w *Workload) step(id int, n *Node, cl *client.Client, rnd *rand.Rand) bool
 
 // classify maps a write's error to its outcome: 409 is a refusal by the
 // state machine; a request that never reached a server, or that the server
-// answered with a definite "not done" (503 without "may or may not", or 507:
-// refused for want of disk space before anything was proposed), did not
-// happen; anything else (timeouts, broken connections, 5xx) is unknown.
+// answered with a definite "not done" (a 503 marked X-Weir-Not-Applied,
+// or 507: refused for want of disk space before anything was proposed),
+// did not happen; anything else (timeouts, broken connections, other 503s
+// and 5xx) is unknown. The header, not the message, decides: a 503 whose
+// text does not happen to say "may or may not" is no proof that nothing
+// was written.
 func classify(err error) linearize.Outcome {
 	var ce *client.Error
 	if errors.As(err, &ce) {
 		switch {
 		case ce.Status == http.StatusConflict:
 			return linearize.Refused
-		case ce.Status == http.StatusServiceUnavailable && !strings.Contains(ce.Message, "may or may not"):
+		case ce.Status == http.StatusServiceUnavailable && ce.Header.Get(model.HeaderNotApplied) != "":
 			return linearize.Failed
 		case ce.Status == http.StatusInsufficientStorage:
 			return linearize.Failed

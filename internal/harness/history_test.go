@@ -13,6 +13,7 @@ import (
 
 	"github.com/weir-nifi/weir/internal/client"
 	"github.com/weir-nifi/weir/internal/linearize"
+	"github.com/weir-nifi/weir/internal/model"
 )
 
 func TestClassify(t *testing.T) {
@@ -29,7 +30,9 @@ func TestClassify(t *testing.T) {
 	}{
 		{&client.Error{Status: 409, Message: "A bucket with the same name already exists"}, linearize.Refused},
 		{&client.Error{Status: 503, Message: "Leadership changed while the write was being replicated; it may or may not have been applied. Check and retry."}, linearize.Unknown},
-		{&client.Error{Status: 503, Message: "No cluster leader is available right now"}, linearize.Failed},
+		{&client.Error{Status: 503, Message: "No cluster leader is available right now", Header: http.Header{model.HeaderNotApplied: {"1"}}}, linearize.Failed},
+		// Only the header proves that nothing was written.
+		{&client.Error{Status: 503, Message: "No cluster leader is available right now"}, linearize.Unknown},
 		{&client.Error{Status: 500, Message: "An unexpected error has occurred."}, linearize.Unknown},
 		{&client.Error{Status: 404, Message: "not found"}, linearize.Failed},
 		{dialErr, linearize.Failed},

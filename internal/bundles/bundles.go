@@ -660,7 +660,7 @@ func (w wtx) removeVersion(b *Bundle, v Version) error {
 			return err
 		}
 	}
-	// A file is left for the sweep (registry.KeepContent): Apply never
+	// A file is left for the sweep (blobs.Keeper): Apply never
 	// touches files.
 	return w.b(tContent).Delete([]byte(v.SHA256))
 }

@@ -360,7 +360,7 @@ func Start(cfg Config, log *slog.Logger) (*Server, error) {
 	if grace <= 0 {
 		grace = time.Hour
 	}
-	go svc.KeepContent(bctx, contentEvery, grace, log.Warn)
+	go blobs.Keeper{Store: contentStore, Fetch: contents.Fetch, Wanted: st.ContentFiles, SweepAfter: grace}.Run(bctx, contentEvery, log.Warn)
 	if managed {
 		go seedSecurity(bctx, node, cfg.InitialAdmin, cfg.NodeIdentities, log)
 		go rotateKeys(bctx, node, st, cfg.TokenKeyRotation, log)
@@ -638,7 +638,7 @@ func adminRequest(r *http.Request) bool {
 }
 
 // contentEvery is how often a node compares its bundle content files with
-// the content the state refers to (registry.KeepContent).
+// the content the state refers to (blobs.Keeper).
 const contentEvery = 2 * time.Second
 
 // eventsFirst proposes the registry's changes once the event outbox is

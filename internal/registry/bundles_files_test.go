@@ -177,7 +177,8 @@ func TestBundleContentPaths(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	if err := s.keepContent(context.Background(), 0); err != nil {
+	keeper := blobs.Keeper{Store: files, Fetch: ct.Fetch, Wanted: st.ContentFiles}
+	if err := keeper.Once(context.Background()); err != nil {
 		t.Fatal(err)
 	}
 	if list, _ := files.List(); len(list) != 0 {

@@ -66,6 +66,17 @@ func FileContents(btx *bolt.Tx) (map[string]int64, error) {
 	return out, nil
 }
 
+// ContentFiles is FileContents of the applied state (what a
+// blobs.Keeper wants).
+func (s *Store) ContentFiles() (map[string]int64, error) {
+	var out map[string]int64
+	err := s.Read(func(tx *Tx) (err error) {
+		out, err = FileContents(tx.Bolt())
+		return err
+	})
+	return out, err
+}
+
 // Index is the applied index the snapshot holds.
 func (sn *Snapshot) Index() uint64 {
 	if v := sn.tx.Bucket(tMeta).Get(appliedKey); len(v) == 8 {

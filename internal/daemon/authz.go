@@ -29,50 +29,71 @@ import (
 	"github.com/weir-nifi/weir/internal/tokens"
 )
 
-// policies adapts the replicated tenants state to authz.
-type policies struct{ s *tenants.State }
-
-func (p policies) UserID(identity string) (string, bool) {
-	u, ok := p.s.UserByIdentity(identity)
-	return u.ID, ok
+// policies answers authz's lookups from the replicated tenants state, in
+// constant time: a decision asks for the caller's user, its groups and the
+// policies along the resource's inheritance, and again for each of the
+// three permissions written into the answer; scanning the users, groups
+// and policies for each was most of the authorization's own CPU.
+type policies struct {
+	users    map[string]string            // identity → user id
+	groups   map[string][]string          // user id → group ids, ordered by id
+	policies map[[2]string]tenants.Policy // {resource, action} → policy
 }
 
-func (p policies) GroupIDs(userID string) []string {
-	var out []string
-	for _, g := range p.s.GroupsOf(userID) {
-		out = append(out, g.ID)
+func indexPolicies(s *tenants.State) *policies {
+	p := &policies{users: make(map[string]string, len(s.Users)), groups: map[string][]string{},
+		policies: make(map[[2]string]tenants.Policy, len(s.Policies))}
+	for _, u := range s.Users {
+		p.users[u.Identity] = u.ID
 	}
-	return out
+	for _, u := range s.Users {
+		for _, g := range s.GroupsOf(u.ID) {
+			p.groups[u.ID] = append(p.groups[u.ID], g.ID)
+		}
+	}
+	// Identities are unique among users, and there is one policy per
+	// resource and action: the state machine refuses a second.
+	for _, pol := range s.Policies {
+		p.policies[[2]string{pol.Resource, pol.Action}] = pol
+	}
+	return p
 }
 
-func (p policies) Policy(resource, action string) ([]string, []string, bool) {
-	pol, ok := p.s.PolicyFor(resource, action)
+func (p *policies) UserID(identity string) (string, bool) {
+	id, ok := p.users[identity]
+	return id, ok
+}
+
+func (p *policies) GroupIDs(userID string) []string { return p.groups[userID] }
+
+func (p *policies) Policy(resource, action string) ([]string, []string, bool) {
+	pol, ok := p.policies[[2]string{resource, action}]
 	return pol.Users, pol.Groups, ok
 }
 
-// policyCache keeps the tenants state of the version last read: policies
-// change seldom, requests are many.
+// policyCache keeps the indexed tenants state of the version last read:
+// policies change seldom, requests are many.
 type policyCache struct {
 	mu      sync.Mutex
 	version uint64
-	state   *tenants.State
+	index   *policies
 }
 
-// load returns the tenants state as of tx, decoding it only when its
-// version moved.
-func (c *policyCache) load(tx *store.Tx) (*tenants.State, error) {
+// load returns the tenants state as of tx, decoding and indexing it only
+// when its version moved.
+func (c *policyCache) load(tx *store.Tx) (*policies, error) {
 	v := tenants.Version(tx.Bolt())
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if c.state != nil && c.version == v {
-		return c.state, nil
+	if c.index != nil && c.version == v {
+		return c.index, nil
 	}
 	s, err := tenants.Load(tx.Bolt())
 	if err != nil {
 		return nil, err
 	}
-	c.state, c.version = s, v
-	return s, nil
+	c.index, c.version = indexPolicies(s), v
+	return c.index, nil
 }
 
 // decoded remembers the last decoding of records by id, checked against
@@ -157,7 +178,7 @@ type authzView struct {
 
 	mu     sync.Mutex
 	gen    uint64
-	state  *tenants.State // nil: nothing remembered yet
+	state  *policies // nil: nothing remembered yet
 	bucket map[string]bucketFacts
 	owner  map[ownerKey]ownerFacts
 }
@@ -210,7 +231,7 @@ func (v *authzView) run(fn func(authz.PolicySource, authz.Records) error) error 
 		v.mu.Unlock()
 	}
 	rec := &viewRecords{v: v, gen: gen}
-	if err := fn(policies{s}, rec); err != nil {
+	if err := fn(s, rec); err != nil {
 		return err
 	}
 	return rec.err

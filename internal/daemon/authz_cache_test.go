@@ -1,6 +1,7 @@
 package daemon
 
 import (
+	"slices"
 	"sync"
 	"testing"
 
@@ -125,4 +126,53 @@ func TestAuthzViewNeverStaleUnderConcurrency(t *testing.T) {
 	}
 	close(stop)
 	wg.Wait()
+}
+
+// The indexed policies answer as the tenants state does, and follow a
+// change to it: the caller's user id by identity, its groups ordered by
+// id, the policy of a resource and action or none.
+func TestPoliciesIndexFollowsTheState(t *testing.T) {
+	st, apply := storetest.Open(t)
+	v := newAuthzView(st)
+	for _, c := range []command.Command{
+		&command.CreateUser{ID: "u1", Identity: "alice", Actor: "a"},
+		&command.CreateUser{ID: "u2", Identity: "bob", Actor: "a"},
+		&command.CreateGroup{ID: "g2", Identity: "ops", Users: []string{"u1"}, Actor: "a"},
+		&command.CreateGroup{ID: "g1", Identity: "dev", Users: []string{"u1", "u2"}, Actor: "a"},
+		&command.CreatePolicy{ID: "p1", Resource: "/buckets", Action: "read", Users: []string{"u2"}, Groups: []string{"g2"}, Actor: "a"},
+	} {
+		apply(c)
+	}
+	type answer struct {
+		alice, nobody string
+		aliceOK, noOK bool
+		groups        []string
+		users, gs     []string
+		found, other  bool
+	}
+	look := func() answer {
+		t.Helper()
+		var a answer
+		if err := v.run(func(p authz.PolicySource, _ authz.Records) error {
+			a.alice, a.aliceOK = p.UserID("alice")
+			a.nobody, a.noOK = p.UserID("nobody")
+			a.groups = p.GroupIDs(a.alice)
+			a.users, a.gs, a.found = p.Policy("/buckets", "read")
+			_, _, a.other = p.Policy("/buckets", "write")
+			return nil
+		}); err != nil {
+			t.Fatal(err)
+		}
+		return a
+	}
+	a := look()
+	if a.alice != "u1" || !a.aliceOK || a.noOK || !slices.Equal(a.groups, []string{"g1", "g2"}) ||
+		!a.found || !slices.Equal(a.users, []string{"u2"}) || !slices.Equal(a.gs, []string{"g2"}) || a.other {
+		t.Fatalf("index: %+v", a)
+	}
+	apply(&command.DeletePolicy{ID: "p1", Actor: "a"})
+	apply(&command.UpdateUser{ID: "u1", Identity: "alice2", Actor: "a"})
+	if a := look(); a.aliceOK || a.found {
+		t.Fatalf("after the policy's removal and the identity's change: %+v", a)
+	}
 }

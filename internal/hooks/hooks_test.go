@@ -111,6 +111,25 @@ func TestWebhookSignsAndChecksStatus(t *testing.T) {
 	}
 }
 
+// TestLogHookWritesAtAnyLevel: the log hook writes one line per event
+// with its fields even when the node logs warnings only.
+func TestLogHookWritesAtAnyLevel(t *testing.T) {
+	var buf strings.Builder
+	node := slog.New(slog.NewTextHandler(&buf, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	s, err := newSender(Hook{Name: "audit", Kind: KindLog}, node)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.send(context.Background(), &item{Event: testEvent}); err != nil {
+		t.Fatal(err)
+	}
+	node.Info("the node's own info line")
+	got := buf.String()
+	if strings.Count(got, "\n") != 1 || !strings.Contains(got, `msg="registry event" hook=audit`) || !strings.Contains(got, "eventType=CREATE_FLOW_VERSION") || !strings.Contains(got, `"two words"`) {
+		t.Fatalf("logged %q", got)
+	}
+}
+
 // TestScriptGetsNiFisArguments: the script is run as NiFi's
 // ScriptEventHookProvider runs it; a non-zero exit and a timeout fail.
 func TestScriptGetsNiFisArguments(t *testing.T) {

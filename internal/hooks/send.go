@@ -51,7 +51,7 @@ type sender interface {
 func newSender(h Hook, log *slog.Logger) (sender, error) {
 	switch h.Kind {
 	case KindLog:
-		return logSender{name: h.Name, log: log}, nil
+		return logSender{name: h.Name, log: slog.New(loud{log.Handler()})}, nil
 	case KindScript:
 		return scriptSender{h: h}, nil
 	case KindWebhook:
@@ -75,6 +75,17 @@ func (s logSender) send(_ context.Context, ev *item) error {
 	s.log.Info("registry event", attrs...)
 	return nil
 }
+
+// loud passes a log hook's lines to the node's handler whatever level the
+// node logs at: with --log-level warn they were dropped while their events
+// counted as delivered. A configured log hook always writes.
+type loud struct{ slog.Handler }
+
+func (l loud) Enabled(_ context.Context, lv slog.Level) bool { return lv >= slog.LevelInfo }
+
+func (l loud) WithAttrs(as []slog.Attr) slog.Handler { return loud{l.Handler.WithAttrs(as)} }
+
+func (l loud) WithGroup(name string) slog.Handler { return loud{l.Handler.WithGroup(name)} }
 
 // scriptSender runs a program as NiFi's ScriptEventHookProvider does:
 // the event type, then each field's value, as arguments. The event's id

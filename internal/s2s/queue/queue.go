@@ -740,7 +740,10 @@ func (w wtx) stageChunk(c chunkCmd) (any, error) {
 	if err != nil || again {
 		return nil, err
 	}
-	return nil, w.putChunk(c, s)
+	if err := w.putChunk(c, s); err != nil {
+		return nil, err
+	}
+	return nil, w.putRefs(c.Tx, c.Packets)
 }
 
 // checkChunk finds every reason to refuse chunk c before anything is
@@ -805,19 +808,12 @@ func (w wtx) checkChunk(c chunkCmd) (s stagedRec, again bool, err error) {
 }
 
 // putChunk writes chunk c, accepted by checkChunk, and s, the staged
-// record checkChunk returned.
+// record checkChunk returned, but not the references of the packets that
+// end in it (putRefs): a StageCommit hands those straight to the queue.
 func (w wtx) putChunk(c chunkCmd, s stagedRec) error {
 	// Now that the chunk is accepted: forget pushes whose nodes died.
 	if err := w.dropStale(c.At, c.Tx); err != nil {
 		return err
-	}
-	for i := 0; i < len(c.Packets); i += 3 {
-		var v [16]byte
-		binary.BigEndian.PutUint64(v[:], uint64(c.Packets[i+1]))
-		binary.BigEndian.PutUint64(v[8:], uint64(c.Packets[i+2]))
-		if err := w.b(tRefs).Put(keyN(c.Tx, uint64(c.Packets[i])), v[:]); err != nil {
-			return err
-		}
 	}
 	switch {
 	case c.SHA256 != "":
@@ -830,6 +826,20 @@ func (w wtx) putChunk(c chunkCmd, s stagedRec) error {
 		}
 	}
 	return put(w.b(tStaged), []byte(c.Tx), s)
+}
+
+// putRefs writes the references of staged packets (offset, length, size
+// triples) for commitTx to queue.
+func (w wtx) putRefs(tx string, packets []int64) error {
+	for i := 0; i+2 < len(packets); i += 3 {
+		var v [16]byte
+		binary.BigEndian.PutUint64(v[:], uint64(packets[i+1]))
+		binary.BigEndian.PutUint64(v[8:], uint64(packets[i+2]))
+		if err := w.b(tRefs).Put(keyN(tx, uint64(packets[i])), v[:]); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // dropStale drops staged transactions other than keep older than
@@ -869,7 +879,14 @@ func (w wtx) dropTx(tx string) error {
 	return w.b(tStaged).Delete([]byte(tx))
 }
 
-func (w wtx) commitTx(c *command.CommitTx) (any, error) {
+func (w wtx) commitTx(c *command.CommitTx) (any, error) { return w.commit(c, nil) }
+
+// commit queues the flowfiles of c's staged transaction: those whose
+// references were staged, then those of last, packets (offset, length,
+// size triples) of the transaction's last chunk that StageCommit staged
+// without references. The caller checked last against the staged record:
+// its packets come after every staged one.
+func (w wtx) commit(c *command.CommitTx, last []int64) (any, error) {
 	var s stagedRec
 	ok, err := get(w.b(tStaged), []byte(c.Tx), &s)
 	if err != nil {
@@ -922,6 +939,13 @@ func (w wtx) commitTx(c *command.CommitTx) (any, error) {
 			return nil, err
 		}
 	}
+	for i := 0; i+2 < len(last); i += 3 {
+		f := flowRec{Tx: c.Tx, Off: last[i], Len: last[i+1], Size: last[i+2]}
+		if err := w.b(tFlows).Put(keyN(p.ID, st.NextSeq), f.encode()); err != nil {
+			return nil, err
+		}
+		st.NextSeq++
+	}
 	st.Count += c.Count
 	st.Bytes += c.Bytes
 	if err := put(w.b(tQueues), []byte(p.ID), st); err != nil {
@@ -964,15 +988,23 @@ func (w wtx) stageCommit(c *command.StageCommit) (any, error) {
 	if after.Count != c.Count || after.Bytes != c.Bytes {
 		return nil, model.Invalid(fmt.Sprintf("Transaction '%s' would stage %d flowfiles of %d bytes, not %d of %d.", c.Tx, after.Count, after.Bytes, c.Count, c.Bytes))
 	}
+	// The chunk's packets go straight to the queue: writing their
+	// references only for the commit to read and delete them again was
+	// half of the apply of a push of 1,024 small flowfiles. A chunk staged
+	// already (a retried proposal) has its references.
+	var last []int64
 	if !again {
 		if err := w.putChunk(chunk, after); err != nil {
 			return nil, err
 		}
+		last = c.Packets
 	}
-	res, err := w.commitTx(&command.CommitTx{Port: c.Port, Tx: c.Tx, Count: c.Count, Bytes: c.Bytes, At: c.At})
+	res, err := w.commit(&command.CommitTx{Port: c.Port, Tx: c.Tx, Count: c.Count, Bytes: c.Bytes, At: c.At}, last)
 	var me *model.Error
 	if errors.As(err, &me) && me.Reason == ReasonFull {
-		return CommitResult{Full: true}, nil
+		// The transaction stays staged, whole, as after a refused
+		// CommitTx: its last packets' references are written now.
+		return CommitResult{Full: true}, w.putRefs(c.Tx, last)
 	}
 	return res, err
 }

@@ -892,6 +892,76 @@ func TestFullQueue(t *testing.T) {
 	}
 }
 
+// stageCommit is the StageCommit of chunk c, the last of a push of count
+// flowfiles of size bytes, as the relay proposes it.
+func stageCommit(c *command.StageChunk, count, size int64) *command.StageCommit {
+	return &command.StageCommit{Port: c.Port, Tx: c.Tx, Off: c.Off, Packets: c.Packets, At: c.At,
+		Data: c.Data, Size: int64(len(c.Data)), Count: count, Bytes: size}
+}
+
+// TestStageCommit: a StageCommit queues the push's flowfiles, those of
+// earlier chunks first, the last chunk's straight from the command, in
+// stream order and readable; a retried one changes nothing; on a full
+// port it answers Full and leaves the whole push staged, so a CommitTx
+// once there is room queues every flowfile, and a DropTx drops it all.
+func TestStageCommit(t *testing.T) {
+	q := openQ(t)
+	relayPorts(q, 6, 0)
+	e := encodePackets(t, mkPkts(10, 20, 30, 40, 50)...)
+	cs := e.chunks("in", "t1", 1, e.off[2]+5) // packets 0 and 1 end in the first chunk
+	q.ok(cs[0])
+	sc := stageCommit(cs[1], 5, e.bytes())
+	res := q.ok(sc).(queue.CommitResult)
+	if res.Count != 5 || res.Full || q.staged("t1") {
+		t.Fatalf("commit: %+v, staged %v", res, q.staged("t1"))
+	}
+	q.invariants()
+	before := q.dump()
+	if again := q.ok(sc).(queue.CommitResult); again.Count != 5 || !reflect.DeepEqual(q.dump(), before) {
+		t.Fatalf("a retried StageCommit: %+v, or the state changed", again)
+	}
+	fs := q.lease("out", "p1", 10, 0, 2, 100)
+	if len(fs) != 5 {
+		t.Fatalf("leased %d flowfiles, want 5", len(fs))
+	}
+	for i, f := range fs {
+		q.checkContent(f, e.pkts[i])
+	}
+
+	// Full: 5 queued of 6, two more.
+	e2 := encodePackets(t, mkPkts(60, 70)...)
+	cs2 := e2.chunks("in", "t2", 3)
+	res = q.ok(stageCommit(cs2[0], 2, e2.bytes())).(queue.CommitResult)
+	if !res.Full || !q.staged("t2") {
+		t.Fatalf("on a full port: %+v, staged %v", res, q.staged("t2"))
+	}
+	q.invariants()
+	q.ok(&command.Ack{Tx: "p1", At: 4})
+	if res := q.ok(&command.CommitTx{Port: "in", Tx: "t2", Count: 2, Bytes: e2.bytes(), At: 5}).(queue.CommitResult); res.Count != 2 {
+		t.Fatalf("the commit once there is room: %+v", res)
+	}
+	fs = q.lease("out", "p2", 10, 0, 6, 100)
+	if len(fs) != 2 {
+		t.Fatalf("leased %d flowfiles after the full port's commit, want 2", len(fs))
+	}
+	for i, f := range fs {
+		q.checkContent(f, e2.pkts[i])
+	}
+	q.ok(&command.Ack{Tx: "p2", At: 7})
+
+	// Full again, then dropped: nothing of the push is left.
+	q.ok(&command.UpdatePort{ID: "in", MaxFlowFiles: ptr(int64(1)), At: 8})
+	e3 := encodePackets(t, mkPkts(5, 6)...)
+	if res := q.ok(stageCommit(e3.chunks("in", "t3", 8)[0], 2, e3.bytes())).(queue.CommitResult); !res.Full {
+		t.Fatalf("two flowfiles on a port bound to one: %+v", res)
+	}
+	q.ok(&command.DropTx{Tx: "t3", At: 9})
+	q.invariants()
+	if !q.empty() {
+		t.Fatalf("after the drop: %+v", q.dump())
+	}
+}
+
 func TestDisabledAndUnknownPorts(t *testing.T) {
 	q := openQ(t)
 	relayPorts(q, 0, 0)

@@ -287,9 +287,10 @@ var smallBufs = sync.Pool{New: func() any { b := make([]byte, smallFile); return
 // when n is at most the pooled size, else a new one. Give it back with
 // Recycle once nothing reads it.
 func Buffer(n int64) []byte {
-	if n < 0 || n > smallFile {
+	if n > smallFile {
 		return make([]byte, n)
 	}
+	n = max(n, 0)
 	return (*smallBufs.Get().(*[]byte))[:n]
 }
 

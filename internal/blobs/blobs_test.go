@@ -340,6 +340,9 @@ func TestBuffer(t *testing.T) {
 		}
 		Recycle(b)
 	}
+	if b := Buffer(-1); len(b) != 0 {
+		t.Fatalf("Buffer(-1): %d bytes", len(b))
+	}
 	Recycle(make([]byte, 10))
 	Recycle(nil)
 	// A recycled buffer comes back at the length asked for.

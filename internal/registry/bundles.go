@@ -1013,4 +1013,3 @@ func (s *Service) OpenContent(ctx context.Context, sha string) (io.ReadCloser, e
 	}
 	return s.OpenBundleContent(ctx, &BundleContent{SHA256: sha, Size: rec.Size})
 }
-

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -46,10 +47,16 @@ func indexPolicies(s *tenants.State) *policies {
 	for _, u := range s.Users {
 		p.users[u.Identity] = u.ID
 	}
-	for _, u := range s.Users {
-		for _, g := range s.GroupsOf(u.ID) {
-			p.groups[u.ID] = append(p.groups[u.ID], g.ID)
+	// One walk over the groups, not one per user (GroupsOf): each group
+	// adds itself to its members' lists, sorted by id as GroupsOf's are.
+	for _, g := range s.Groups {
+		for _, uid := range g.Users {
+			p.groups[uid] = append(p.groups[uid], g.ID)
 		}
+	}
+	for uid, ids := range p.groups {
+		slices.Sort(ids)
+		p.groups[uid] = slices.Compact(ids)
 	}
 	// Identities are unique among users, and there is one policy per
 	// resource and action: the state machine refuses a second.

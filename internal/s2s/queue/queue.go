@@ -931,20 +931,17 @@ func (w wtx) commit(c *command.CommitTx, last []int64) (any, error) {
 		}
 		f := flowRec{Tx: c.Tx, Off: int64(binary.BigEndian.Uint64(k[len(pre):])),
 			Len: int64(binary.BigEndian.Uint64(v)), Size: int64(binary.BigEndian.Uint64(v[8:]))}
-		if err := w.b(tFlows).Put(keyN(p.ID, st.NextSeq), f.encode()); err != nil {
+		if err := w.queueFlow(p.ID, &st, f); err != nil {
 			return nil, err
 		}
-		st.NextSeq++
 		if err := w.b(tRefs).Delete(k); err != nil {
 			return nil, err
 		}
 	}
 	for i := 0; i+2 < len(last); i += 3 {
-		f := flowRec{Tx: c.Tx, Off: last[i], Len: last[i+1], Size: last[i+2]}
-		if err := w.b(tFlows).Put(keyN(p.ID, st.NextSeq), f.encode()); err != nil {
+		if err := w.queueFlow(p.ID, &st, flowRec{Tx: c.Tx, Off: last[i], Len: last[i+1], Size: last[i+2]}); err != nil {
 			return nil, err
 		}
-		st.NextSeq++
 	}
 	st.Count += c.Count
 	st.Bytes += c.Bytes
@@ -963,6 +960,15 @@ func (w wtx) commit(c *command.CommitTx, last []int64) (any, error) {
 		t.At = c.At
 	}
 	return res, put(w.b(tTxs), []byte(c.Tx), t)
+}
+
+// queueFlow puts f at the tail of port's queue, whose stats are st.
+func (w wtx) queueFlow(port string, st *Stats, f flowRec) error {
+	if err := w.b(tFlows).Put(keyN(port, st.NextSeq), f.encode()); err != nil {
+		return err
+	}
+	st.NextSeq++
+	return nil
 }
 
 // stageCommit stages a push's last chunk and commits the push. Every

@@ -702,6 +702,8 @@ func (r *Relay) Commit(ctx context.Context, st server.Staged) (bool, error) {
 func (r *Relay) Discard(st server.Staged) {
 	s := st.(*staged)
 	r.stats.add(s.port, "discarded", 0, 0)
+	var cmds []command.Command
+	at := r.now()
 	if last := s.last; last != nil && !s.proposed && last.SHA256 != "" {
 		// A file chunk never proposed: no state refers to it, and none
 		// will. This node's copy goes now. The other voters' copies are
@@ -712,15 +714,14 @@ func (r *Relay) Discard(st server.Staged) {
 		// the other voters' disks. If the staging is refused (the port
 		// went meanwhile), the sweep still removes them.
 		_ = r.opt.Contents.Store().Discard(last.SHA256)
-		r.forget(s)
-		at := r.now()
-		r.detached(&command.StageChunkRef{Port: s.port, Tx: s.tx, Off: last.Off, At: at, SHA256: last.SHA256, Size: last.Size},
-			&command.DropTx{Tx: s.tx, At: at})
-		return
+		cmds = append(cmds, &command.StageChunkRef{Port: s.port, Tx: s.tx, Off: last.Off, At: at, SHA256: last.SHA256, Size: last.Size})
+	}
+	if s.proposed || len(cmds) > 0 {
+		cmds = append(cmds, &command.DropTx{Tx: s.tx, At: at})
 	}
 	r.forget(s)
-	if s.proposed {
-		r.detached(&command.DropTx{Tx: s.tx, At: r.now()})
+	if len(cmds) > 0 {
+		r.detached(cmds...)
 	}
 }
 

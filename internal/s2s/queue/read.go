@@ -255,6 +255,30 @@ func Flows(btx *bolt.Tx, queue string, seqs []uint64) ([]Flow, error) {
 	return out, nil
 }
 
+// FlowRuns lists the flowfiles of queue whose sequence numbers are in
+// runs (ascending [first, last] pairs) and that are still queued, in
+// order: a follower's copy of the records of a memory lease the leader
+// granted as runs. One cursor walk per run, not a lookup per flowfile.
+func FlowRuns(btx *bolt.Tx, queue string, runs [][2]uint64) ([]Flow, error) {
+	var out []Flow
+	pre := key(queue)
+	c := btx.Bucket(tFlows).Cursor()
+	for _, r := range runs {
+		last := keyN(queue, r[1])
+		for k, v := c.Seek(keyN(queue, r[0])); k != nil && bytes.HasPrefix(k, pre) && bytes.Compare(k, last) <= 0; k, v = c.Next() {
+			if len(k) != len(pre)+8 {
+				return nil, fmt.Errorf("corrupt queue key %q", k)
+			}
+			f, err := decodeFlow(v)
+			if err != nil {
+				return nil, err
+			}
+			out = append(out, Flow{Seq: binary.BigEndian.Uint64(k[len(pre):]), Tx: f.Tx, Off: f.Off, Len: f.Len, Size: f.Size})
+		}
+	}
+	return out, nil
+}
+
 // Expirable reports whether retention expires anything at the head of
 // input port p's queue at time at (an ExpireFlows would remove something).
 func Expirable(btx *bolt.Tx, p Port, at int64) (bool, error) {

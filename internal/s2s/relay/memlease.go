@@ -34,6 +34,12 @@ type leaseReq struct {
 	Tx       string `json:"tx"`
 	MaxCount int64  `json:"maxCount"`
 	MaxBytes int64  `json:"maxBytes"`
+	// Runs asks for the flowfiles as runs of sequence numbers: the
+	// caller, a follower, reads their records from its own replica. 1,024 records as JSON,
+	// encoded on the leader and decoded on the follower, were about a
+	// sixth of the time of a pull served by a follower. A leader of an
+	// older build ignores it and answers Flows.
+	Runs bool `json:"runs,omitempty"`
 }
 
 // leaseGrant is the leader's answer: the flowfiles leased, in queue
@@ -46,6 +52,8 @@ type leaseGrant struct {
 	Flows   []queue.Flow `json:"flows,omitempty"`
 	Ordered bool         `json:"ordered,omitempty"`
 	Busy    bool         `json:"busy,omitempty"`
+	// Runs answers a request for Runs: the flowfiles' sequence numbers.
+	Runs [][2]uint64 `json:"runs,omitempty"`
 }
 
 type endReq struct {
@@ -128,7 +136,11 @@ func (r *Relay) LeaderFuncs() map[string]func(context.Context, json.RawMessage) 
 			if err := json.Unmarshal(b, &req); err != nil {
 				return nil, model.Invalid(err.Error())
 			}
-			return r.grant(req)
+			g, err := r.grant(req)
+			if err == nil && req.Runs && len(g.Flows) > 0 {
+				g.Runs, g.Flows = runsOf(g.Flows), nil
+			}
+			return g, err
 		},
 		callEnd: func(ctx context.Context, b json.RawMessage) (any, error) {
 			var req endReq
@@ -187,6 +199,36 @@ func (r *Relay) grant(req leaseReq) (leaseGrant, error) {
 	}
 	m.byTx[req.Tx] = l
 	return g, nil
+}
+
+// replicaFlows reads the records of the flowfiles a leader granted as
+// runs from this replica. A granted flowfile was nearly always queued
+// long before, and this replica has it; only when some are missing does
+// it take a read barrier (on a follower it lasts until the leader's next
+// message, so it is not taken for every pull). Records do not change
+// once written (a memory lease is not recorded in them), so an older
+// replica's copy is the leader's. What is gone by then (expired, or its
+// port deleted) is not sent, and the ack does not name it.
+func (r *Relay) replicaFlows(ctx context.Context, g leaseGrant) ([]queue.Flow, error) {
+	want := 0
+	for _, run := range g.Runs {
+		want += int(run[1] - run[0] + 1)
+	}
+	read := func() (flows []queue.Flow, err error) {
+		err = r.st.Read(func(tx *store.Tx) error {
+			flows, err = queue.FlowRuns(tx.Bolt(), g.Queue, g.Runs)
+			return err
+		})
+		return flows, err
+	}
+	flows, err := read()
+	if err != nil || len(flows) == want {
+		return flows, err
+	}
+	if err := r.c.ReadBarrier(ctx); err != nil {
+		return nil, err
+	}
+	return read()
 }
 
 // endMem ends a memory lease on the leader: at once when this node leads,

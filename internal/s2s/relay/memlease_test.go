@@ -2,6 +2,8 @@ package relay
 
 import (
 	"context"
+	"encoding/json"
+	"slices"
 	"testing"
 	"time"
 
@@ -124,5 +126,54 @@ func waitFor(t *testing.T, ok func() bool) {
 			t.Fatal("condition not reached in 5 s")
 		}
 		time.Sleep(time.Millisecond)
+	}
+}
+
+// TestLeaseGrantAsRuns: a follower asks the leader for a memory lease's
+// flowfiles as runs of sequence numbers, not records, and reads the
+// records from its replica; a leader of an older build, which ignores
+// that and answers the records, is understood too.
+func TestLeaseGrantAsRuns(t *testing.T) {
+	tw, r := relayWithPorts(t, command.Level, true)
+	ctx := context.Background()
+	pr, contents := packets(t, 0, 6, 500)
+	push(t, r, "in", "t1", pr)
+	if err := tw.ReadBarrier(ctx); err != nil {
+		t.Fatal(err)
+	}
+	l, err := r.Lease(ctx, "out", "p1", server.BatchLimits{Count: 3})
+	if err != nil {
+		t.Fatal(err)
+	}
+	drain(t, l, contents[:3])
+	if err := r.Ack(ctx, l); err != nil {
+		t.Fatal(err)
+	}
+
+	// What the leader answers a follower.
+	funcs := tw.lead.LeaderFuncs()
+	b, err := json.Marshal(leaseReq{Port: "out", Tx: "raw", MaxCount: 2, MaxBytes: 1 << 20, Runs: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	v, err := funcs[callLease](ctx, b)
+	if g, _ := v.(leaseGrant); err != nil || len(g.Flows) != 0 || !slices.Equal(g.Runs, [][2]uint64{{3, 4}}) {
+		t.Fatalf("grant of 2 as runs: %+v, %v; want runs [[3 4]] and no records", v, err)
+	}
+	if _, err := funcs[callEnd](ctx, []byte(`{"tx":"raw"}`)); err != nil {
+		t.Fatal(err)
+	}
+
+	tw.oldLeader = true
+	before := tw.barrierCount()
+	if l, err = r.Lease(ctx, "out", "p2", server.BatchLimits{}); err != nil {
+		t.Fatal(err)
+	}
+	drain(t, l, contents[3:])
+	if err := r.Ack(ctx, l); err != nil {
+		t.Fatal(err)
+	}
+	if n := tw.barrierCount() - before; n != 0 {
+		t.Fatalf("%d barriers for records and content this replica has", n)
 	}
 }

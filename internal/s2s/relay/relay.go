@@ -770,6 +770,27 @@ type lease struct {
 	br *bufio.Reader
 }
 
+// leaseMem asks the leader for a memory lease: in this process when this
+// node leads (no encoding of the grant), else over the cluster port, the
+// flowfiles named as runs and read from this replica.
+func (r *Relay) leaseMem(ctx context.Context, req leaseReq) (leaseGrant, error) {
+	if r.c.IsLeader() {
+		return r.grant(req)
+	}
+	req.Runs = true
+	var g leaseGrant
+	if err := r.c.CallLeader(ctx, callLease, req, &g); err != nil || len(g.Runs) == 0 {
+		return g, err // a leader of an older build answers Flows
+	}
+	flows, err := r.replicaFlows(ctx, g)
+	if err != nil {
+		r.endMem(req.Tx, false)
+		return g, err
+	}
+	g.Flows, g.Runs = flows, nil
+	return g, nil
+}
+
 // Lease leases the port's oldest available flowfiles to a pull, up to the
 // client's batch limits, through the log: no other node hands them out
 // until this lease is acked, released or expires. Concurrent pulls of a
@@ -786,8 +807,7 @@ func (r *Relay) Lease(ctx context.Context, port, tx string, limits server.BatchL
 	cmd.Expires = cmd.At + r.opt.LeaseTTL.Milliseconds()
 	level := r.c.CommandLevel()
 	if level >= command.LevelOf(command.TypeAckFlows) {
-		var g leaseGrant
-		err := r.c.CallLeader(ctx, callLease, leaseReq{Port: port, Tx: tx, MaxCount: cmd.MaxCount, MaxBytes: cmd.MaxBytes}, &g)
+		g, err := r.leaseMem(ctx, leaseReq{Port: port, Tx: tx, MaxCount: cmd.MaxCount, MaxBytes: cmd.MaxBytes})
 		if err != nil {
 			if model.KindOf(err) == model.KindUnavailable {
 				// The leader may have granted it and the answer got

@@ -41,6 +41,9 @@ type twin struct {
 	changes uint64 // LeaderChanges
 	// proposed lists the type of every command proposed.
 	proposed []command.Type
+	// oldLeader: the leader's build ignores fields of calls it does not
+	// know (leaseReq.Runs).
+	oldLeader bool
 }
 
 // leaderSide is the twin as its leader sees it.
@@ -62,6 +65,16 @@ func (tw *twin) CallLeader(ctx context.Context, name string, req, out any) error
 	b, err := json.Marshal(req)
 	if err != nil {
 		return err
+	}
+	if tw.oldLeader {
+		var fields map[string]json.RawMessage
+		if err := json.Unmarshal(b, &fields); err != nil {
+			return err
+		}
+		delete(fields, "runs")
+		if b, err = json.Marshal(fields); err != nil {
+			return err
+		}
 	}
 	fn, ok := lead.LeaderFuncs()[name]
 	if !ok {

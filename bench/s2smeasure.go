@@ -11,6 +11,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 )
 
@@ -153,6 +154,17 @@ func systemLabel(key string) string {
 	return key
 }
 
+// quietDisk writes out what earlier phases left dirty before a window
+// starts. Neither system fsyncs in the pairs compared (Weir
+// --unsafe-no-sync, JetStream's default), so their writes pile up in the
+// page cache until the kernel's background threshold (10 % of memory,
+// about 2 GB here) and are then written back in one burst that stalls
+// every writer on the machine for up to two seconds: a pull window took
+// the stall of the pushes before it (pull confirms of 0.5–1.2 s, p99 of
+// 0.9–2 s). Now each window pays for its own writes only, and both
+// systems alike.
+func quietDisk() { syscall.Sync() }
+
 // queueState counts what was confirmed pushed and pulled, so that a pull
 // run can be given enough queued flowfiles.
 type queueState struct {
@@ -263,6 +275,7 @@ func (r *S2SRunner) runSize(ctx context.Context, run, size int) error {
 			return S2SFigure{Run: run, Size: size, Batch: batch, System: key, Kind: kind, Clients: clients, OtherBusy: busy}
 		}
 		for _, p := range o.Pushers {
+			quietDisk()
 			cpu0, w0, n0 := procsCPU(sys.PIDs()), procsWritten(sys.PIDs()), q.pushed.Load()
 			ws, _ := sys.(*WeirS2S)
 			var steps0 map[string][2]float64
@@ -296,6 +309,7 @@ func (r *S2SRunner) runSize(ctx context.Context, run, size int) error {
 				stopAndClean(sys)
 				return fmt.Errorf("%s: filling the queue: %w", key, err)
 			}
+			quietDisk()
 			f := fig("pull", p)
 			cpu0 := procsCPU(sys.PIDs())
 			if err := drain(ctx, q, p, batch, int64(batch*size), want, &f); err != nil {
@@ -322,6 +336,7 @@ func (r *S2SRunner) runSize(ctx context.Context, run, size int) error {
 			return fmt.Errorf("%s: %w", key, err)
 		}
 		q := &queueState{sys: sys}
+		quietDisk()
 		s := RunOpenLoop(ctx, rate, o.Warmup, o.LatencyWindow, 1024, q.pushOp(content, batch))
 		f := S2SFigure{Run: run, Size: size, Batch: batch, System: key, Kind: "latency", Rate: rate, OtherBusy: busy}
 		f.fromStats(s, batch, size)

@@ -175,6 +175,11 @@ type flowRec struct {
 	Lease string
 }
 
+// flow is the record as the flowfile at seq, as reads hand it out.
+func (f flowRec) flow(seq uint64) Flow {
+	return Flow{Seq: seq, Tx: f.Tx, Off: f.Off, Len: f.Len, Size: f.Size}
+}
+
 func (f flowRec) encode() []byte {
 	b := make([]byte, 0, 2+len(f.Tx)+24+2+len(f.Lease))
 	b = binary.BigEndian.AppendUint16(b, uint16(len(f.Tx)))
@@ -716,7 +721,7 @@ func takeFree(btx *bolt.Tx, queue string, skip func(key []byte, seq uint64) bool
 		if len(out) > 0 && (int64(len(out)) >= maxCount || (maxBytes > 0 && n+f.Size > maxBytes)) {
 			break
 		}
-		out = append(out, freeFlow{Flow: Flow{Seq: seq, Tx: f.Tx, Off: f.Off, Len: f.Len, Size: f.Size}, key: bytes.Clone(k), rec: f})
+		out = append(out, freeFlow{Flow: f.flow(seq), key: bytes.Clone(k), rec: f})
 		n += f.Size
 	}
 	return out, nil

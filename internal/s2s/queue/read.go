@@ -250,7 +250,7 @@ func Flows(btx *bolt.Tx, queue string, seqs []uint64) ([]Flow, error) {
 		if err != nil {
 			return nil, err
 		}
-		out = append(out, Flow{Seq: seq, Tx: f.Tx, Off: f.Off, Len: f.Len, Size: f.Size})
+		out = append(out, f.flow(seq))
 	}
 	return out, nil
 }
@@ -273,7 +273,7 @@ func FlowRuns(btx *bolt.Tx, queue string, runs [][2]uint64) ([]Flow, error) {
 			if err != nil {
 				return nil, err
 			}
-			out = append(out, Flow{Seq: binary.BigEndian.Uint64(k[len(pre):]), Tx: f.Tx, Off: f.Off, Len: f.Len, Size: f.Size})
+			out = append(out, f.flow(binary.BigEndian.Uint64(k[len(pre):])))
 		}
 	}
 	return out, nil

@@ -201,6 +201,8 @@ func (r *Relay) grant(req leaseReq) (leaseGrant, error) {
 	return g, nil
 }
 
+var errBadGrant = &model.Error{Kind: model.KindUnavailable, Msg: "The leader's grant was malformed; retry."}
+
 // replicaFlows reads the records of the flowfiles a leader granted as
 // runs from this replica. A granted flowfile was nearly always queued
 // long before, and this replica has it; only when some are missing does
@@ -210,9 +212,17 @@ func (r *Relay) grant(req leaseReq) (leaseGrant, error) {
 // replica's copy is the leader's. What is gone by then (expired, or its
 // port deleted) is not sent, and the ack does not name it.
 func (r *Relay) replicaFlows(ctx context.Context, g leaseGrant) ([]queue.Flow, error) {
-	want := 0
-	for _, run := range g.Runs {
-		want += int(run[1] - run[0] + 1)
+	// A grant is at most MaxAckRuns flowfiles (its confirm must fit one
+	// AckFlows), in ascending runs: anything else is not walked.
+	var want uint64
+	for i, run := range g.Runs {
+		if run[0] > run[1] || (i > 0 && run[0] <= g.Runs[i-1][1]) || run[1]-run[0] >= command.MaxAckRuns {
+			return nil, errBadGrant
+		}
+		want += run[1] - run[0] + 1
+	}
+	if want > command.MaxAckRuns {
+		return nil, errBadGrant
 	}
 	read := func() (flows []queue.Flow, err error) {
 		err = r.st.Read(func(tx *store.Tx) error {
@@ -222,7 +232,7 @@ func (r *Relay) replicaFlows(ctx context.Context, g leaseGrant) ([]queue.Flow, e
 		return flows, err
 	}
 	flows, err := read()
-	if err != nil || len(flows) == want {
+	if err != nil || uint64(len(flows)) == want {
 		return flows, err
 	}
 	if err := r.c.ReadBarrier(ctx); err != nil {

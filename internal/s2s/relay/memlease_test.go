@@ -164,6 +164,14 @@ func TestLeaseGrantAsRuns(t *testing.T) {
 		t.Fatal(err)
 	}
 
+	// Runs out of order, or more flowfiles than one confirm can name, are
+	// not walked.
+	for _, runs := range [][][2]uint64{{{5, 3}}, {{3, 4}, {4, 5}}, {{0, command.MaxAckRuns}}} {
+		if _, err := r.replicaFlows(ctx, leaseGrant{Queue: "in", Runs: runs}); err != errBadGrant {
+			t.Fatalf("runs %v: %v, want errBadGrant", runs, err)
+		}
+	}
+
 	tw.oldLeader = true
 	before := tw.barrierCount()
 	if l, err = r.Lease(ctx, "out", "p2", server.BatchLimits{}); err != nil {

@@ -12,7 +12,6 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
-	"syscall"
 	"time"
 
 	"github.com/weir-nifi/weir/internal/bundles/nar/nartest"
@@ -101,7 +100,7 @@ func (r *Runner) BundleUpload(ctx context.Context) ([]Result, error) {
 		// Each side starts with nothing dirty in the page cache: the NAR
 		// just written, and the files of the previous round, would
 		// otherwise be written back during whichever comes next.
-		syscall.Sync()
+		quietDisk()
 		t0 := time.Now()
 		err := uploadFile(ctx, api, bucket, file, hex.EncodeToString(sum[:]))
 		up := time.Since(t0)
@@ -110,7 +109,7 @@ func (r *Runner) BundleUpload(ctx context.Context) ([]Result, error) {
 		if err != nil {
 			return nil, err
 		}
-		syscall.Sync()
+		quietDisk()
 		_, cpSync, err := r.copyFile(file)
 		if err != nil {
 			return nil, err

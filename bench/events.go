@@ -10,7 +10,6 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"syscall"
 	"time"
 
 	"github.com/weir-nifi/weir/internal/events"
@@ -65,7 +64,7 @@ func (r *Runner) Events(ctx context.Context) ([]Result, error) {
 		// window. Without this the runs slowed one after another
 		// (934, 853, 761 commits/s without hooks in one set), and the
 		// second run of each pair paid for the first.
-		syscall.Sync()
+		quietDisk()
 		c, err := r.Env.StartWeirCluster(3, args...)
 		if err != nil {
 			return Stats{}, err

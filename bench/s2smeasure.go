@@ -11,7 +11,6 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"time"
 )
 
@@ -153,17 +152,6 @@ func systemLabel(key string) string {
 	}
 	return key
 }
-
-// quietDisk writes out what earlier phases left dirty before a window
-// starts. Neither system fsyncs in the pairs compared (Weir
-// --unsafe-no-sync, JetStream's default), so their writes pile up in the
-// page cache until the kernel's background threshold (10 % of memory,
-// about 2 GB here) and are then written back in one burst that stalls
-// every writer on the machine for up to two seconds: a pull window took
-// the stall of the pushes before it (pull confirms of 0.5–1.2 s, p99 of
-// 0.9–2 s). Now each window pays for its own writes only, and both
-// systems alike.
-func quietDisk() { syscall.Sync() }
 
 // queueState counts what was confirmed pushed and pulled, so that a pull
 // run can be given enough queued flowfiles.

@@ -1,5 +1,7 @@
 package command
 
+import "math"
+
 // Site-to-site commands (level 2). Flowfile content travels through the
 // Raft log in chunks (StageChunk), so a quorum has it on disk before the
 // client is told it is stored; the queue tables are in the store but apart
@@ -187,6 +189,25 @@ type AckFlows struct {
 // MaxAckRuns bounds the runs of one AckFlows (a pull sends at most a few
 // thousand flowfiles, usually one run).
 const MaxAckRuns = 1 << 16
+
+// CheckRuns reports whether runs of sequence numbers ([first, last]
+// pairs) are ascending and apart, the form an AckFlows and a memory
+// lease's grant name flowfiles in, and how many sequence numbers they
+// name (saturating at the largest uint64, so a caller's bound holds
+// whatever the runs claim).
+func CheckRuns(runs [][2]uint64) (n uint64, ok bool) {
+	for i, r := range runs {
+		if r[0] > r[1] || (i > 0 && r[0] <= runs[i-1][1]) {
+			return 0, false
+		}
+		if m := r[1] - r[0] + 1; m == 0 || n+m < n {
+			n = math.MaxUint64
+		} else {
+			n += m
+		}
+	}
+	return n, true
+}
 
 // Release returns a lease's flowfiles to the queue, in their order.
 type Release struct {

@@ -1110,7 +1110,7 @@ func (w wtx) queueLeased(queue string) (bool, error) {
 
 // leased lists what an existing lease holds.
 func (w wtx) leased(l leaseRec) (LeaseResult, error) {
-	flows, err := Flows(w.tx, l.Queue, l.Seqs)
+	flows, err := listFlows(w.tx, l.Queue, l.Seqs)
 	return LeaseResult{Flows: flows}, err
 }
 
@@ -1268,10 +1268,8 @@ func (w wtx) ackFlows(c *command.AckFlows) error {
 	if len(c.Runs) > command.MaxAckRuns {
 		return model.Invalid(fmt.Sprintf("An ack names at most %d runs of flowfiles.", command.MaxAckRuns))
 	}
-	for i, r := range c.Runs {
-		if r[0] > r[1] || (i > 0 && r[0] <= c.Runs[i-1][1]) {
-			return model.Invalid("An ack's runs of flowfiles must be ascending and apart.")
-		}
+	if _, ok := command.CheckRuns(c.Runs); !ok {
+		return model.Invalid("An ack's runs of flowfiles must be ascending and apart.")
 	}
 	if w.b(tQueues).Get([]byte(c.Queue)) == nil {
 		return nil // the port and its queue were deleted meanwhile
@@ -1280,28 +1278,27 @@ func (w wtx) ackFlows(c *command.AckFlows) error {
 	if err != nil {
 		return err
 	}
-	pre := key(c.Queue)
 	var keys [][]byte
 	var gone []txGone
-	fc := w.b(tFlows).Cursor()
-	for _, r := range c.Runs {
-		last := keyN(c.Queue, r[1])
-		for k, v := fc.Seek(keyN(c.Queue, r[0])); k != nil && bytes.HasPrefix(k, pre) && bytes.Compare(k, last) <= 0; k, v = fc.Next() {
-			if leasedRaw(v) {
-				continue // a replicated lease holds it: its ack or release decides
-			}
-			f, err := decodeFlow(v)
-			if err != nil {
-				return err
-			}
-			if f.Lease != "" {
-				continue
-			}
-			keys = append(keys, bytes.Clone(k))
-			st.Count--
-			st.Bytes -= f.Size
-			gone = countGone(gone, f.Tx)
+	err = eachInRuns(w.b(tFlows).Cursor(), c.Queue, c.Runs, func(_ uint64, k, v []byte) error {
+		if leasedRaw(v) {
+			return nil // a replicated lease holds it: its ack or release decides
 		}
+		f, err := decodeFlow(v)
+		if err != nil {
+			return err
+		}
+		if f.Lease != "" {
+			return nil
+		}
+		keys = append(keys, bytes.Clone(k))
+		st.Count--
+		st.Bytes -= f.Size
+		gone = countGone(gone, f.Tx)
+		return nil
+	})
+	if err != nil {
+		return err
 	}
 	if len(keys) == 0 {
 		return nil

@@ -237,9 +237,9 @@ func Available(btx *bolt.Tx, port string, at int64, held func(queue string, seq 
 	return p.From, flows, false, nil
 }
 
-// Flows lists the flowfiles of queue with the given sequence numbers that
-// are still queued, in that order (a retried memory lease).
-func Flows(btx *bolt.Tx, queue string, seqs []uint64) ([]Flow, error) {
+// listFlows lists the flowfiles of queue with the given sequence numbers that
+// are still queued, in that order (what a replicated lease holds).
+func listFlows(btx *bolt.Tx, queue string, seqs []uint64) ([]Flow, error) {
 	var out []Flow
 	for _, seq := range seqs {
 		v := btx.Bucket(tFlows).Get(keyN(queue, seq))
@@ -257,26 +257,41 @@ func Flows(btx *bolt.Tx, queue string, seqs []uint64) ([]Flow, error) {
 
 // FlowRuns lists the flowfiles of queue whose sequence numbers are in
 // runs (ascending [first, last] pairs) and that are still queued, in
-// order: a follower's copy of the records of a memory lease the leader
-// granted as runs. One cursor walk per run, not a lookup per flowfile.
+// order: the records of a memory lease (a follower's copy of a grant, or
+// the leader's answer to a retried one). One cursor walk per run, not a
+// lookup per flowfile.
 func FlowRuns(btx *bolt.Tx, queue string, runs [][2]uint64) ([]Flow, error) {
 	var out []Flow
+	err := eachInRuns(btx.Bucket(tFlows).Cursor(), queue, runs, func(seq uint64, _, v []byte) error {
+		f, err := decodeFlow(v)
+		if err != nil {
+			return err
+		}
+		out = append(out, f.flow(seq))
+		return nil
+	})
+	return out, err
+}
+
+// eachInRuns calls fn, in order, with each flowfile record of queue whose
+// sequence number is in runs (ascending [first, last] pairs). It walks a
+// cursor from each run's first key, so only existing records are visited
+// and the work is bounded by what the queue holds, whatever the runs
+// claim. fn must not change the table (the cursor is still walking).
+func eachInRuns(c *bolt.Cursor, queue string, runs [][2]uint64, fn func(seq uint64, k, v []byte) error) error {
 	pre := key(queue)
-	c := btx.Bucket(tFlows).Cursor()
 	for _, r := range runs {
 		last := keyN(queue, r[1])
 		for k, v := c.Seek(keyN(queue, r[0])); k != nil && bytes.HasPrefix(k, pre) && bytes.Compare(k, last) <= 0; k, v = c.Next() {
 			if len(k) != len(pre)+8 {
-				return nil, fmt.Errorf("corrupt queue key %q", k)
+				return fmt.Errorf("corrupt queue key %q", k)
 			}
-			f, err := decodeFlow(v)
-			if err != nil {
-				return nil, err
+			if err := fn(binary.BigEndian.Uint64(k[len(pre):]), k, v); err != nil {
+				return err
 			}
-			out = append(out, f.flow(binary.BigEndian.Uint64(k[len(pre):])))
 		}
 	}
-	return out, nil
+	return nil
 }
 
 // Expirable reports whether retention expires anything at the head of

@@ -72,7 +72,7 @@ type memLeases struct {
 
 type memLease struct {
 	queue   string
-	seqs    []uint64
+	runs    [][2]uint64 // ascending, as granted
 	expires time.Time
 }
 
@@ -93,9 +93,11 @@ func (m *memLeases) drop(tx string) {
 	}
 	delete(m.byTx, tx)
 	h := m.held[l.queue]
-	for _, seq := range l.seqs {
-		if h[seq] == tx {
-			delete(h, seq)
+	for _, r := range l.runs {
+		for seq := r[0]; seq <= r[1]; seq++ {
+			if h[seq] == tx {
+				delete(h, seq)
+			}
 		}
 	}
 	if len(h) == 0 {
@@ -174,7 +176,7 @@ func (r *Relay) grant(req leaseReq) (leaseGrant, error) {
 	err := r.st.Read(func(tx *store.Tx) (err error) {
 		if l := m.byTx[req.Tx]; l != nil {
 			g.Queue = l.queue
-			g.Flows, err = queue.Flows(tx.Bolt(), l.queue, l.seqs)
+			g.Flows, err = queue.FlowRuns(tx.Bolt(), l.queue, l.runs)
 			return err
 		}
 		held := func(q string, seq uint64) bool { _, ok := m.held[q][seq]; return ok }
@@ -187,14 +189,13 @@ func (r *Relay) grant(req leaseReq) (leaseGrant, error) {
 	if err != nil || g.Ordered || len(g.Flows) == 0 || m.byTx[req.Tx] != nil {
 		return g, err
 	}
-	l := &memLease{queue: g.Queue, seqs: make([]uint64, len(g.Flows)), expires: now.Add(r.opt.LeaseTTL)}
+	l := &memLease{queue: g.Queue, runs: runsOf(g.Flows), expires: now.Add(r.opt.LeaseTTL)}
 	h := m.held[g.Queue]
 	if h == nil {
 		h = map[uint64]string{}
 		m.held[g.Queue] = h
 	}
-	for i, f := range g.Flows {
-		l.seqs[i] = f.Seq
+	for _, f := range g.Flows {
 		h[f.Seq] = req.Tx
 	}
 	m.byTx[req.Tx] = l
@@ -214,14 +215,8 @@ var errBadGrant = &model.Error{Kind: model.KindUnavailable, Msg: "The leader's g
 func (r *Relay) replicaFlows(ctx context.Context, g leaseGrant) ([]queue.Flow, error) {
 	// A grant is at most MaxAckRuns flowfiles (its confirm must fit one
 	// AckFlows), in ascending runs: anything else is not walked.
-	var want uint64
-	for i, run := range g.Runs {
-		if run[0] > run[1] || (i > 0 && run[0] <= g.Runs[i-1][1]) || run[1]-run[0] >= command.MaxAckRuns {
-			return nil, errBadGrant
-		}
-		want += run[1] - run[0] + 1
-	}
-	if want > command.MaxAckRuns {
+	want, ok := command.CheckRuns(g.Runs)
+	if !ok || want > command.MaxAckRuns {
 		return nil, errBadGrant
 	}
 	read := func() (flows []queue.Flow, err error) {

@@ -131,8 +131,9 @@ func waitFor(t *testing.T, ok func() bool) {
 
 // TestLeaseGrantAsRuns: a follower asks the leader for a memory lease's
 // flowfiles as runs of sequence numbers, not records, and reads the
-// records from its replica; a leader of an older build, which ignores
-// that and answers the records, is understood too.
+// records from its replica; a retried request gets the same flowfiles;
+// a leader of an older build, which ignores that and answers the records,
+// is understood too.
 func TestLeaseGrantAsRuns(t *testing.T) {
 	tw, r := relayWithPorts(t, command.Level, true)
 	ctx := context.Background()
@@ -159,6 +160,12 @@ func TestLeaseGrantAsRuns(t *testing.T) {
 	v, err := funcs[callLease](ctx, b)
 	if g, _ := v.(leaseGrant); err != nil || len(g.Flows) != 0 || !slices.Equal(g.Runs, [][2]uint64{{3, 4}}) {
 		t.Fatalf("grant of 2 as runs: %+v, %v; want runs [[3 4]] and no records", v, err)
+	}
+	// A retried request (same transaction, say after a lost answer) gets
+	// its lease's flowfiles again, not two more.
+	v, err = funcs[callLease](ctx, b)
+	if g, _ := v.(leaseGrant); err != nil || len(g.Flows) != 0 || !slices.Equal(g.Runs, [][2]uint64{{3, 4}}) {
+		t.Fatalf("retried grant: %+v, %v; want runs [[3 4]] again", v, err)
 	}
 	if _, err := funcs[callEnd](ctx, []byte(`{"tx":"raw"}`)); err != nil {
 		t.Fatal(err)

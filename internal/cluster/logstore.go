@@ -57,14 +57,46 @@ var (
 )
 
 // openLogStore opens the raft-wal log in dir. opts are raft-wal's options
-// (logger, segment size). disk may be nil.
-func openLogStore(dir string, d *disk.Monitor, stop <-chan struct{}, log *slog.Logger, opts ...func(*wal.WAL)) (logStore, error) {
+// (logger, segment size). disk may be nil. noSync (--unsafe-no-sync) makes
+// the segment files' fsync a no-op: appends reach the page cache only.
+func openLogStore(dir string, d *disk.Monitor, stop <-chan struct{}, log *slog.Logger, noSync bool, opts ...func(*wal.WAL)) (logStore, error) {
 	if log == nil {
 		log = slog.Default()
 	}
-	s := &walStore{dir: dir, opts: opts, disk: d, stop: stop, log: log}
+	s := &walStore{dir: dir, opts: opts, disk: d, stop: stop, log: log, noSync: noSync}
 	return s.start()
 }
+
+// noSyncFS is raft-wal's file system with Sync a no-op on segment files,
+// for --unsafe-no-sync. raft-wal has no option for it, and without it the
+// flag left one fsync per appended batch on every node: the benchmarks'
+// "equal durability" pair (JetStream's default writes without fsync) was
+// not equal, and pulls paid two fsyncs per confirm. raft-wal's meta store
+// (bbolt, written on segment rotation and on term and vote changes) still
+// syncs; those are rare.
+type noSyncFS struct{ types.VFS }
+
+func (f noSyncFS) Create(dir, name string, size uint64) (types.WritableFile, error) {
+	w, err := f.VFS.Create(dir, name, size)
+	if err != nil {
+		return nil, err
+	}
+	return noSyncFile{w}, nil
+}
+
+func (f noSyncFS) OpenWriter(dir, name string) (types.WritableFile, error) {
+	w, err := f.VFS.OpenWriter(dir, name)
+	if err != nil {
+		return nil, err
+	}
+	return noSyncFile{w}, nil
+}
+
+type noSyncFile struct{ types.WritableFile }
+
+func (noSyncFile) Sync() error { return nil }
+
+var _ types.VFS = noSyncFS{}
 
 // Reopening is paced: at most one attempt per reopenMin at first, the
 // pause doubling up to reopenMax while attempts do not cure the log.
@@ -89,6 +121,10 @@ type walStore struct {
 	// (nil: its own, in dir). Tests make them fail.
 	filer   types.SegmentFiler
 	newMeta func() types.MetaStore
+	// vfs is the file system under the default filer (nil: the real one);
+	// noSync wraps it in noSyncFS.
+	vfs    types.VFS
+	noSync bool
 
 	mu     sync.RWMutex
 	w      *wal.WAL // nil when closed or when reopening failed
@@ -166,7 +202,14 @@ func (s *walStore) start() (logStore, error) {
 // s.w. s.mu must be held (or s not shared yet).
 func (s *walStore) open() error {
 	if s.filer == nil {
-		s.filer = segment.NewFiler(s.dir, fs.New())
+		vfs := s.vfs
+		if vfs == nil {
+			vfs = fs.New()
+		}
+		if s.noSync {
+			vfs = noSyncFS{vfs}
+		}
+		s.filer = segment.NewFiler(s.dir, vfs)
 	}
 	var inner types.MetaStore = &metadb.BoltMetaDB{}
 	if s.newMeta != nil {

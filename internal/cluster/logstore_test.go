@@ -1,6 +1,7 @@
 package cluster
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -565,5 +566,69 @@ func TestLogStoreRecentEntries(t *testing.T) {
 	}
 	if err := ls.GetLog(25, &l); err != nil || len(l.Data) != len(big) {
 		t.Fatalf("entry 25 from the WAL: %d bytes, %v", len(l.Data), err)
+	}
+}
+
+// syncCountFS counts Sync calls on the segment files it hands out.
+type syncCountFS struct {
+	types.VFS
+	syncs *atomic.Int32
+}
+
+func (f syncCountFS) Create(dir, name string, size uint64) (types.WritableFile, error) {
+	w, err := f.VFS.Create(dir, name, size)
+	return syncCountFile{w, f.syncs}, err
+}
+
+func (f syncCountFS) OpenWriter(dir, name string) (types.WritableFile, error) {
+	w, err := f.VFS.OpenWriter(dir, name)
+	return syncCountFile{w, f.syncs}, err
+}
+
+type syncCountFile struct {
+	types.WritableFile
+	syncs *atomic.Int32
+}
+
+func (f syncCountFile) Sync() error { f.syncs.Add(1); return f.WritableFile.Sync() }
+
+// With --unsafe-no-sync (noSyncFS) no segment file is fsynced, across
+// rotations and a reopen (raft-wal's RecoverTail opens the tail with
+// OpenWriter), and what was appended reads back; the same appends
+// without it fsync every batch.
+func TestLogStoreNoSync(t *testing.T) {
+	run := func(noSync bool) int32 {
+		dir := t.TempDir()
+		syncs := new(atomic.Int32)
+		open := func() logStore {
+			s := &walStore{dir: dir, opts: []func(*wal.WAL){wal.WithSegmentSize(testSegmentSize)}, stop: make(chan struct{}),
+				log: testLog(t), vfs: syncCountFS{fs.New(), syncs}, noSync: noSync}
+			ls, err := s.start()
+			if err != nil {
+				t.Fatal(err)
+			}
+			return ls
+		}
+		ls := open()
+		appendAll(t, ls, 1, 100) // about three segments of testSegmentSize
+		if err := ls.Close(); err != nil {
+			t.Fatal(err)
+		}
+		ls = open()
+		defer ls.Close()
+		appendAll(t, ls, 101, 110)
+		for i := uint64(1); i <= 110; i++ {
+			var l raft.Log
+			if err := ls.GetLog(i, &l); err != nil || !bytes.Equal(l.Data, testEntry(i).Data) {
+				t.Fatalf("noSync %v: entry %d: %v %q", noSync, i, err, l.Data)
+			}
+		}
+		return syncs.Load()
+	}
+	if n := run(true); n != 0 {
+		t.Errorf("%d segment fsyncs with noSync, want none", n)
+	}
+	if n := run(false); n < 110 {
+		t.Errorf("%d segment fsyncs without noSync, want one per batch (110)", n)
 	}
 }

@@ -76,6 +76,8 @@ type Config struct {
 	// LeaderWait is how long a request waits for a leader before 503.
 	LeaderWait time.Duration
 
+	// NoSync skips the Raft log's fsync (--unsafe-no-sync: tests and
+	// benchmarks that say so).
 	NoSync bool
 	Log    *slog.Logger
 	// Disk watches the data directory's file system (nil: no watching,
@@ -253,7 +255,7 @@ func Start(cfg Config, st *store.Store) (*Node, error) {
 	if cfg.WALSegmentSize > 0 {
 		walOpts = append(walOpts, wal.WithSegmentSize(cfg.WALSegmentSize))
 	}
-	logs, err := openLogStore(walDir, cfg.Disk, n.stopCh, n.log, walOpts...)
+	logs, err := openLogStore(walDir, cfg.Disk, n.stopCh, n.log, cfg.NoSync, walOpts...)
 	if err != nil {
 		return nil, fmt.Errorf("open raft log: %w", err)
 	}

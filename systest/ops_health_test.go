@@ -99,7 +99,12 @@ func (th *throttle) close() {
 // DOWN (no quorum) and the leader probe fails everywhere.
 func TestOpsHealthReadiness(t *testing.T) {
 	long(t)
-	c := harness.NewCluster(t, harness.ClusterOptions{ExtraArgs: []string{"--ready-max-lag", "3"}})
+	// Raft timeouts of 2 s (lease included): this test is about lag, not
+	// elections, and CI runs saw the leader miss 400 ms of heartbeats
+	// again and again while it committed the versions below on a loaded
+	// two-core runner (three step-downs in 7 s, b3b3cfa's retries spent).
+	c := harness.NewCluster(t, harness.ClusterOptions{ExtraArgs: []string{"--ready-max-lag", "3",
+		"--heartbeat-timeout", "2s", "--election-timeout", "2s"}})
 	// n3's real cluster port moves behind the throttle, which takes its
 	// place (the harness proxy in front still forwards there).
 	lagger := c.Nodes[2]
@@ -158,8 +163,8 @@ func TestOpsHealthReadiness(t *testing.T) {
 		t.Fatalf("%d nodes answer the leader probe", leaders)
 	}
 
-	// Lag: commit versions (~200 KB each on the wire) while the lagging
-	// node receives 16 KB/s.
+	// Lag: commit eight versions (512 KiB snapshots; 2 MiB ones only
+	// loaded CI more) while the lagging node receives 16 KB/s.
 	th.slow.Store(true)
 	ctx := ctxT(t)
 	lc := client.New(leader.API)
@@ -179,7 +184,7 @@ func TestOpsHealthReadiness(t *testing.T) {
 	// version, and the lag is all that matters here) once leadership is
 	// off the lagging node again. Any other error fails the test.
 	for v, retries := 1, 0; v <= 8; {
-		doc := flowgen.Snapshot(flowgen.Options{Seed: int64(v), TargetBytes: 2 << 20, Version: -1})
+		doc := flowgen.Snapshot(flowgen.Options{Seed: int64(v), TargetBytes: 512 << 10, Version: -1})
 		if _, err := lc.CommitVersion(ctx, *b.Identifier, *f.Identifier, doc, false); err != nil {
 			if client.StatusOf(err) != http.StatusServiceUnavailable || !leaderChangeAnswer(err.Error()) || retries == 3 {
 				t.Fatal(err)

@@ -203,7 +203,7 @@ To form a cluster, start the first node, then start the others with
 	f.IntVar(&cfg.MaxVoters, "max-voters", 5, "voters to keep; further nodes are non-voting read replicas")
 	f.IntVar(&cfg.MinQuorum, "min-quorum", 3, "removals never leave fewer voters than this")
 	f.DurationVar(&cfg.DeadAfter, "dead-after", 0, "remove members unreachable this long (0 = never)")
-	f.DurationVar(&cfg.HeartbeatTimeout, "heartbeat-timeout", 0, "Raft heartbeat timeout (default 400ms; raise across regions)")
+	f.DurationVar(&cfg.HeartbeatTimeout, "heartbeat-timeout", 0, "Raft heartbeat timeout, also the leader lease (default 400ms; raise across regions)")
 	f.DurationVar(&cfg.ElectionTimeout, "election-timeout", 0, "Raft election timeout (default 400ms)")
 	f.Uint64Var(&cfg.SnapshotThreshold, "snapshot-threshold", 0, "log entries between snapshots (default 1024)")
 	f.Uint64Var(&cfg.TrailingLogs, "trailing-logs", 0, "log entries kept after a snapshot for slow followers (default 1024)")

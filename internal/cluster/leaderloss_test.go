@@ -57,3 +57,24 @@ func TestNextCheck(t *testing.T) {
 		}
 	}
 }
+
+// The leader lease defaults to the heartbeat timeout, raised or not: a
+// lease stuck at the 400 ms default under a 2 s heartbeat timeout had a
+// leader step down on a loaded CI runner during silences its followers
+// tolerated. An explicit lease is kept.
+func TestLeaseFollowsHeartbeat(t *testing.T) {
+	for _, c := range []struct {
+		hb, lease, want time.Duration
+	}{
+		{0, 0, DefaultHeartbeat},
+		{2 * time.Second, 0, 2 * time.Second},
+		{100 * time.Millisecond, 0, 100 * time.Millisecond},
+		{2 * time.Second, 500 * time.Millisecond, 500 * time.Millisecond},
+	} {
+		cfg := Config{HeartbeatTimeout: c.hb, LeaderLeaseTimeout: c.lease}
+		cfg.setDefaults()
+		if cfg.LeaderLeaseTimeout != c.want {
+			t.Errorf("heartbeat %v, lease %v: lease %v, want %v", c.hb, c.lease, cfg.LeaderLeaseTimeout, c.want)
+		}
+	}
+}

@@ -103,9 +103,8 @@ type Config struct {
 // to three times a run for no failure, and every step-down stalled all
 // requests for ~0.5 s while the same node was elected again.
 const (
-	DefaultHeartbeat   = 400 * time.Millisecond
-	DefaultElection    = 400 * time.Millisecond
-	DefaultLeaderLease = DefaultHeartbeat
+	DefaultHeartbeat = 400 * time.Millisecond
+	DefaultElection  = 400 * time.Millisecond
 )
 
 func (c *Config) setDefaults() {
@@ -116,8 +115,11 @@ func (c *Config) setDefaults() {
 		c.ElectionTimeout = DefaultElection
 	}
 	if c.LeaderLeaseTimeout == 0 {
-		// Raft refuses a lease longer than the heartbeat timeout.
-		c.LeaderLeaseTimeout = min(DefaultLeaderLease, c.HeartbeatTimeout)
+		// The lease follows the heartbeat timeout (Raft refuses a longer
+		// one): an operator who raises the heartbeat timeout across
+		// regions or for a loaded machine gets a leader that tolerates as
+		// long a silence, not one still stepping down after 400 ms.
+		c.LeaderLeaseTimeout = c.HeartbeatTimeout
 	}
 	if c.SnapshotThreshold == 0 {
 		c.SnapshotThreshold = 1024

@@ -74,29 +74,39 @@ func openLogStore(dir string, d *disk.Monitor, stop <-chan struct{}, log *slog.L
 // not equal, and pulls paid two fsyncs per confirm. raft-wal's meta store
 // (bbolt, written on segment rotation and on term and vote changes) still
 // syncs; those are rare.
-type noSyncFS struct{ types.VFS }
-
-func (f noSyncFS) Create(dir, name string, size uint64) (types.WritableFile, error) {
-	w, err := f.VFS.Create(dir, name, size)
-	if err != nil {
-		return nil, err
-	}
-	return noSyncFile{w}, nil
-}
-
-func (f noSyncFS) OpenWriter(dir, name string) (types.WritableFile, error) {
-	w, err := f.VFS.OpenWriter(dir, name)
-	if err != nil {
-		return nil, err
-	}
-	return noSyncFile{w}, nil
+func noSyncFS(vfs types.VFS) types.VFS {
+	return wrapFS{vfs, func(w types.WritableFile) types.WritableFile { return noSyncFile{w} }}
 }
 
 type noSyncFile struct{ types.WritableFile }
 
 func (noSyncFile) Sync() error { return nil }
 
-var _ types.VFS = noSyncFS{}
+// wrapFS is a raft-wal file system that wraps each segment file it opens
+// for writing (Create for a new segment, OpenWriter for the tail that
+// RecoverTail reopens).
+type wrapFS struct {
+	types.VFS
+	wrap func(types.WritableFile) types.WritableFile
+}
+
+func (f wrapFS) Create(dir, name string, size uint64) (types.WritableFile, error) {
+	w, err := f.VFS.Create(dir, name, size)
+	if err != nil {
+		return nil, err
+	}
+	return f.wrap(w), nil
+}
+
+func (f wrapFS) OpenWriter(dir, name string) (types.WritableFile, error) {
+	w, err := f.VFS.OpenWriter(dir, name)
+	if err != nil {
+		return nil, err
+	}
+	return f.wrap(w), nil
+}
+
+var _ types.VFS = wrapFS{}
 
 // Reopening is paced: at most one attempt per reopenMin at first, the
 // pause doubling up to reopenMax while attempts do not cure the log.
@@ -207,7 +217,7 @@ func (s *walStore) open() error {
 			vfs = fs.New()
 		}
 		if s.noSync {
-			vfs = noSyncFS{vfs}
+			vfs = noSyncFS(vfs)
 		}
 		s.filer = segment.NewFiler(s.dir, vfs)
 	}

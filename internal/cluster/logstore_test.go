@@ -569,22 +569,7 @@ func TestLogStoreRecentEntries(t *testing.T) {
 	}
 }
 
-// syncCountFS counts Sync calls on the segment files it hands out.
-type syncCountFS struct {
-	types.VFS
-	syncs *atomic.Int32
-}
-
-func (f syncCountFS) Create(dir, name string, size uint64) (types.WritableFile, error) {
-	w, err := f.VFS.Create(dir, name, size)
-	return syncCountFile{w, f.syncs}, err
-}
-
-func (f syncCountFS) OpenWriter(dir, name string) (types.WritableFile, error) {
-	w, err := f.VFS.OpenWriter(dir, name)
-	return syncCountFile{w, f.syncs}, err
-}
-
+// syncCountFile counts Sync calls on a segment file.
 type syncCountFile struct {
 	types.WritableFile
 	syncs *atomic.Int32
@@ -602,7 +587,8 @@ func TestLogStoreNoSync(t *testing.T) {
 		syncs := new(atomic.Int32)
 		open := func() logStore {
 			s := &walStore{dir: dir, opts: []func(*wal.WAL){wal.WithSegmentSize(testSegmentSize)}, stop: make(chan struct{}),
-				log: testLog(t), vfs: syncCountFS{fs.New(), syncs}, noSync: noSync}
+				log: testLog(t), noSync: noSync,
+				vfs: wrapFS{fs.New(), func(w types.WritableFile) types.WritableFile { return syncCountFile{w, syncs} }}}
 			ls, err := s.start()
 			if err != nil {
 				t.Fatal(err)

@@ -28,10 +28,15 @@ type S2SOptions struct {
 	// BatchBytes makes the batch: max(1, BatchBytes/size) flowfiles per
 	// Weir transaction and per group of JetStream publishes awaited
 	// together (and per pull).
-	BatchBytes    int
-	Warmup        time.Duration
-	Window        time.Duration
-	PullBatches   int     // a pull run drains PullBatches × batch flowfiles
+	BatchBytes int
+	Warmup     time.Duration
+	Window     time.Duration
+	// A pull run drains PullBatches × batch flowfiles. 512 (from set O
+	// on; 128 before) made a single puller's window 3–10 s in sets O and
+	// P, nearer the 10 s push window; with 128 it was a quarter of that,
+	// so one stall weighed four times as much. (An alternating A/B moved
+	// the pull/push ratio by less than its spread: docs/benchmarks.md.)
+	PullBatches   int
 	LatencyShare  float64 // latency rate: this share of the lowest push throughput
 	LatencyWindow time.Duration
 	Runs          int
@@ -47,7 +52,7 @@ type S2SOptions struct {
 // DefaultS2SOptions are the settings of docs/benchmarks.md.
 func DefaultS2SOptions() S2SOptions {
 	return S2SOptions{Sizes: []int{1 << 10, 64 << 10, 1 << 20}, Pushers: []int{1, 16}, Pullers: []int{1, 16},
-		BatchBytes: 1 << 20, Warmup: 2 * time.Second, Window: 10 * time.Second, PullBatches: 128,
+		BatchBytes: 1 << 20, Warmup: 2 * time.Second, Window: 10 * time.Second, PullBatches: 512,
 		LatencyShare: 0.5, LatencyWindow: 10 * time.Second, Runs: 3,
 		Systems: []string{"weir", "weir-nosync", "nats"}, Seed: 1}
 }

@@ -204,7 +204,7 @@ To form a cluster, start the first node, then start the others with
 	f.IntVar(&cfg.MinQuorum, "min-quorum", 3, "removals never leave fewer voters than this")
 	f.DurationVar(&cfg.DeadAfter, "dead-after", 0, "remove members unreachable this long (0 = never)")
 	f.DurationVar(&cfg.HeartbeatTimeout, "heartbeat-timeout", 0, "Raft heartbeat timeout, also the leader lease (default 400ms; raise across regions)")
-	f.DurationVar(&cfg.ElectionTimeout, "election-timeout", 0, "Raft election timeout (default 400ms)")
+	f.DurationVar(&cfg.ElectionTimeout, "election-timeout", 0, "Raft election timeout (default 400ms, or the heartbeat timeout when that is longer)")
 	f.Uint64Var(&cfg.SnapshotThreshold, "snapshot-threshold", 0, "log entries between snapshots (default 1024)")
 	f.Uint64Var(&cfg.TrailingLogs, "trailing-logs", 0, "log entries kept after a snapshot for slow followers (default 1024)")
 	f.DurationVar(&cfg.SnapshotInterval, "snapshot-interval", 0, "how often to check whether --snapshot-threshold entries have accumulated (default 30s)")

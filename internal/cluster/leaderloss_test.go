@@ -61,20 +61,24 @@ func TestNextCheck(t *testing.T) {
 // The leader lease defaults to the heartbeat timeout, raised or not: a
 // lease stuck at the 400 ms default under a 2 s heartbeat timeout had a
 // leader step down on a loaded CI runner during silences its followers
-// tolerated. An explicit lease is kept.
-func TestLeaseFollowsHeartbeat(t *testing.T) {
+// tolerated. The election timeout defaults to at least the heartbeat
+// timeout (Raft refuses less: raising only --heartbeat-timeout stopped
+// the node at start). Explicit values are kept.
+func TestTimeoutsFollowHeartbeat(t *testing.T) {
 	for _, c := range []struct {
-		hb, lease, want time.Duration
+		hb, election, lease          time.Duration
+		wantHB, wantElection, wantLs time.Duration
 	}{
-		{0, 0, DefaultHeartbeat},
-		{2 * time.Second, 0, 2 * time.Second},
-		{100 * time.Millisecond, 0, 100 * time.Millisecond},
-		{2 * time.Second, 500 * time.Millisecond, 500 * time.Millisecond},
+		{0, 0, 0, DefaultHeartbeat, DefaultElection, DefaultHeartbeat},
+		{2 * time.Second, 0, 0, 2 * time.Second, 2 * time.Second, 2 * time.Second},
+		{100 * time.Millisecond, 0, 0, 100 * time.Millisecond, DefaultElection, 100 * time.Millisecond},
+		{2 * time.Second, 3 * time.Second, 500 * time.Millisecond, 2 * time.Second, 3 * time.Second, 500 * time.Millisecond},
 	} {
-		cfg := Config{HeartbeatTimeout: c.hb, LeaderLeaseTimeout: c.lease}
+		cfg := Config{HeartbeatTimeout: c.hb, ElectionTimeout: c.election, LeaderLeaseTimeout: c.lease}
 		cfg.setDefaults()
-		if cfg.LeaderLeaseTimeout != c.want {
-			t.Errorf("heartbeat %v, lease %v: lease %v, want %v", c.hb, c.lease, cfg.LeaderLeaseTimeout, c.want)
+		if cfg.HeartbeatTimeout != c.wantHB || cfg.ElectionTimeout != c.wantElection || cfg.LeaderLeaseTimeout != c.wantLs {
+			t.Errorf("set %v/%v/%v: heartbeat %v election %v lease %v, want %v/%v/%v", c.hb, c.election, c.lease,
+				cfg.HeartbeatTimeout, cfg.ElectionTimeout, cfg.LeaderLeaseTimeout, c.wantHB, c.wantElection, c.wantLs)
 		}
 	}
 }

@@ -112,7 +112,9 @@ func (c *Config) setDefaults() {
 		c.HeartbeatTimeout = DefaultHeartbeat
 	}
 	if c.ElectionTimeout == 0 {
-		c.ElectionTimeout = DefaultElection
+		// Raft refuses an election timeout shorter than the heartbeat
+		// timeout: raising only the latter must not stop the node.
+		c.ElectionTimeout = max(DefaultElection, c.HeartbeatTimeout)
 	}
 	if c.LeaderLeaseTimeout == 0 {
 		// The lease follows the heartbeat timeout (Raft refuses a longer

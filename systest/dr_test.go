@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"crypto/tls"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"slices"
@@ -181,6 +182,20 @@ func TestDRStandby(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "standby") || !strings.Contains(err.Error(), primary.Nodes[0].API) {
 		t.Fatalf("a write on the standby: %v", err)
 	}
+	// The follower relays the leader's refusal at once. It used to take
+	// it for "the leader stepped down" (it says nothing was applied) and
+	// send the write again every 50 ms for LeaderWait, then answer "no
+	// leader" unless its last try fell just past the deadline.
+	eventually(t, 10*time.Second, "the standby's audit of the refused write", func() error {
+		runs := 0
+		for _, n := range standby.Nodes {
+			runs += strings.Count(n.Log(), "method=POST path=/nifi-registry-api/buckets resource=/buckets action=write status=503")
+		}
+		if runs != 1 {
+			return fmt.Errorf("the refused write ran %d times on the standby's nodes, want once", runs)
+		}
+		return nil
+	})
 	// Site-to-site: the ports came with the state; a push to the standby
 	// is turned away at once with NiFi's "go elsewhere" (503, code 202).
 	ff := []sitetosite.FlowFile{{Content: []byte("x")}}

@@ -200,9 +200,12 @@ func (n *Node) forward(fc *http.Client, w http.ResponseWriter, r *http.Request, 
 		}
 		if addr != "" {
 			resp, err := n.sendForward(fc, r, addr, body)
-			if err == nil && resp.Header.Get(model.HeaderNotApplied) != "" && time.Now().Before(deadline) {
+			if err == nil && resp.Header.Get(model.HeaderNotLeader) != "" && time.Now().Before(deadline) {
 				// It reached a node that no longer leads: certainly not
-				// applied, so it may go to the next leader.
+				// applied, so it may go to the next leader. Other
+				// NotApplied refusals (a DR standby's) are the answer:
+				// retrying them held the client for LeaderWait and then
+				// told it "no leader".
 				resp.Body.Close()
 				err = &dialError{errors.New("not the leader any more")}
 			}

@@ -14,6 +14,7 @@ import (
 
 	"github.com/weir-nifi/weir/internal/command"
 	"github.com/weir-nifi/weir/internal/model"
+	"github.com/weir-nifi/weir/internal/store"
 )
 
 // rpcPropose carries an encoded command from a follower to the leader,
@@ -89,7 +90,8 @@ func (n *Node) ProposeAnywhere(ctx context.Context, c command.Command, out any) 
 // toLeader runs try (one attempt to reach the leader) again while its
 // answer says it certainly did not run (NotApplied: no leader known, or a
 // node that no longer leads), for up to LeaderWait, and decodes the last
-// answer into out. An error from try ends it at once.
+// answer into out. An error from try ends it at once, and so does a DR
+// standby's refusal: every leader of this cluster would give it.
 func (n *Node) toLeader(ctx context.Context, out any, try func() (proposal, error)) error {
 	deadline := time.Now().Add(n.cfg.LeaderWait)
 	for {
@@ -97,7 +99,7 @@ func (n *Node) toLeader(ctx context.Context, out any, try func() (proposal, erro
 		if err != nil {
 			return err
 		}
-		if p.Err == nil || !p.Err.NotApplied || time.Now().After(deadline) {
+		if p.Err == nil || !p.Err.NotApplied || store.IsDRRefusal(p.Err.Reason) || time.Now().After(deadline) {
 			return p.result(out)
 		}
 		select {

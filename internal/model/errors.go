@@ -45,14 +45,15 @@ type Error struct {
 	Msg  string
 	// RetryAfter is sent as Retry-After on KindUnavailable.
 	RetryAfter time.Duration
-	// NotApplied says the request certainly changed nothing (it reached no
-	// leader), so a node that forwarded it may send it to another leader.
-	// The API sends it as the header X-Weir-Not-Applied.
+	// NotApplied says the request certainly changed nothing, so its
+	// client may safely send it again. The API sends it as the header
+	// X-Weir-Not-Applied.
 	NotApplied bool
 	// NotLeader says why: this node does not lead, or is handing
 	// leadership on, so the next leader may take the request (header
-	// X-Weir-Not-Leader). Other NotApplied refusals (maintenance, a
-	// fenced DR cluster) are final.
+	// X-Weir-Not-Leader) and a node that forwarded it sends it there.
+	// Other NotApplied refusals (a DR standby's or fenced cluster's) are
+	// final.
 	NotLeader bool
 	// Reason is a machine-readable cause for callers inside Weir that must
 	// tell refusals of one kind apart (e.g. a full site-to-site queue from

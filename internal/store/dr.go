@@ -64,8 +64,15 @@ func (d DRState) WritesRefused() error {
 	if d.Role == command.RoleFenced {
 		msg = fmt.Sprintf("This cluster was replaced as primary by %s (DR epoch %d) and refuses writes. Write there; `weir dr demote` makes this cluster its standby.", where, d.Epoch)
 	}
-	return &model.Error{Kind: model.KindUnavailable, Msg: msg, Reason: "dr." + d.Role, NotApplied: true}
+	return &model.Error{Kind: model.KindUnavailable, Msg: msg, Reason: reasonDR + d.Role, NotApplied: true}
 }
+
+// reasonDR prefixes the model.Error Reason of a DR refusal.
+const reasonDR = "dr."
+
+// IsDRRefusal reports whether reason (a model.Error's) is a DR refusal:
+// final for this cluster, however often the write is sent to its leader.
+func IsDRRefusal(reason string) bool { return strings.HasPrefix(reason, reasonDR) }
 
 // DR returns the cluster's DR role.
 func (t *Tx) DR() (DRState, error) {

@@ -97,10 +97,10 @@ func (n *Node) ServeAPI(l HTTPLayer) http.Handler {
 		}
 		if n.IsLeader() {
 			// Served here; if this node stops leading before the write is
-			// appended, the answer says nothing was applied, and the
-			// write goes on to the next leader instead of failing.
+			// appended, the answer says so (and that nothing was applied),
+			// and the write goes on to the next leader instead of failing.
 			httpwire.SetBody(r, body)
-			c := &notApplied{ResponseWriter: w}
+			c := &notLeader{ResponseWriter: w}
 			next.ServeHTTP(c, r)
 			if !c.caught {
 				return
@@ -110,20 +110,19 @@ func (n *Node) ServeAPI(l HTTPLayer) http.Handler {
 	})
 }
 
-// notApplied passes an answer through unless it is a 503 that says the
-// write certainly changed nothing (model.HeaderNotApplied); that one it
-// keeps back, so the write can be sent elsewhere.
-type notApplied struct {
+// notLeader passes an answer through unless it is a 503 that says this
+// node does not lead (model.HeaderNotLeader, only ever given with
+// nothing applied); that one it keeps back, so the write can go to the
+// next leader. Every other answer, refusals that say nothing was applied
+// included (a DR standby's), is the client's: the handler ran once.
+type notLeader struct {
 	http.ResponseWriter
 	caught, wrote bool
-	// notLeader: the caught answer says this node does not lead.
-	notLeader bool
 }
 
-func (c *notApplied) WriteHeader(code int) {
-	if !c.wrote && code == http.StatusServiceUnavailable && c.Header().Get(model.HeaderNotApplied) != "" {
+func (c *notLeader) WriteHeader(code int) {
+	if !c.wrote && code == http.StatusServiceUnavailable && c.Header().Get(model.HeaderNotLeader) != "" {
 		c.caught = true
-		c.notLeader = c.Header().Get(model.HeaderNotLeader) != ""
 		for k := range c.Header() {
 			c.Header().Del(k)
 		}
@@ -133,7 +132,7 @@ func (c *notApplied) WriteHeader(code int) {
 	c.ResponseWriter.WriteHeader(code)
 }
 
-func (c *notApplied) Write(b []byte) (int, error) {
+func (c *notLeader) Write(b []byte) (int, error) {
 	if c.caught {
 		return len(b), nil
 	}
@@ -141,7 +140,7 @@ func (c *notApplied) Write(b []byte) (int, error) {
 	return c.ResponseWriter.Write(b)
 }
 
-func (c *notApplied) Unwrap() http.ResponseWriter { return c.ResponseWriter }
+func (c *notLeader) Unwrap() http.ResponseWriter { return c.ResponseWriter }
 
 func (n *Node) forward(fc *http.Client, w http.ResponseWriter, r *http.Request, body []byte, local http.Handler) {
 	deadline := time.Now().Add(n.cfg.LeaderWait)
@@ -166,16 +165,9 @@ func (n *Node) forward(fc *http.Client, w http.ResponseWriter, r *http.Request, 
 			// then, saying they were not applied: wait for the next
 			// leader).
 			httpwire.SetBody(r, body)
-			c := &notApplied{ResponseWriter: w}
+			c := &notLeader{ResponseWriter: w}
 			local.ServeHTTP(c, r)
-			switch {
-			case !c.caught:
-				return
-			case !c.notLeader:
-				// Refused for another reason (maintenance, a fenced DR
-				// cluster): that refusal is the answer.
-				httpwire.SetBody(r, body)
-				local.ServeHTTP(w, r)
+			if !c.caught {
 				return
 			}
 			if !wait() {

@@ -366,9 +366,14 @@ func TestDRStandby(t *testing.T) {
 		}
 		time.Sleep(200 * time.Millisecond)
 	}
-	_, err = client.New(primary.MustLeader().API).CreateBucket(ctxT(t), model.Bucket{Name: model.Str("split-brain")}, false)
-	if err == nil || !strings.Contains(err.Error(), "replaced") {
-		t.Fatalf("a write on the fenced old primary: %v", err)
+	// On its leader and, forwarded, through a follower: the refusal says
+	// where to write, not "no leader".
+	fl := primary.MustLeader()
+	for _, n := range []*harness.Node{fl, primary.Others(fl)[0]} {
+		_, err = client.New(n.API).CreateBucket(ctxT(t), model.Bucket{Name: model.Str("split-brain")}, false)
+		if err == nil || !strings.Contains(err.Error(), "replaced") {
+			t.Fatalf("a write on the fenced old primary's %s: %v", n.Opts.ID, err)
+		}
 	}
 	fst := drStatus(t, primary.MustLeader())
 	if fst.Unshipped == nil || (*fst.Unshipped < 1 && !shipped2) {

@@ -162,8 +162,8 @@ func (n *Node) forward(fc *http.Client, w http.ResponseWriter, r *http.Request, 
 		if n.IsLeader() {
 			// Leadership came to us while we waited, or this node still
 			// leads while it hands leadership on (it refuses new writes
-			// then, saying they were not applied: wait for the next
-			// leader).
+			// then, saying it does not lead and nothing was applied: wait
+			// for the next leader).
 			httpwire.SetBody(r, body)
 			c := &notLeader{ResponseWriter: w}
 			local.ServeHTTP(c, r)
